@@ -1,0 +1,31 @@
+# Set-up commands for a fresh machine (Python 3.11 on PATH as python3).
+#   make run   - the main job: Telegram bot if TELEGRAM_BOT_TOKEN is set, else the console on seeds/
+#   make test  - install everything and run the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+
+.PHONY: run test install index eval bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(PY) -m bot run
+
+test: install
+	$(PY) -m pytest -q
+
+index: install
+	$(PY) -m bot index
+
+eval: install
+	$(PY) -m bot eval ../shared/eval/seeds_dev.yaml
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache *.egg-info

@@ -1,0 +1,181 @@
+"""Command line: ``python -m bot {run,ask,console,index,eval,telegram}``.
+
+This is the edge: configuration is loaded here once, the answering service is
+built here once, and library errors become one clear line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from retrieval.config import Config, load_config
+from retrieval.errors import BotError
+from retrieval.evaluate import evaluate, format_report, load_questions
+from retrieval.service import AnswerService
+
+log = logging.getLogger("bot")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_config_path() -> Path:
+    """``./config.yaml`` when there is one, else the one beside the package."""
+    here = Path.cwd() / "config.yaml"
+    return here if here.is_file() else REPO_ROOT / "config.yaml"
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # httpx logs every request URL, and Bot API URLs contain the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _config(args: argparse.Namespace) -> Config:
+    cfg = load_config(args.config or default_config_path())
+    _setup_logging(cfg.log_level)
+    return cfg
+
+
+def _service(args: argparse.Namespace, cfg: Config, progress: bool = False) -> AnswerService:
+    corpus = Path(args.corpus) if getattr(args, "corpus", None) else None
+    return AnswerService.open(cfg, corpus, progress=progress)
+
+
+def _emit(result, as_json: bool, one_line: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+    elif one_line:
+        sys.stdout.write(" ".join(result.message.split()) + "\n")
+    else:
+        sys.stdout.write(result.message + "\n")
+    sys.stdout.flush()
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    service = _service(args, cfg)
+    if args.question is not None:
+        _emit(service.answer(args.question), args.json, one_line=False)
+        return 0
+    # Batch: one question per stdin line, one result per line, in order.
+    sys.stdin.reconfigure(encoding="utf-8", errors="replace")
+    for line in sys.stdin:
+        question = line.rstrip("\r\n")
+        try:
+            result = service.answer(question)
+        except Exception:  # noqa: BLE001 - one bad question must not end the batch
+            log.exception("failed to answer %r", question[:200])
+            from retrieval import messages
+            from retrieval.compose import Result
+
+            result = Result(question=question, answered=False, answers=(), message=messages.ERROR)
+        _emit(result, args.json, one_line=True)
+    return 0
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    from .console import run_console
+
+    cfg = _config(args)
+    return run_console(_service(args, cfg), history=cfg.cache_dir / "console_history")
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    corpus = Path(args.corpus) if args.corpus else None
+    service = AnswerService.open(cfg, corpus, rebuild=True, progress=True)
+    info = service.info
+    print(
+        f"indexed {len(service.articles)} articles, {len(service.index.sentences)} sentences "
+        f"in {info.seconds:.1f}s -> {info.path}" + ("" if info.saved else " (NOT saved, see warning)")
+    )
+    return 0 if info.saved else 1
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    questions = load_questions(args.questions_file)
+    service = _service(args, cfg)
+    report = evaluate(service.answer, questions)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(format_report(report))
+    return 0
+
+
+def cmd_telegram(args: argparse.Namespace) -> int:
+    from .telegram_app import run_telegram
+
+    cfg = _config(args)
+    return run_telegram(cfg, corpus=Path(args.corpus) if args.corpus else None)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """The main job: the Telegram bot when a token is set, else the console on the seeds."""
+    if os.environ.get("TELEGRAM_BOT_TOKEN", "").strip():
+        return cmd_telegram(args)
+    print("TELEGRAM_BOT_TOKEN is not set: starting the local console.", file=sys.stderr)
+    return cmd_console(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="path to config.yaml (default: ./config.yaml or the project's)")
+    common.add_argument("--corpus", help="folder of .txt/.md articles or a JSONL file (default: from config)")
+
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Vietnamese document Q&A bot")
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("run", parents=[common], help="Telegram bot if TELEGRAM_BOT_TOKEN is set, else console")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("ask", parents=[common], help="answer one question, or one per stdin line")
+    p.add_argument("question", nargs="?", help="the question; omit it to read one per line from stdin")
+    p.add_argument("--json", action="store_true", help="print the result as JSON (one object per line)")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("console", parents=[common], help="interactive console")
+    p.set_defaults(func=cmd_console)
+
+    p = sub.add_parser("index", parents=[common], help="build and save the index")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("eval", parents=[common], help="evaluate on a questions file (YAML or JSONL)")
+    p.add_argument("questions_file")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("telegram", parents=[common], help="run the Telegram bot (needs TELEGRAM_BOT_TOKEN)")
+    p.set_defaults(func=cmd_telegram)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        args = parser.parse_args(["run", *(argv if argv is not None else sys.argv[1:])])
+    try:
+        return args.func(args)
+    except BotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader of our output went away (e.g. `| head`): not an error of ours.
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0

@@ -1,0 +1,81 @@
+"""The local console: type a question, read the quoted answer and its citations."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from retrieval import messages
+from retrieval.service import AnswerService
+
+log = logging.getLogger(__name__)
+
+PROMPT = "Câu hỏi> "
+
+
+def _setup_history(path: Path) -> None:
+    try:
+        import readline
+    except ImportError:  # pragma: no cover - Windows without pyreadline
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            readline.read_history_file(path)
+        readline.set_history_length(1000)
+    except OSError as exc:
+        log.warning("console history unavailable: %s", exc)
+        return
+    import atexit
+
+    def save() -> None:
+        try:
+            readline.write_history_file(path)
+        except OSError as exc:
+            log.warning("could not save console history: %s", exc)
+
+    atexit.register(save)
+
+
+def handle_line(service: AnswerService, line: str) -> str | None:
+    """The console's reply to one input line; ``None`` means quit."""
+    text = line.strip()
+    command = text.split()[0].lower() if text.startswith("/") else ""
+    if command in ("/quit", "/exit", "/q"):
+        return None
+    if command == "/help":
+        return messages.CONSOLE_HELP
+    if command == "/sources":
+        return messages.sources_text(service.articles)
+    if command:
+        return f"Không có lệnh {command}. " + messages.CONSOLE_HELP
+    return service.answer(text).message
+
+
+def run_console(service: AnswerService, history: Path | None = None, stdin=None, stdout=None) -> int:
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    interactive = stdin.isatty()
+    if interactive and history is not None:
+        _setup_history(history)
+    print(messages.CONSOLE_WELCOME.format(n=len(service.articles)), file=stdout)
+    while True:
+        try:
+            line = input(PROMPT) if interactive else stdin.readline()
+        except EOFError:
+            break
+        except KeyboardInterrupt:
+            print(file=stdout)
+            break
+        if not interactive and line == "":
+            break
+        try:
+            reply = handle_line(service, line)
+        except Exception:  # noqa: BLE001 - the console keeps going after a bug
+            log.exception("failed to answer %r", line[:200])
+            reply = messages.ERROR
+        if reply is None:
+            break
+        print(reply + "\n", file=stdout, flush=True)
+    return 0

@@ -1,0 +1,196 @@
+"""Typed configuration, loaded once at the edge from ``config.yaml``.
+
+Every section is a frozen dataclass. Unknown keys and values of the wrong type
+raise :class:`ConfigError` with a message that names the key and what is
+allowed, so a mistyped ``config.yaml`` is one clear line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """How articles are read and cleaned of site boilerplate."""
+
+    # A line equal to one of these (case-insensitive, optional trailing ':')
+    # starts the site's related-news / comments area: it and everything after
+    # it is dropped.
+    cut_markers: tuple[str, ...] = ()
+    # Regular expressions; a matching line is dropped (captions, credits, forms).
+    drop_line_patterns: tuple[str, ...] = ()
+    # A line with no sentence-ending punctuation and at most this many words is
+    # a heading, byline, caption or teaser, not a sentence to quote.
+    max_heading_words: int = 40
+    # Regular expressions for a source credit line; group "source" is the name.
+    source_line_patterns: tuple[str, ...] = ()
+    # Agency prefixes at the start of the lead paragraph ("(CLO) ", "HNP - "):
+    # abbreviation -> source name. The prefix is cut from the quote.
+    source_aliases: dict[str, str] = field(default_factory=dict)
+    # Only these first non-empty lines (and the title line) are searched for the
+    # publication date, so dates in the body or related-news lists are never used.
+    date_header_lines: int = 6
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """BM25 parameters (rank-bm25's BM25Okapi semantics)."""
+
+    k1: float = 1.5
+    b: float = 0.75
+    epsilon: float = 0.25
+    top_k: int = 20
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    """How ranked sentences become answers, and when to refuse."""
+
+    max_answers: int = 3
+    # Answers after the first must score at least this fraction of the best.
+    min_relative_score: float = 0.5
+    # Refusal rule, see config.yaml for the calibration.
+    min_score: float = 0.0
+    min_coverage: float = 0.0
+    # Question / function words: ignored when measuring coverage.
+    stopwords: tuple[str, ...] = ()
+    # A sentence starting with one of these needs the sentence before it.
+    dependent_openers: tuple[str, ...] = ()
+    # Pronouns: the sentence needs the one before it unless a name follows.
+    pronoun_openers: tuple[str, ...] = ()
+    # Questions longer than this (characters) are cut before answering.
+    max_question_chars: int = 1000
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration; paths are absolute after loading."""
+
+    corpus: Path = Path("seeds")
+    cache_dir: Path = Path(".cache")
+    log_level: str = "INFO"
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    answer: AnswerConfig = field(default_factory=AnswerConfig)
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        return f"a list of {_type_name(typing.get_args(tp)[0])}"
+    if origin is dict:
+        return "a mapping"
+    return {int: "an integer", float: "a number", str: "a string", Path: "a path"}.get(tp, str(tp))
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``tp`` and convert it."""
+    origin = typing.get_origin(tp)
+    bad = ConfigError(f"config key '{key}' must be {_type_name(tp)}, got {value!r}")
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key '{key}' must be a mapping of settings, got {value!r}")
+        return _build(tp, value, prefix=f"{key}.")
+    if origin is tuple:
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise bad
+        (item_tp, _) = typing.get_args(tp)
+        return tuple(_coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise bad
+        return {str(k): _coerce(v, str, f"{key}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise bad
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise bad
+        return value
+    if tp is Path:
+        if not isinstance(value, str) or not value.strip():
+            raise bad
+        return Path(value)
+    if isinstance(tp, types.UnionType):  # pragma: no cover - not used yet
+        return value
+    raise bad
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in data if k not in names]
+    if unknown:
+        raise ConfigError(
+            f"unknown config key '{prefix}{unknown[0]}'; allowed keys"
+            f"{' in ' + prefix.rstrip('.') if prefix else ''}: {', '.join(names)}"
+        )
+    kwargs = {k: _coerce(v, hints[k], prefix + k) for k, v in data.items() if v is not None}
+    return cls(**kwargs)
+
+
+def _validate(cfg: Config) -> None:
+    r, a = cfg.retrieval, cfg.answer
+    checks = [
+        (r.k1 >= 0, "retrieval.k1 must be >= 0"),
+        (0 <= r.b <= 1, "retrieval.b must be between 0 and 1"),
+        (r.epsilon >= 0, "retrieval.epsilon must be >= 0"),
+        (r.top_k >= 1, "retrieval.top_k must be >= 1"),
+        (a.max_answers >= 1, "answer.max_answers must be >= 1"),
+        (0 <= a.min_relative_score <= 1, "answer.min_relative_score must be between 0 and 1"),
+        (0 <= a.min_coverage <= 1, "answer.min_coverage must be between 0 and 1"),
+        (a.max_question_chars >= 10, "answer.max_question_chars must be >= 10"),
+        (cfg.ingest.max_heading_words >= 0, "ingest.max_heading_words must be >= 0"),
+        (cfg.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
+         "log_level must be one of DEBUG, INFO, WARNING, ERROR"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read ``config.yaml``; relative paths in it are relative to its folder."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must be a mapping of settings")
+    cfg = _build(Config, data)
+    base = path.resolve().parent
+    cfg = dataclasses.replace(
+        cfg,
+        corpus=(base / cfg.corpus).resolve(),
+        cache_dir=(base / cfg.cache_dir).resolve(),
+    )
+    _validate(cfg)
+    return cfg

@@ -1,0 +1,222 @@
+"""Reading a corpus: a folder of .txt/.md articles or a JSONL file.
+
+A file that cannot be used (binary, undecodable, broken front matter, empty,
+too large) is skipped with a warning that names it; the rest still loads.
+A corpus with no loadable article raises :class:`CorpusError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .clean import clean_text, parse_date
+from .config import IngestConfig
+from .errors import CorpusError
+
+log = logging.getLogger(__name__)
+
+ARTICLE_SUFFIXES = (".txt", ".md")
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article: its citation fields and its body, as paragraphs of original text."""
+
+    doc_id: str
+    title: str
+    source: str | None
+    date: str | None  # ISO YYYY-MM-DD
+    url: str | None
+    paragraphs: tuple[str, ...]
+    origin: str  # file path, or "file.jsonl:LINE"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    origin: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Corpus:
+    articles: tuple[Article, ...]
+    skipped: tuple[Skipped, ...]
+
+
+def corpus_files(path: Path) -> list[Path]:
+    """The files a corpus consists of, in a stable order (for loading and fingerprints)."""
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise CorpusError(f"corpus not found: {path} (expected a folder of .txt/.md files or a .jsonl file)")
+    files: list[Path] = []
+    # os.walk does not follow directory symlinks, so a symlink loop cannot trap it.
+    for root, dirs, names in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        files.extend(
+            Path(root) / n for n in sorted(names)
+            if n.lower().endswith(ARTICLE_SUFFIXES) and not n.startswith(".")
+        )
+    return sorted(files, key=lambda p: p.relative_to(path).as_posix())
+
+
+def _decode(data: bytes) -> str:
+    if b"\x00" in data[:8192]:
+        raise ValueError("binary file (contains NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
+
+
+def _split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    if not text.startswith("---"):
+        return {}, text
+    lines = text.split("\n")
+    if lines[0].strip() != "---":
+        return {}, text
+    for i in range(1, len(lines)):
+        if lines[i].strip() in ("---", "..."):
+            try:
+                meta = yaml.safe_load("\n".join(lines[1:i])) or {}
+            except yaml.YAMLError as exc:
+                raise ValueError(f"broken YAML front matter: {str(exc).splitlines()[0]}") from None
+            if not isinstance(meta, dict):
+                raise ValueError("front matter must be a mapping (title: ..., source: ...)")
+            return meta, "\n".join(lines[i + 1:])
+    raise ValueError("front matter opened with '---' but never closed")
+
+
+def _text_field(meta: dict[str, Any], key: str) -> str | None:
+    value = meta.get(key)
+    if value is None:
+        return None
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()[:10]
+    if not isinstance(value, (str, int, float)):
+        raise ValueError(f"field '{key}' must be text, got {type(value).__name__}")
+    value = str(value).strip()
+    return value or None
+
+
+def _date_field(meta: dict[str, Any]) -> str | None:
+    raw = _text_field(meta, "date")
+    if raw is None:
+        return None
+    parsed = parse_date(raw)
+    if parsed is None:
+        raise ValueError(f"field 'date' is not a date with day, month and year: {raw!r}")
+    return parsed
+
+
+def _article(doc_id: str, text: str, meta: dict[str, Any], origin: str, rules: IngestConfig) -> Article:
+    cleaned = clean_text(
+        text,
+        rules,
+        title=_text_field(meta, "title"),
+        source=_text_field(meta, "source"),
+        date=_date_field(meta),
+    )
+    if not cleaned.paragraphs:
+        raise ValueError("no article text left after removing boilerplate (empty file?)")
+    return Article(
+        doc_id=doc_id,
+        title=cleaned.title or doc_id,
+        source=cleaned.source,
+        date=cleaned.date,
+        url=_text_field(meta, "url"),
+        paragraphs=cleaned.paragraphs,
+        origin=origin,
+    )
+
+
+def _load_folder(path: Path, rules: IngestConfig) -> Corpus:
+    articles: list[Article] = []
+    skipped: list[Skipped] = []
+    seen: set[str] = set()
+    for file in corpus_files(path):
+        doc_id = file.relative_to(path).with_suffix("").as_posix()
+        try:
+            if doc_id in seen:
+                raise ValueError(f"duplicate doc_id '{doc_id}' (another file has the same name)")
+            if file.stat().st_size > MAX_FILE_BYTES:
+                raise ValueError(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+            meta, body = _split_front_matter(_decode(file.read_bytes()))
+            articles.append(_article(doc_id, body, meta, str(file), rules))
+            seen.add(doc_id)
+        except (OSError, ValueError) as exc:
+            skipped.append(Skipped(str(file), str(exc)))
+    return Corpus(tuple(articles), tuple(skipped))
+
+
+def _load_jsonl(path: Path, rules: IngestConfig) -> Corpus:
+    articles: list[Article] = []
+    skipped: list[Skipped] = []
+    seen: set[str] = set()
+    try:
+        text = _decode(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise CorpusError(f"cannot read corpus {path}: {exc}") from None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        origin = f"{path}:{number}"
+        try:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not valid JSON ({exc.msg})") from None
+            if not isinstance(record, dict):
+                raise ValueError("each line must be a JSON object")
+            doc_id = _text_field(record, "id")
+            body = record.get("text")
+            if not doc_id:
+                raise ValueError("missing 'id'")
+            if not isinstance(body, str) or not body.strip():
+                raise ValueError("missing or empty 'text'")
+            if doc_id in seen:
+                raise ValueError(f"duplicate id '{doc_id}'")
+            articles.append(_article(doc_id, body, record, origin, rules))
+            seen.add(doc_id)
+        except ValueError as exc:
+            skipped.append(Skipped(origin, str(exc)))
+    return Corpus(tuple(articles), tuple(skipped))
+
+
+def load_corpus(path: str | Path, rules: IngestConfig) -> Corpus:
+    """Load every usable article of ``path``; log one warning per skipped file."""
+    path = Path(path)
+    if path.is_file() and path.suffix.lower() not in (".jsonl", ".json", ".ndjson") + ARTICLE_SUFFIXES:
+        raise CorpusError(f"corpus {path}: expected a folder, a .jsonl file or a .txt/.md file")
+    if path.is_file() and path.suffix.lower() in ARTICLE_SUFFIXES:
+        corpus = _load_folder_file(path, rules)
+    elif path.is_file():
+        corpus = _load_jsonl(path, rules)
+    else:
+        corpus = _load_folder(path, rules)
+    for s in corpus.skipped:
+        log.warning("skipped %s: %s", s.origin, s.reason)
+    if not corpus.articles:
+        raise CorpusError(
+            f"no loadable article in {path}"
+            + (f" ({len(corpus.skipped)} file(s) skipped, see warnings)" if corpus.skipped else "")
+        )
+    return corpus
+
+
+def _load_folder_file(file: Path, rules: IngestConfig) -> Corpus:
+    """A single .txt/.md file used as a one-article corpus."""
+    try:
+        meta, body = _split_front_matter(_decode(file.read_bytes()))
+        return Corpus((_article(file.stem, body, meta, str(file), rules),), ())
+    except (OSError, ValueError) as exc:
+        return Corpus((), (Skipped(str(file), str(exc)),))

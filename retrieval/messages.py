@@ -1,0 +1,64 @@
+"""Everything a user reads, in Vietnamese, as plain text (console, CLI ``message``).
+
+The Telegram front end renders the same :class:`~retrieval.compose.Result`
+as HTML with its own formatter; the wording lives here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .compose import Answer
+from .ingest import Article
+
+REFUSAL = (
+    "Xin lỗi, tôi không tìm thấy câu trả lời cho câu hỏi này trong các bài viết hiện có. "
+    "Bạn thử diễn đạt lại câu hỏi (dùng từ ngữ có trong bài), hoặc gõ /sources để xem danh sách bài viết."
+)
+EMPTY = "Bạn hãy nhập một câu hỏi bằng tiếng Việt, ví dụ: \"Hà Nội có bao nhiêu dân?\""
+NO_CONTENT = (
+    "Câu hỏi chưa nói rõ bạn muốn hỏi về điều gì. Bạn hãy hỏi cụ thể hơn, "
+    "ví dụ: \"Đại sứ Mỹ tại Việt Nam tên là gì?\""
+)
+TRUNCATED = "(Câu hỏi quá dài nên chỉ {limit} ký tự đầu được dùng.)"
+ANSWER_INTRO = "Theo các bài viết:"
+ERROR = "Xin lỗi, đã có lỗi khi xử lý câu hỏi. Bạn hãy thử lại sau."
+
+CONSOLE_HELP = """Gõ câu hỏi bằng tiếng Việt rồi nhấn Enter. Các lệnh:
+  /help     xem hướng dẫn này
+  /sources  danh sách các bài viết
+  /quit     thoát (hoặc Ctrl-D)"""
+CONSOLE_WELCOME = "Hỏi đáp về {n} bài viết. Gõ /help để xem hướng dẫn, /quit để thoát."
+SOURCES_TITLE = "Các bài viết ({n}):"
+
+
+def format_date(iso: str | None) -> str | None:
+    """ISO ``2018-10-15`` -> ``15/10/2018`` (how dates are written in Vietnamese)."""
+    if not iso:
+        return None
+    year, month, day = iso.split("-")
+    return f"{day}/{month}/{year}"
+
+
+def citation(title: str, source: str | None, date: str | None) -> str:
+    """``Title (Source, 15/10/2018)``; missing parts are left out."""
+    extra = ", ".join(x for x in (source, format_date(date)) if x)
+    return f"{title} ({extra})" if extra else title
+
+
+def answer_text(answers: Sequence[Answer]) -> str:
+    lines = [ANSWER_INTRO]
+    for n, a in enumerate(answers, start=1):
+        lines.append("")
+        lines.append(f"{n}. «{a.quote}»")
+        lines.append(f"   — {citation(a.title, a.source, a.date)}")
+        if a.url:
+            lines.append(f"   {a.url}")
+    return "\n".join(lines)
+
+
+def sources_text(articles: Sequence[Article]) -> str:
+    lines = [SOURCES_TITLE.format(n=len(articles))]
+    for n, a in enumerate(articles, start=1):
+        lines.append(f"{n}. {citation(a.title, a.source, a.date)}")
+    return "\n".join(lines)

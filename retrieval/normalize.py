@@ -1,0 +1,65 @@
+"""Text normalization for matching (never for quoting).
+
+Index terms and queries pass through exactly the same function:
+Unicode NFC (so NFD input matches), case folding, and one tone-mark
+placement (``hoà`` -> ``hòa``, ``toả`` -> ``tỏa``, ``thuỷ`` -> ``thủy``,
+``khoẻ`` -> ``khỏe``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# The five Vietnamese tone marks as combining characters.
+_TONES = "\u0300\u0301\u0309\u0303\u0323"  # grave, acute, hook above, tilde, dot below
+
+# In an open syllable ending in "oa", "oe" or "uy", the "new" style puts the
+# tone on the last vowel (hoà, khoẻ, thuỷ) and the "old" one on the first
+# (hòa, khỏe, thủy). We keep the old style, which most Vietnamese text and
+# underthesea's own normalizer use. "qu" + "y" is an onset plus a vowel
+# (quý), so it is left alone.
+_NEW_STYLE = re.compile(
+    rf"(?<![q\w])(?P<pre>\w*?)(?<!q)(?P<v1>[ou])(?P<v2>[aey])(?P<tone>[{_TONES}])(?!\w)"
+)
+_CLUSTERS = {("o", "a"), ("o", "e"), ("u", "y")}
+
+
+def _move_tone(match: re.Match[str]) -> str:
+    v1, v2 = match["v1"], match["v2"]
+    if (v1, v2) not in _CLUSTERS:
+        return match.group(0)
+    return f"{match['pre']}{v1}{match['tone']}{v2}"
+
+
+def normalize_tone_placement(text: str) -> str:
+    """Put tone marks of open ``oa``/``oe``/``uy`` syllables on the first vowel.
+
+    Works on any casing; returns NFC text.
+    """
+    decomposed = unicodedata.normalize("NFD", text)
+    # Under NFD, a vowel with its own shape mark (â, ê, ơ...) carries that mark
+    # right after it, so "oa" + tone only matches plain o/u followed by a/e/y.
+    lowered = _NEW_STYLE.sub(_move_tone, decomposed.lower())
+    if lowered == decomposed.lower():
+        return unicodedata.normalize("NFC", text)
+    # Re-apply the original casing character by character (the substitution
+    # only swaps a vowel and a combining mark, so lengths are equal).
+    out = [
+        new.upper() if old.isupper() else new
+        for old, new in zip(decomposed, lowered, strict=True)
+    ]
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+def normalize(text: str) -> str:
+    """NFC, case folding and one tone-mark placement: the matching form."""
+    text = unicodedata.normalize("NFC", text).casefold()
+    return normalize_tone_placement(text)
+
+
+def fold_diacritics(text: str) -> str:
+    """Drop every Vietnamese diacritic: NFD, strip combining marks, đ -> d."""
+    decomposed = unicodedata.normalize("NFD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return stripped.replace("đ", "d").replace("Đ", "D")

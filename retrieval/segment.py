@@ -1,0 +1,102 @@
+"""Sentence splitting and word segmentation (underthesea), with offsets kept.
+
+Sentences are returned as character spans of the original paragraph, so a
+quote is always the article's own text. Terms are the normalized, segmented
+words of a text (``"hà_nội"``), which is what the index and the queries use.
+The word tokenizer is injected so tests can pass a whitespace splitter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import lru_cache
+
+from .normalize import normalize
+
+WordTokenizer = Callable[[str], list[str]]
+SentenceSplitter = Callable[[str], list[str]]
+
+_EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$")
+
+
+def _underthesea_words(text: str) -> list[str]:
+    from underthesea import word_tokenize
+
+    return word_tokenize(text)
+
+
+def _underthesea_sentences(text: str) -> list[str]:
+    from underthesea import sent_tokenize
+
+    return sent_tokenize(text)
+
+
+def underthesea_version() -> str:
+    import underthesea
+
+    return getattr(underthesea, "__version__", "unknown")
+
+
+def to_term(token: str) -> str:
+    """One segmented word -> one index term: syllables joined by '_', edge punctuation cut."""
+    syllables = (_EDGE_PUNCT.sub("", s) for s in token.split())
+    return "_".join(s for s in syllables if s)
+
+
+class Segmenter:
+    """Splits paragraphs into sentence spans and texts into index terms."""
+
+    def __init__(
+        self,
+        word_tokenize: WordTokenizer | None = None,
+        sent_tokenize: SentenceSplitter | None = None,
+    ) -> None:
+        self._words = word_tokenize or _underthesea_words
+        self._sents = sent_tokenize or _underthesea_sentences
+        self.terms = lru_cache(maxsize=4096)(self._terms)
+
+    def _terms(self, text: str) -> tuple[str, ...]:
+        norm = normalize(text)
+        if not any(ch.isalnum() for ch in norm):
+            return ()
+        terms = (to_term(tok) for tok in self._words(norm))
+        return tuple(t for t in terms if t)
+
+    def sentence_spans(self, paragraph: str) -> list[tuple[int, int]]:
+        """Character spans of the sentences of ``paragraph``, in order.
+
+        underthesea returns sentence strings; each is located in the paragraph
+        so the span covers the original characters. Text the splitter dropped
+        or changed is attached to the sentence around it, never lost.
+        """
+        spans: list[tuple[int, int]] = []
+        pos = 0
+        for sent in self._sents(paragraph):
+            sent = sent.strip()
+            if not sent:
+                continue
+            start = paragraph.find(sent, pos)
+            if start < 0:
+                # The splitter altered the text: fall back to the first few
+                # characters to re-synchronise, or give up on this boundary.
+                start = paragraph.find(sent[:20], pos)
+                if start < 0:
+                    continue
+                end = min(len(paragraph), start + len(sent))
+            else:
+                end = start + len(sent)
+            if spans and start > pos and paragraph[pos:start].strip():
+                # Skipped text: extend the previous sentence over it.
+                spans[-1] = (spans[-1][0], start)
+            spans.append((start, end))
+            pos = end
+        if not spans:
+            stripped = paragraph.strip()
+            if stripped:
+                start = paragraph.find(stripped)
+                spans.append((start, start + len(stripped)))
+        elif paragraph[pos:].strip():
+            tail = paragraph[pos:].rstrip()
+            spans[-1] = (spans[-1][0], pos + len(tail))
+        return spans
