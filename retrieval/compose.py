@@ -114,7 +114,11 @@ class Composer:
                 start = prev.start
         return ref.article, ref.paragraph, start, ref.end
 
-    def decide(self, index: SentenceIndex, terms: Sequence[str], hits: Sequence[Hit]) -> Decision:
+    def decide(
+        self, index: SentenceIndex, terms: Sequence[str], hits: Sequence[Hit], max_answers: int | None = None
+    ) -> Decision:
+        """Refuse, or pick up to ``max_answers`` (default: the config's) non-overlapping quotes."""
+        limit = max_answers or self.cfg.max_answers
         if not terms:
             return Decision(False, (), "empty")
         content = self.content_terms(terms)
@@ -130,7 +134,7 @@ class Composer:
         used: list[tuple[int, int, int, int]] = []
         seen_text: set[str] = set()
         for hit in hits:
-            if len(answers) >= self.cfg.max_answers:
+            if len(answers) >= limit:
                 break
             if hit.score < self.cfg.min_relative_score * best.score:
                 break

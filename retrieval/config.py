@@ -73,6 +73,28 @@ class AnswerConfig:
 
 
 @dataclass(frozen=True)
+class TelegramConfig:
+    """The Telegram front end. The token is never here: it is read from TELEGRAM_BOT_TOKEN."""
+
+    # "polling" (long polling) or "webhook".
+    mode: str = "polling"
+    # Webhook mode: where to listen, the public HTTPS URL Telegram calls, and the
+    # name of the environment variable holding the webhook secret token.
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = 8443
+    webhook_url: str = ""
+    webhook_secret_env: str = "TELEGRAM_WEBHOOK_SECRET"
+    # Only these chats are served when the list is not empty.
+    allowed_chat_ids: tuple[int, ...] = ()
+    # Per-user limit: at most this many questions per window (seconds).
+    user_rate_limit: int = 10
+    user_rate_window: float = 60.0
+    # Answers shown per message; "Xem thêm" shows the next ones, up to max_total_answers.
+    answers_per_message: int = 3
+    max_total_answers: int = 9
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; paths are absolute after loading."""
 
@@ -82,6 +104,7 @@ class Config:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
 
 
 def _type_name(tp: Any) -> str:
@@ -159,6 +182,12 @@ def _validate(cfg: Config) -> None:
         (0 <= a.min_relative_score <= 1, "answer.min_relative_score must be between 0 and 1"),
         (0 <= a.min_coverage <= 1, "answer.min_coverage must be between 0 and 1"),
         (a.max_question_chars >= 10, "answer.max_question_chars must be >= 10"),
+        (cfg.telegram.mode in {"polling", "webhook"}, "telegram.mode must be 'polling' or 'webhook'"),
+        (cfg.telegram.user_rate_limit >= 1, "telegram.user_rate_limit must be >= 1"),
+        (cfg.telegram.user_rate_window > 0, "telegram.user_rate_window must be > 0"),
+        (cfg.telegram.answers_per_message >= 1, "telegram.answers_per_message must be >= 1"),
+        (cfg.telegram.max_total_answers >= cfg.telegram.answers_per_message,
+         "telegram.max_total_answers must be >= telegram.answers_per_message"),
         (cfg.ingest.max_heading_words >= 0, "ingest.max_heading_words must be >= 0"),
         (cfg.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
          "log_level must be one of DEBUG, INFO, WARNING, ERROR"),

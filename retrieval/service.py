@@ -100,8 +100,12 @@ class AnswerService:
     def articles(self) -> tuple[Article, ...]:
         return self.index.articles
 
-    def answer(self, question: str) -> Result:
-        """Answer one question; never raises for any string input."""
+    def answer(self, question: str, max_answers: int | None = None) -> Result:
+        """Answer one question; never raises for any string input.
+
+        ``max_answers`` overrides ``answer.max_answers`` (the Telegram "Xem thêm"
+        button asks for more answers and pages through them).
+        """
         if not isinstance(question, str):
             question = "" if question is None else str(question)
         notes: list[str] = []
@@ -111,8 +115,9 @@ class AnswerService:
             text = text[:limit]
             notes.append("truncated")
         terms = self.segmenter.terms(text)
-        hits = self.index.search(terms, self.cfg.retrieval.top_k) if terms else []
-        decision = self.composer.decide(self.index, terms, hits)
+        k = max(self.cfg.retrieval.top_k, 2 * (max_answers or 0))
+        hits = self.index.search(terms, k) if terms else []
+        decision = self.composer.decide(self.index, terms, hits, max_answers)
         if decision.answered:
             message = messages.answer_text(decision.answers)
         else:
