@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from .config import AnswerConfig
 from .index import Hit, SentenceIndex
 from .normalize import normalize
+from .query import Query, analyse, expand, fold_terms
 
 
 @dataclass(frozen=True)
@@ -77,20 +78,31 @@ class Composer:
         self._dependent = _opener_pattern(cfg.dependent_openers)
         self._pronoun = _opener_pattern(cfg.pronoun_openers)
 
+    def query(self, text: str, words: Sequence[str]) -> Query:
+        return analyse(text, words, self.stopwords)
+
     def content_terms(self, terms: Sequence[str]) -> list[str]:
+        """The question's words that are not question or function words."""
         return list(dict.fromkeys(t for t in terms if t not in self.stopwords))
 
-    def coverage(self, index: SentenceIndex, content: Sequence[str], sentence: int) -> float:
+    def coverage(self, index: SentenceIndex, query: Query, sentence: int) -> float:
         """IDF-weighted share of the question's content words that the sentence contains.
 
-        A word the corpus never uses weighs as much as the rarest possible word,
-        so a question about something absent from the articles scores low.
+        Accentless questions are compared on folded syllables, others on words
+        (a word also counts as present when it is a syllable of a compound
+        there). A word the corpus never uses weighs as much as the rarest
+        possible word, so a question about something absent scores low.
         """
-        if not content:
+        if query.accentless:
+            field, wanted = index.fold, query.folded
+            have = set(fold_terms(index.terms[sentence]))
+        else:
+            field, wanted = index.bm25, query.content
+            have = set(expand(index.terms[sentence]))
+        if not wanted:
             return 0.0
-        have = set(index.terms[sentence])
-        unknown = index.bm25.max_idf()
-        weights = {t: max(index.bm25.idf_of(t) or unknown, 1e-6) for t in content}
+        unknown = field.max_idf()
+        weights = {t: max(field.idf_of(t) or unknown, 1e-6) for t in wanted}
         total = sum(weights.values())
         return sum(w for t, w in weights.items() if t in have) / total
 
@@ -115,19 +127,18 @@ class Composer:
         return ref.article, ref.paragraph, start, ref.end
 
     def decide(
-        self, index: SentenceIndex, terms: Sequence[str], hits: Sequence[Hit], max_answers: int | None = None
+        self, index: SentenceIndex, query: Query, hits: Sequence[Hit], max_answers: int | None = None
     ) -> Decision:
         """Refuse, or pick up to ``max_answers`` (default: the config's) non-overlapping quotes."""
         limit = max_answers or self.cfg.max_answers
-        if not terms:
+        if query.empty:
             return Decision(False, (), "empty")
-        content = self.content_terms(terms)
-        if not content:
+        if not query.content:
             return Decision(False, (), "no_content")
         if not hits:
             return Decision(False, (), "weak")
         best = hits[0]
-        if best.score < self.cfg.min_score or self.coverage(index, content, best.sentence) < self.cfg.min_coverage:
+        if best.score < self.cfg.min_score or self.coverage(index, query, best.sentence) < self.cfg.min_coverage:
             return Decision(False, (), "weak")
 
         answers: list[Answer] = []
@@ -138,7 +149,7 @@ class Composer:
                 break
             if hit.score < self.cfg.min_relative_score * best.score:
                 break
-            if answers and self.coverage(index, content, hit.sentence) < self.cfg.min_coverage:
+            if answers and self.coverage(index, query, hit.sentence) < self.cfg.min_coverage:
                 continue
             art, par, start, end = self._span(index, hit.sentence)
             if any(a == art and p == par and start < e and s < end for a, p, s, e in used):

@@ -50,6 +50,20 @@ class RetrievalConfig:
     b: float = 0.75
     epsilon: float = 0.25
     top_k: int = 20
+    # Weight of the diacritic-free field for questions with / without diacritics.
+    fold_weight: float = 0.3
+    accentless_fold_weight: float = 1.0
+    # Answer-type preference: bonus factor, and how many best sentences get it.
+    type_bonus: float = 0.3
+    rerank_depth: int = 50
+    # The answer-type thing must stand within this many words of a question word.
+    type_window: int = 4
+    # A run of capitalised words is a person when a title stands next to it or
+    # it starts with a common surname.
+    person_titles: tuple[str, ...] = ()
+    surnames: tuple[str, ...] = ()
+    # ... unless one of these stands just before it ("TP Hồ Chí Minh").
+    place_titles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -178,6 +192,10 @@ def _validate(cfg: Config) -> None:
         (0 <= r.b <= 1, "retrieval.b must be between 0 and 1"),
         (r.epsilon >= 0, "retrieval.epsilon must be >= 0"),
         (r.top_k >= 1, "retrieval.top_k must be >= 1"),
+        (r.fold_weight >= 0 and r.accentless_fold_weight >= 0, "retrieval fold weights must be >= 0"),
+        (r.type_bonus >= 0, "retrieval.type_bonus must be >= 0"),
+        (r.rerank_depth >= 1, "retrieval.rerank_depth must be >= 1"),
+        (r.type_window >= 0, "retrieval.type_window must be >= 0"),
         (a.max_answers >= 1, "answer.max_answers must be >= 1"),
         (0 <= a.min_relative_score <= 1, "answer.min_relative_score must be between 0 and 1"),
         (0 <= a.min_coverage <= 1, "answer.min_coverage must be between 0 and 1"),

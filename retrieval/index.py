@@ -18,6 +18,7 @@ import numpy as np
 from scipy import sparse
 
 from .ingest import Article
+from .query import expand, fold_terms
 
 
 @dataclass(frozen=True)
@@ -126,19 +127,22 @@ class Bm25:
 
 @dataclass
 class SentenceIndex:
-    """Articles, their sentences (as spans of original text) and BM25 over the sentences' terms."""
+    """Articles, their sentences (as spans of original text) and BM25 fields over them.
+
+    ``terms`` holds each sentence's segmented words; ``bm25`` scores the word
+    field (words plus the syllables of compounds, see :func:`query.expand`)
+    and ``fold`` the diacritic-free syllable field (:func:`query.fold_terms`).
+    """
 
     articles: tuple[Article, ...]
     sentences: list[SentenceRef]
     terms: list[tuple[str, ...]]
     bm25: Bm25
+    fold: Bm25
 
     def text(self, i: int) -> str:
         ref = self.sentences[i]
         return self.articles[ref.article].paragraphs[ref.paragraph][ref.start:ref.end]
-
-    def search(self, query_terms: Sequence[str], k: int) -> list[Hit]:
-        return self.bm25.top_k(query_terms, k)
 
     def sentence_article(self, i: int) -> Article:
         return self.articles[self.sentences[i].article]
@@ -170,5 +174,6 @@ def build_index(
         articles=tuple(articles),
         sentences=refs,
         terms=toks,
-        bm25=Bm25(toks, k1=k1, b=b, epsilon=epsilon),
+        bm25=Bm25([expand(t) for t in toks], k1=k1, b=b, epsilon=epsilon),
+        fold=Bm25([fold_terms(t) for t in toks], k1=k1, b=b, epsilon=epsilon),
     )

@@ -18,6 +18,7 @@ from .config import Config
 from .errors import IndexFormatError
 from .index import SentenceIndex, build_index
 from .ingest import Article, load_corpus
+from .rank import rank
 from .segment import Segmenter, underthesea_version
 from .store import fingerprint, index_path, load_index, save_index
 
@@ -114,10 +115,10 @@ class AnswerService:
         if len(text) > limit:
             text = text[:limit]
             notes.append("truncated")
-        terms = self.segmenter.terms(text)
+        query = self.composer.query(text, self.segmenter.terms(text))
         k = max(self.cfg.retrieval.top_k, 2 * (max_answers or 0))
-        hits = self.index.search(terms, k) if terms else []
-        decision = self.composer.decide(self.index, terms, hits, max_answers)
+        hits = rank(self.index, query, text, self.cfg.retrieval, k)
+        decision = self.composer.decide(self.index, query, hits, max_answers)
         if decision.answered:
             message = messages.answer_text(decision.answers)
         else:

@@ -1,0 +1,99 @@
+"""Question analysis: the same term functions as indexing, plus what the question asks for.
+
+A :class:`Query` carries the terms for each index field, which of them are
+content words (question and function words are left out of scoring), whether
+the question was typed without diacritics, and the kind of answer it asks
+for (a person, a number, a date, a place), which the ranker uses to prefer
+sentences that contain such a thing.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .normalize import fold_diacritics, normalize
+
+# Answer types, recognised on the normalized question (after word segmentation
+# the phrases may be joined by "_", so both forms are matched).
+_TYPE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(pattern))
+    for kind, pattern in (
+        ("date", r"\b(khi[ _]nào|bao[ _]giờ|năm[ _]nào|ngày[ _]nào|tháng[ _]nào|thời[ _]gian[ _]nào|từ[ _]khi[ _]nào|lúc[ _]nào|năm[ _]bao[ _]nhiêu)\b"),
+        ("number", r"\b(bao[ _]nhiêu|mấy|số[ _]lượng|bao[ _]lâu|bao[ _]xa)\b"),
+        ("person", r"\b(là[ _]ai|ai[ _]là|ai|người[ _]nào|tên[ _]là[ _]gì|tên[ _]gì|tên[ _]là|là[ _]người[ _]nào)\b"),
+        ("place", r"\b(ở[ _]đâu|tại[ _]đâu|nơi[ _]nào|chỗ[ _]nào|đâu|thành[ _]phố[ _]nào|nước[ _]nào|quốc[ _]gia[ _]nào|tỉnh[ _]nào|địa[ _]điểm[ _]nào)\b"),
+    )
+)
+
+
+def has_diacritics(text: str) -> bool:
+    """True when the text has any Vietnamese diacritic (or đ)."""
+    return any(unicodedata.combining(ch) for ch in unicodedata.normalize("NFD", text)) or "đ" in text.lower()
+
+
+def expand(words: Iterable[str]) -> tuple[str, ...]:
+    """Index terms of the word field: each word, plus the syllables of compound words.
+
+    ``dân_số`` also yields ``dân`` and ``số``, so a question that says "dân"
+    finds a sentence that says "dân số", while an exact compound match counts more.
+    """
+    out: list[str] = []
+    for w in words:
+        out.append(w)
+        if "_" in w:
+            out.extend(s for s in w.split("_") if s)
+    return tuple(out)
+
+
+def fold_terms(words: Iterable[str]) -> tuple[str, ...]:
+    """Terms of the diacritic-free field: folded syllables."""
+    return tuple(fold_diacritics(s) for w in words for s in w.split("_") if s)
+
+
+_FOLDED_TYPE_PATTERNS = tuple((kind, re.compile(fold_diacritics(p.pattern))) for kind, p in _TYPE_PATTERNS)
+
+
+def question_type(text: str) -> str | None:
+    """The kind of answer asked for; accentless questions use folded patterns."""
+    norm = normalize(text)
+    patterns = _TYPE_PATTERNS if has_diacritics(norm) else _FOLDED_TYPE_PATTERNS
+    for kind, pattern in patterns:
+        if pattern.search(norm):
+            return kind
+    return None
+
+
+@dataclass(frozen=True)
+class Query:
+    """One analysed question."""
+
+    words: tuple[str, ...]  # all segmented, normalized words
+    content: tuple[str, ...]  # words that are not question/function words (unique, in order)
+    terms: tuple[str, ...]  # word-field scoring terms (content words expanded)
+    folded: tuple[str, ...]  # fold-field scoring terms
+    accentless: bool  # typed without any diacritic
+    qtype: str | None  # "person", "number", "date", "place" or None
+
+    @property
+    def empty(self) -> bool:
+        return not self.words
+
+
+def analyse(text: str, words: Sequence[str], stopwords: frozenset[str]) -> Query:
+    """Build the :class:`Query` for ``text`` whose segmented words are ``words``."""
+    content = tuple(dict.fromkeys(w for w in words if w not in stopwords))
+    folded_stop = frozenset(fold_diacritics(s) for w in stopwords for s in w.split("_"))
+    accentless = bool(words) and not has_diacritics(text)
+    folded = fold_terms(words)
+    content_folded = tuple(t for t in folded if t not in folded_stop)
+    return Query(
+        words=tuple(words),
+        content=content,
+        terms=expand(content),
+        folded=content_folded,
+        accentless=accentless,
+        qtype=question_type(text),
+    )
