@@ -98,9 +98,18 @@ def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p, re.IGNORECASE) for p in patterns)
 
 
+def _continues(line: str) -> bool:
+    """Does ``line`` read as the rest of an unfinished previous line?
+
+    It starts in lower case, or with a digit that is not a list number
+    ("O\n2 trong máu" continues; "2. Bước hai" does not).
+    """
+    return line[0].islower() or (line[0].isdigit() and not _LIST_ITEM.match(line))
+
+
 def _blocks(lines: list[str]) -> list[str]:
     """Join hard-wrapped lines (a line without final punctuation followed by a
-    line that starts in lower case) into one block; other lines stand alone."""
+    line that continues it) into one block; other lines stand alone."""
     blocks: list[str] = []
     prev_open = False
     for raw in lines:
@@ -109,7 +118,7 @@ def _blocks(lines: list[str]) -> list[str]:
             blocks.append("")
             prev_open = False
             continue
-        if prev_open and blocks and blocks[-1] and line[0].islower():
+        if prev_open and blocks and blocks[-1] and _continues(line):
             blocks[-1] = blocks[-1] + "\n" + line
         else:
             blocks.append(line)

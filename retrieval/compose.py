@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+
+import numpy as np
 from dataclasses import asdict, dataclass, field
 
 from .config import AnswerConfig
@@ -86,25 +88,44 @@ class Composer:
         return list(dict.fromkeys(t for t in terms if t not in self.stopwords))
 
     def coverage(self, index: SentenceIndex, query: Query, sentence: int) -> float:
-        """IDF-weighted share of the question's content words that the sentence contains.
+        """IDF-weighted share of the question's content words found in the sentence's article.
 
-        Accentless questions are compared on folded syllables, others on words
-        (a word also counts as present when it is a syllable of a compound
-        there). A word the corpus never uses weighs as much as the rarest
-        possible word, so a question about something absent scores low.
+        An answer's article must be about what the question asks: a question
+        whose key words the article never uses is not answered by it, however
+        well one phrase matches. Accentless questions are compared on folded
+        syllables, others on words (a word also counts when it is a syllable of
+        a compound there). A word the corpus never uses weighs
+        ``unknown_word_weight`` times the rarest possible word: it is the
+        strongest sign that the articles are not about the question.
         """
         if query.accentless:
-            field, wanted = index.fold, query.folded
-            have = set(fold_terms(index.terms[sentence]))
+            field, wanted = index.article_fold, query.folded
         else:
-            field, wanted = index.bm25, query.content
-            have = set(expand(index.terms[sentence]))
+            field, wanted = index.article_bm25, query.content
         if not wanted:
             return 0.0
-        unknown = field.max_idf()
-        weights = {t: max(field.idf_of(t) or unknown, 1e-6) for t in wanted}
-        total = sum(weights.values())
-        return sum(w for t, w in weights.items() if t in have) / total
+        article = index.sentences[sentence].article
+        unknown = field.max_idf() * self.cfg.unknown_word_weight
+        # A compound the corpus never uses, made of syllables it does use, is
+        # likely a segmentation slip ("mỹ_muốn" for "Mỹ muốn"): judge it by its
+        # syllables. One with an unknown syllable ("thanh_xuân") stays unknown.
+        terms: list[str] = []
+        for term in wanted:
+            parts = [s for s in term.split("_") if s]
+            if len(parts) > 1 and field.idf_of(term) is None and all(field.idf_of(s) is not None for s in parts):
+                terms.extend(parts)
+            else:
+                terms.append(term)
+        total = have = 0.0
+        for term in dict.fromkeys(terms):
+            idf = field.idf_of(term)
+            weight = unknown if idf is None else max(idf, 1e-6)
+            total += weight
+            docs = field.docs_with(term)
+            pos = int(np.searchsorted(docs, article))
+            if pos < docs.size and docs[pos] == article:
+                have += weight
+        return have / total
 
     def needs_context(self, sentence: str) -> bool:
         norm = normalize(sentence)

@@ -56,6 +56,9 @@ class RetrievalConfig:
     # Answer-type preference: bonus factor, and how many best sentences get it.
     type_bonus: float = 0.3
     rerank_depth: int = 50
+    # Article-level evidence: a sentence's score is multiplied by
+    # 1 + article_weight * (its article's score / the best article's score).
+    article_weight: float = 0.0
     # The answer-type thing must stand within this many words of a question word.
     type_window: int = 4
     # A run of capitalised words is a person when a title stands next to it or
@@ -76,6 +79,7 @@ class AnswerConfig:
     # Refusal rule, see config.yaml for the calibration.
     min_score: float = 0.0
     min_coverage: float = 0.0
+    unknown_word_weight: float = 2.0
     # Question / function words: ignored when measuring coverage.
     stopwords: tuple[str, ...] = ()
     # A sentence starting with one of these needs the sentence before it.
@@ -106,6 +110,8 @@ class TelegramConfig:
     # Answers shown per message; "Xem thêm" shows the next ones, up to max_total_answers.
     answers_per_message: int = 3
     max_total_answers: int = 9
+    # Example questions shown by /start (they should be answerable from the corpus).
+    example_questions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -196,9 +202,11 @@ def _validate(cfg: Config) -> None:
         (r.type_bonus >= 0, "retrieval.type_bonus must be >= 0"),
         (r.rerank_depth >= 1, "retrieval.rerank_depth must be >= 1"),
         (r.type_window >= 0, "retrieval.type_window must be >= 0"),
+        (r.article_weight >= 0, "retrieval.article_weight must be >= 0"),
         (a.max_answers >= 1, "answer.max_answers must be >= 1"),
         (0 <= a.min_relative_score <= 1, "answer.min_relative_score must be between 0 and 1"),
         (0 <= a.min_coverage <= 1, "answer.min_coverage must be between 0 and 1"),
+        (a.unknown_word_weight > 0, "answer.unknown_word_weight must be > 0"),
         (a.max_question_chars >= 10, "answer.max_question_chars must be >= 10"),
         (cfg.telegram.mode in {"polling", "webhook"}, "telegram.mode must be 'polling' or 'webhook'"),
         (cfg.telegram.user_rate_limit >= 1, "telegram.user_rate_limit must be >= 1"),

@@ -77,6 +77,7 @@ class Bm25:
         self.weights = sparse.csc_matrix(
             (weights, (rows_a, cols_a)), shape=(self.n_docs, len(vocab)), dtype=np.float64
         )
+        self.weights.sort_indices()  # docs_with() relies on sorted row ids
 
     def _idf(self, df: np.ndarray) -> np.ndarray:
         if df.size == 0:
@@ -92,6 +93,14 @@ class Bm25:
     def idf_of(self, term: str) -> float | None:
         col = self.vocab.get(term)
         return None if col is None else float(self.idf[col])
+
+    def docs_with(self, term: str) -> np.ndarray:
+        """Ids of the documents that contain ``term`` (sorted)."""
+        col = self.vocab.get(term)
+        if col is None:
+            return np.empty(0, dtype=np.int32)
+        w = self.weights
+        return w.indices[w.indptr[col]:w.indptr[col + 1]]
 
     def max_idf(self) -> float:
         """IDF of a term seen in no sentence, by the same formula (for unknown words)."""
@@ -139,6 +148,11 @@ class SentenceIndex:
     terms: list[tuple[str, ...]]
     bm25: Bm25
     fold: Bm25
+    # The same two fields over whole articles (title + body), for article-level evidence.
+    article_bm25: Bm25
+    article_fold: Bm25
+    # Article number of each sentence, as an array for vectorised scoring.
+    sentence_article_ids: np.ndarray
 
     def text(self, i: int) -> str:
         ref = self.sentences[i]
@@ -163,17 +177,25 @@ def build_index(
 
     refs: list[SentenceRef] = []
     toks: list[tuple[str, ...]] = []
+    article_words: list[list[str]] = []
     for a, article in enumerate(
         tqdm(articles, desc="indexing", unit="article", disable=not progress, leave=False)
     ):
+        words = list(terms(article.title))
         for p, paragraph in enumerate(article.paragraphs):
             for start, end in spans(paragraph):
                 refs.append(SentenceRef(a, p, start, end))
                 toks.append(terms(paragraph[start:end]))
+                words.extend(toks[-1])
+        article_words.append(words)
+    params = {"k1": k1, "b": b, "epsilon": epsilon}
     return SentenceIndex(
         articles=tuple(articles),
         sentences=refs,
         terms=toks,
-        bm25=Bm25([expand(t) for t in toks], k1=k1, b=b, epsilon=epsilon),
-        fold=Bm25([fold_terms(t) for t in toks], k1=k1, b=b, epsilon=epsilon),
+        bm25=Bm25([expand(t) for t in toks], **params),
+        fold=Bm25([fold_terms(t) for t in toks], **params),
+        article_bm25=Bm25([expand(w) for w in article_words], **params),
+        article_fold=Bm25([fold_terms(w) for w in article_words], **params),
+        sentence_article_ids=np.fromiter((r.article for r in refs), dtype=np.int32, count=len(refs)),
     )

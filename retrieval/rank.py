@@ -111,6 +111,13 @@ def rank(
     scores = index.bm25.scores(query.terms)
     if fold_weight:
         scores = scores + fold_weight * index.fold.scores(query.folded)
+    if cfg.article_weight:
+        art = index.article_bm25.scores(query.terms)
+        if fold_weight:
+            art = art + fold_weight * index.article_fold.scores(query.folded)
+        top = art.max() if art.size else 0.0
+        if top > 0:
+            scores = scores * (1 + cfg.article_weight * (art / top)[index.sentence_article_ids])
     candidates = np.flatnonzero(scores > 0)
     if candidates.size == 0:
         return []
