@@ -10,15 +10,16 @@ is refused: quoting something unrelated is worse than saying "not found".
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
 from dataclasses import asdict, dataclass, field
 
 from .config import AnswerConfig
-from .index import Hit, SentenceIndex
+from .index import Bm25, Hit, SentenceIndex
 from .normalize import normalize
-from .query import Query, analyse, expand, fold_terms
+from .query import Query, analyse
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,29 @@ class Decision:
     reason: str  # "ok", "empty", "no_content", "weak"
 
 
+def _contains(field: Bm25, term: str, doc: int) -> bool:
+    docs = field.docs_with(term)
+    pos = int(np.searchsorted(docs, doc))
+    return pos < docs.size and int(docs[pos]) == doc
+
+
+def _split_slips(words: Sequence[str], field: Bm25, exact: Bm25) -> list[str]:
+    """Replace segmentation slips by their syllables.
+
+    A compound the corpus never uses whose syllables are all words the corpus
+    does use ("mỹ_muốn" from "Mỹ muốn") is a slip of the word segmenter; a real
+    unknown compound ("tổng_thống" where only "hệ thống" exists) is kept.
+    """
+    out: list[str] = []
+    for word in words:
+        parts = [p for p in word.split("_") if p]
+        if len(parts) > 1 and field.idf_of(word) is None and all(exact.idf_of(p) is not None for p in parts):
+            out.extend(parts)
+        else:
+            out.append(word)
+    return out
+
+
 def _opener_pattern(openers: Sequence[str]) -> re.Pattern[str] | None:
     if not openers:
         return None
@@ -92,39 +116,32 @@ class Composer:
 
         An answer's article must be about what the question asks: a question
         whose key words the article never uses is not answered by it, however
-        well one phrase matches. Accentless questions are compared on folded
-        syllables, others on words (a word also counts when it is a syllable of
-        a compound there). A word the corpus never uses weighs
-        ``unknown_word_weight`` times the rarest possible word: it is the
-        strongest sign that the articles are not about the question.
+        well one phrase matches. A word the article uses counts fully; a word
+        found there only as a syllable of another compound ("dân" in "dân số",
+        but also "pháp" in "giải pháp") counts ``syllable_credit``. Accentless
+        questions are compared on folded syllables. A word the corpus never
+        uses weighs ``unknown_word_weight`` times the rarest possible word: it
+        is the clearest sign the articles are not about the question.
         """
+        article = index.sentences[sentence].article
         if query.accentless:
-            field, wanted = index.article_fold, query.folded
+            wanted, field, exact = query.folded, index.article_fold, None
         else:
-            field, wanted = index.article_bm25, query.content
+            wanted, field, exact = query.content, index.article_bm25, index.article_words
         if not wanted:
             return 0.0
-        article = index.sentences[sentence].article
         unknown = field.max_idf() * self.cfg.unknown_word_weight
-        # A compound the corpus never uses, made of syllables it does use, is
-        # likely a segmentation slip ("mỹ_muốn" for "Mỹ muốn"): judge it by its
-        # syllables. One with an unknown syllable ("thanh_xuân") stays unknown.
-        terms: list[str] = []
-        for term in wanted:
-            parts = [s for s in term.split("_") if s]
-            if len(parts) > 1 and field.idf_of(term) is None and all(field.idf_of(s) is not None for s in parts):
-                terms.extend(parts)
-            else:
-                terms.append(term)
+        if exact is not None:
+            wanted = _split_slips(wanted, field, exact)
         total = have = 0.0
-        for term in dict.fromkeys(terms):
+        for term in dict.fromkeys(wanted):
             idf = field.idf_of(term)
             weight = unknown if idf is None else max(idf, 1e-6)
             total += weight
-            docs = field.docs_with(term)
-            pos = int(np.searchsorted(docs, article))
-            if pos < docs.size and docs[pos] == article:
+            if exact is not None and _contains(exact, term, article):
                 have += weight
+            elif _contains(field, term, article):
+                have += weight * (1.0 if exact is None else self.cfg.syllable_credit)
         return have / total
 
     def needs_context(self, sentence: str) -> bool:
@@ -132,7 +149,8 @@ class Composer:
         if self._dependent and self._dependent.match(norm):
             return True
         if self._pronoun and (m := self._pronoun.match(norm)):
-            rest = sentence.lstrip()[m.end():].lstrip(" ,")
+            # normalize() keeps NFC lengths, so the match's end indexes the NFC text.
+            rest = unicodedata.normalize("NFC", sentence)[m.end():].lstrip(" ,")
             # "Ông David Wong ..." names someone; "Ông cho rằng ..." does not.
             return not (rest[:1].isupper())
         return False

@@ -80,6 +80,7 @@ class AnswerConfig:
     min_score: float = 0.0
     min_coverage: float = 0.0
     unknown_word_weight: float = 2.0
+    syllable_credit: float = 0.5
     # Question / function words: ignored when measuring coverage.
     stopwords: tuple[str, ...] = ()
     # A sentence starting with one of these needs the sentence before it.
@@ -207,6 +208,7 @@ def _validate(cfg: Config) -> None:
         (0 <= a.min_relative_score <= 1, "answer.min_relative_score must be between 0 and 1"),
         (0 <= a.min_coverage <= 1, "answer.min_coverage must be between 0 and 1"),
         (a.unknown_word_weight > 0, "answer.unknown_word_weight must be > 0"),
+        (0 <= a.syllable_credit <= 1, "answer.syllable_credit must be between 0 and 1"),
         (a.max_question_chars >= 10, "answer.max_question_chars must be >= 10"),
         (cfg.telegram.mode in {"polling", "webhook"}, "telegram.mode must be 'polling' or 'webhook'"),
         (cfg.telegram.user_rate_limit >= 1, "telegram.user_rate_limit must be >= 1"),
@@ -235,7 +237,10 @@ def load_config(path: str | Path) -> Config:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"config file {path} is not valid YAML{at}: {problem}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -39,6 +39,16 @@ class SentenceRef:
     end: int
 
 
+def best_candidates(score: np.ndarray, k: int) -> np.ndarray:
+    """Ids with a positive score that can be among the ``k`` best: the top k
+    plus every id tied with the k-th, so a stable sort can break ties by id."""
+    candidates = np.flatnonzero(score > 0)
+    if candidates.size > k:
+        kth = np.partition(score[candidates], candidates.size - k)[candidates.size - k]
+        candidates = candidates[score[candidates] >= kth]
+    return candidates
+
+
 class Bm25:
     """BM25Okapi over a fixed collection of token lists."""
 
@@ -124,13 +134,8 @@ class Bm25:
         if k < 1:
             raise ValueError("k must be >= 1")
         score = self.scores(query)
-        candidates = np.flatnonzero(score > 0)
-        if candidates.size == 0:
-            return []
-        if candidates.size > k:
-            part = np.argpartition(-score[candidates], k - 1)[:k]
-            candidates = candidates[part]
-        order = np.lexsort((candidates, -score[candidates]))
+        candidates = best_candidates(score, k)
+        order = np.lexsort((candidates, -score[candidates]))[:k]
         return [Hit(int(candidates[i]), float(score[candidates[i]])) for i in order]
 
 
@@ -151,6 +156,8 @@ class SentenceIndex:
     # The same two fields over whole articles (title + body), for article-level evidence.
     article_bm25: Bm25
     article_fold: Bm25
+    # Articles' exact words (no syllable expansion): which word an article really uses.
+    article_words: Bm25
     # Article number of each sentence, as an array for vectorised scoring.
     sentence_article_ids: np.ndarray
 
@@ -197,5 +204,6 @@ def build_index(
         fold=Bm25([fold_terms(t) for t in toks], **params),
         article_bm25=Bm25([expand(w) for w in article_words], **params),
         article_fold=Bm25([fold_terms(w) for w in article_words], **params),
+        article_words=Bm25(article_words, **params),
         sentence_article_ids=np.fromiter((r.article for r in refs), dtype=np.int32, count=len(refs)),
     )

@@ -20,14 +20,14 @@ _TONES = "\u0300\u0301\u0309\u0303\u0323"  # grave, acute, hook above, tilde, do
 # underthesea's own normalizer use. "qu" + "y" is an onset plus a vowel
 # (quý), so it is left alone.
 _NEW_STYLE = re.compile(
-    rf"(?<![q\w])(?P<pre>\w*?)(?<!q)(?P<v1>[ou])(?P<v2>[aey])(?P<tone>[{_TONES}])(?!\w)"
+    rf"(?<![q\w])(?P<pre>\w*?)(?<!q)(?P<v1>[ou])(?P<v2>[aey])(?P<tone>[{_TONES}])(?!\w)", re.IGNORECASE
 )
 _CLUSTERS = {("o", "a"), ("o", "e"), ("u", "y")}
 
 
 def _move_tone(match: re.Match[str]) -> str:
     v1, v2 = match["v1"], match["v2"]
-    if (v1, v2) not in _CLUSTERS:
+    if (v1.lower(), v2.lower()) not in _CLUSTERS:
         return match.group(0)
     return f"{match['pre']}{v1}{match['tone']}{v2}"
 
@@ -37,19 +37,11 @@ def normalize_tone_placement(text: str) -> str:
 
     Works on any casing; returns NFC text.
     """
-    decomposed = unicodedata.normalize("NFD", text)
     # Under NFD, a vowel with its own shape mark (â, ê, ơ...) carries that mark
     # right after it, so "oa" + tone only matches plain o/u followed by a/e/y.
-    lowered = _NEW_STYLE.sub(_move_tone, decomposed.lower())
-    if lowered == decomposed.lower():
-        return unicodedata.normalize("NFC", text)
-    # Re-apply the original casing character by character (the substitution
-    # only swaps a vowel and a combining mark, so lengths are equal).
-    out = [
-        new.upper() if old.isupper() else new
-        for old, new in zip(decomposed, lowered, strict=True)
-    ]
-    return unicodedata.normalize("NFC", "".join(out))
+    # The substitution moves characters with their own case.
+    decomposed = unicodedata.normalize("NFD", text)
+    return unicodedata.normalize("NFC", _NEW_STYLE.sub(_move_tone, decomposed))
 
 
 def normalize(text: str) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import RetrievalConfig
-from .index import Hit, SentenceIndex
+from .index import Hit, SentenceIndex, best_candidates
 from .normalize import fold_diacritics
 from .query import Query
 
@@ -118,12 +118,9 @@ def rank(
         top = art.max() if art.size else 0.0
         if top > 0:
             scores = scores * (1 + cfg.article_weight * (art / top)[index.sentence_article_ids])
-    candidates = np.flatnonzero(scores > 0)
+    candidates = best_candidates(scores, max(k, cfg.rerank_depth))
     if candidates.size == 0:
         return []
-    pool = max(k, cfg.rerank_depth)
-    if candidates.size > pool:
-        candidates = candidates[np.argpartition(-scores[candidates], pool - 1)[:pool]]
     final = scores[candidates].copy()
     if query.qtype and cfg.type_bonus:
         rules = rules or TypeRules.from_config(cfg)

@@ -86,9 +86,13 @@ class Segmenter:
                 end = min(len(paragraph), start + len(sent))
             else:
                 end = start + len(sent)
-            if spans and start > pos and paragraph[pos:start].strip():
-                # Skipped text: extend the previous sentence over it.
-                spans[-1] = (spans[-1][0], start)
+            if start > pos and paragraph[pos:start].strip():
+                if spans:
+                    # Skipped text: extend the previous sentence over it.
+                    spans[-1] = (spans[-1][0], start)
+                else:
+                    # Text before the first sentence found: it opens that sentence.
+                    start = len(paragraph) - len(paragraph.lstrip())
             spans.append((start, end))
             pos = end
         if not spans:

@@ -33,7 +33,18 @@ from .ingest import corpus_files
 log = logging.getLogger(__name__)
 
 MAGIC = b"VNQA-INDEX\n"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# The modules whose code decides what the index holds: a change to any of
+# them (even without a version bump) makes saved indexes stale.
+_INDEX_MODULES = ("clean.py", "ingest.py", "normalize.py", "segment.py", "query.py", "index.py", "store.py")
+
+
+def code_digest() -> str:
+    h = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for name in _INDEX_MODULES:
+        h.update(name.encode() + b"\0" + (here / name).read_bytes())
+    return h.hexdigest()
 
 
 def project_version() -> str:
@@ -49,6 +60,7 @@ def fingerprint(cfg: Config, corpus: Path, segmenter_id: str) -> str:
     settings = {
         "format": FORMAT_VERSION,
         "project": project_version(),
+        "code": code_digest(),
         "segmenter": segmenter_id,
         "ingest": dataclasses.asdict(cfg.ingest),
         "retrieval": dataclasses.asdict(cfg.retrieval),
