@@ -1,0 +1,89 @@
+"""End to end on the real seeds with real underthesea: the quality floor on the dev questions."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa_support import DEV_QUESTIONS
+from retrieval.evaluate import evaluate, format_report, load_questions
+
+pytestmark = pytest.mark.slow
+
+HIT_AT_1_FLOOR = 0.90
+OFF_TOPIC_COUNT = 4
+
+
+@pytest.fixture(scope="module")
+def dev_questions():
+    if not DEV_QUESTIONS.is_file():
+        pytest.skip(f"dev questions not found: {DEV_QUESTIONS} (the shared eval folder is not checked out)")
+    return load_questions(DEV_QUESTIONS)
+
+
+@pytest.fixture(scope="module")
+def dev_report(real_service, dev_questions):
+    return evaluate(real_service.answer, dev_questions)
+
+
+def test_dev_set_is_the_expected_one(dev_questions):
+    assert len(dev_questions) >= 20
+    assert sum(not q.answerable for q in dev_questions) == OFF_TOPIC_COUNT
+
+
+def test_dev_hit_at_1_floor(dev_report):
+    # A hit at rank 1 means the first quote holds the expected fact AND cites one of the
+    # question's articles (retrieval.evaluate.is_hit).
+    assert dev_report.hit_at_1 >= HIT_AT_1_FLOOR, "\n" + format_report(dev_report)
+
+
+def test_dev_off_topic_questions_are_refused(real_service, dev_questions):
+    off_topic = [q for q in dev_questions if not q.answerable]
+    assert len(off_topic) == OFF_TOPIC_COUNT
+    results = {q.id: real_service.answer(q.question) for q in off_topic}
+    answered = {qid: r.answers[0].quote[:80] for qid, r in results.items() if r.answered}
+    assert answered == {}
+    assert all(r.answers == () for r in results.values())
+
+
+def test_dev_answers_are_verbatim_and_cited(real_service, dev_questions, seed_texts):
+    for q in dev_questions:
+        result = real_service.answer(q.question)
+        assert result.answered == bool(result.answers)
+        scores = [a.score for a in result.answers]
+        assert scores == sorted(scores, reverse=True)
+        for answer in result.answers:
+            assert answer.quote in seed_texts[answer.doc_id], (q.id, answer.quote[:80])
+
+
+# Off-topic questions beyond the dev set. "Thủ đô của Pháp" is a known limitation:
+# the seeds talk about "Thủ đô" (Hà Nội), and underthesea sometimes leaves "pháp"
+# of "giải pháp" as a word of its own, so the article seems to cover the question.
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Ai là tổng thống Pháp?",
+        "Tổng thống Mỹ hiện nay là ai?",
+        pytest.param(
+            "Thủ đô của Pháp là gì?",
+            marks=pytest.mark.xfail(reason="known limitation: 'Thủ đô' and a stray 'pháp' word are in the seeds",
+                                    strict=True),
+        ),
+    ],
+)
+def test_more_off_topic_questions_are_refused(real_service, question):
+    result = real_service.answer(question)
+    assert not result.answered, [a.quote[:80] for a in result.answers]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Giá xăng RON 95 hôm nay là bao nhiêu?",
+        "Làm thế nào để nấu bún chả ngon?",
+        "Đội tuyển nào vô địch World Cup 2022?",
+        "Cá thể đồi mồi thả ở Cà Mau nặng bao nhiêu kg?",
+        "Ngân hàng MB bị yêu cầu siết kiểm soát nội bộ ở chi nhánh nào?",
+    ],
+)
+def test_off_topic_and_boilerplate_questions_are_refused(real_service, question):
+    assert not real_service.answer(question).answered

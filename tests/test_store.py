@@ -1,0 +1,300 @@
+"""The saved index: served only when it is intact and built from the same corpus and settings."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import pickle
+
+import pytest
+
+from qa_support import open_ws, replace_section, with_cache, ws_segmenter
+from retrieval import store
+from retrieval.errors import IndexFormatError
+from retrieval.index import SentenceIndex
+from retrieval.service import AnswerService
+
+NEW_FACT = "Thành phố Hà Nội có 999 con rồng vàng bay lượn trên hồ Gươm vào mùa thu."
+NEW_QUESTION = "Có bao nhiêu con rồng vàng bay lượn trên hồ Gươm?"
+
+
+@pytest.fixture
+def built(cfg, seed_copy):
+    """A service over a private seed copy whose index has just been built and saved."""
+    service = open_ws(cfg, seed_copy)
+    assert service.info.rebuilt and service.info.saved
+    return service
+
+
+def _reopen(cfg, corpus, **kw):
+    return open_ws(cfg, corpus, **kw)
+
+
+def _quotes(result):
+    return [a.quote for a in result.answers]
+
+
+def test_second_open_loads_the_saved_index(cfg, seed_copy, built):
+    again = _reopen(cfg, seed_copy)
+    assert again.info.reason == "loaded"
+    assert again.info.rebuilt is False
+    assert again.info.path == built.info.path
+    assert again.info.path.parent == cfg.cache_dir
+    assert len(again.index.sentences) == len(built.index.sentences)
+    question = "Tập đoàn Microsoft ký văn bản ghi nhớ với Hà Nội để xây dựng gì?"
+    assert _quotes(again.answer(question)) == _quotes(built.answer(question))
+
+
+def test_unchanged_content_with_new_mtime_still_loads(cfg, seed_copy, built):
+    for path in seed_copy.iterdir():
+        os.utime(path, (1, 1))
+    assert _reopen(cfg, seed_copy).info.reason == "loaded"
+
+
+def test_edited_article_rebuilds_and_the_new_text_is_answerable(cfg, seed_copy, built):
+    assert not built.answer(NEW_QUESTION).answered
+    path = seed_copy / "004_34dcfaa59f8d6a67.txt"
+    path.write_text(path.read_text(encoding="utf-8") + "\n\n" + NEW_FACT + "\n", encoding="utf-8")
+    service = _reopen(cfg, seed_copy)
+    assert service.info.reason != "loaded"
+    assert service.info.rebuilt is True
+    result = service.answer(NEW_QUESTION)
+    assert result.answered
+    assert any("999 con rồng vàng" in q for q in _quotes(result))
+    assert result.answers[0].doc_id == "004_34dcfaa59f8d6a67"
+    # ... and the rebuilt index is the one served next time.
+    assert _reopen(cfg, seed_copy).info.reason == "loaded"
+
+
+@pytest.mark.parametrize("change", ["add", "delete", "rename"])
+def test_added_deleted_or_renamed_file_rebuilds(cfg, seed_copy, built, change):
+    if change == "add":
+        (seed_copy / "005_new.txt").write_text("Bài mới\n\n" + NEW_FACT + "\n", encoding="utf-8")
+    elif change == "delete":
+        (seed_copy / "004_34dcfaa59f8d6a67.txt").unlink()
+    else:
+        (seed_copy / "004_34dcfaa59f8d6a67.txt").rename(seed_copy / "004_renamed.txt")
+    service = _reopen(cfg, seed_copy)
+    assert service.info.reason != "loaded"
+    ids = {a.doc_id for a in service.articles}
+    assert ("005_new" in ids) == (change == "add")
+    assert ("004_34dcfaa59f8d6a67" in ids) == (change == "add")
+
+
+def _other(value: float, step: float, high: float = 100.0) -> float:
+    """A valid value different from ``value``."""
+    return value + step if value + step <= high else value - step
+
+
+@pytest.mark.parametrize(
+    "section, key",
+    [
+        ("retrieval", "k1"),
+        ("retrieval", "b"),
+        ("retrieval", "epsilon"),
+        ("ingest", "cut_markers"),
+        ("ingest", "max_heading_words"),
+    ],
+)
+def test_changed_index_settings_rebuild(cfg, seed_copy, built, section, key):
+    current = getattr(getattr(cfg, section), key)
+    if key == "cut_markers":
+        new = current + ("Tin mới nhất",)
+    elif key == "max_heading_words":
+        new = current + 5
+    else:
+        new = _other(current, 0.1, high=1.0 if key == "b" else 100.0)
+    assert new != current
+    changed = replace_section(cfg, section, **{key: new})
+    service = _reopen(changed, seed_copy)
+    assert service.info.reason != "loaded"
+    assert service.info.rebuilt
+    assert _reopen(changed, seed_copy).info.reason == "loaded"
+
+
+def test_changed_answer_settings_do_not_rebuild(cfg, seed_copy, built):
+    changed = replace_section(cfg, "answer", max_answers=5, min_relative_score=0.1)
+    assert _reopen(changed, seed_copy).info.reason == "loaded"
+
+
+def test_another_segmenter_rebuilds(cfg, seed_copy, built):
+    service = AnswerService.open(cfg, seed_copy, segmenter=ws_segmenter(), segmenter_id="test-ws-2")
+    assert service.info.reason != "loaded"
+
+
+def test_rebuild_flag_rebuilds(cfg, seed_copy, built):
+    service = _reopen(cfg, seed_copy, rebuild=True)
+    assert service.info.rebuilt and service.info.reason == "rebuild requested"
+
+
+def _header_and_payload(path):
+    data = path.read_bytes()
+    assert data.startswith(store.MAGIC)
+    pos = len(store.MAGIC)
+    size = int.from_bytes(data[pos:pos + 4], "big")
+    header = json.loads(data[pos + 4:pos + 4 + size])
+    return header, data[pos + 4 + size:]
+
+
+def _write(path, header, payload):
+    raw = json.dumps(header).encode()
+    path.write_bytes(store.MAGIC + len(raw).to_bytes(4, "big") + raw + payload)
+
+
+def _corrupt(path, how):
+    data = path.read_bytes()
+    if how == "empty":
+        path.write_bytes(b"")
+    elif how == "truncated-magic":
+        path.write_bytes(data[:5])
+    elif how == "truncated-header":
+        path.write_bytes(data[: len(store.MAGIC) + 10])
+    elif how == "truncated-payload":
+        path.write_bytes(data[: len(data) - 100])
+    elif how == "flipped-byte":
+        i = len(data) - 50
+        path.write_bytes(data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:])
+    elif how == "garbage":
+        path.write_bytes(os.urandom(4096))
+    elif how == "huge-header-size":
+        path.write_bytes(store.MAGIC + (2**31).to_bytes(4, "big") + b"{}")
+    elif how == "header-not-json":
+        path.write_bytes(store.MAGIC + (5).to_bytes(4, "big") + b"nope!" + b"x" * 10)
+    elif how == "other-format-version":
+        header, payload = _header_and_payload(path)
+        header["format"] = store.FORMAT_VERSION + 1
+        _write(path, header, payload)
+    elif how == "stale-fingerprint":
+        header, payload = _header_and_payload(path)
+        header["fingerprint"] = "0" * 64
+        _write(path, header, payload)
+    elif how == "not-an-index":
+        # Intact checksum and the right fingerprint, but the payload is something else.
+        header, _ = _header_and_payload(path)
+        payload = pickle.dumps({"not": "an index"})
+        header.update(payload_bytes=len(payload), payload_sha256=hashlib.sha256(payload).hexdigest())
+        _write(path, header, payload)
+    elif how == "bad-pickle":
+        header, _ = _header_and_payload(path)
+        payload = b"\x80\x05not a pickle at all"
+        header.update(payload_bytes=len(payload), payload_sha256=hashlib.sha256(payload).hexdigest())
+        _write(path, header, payload)
+    else:  # pragma: no cover
+        raise AssertionError(how)
+
+
+CORRUPTIONS = [
+    "empty", "truncated-magic", "truncated-header", "truncated-payload", "flipped-byte", "garbage",
+    "huge-header-size", "header-not-json", "other-format-version", "stale-fingerprint", "not-an-index",
+    "bad-pickle",
+]
+
+
+@pytest.mark.parametrize("how", CORRUPTIONS)
+def test_damaged_index_file_is_rebuilt_never_served(cfg, seed_copy, built, how):
+    path = built.info.path
+    _corrupt(path, how)
+    service = _reopen(cfg, seed_copy)
+    assert service.info.reason != "loaded"
+    assert service.info.rebuilt and service.info.saved
+    assert isinstance(service.index, SentenceIndex)
+    assert len(service.index.sentences) == len(built.index.sentences)
+    question = "Tập đoàn Microsoft ký văn bản ghi nhớ với Hà Nội để xây dựng gì?"
+    assert _quotes(service.answer(question)) == _quotes(built.answer(question))
+    # The rebuilt file replaced the damaged one and loads.
+    assert _reopen(cfg, seed_copy).info.reason == "loaded"
+
+
+@pytest.mark.parametrize("how", CORRUPTIONS)
+def test_load_index_raises_index_format_error(cfg, seed_copy, built, how):
+    fp = store.fingerprint(cfg, seed_copy.resolve(), "test-ws")
+    path = built.info.path
+    assert isinstance(store.load_index(path, fp), SentenceIndex)
+    _corrupt(path, how)
+    with pytest.raises(IndexFormatError):
+        store.load_index(path, fp)
+
+
+def test_load_index_missing_file(tmp_path):
+    with pytest.raises(IndexFormatError):
+        store.load_index(tmp_path / "nothing.bin", "fp")
+
+
+def test_unwritable_cache_dir_still_answers(repo_config, seed_copy, tmp_path, caplog):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a regular file where the cache folder should be")
+    cfg = with_cache(repo_config, blocker / "cache")
+    with caplog.at_level(logging.WARNING):
+        service = open_ws(cfg, seed_copy)
+    assert service.info.saved is False
+    assert service.info.rebuilt is True
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("could not save" in r.getMessage() for r in warnings)
+    result = service.answer("Tập đoàn Microsoft ký văn bản ghi nhớ với Hà Nội để xây dựng gì?")
+    assert result.answered and result.answers
+    assert blocker.read_text().startswith("a regular file")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+def test_read_only_cache_dir_still_answers(repo_config, seed_copy, tmp_path, caplog):
+    cache = tmp_path / "ro-cache"
+    cache.mkdir()
+    cache.chmod(0o500)
+    try:
+        with caplog.at_level(logging.WARNING):
+            service = open_ws(with_cache(repo_config, cache), seed_copy)
+        assert service.info.saved is False
+        assert any(r.levelno >= logging.WARNING for r in caplog.records)
+        assert service.answer("Tập đoàn Microsoft ký văn bản ghi nhớ với Hà Nội để xây dựng gì?").answered
+    finally:
+        cache.chmod(0o700)
+
+
+def test_save_index_is_atomic_and_leaves_no_temp_files(cfg, seed_copy, built):
+    cache = cfg.cache_dir
+    assert sorted(p.name for p in cache.iterdir()) == [built.info.path.name]
+    target = cache / "other.bin"
+    store.save_index(built.index, target, "fp-1")
+    store.save_index(built.index, target, "fp-2")  # overwrite in place
+    assert sorted(p.name for p in cache.iterdir()) == sorted([built.info.path.name, "other.bin"])
+    assert isinstance(store.load_index(target, "fp-2"), SentenceIndex)
+    with pytest.raises(IndexFormatError, match="stale"):
+        store.load_index(target, "fp-1")
+
+
+def test_failed_save_keeps_the_old_file_and_cleans_up(cfg, seed_copy, built, monkeypatch):
+    path = built.info.path
+    before = path.read_bytes()
+
+    def boom(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store.os, "replace", boom)
+    with pytest.raises(OSError):
+        store.save_index(built.index, path, "another-fingerprint")
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in cfg.cache_dir.iterdir()) == [path.name]
+
+
+def test_different_corpora_use_different_files(cfg, seed_copy, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "bai.txt").write_text("Bài khác\n\n" + NEW_FACT + "\n", encoding="utf-8")
+    a = open_ws(cfg, seed_copy)
+    b = open_ws(cfg, other)
+    assert a.info.path != b.info.path
+    assert open_ws(cfg, seed_copy).info.reason == "loaded"
+    assert open_ws(cfg, other).info.reason == "loaded"
+
+
+def test_fingerprint_depends_on_content_not_mtime(cfg, seed_copy):
+    fp = store.fingerprint(cfg, seed_copy, "x")
+    assert store.fingerprint(cfg, seed_copy, "x") == fp
+    assert store.fingerprint(cfg, seed_copy, "y") != fp
+    path = seed_copy / "000_58ac133cd26686e9.txt"
+    os.utime(path, (5, 5))
+    assert store.fingerprint(cfg, seed_copy, "x") == fp
+    path.write_text(path.read_text(encoding="utf-8") + " ", encoding="utf-8")
+    assert store.fingerprint(cfg, seed_copy, "x") != fp
