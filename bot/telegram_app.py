@@ -1,0 +1,568 @@
+"""The Telegram front end: ``python -m bot telegram``.
+
+One python-telegram-bot :class:`~telegram.ext.Application`, long polling (or a
+webhook), built by :func:`run_telegram`. The answering service is built once
+before the application and kept in ``bot_data`` with the other shared state;
+handlers are thin: they read the update, call one function, send the reply.
+Rendering lives in :mod:`bot.telegram_format`, the per-user limit in
+:mod:`bot.ratelimit`.
+
+The token comes only from ``TELEGRAM_BOT_TOKEN`` and never reaches a log line:
+every root log handler gets a formatter that masks it (python-telegram-bot
+logs the Bot API URL, which contains the token, at DEBUG level).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import re
+import secrets
+import signal
+import sys
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from telegram import (
+    Bot,
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import ChatType, MessageEntityType, ParseMode
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from retrieval.config import Config, TelegramConfig
+from retrieval.errors import ConfigError
+from retrieval.service import AnswerService
+
+from . import telegram_format as fmt
+from .ratelimit import SlidingWindowLimiter
+
+log = logging.getLogger(__name__)
+
+TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
+BASE_URL_ENV = "TELEGRAM_BASE_URL"
+TOKEN_PATTERN = re.compile(r"^\d+:[A-Za-z0-9_-]{30,}$")
+SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# Edited messages, channel posts etc. are never requested, so never answered twice.
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+# Retries (with growing pauses, about 20 s in all) to reach the Bot API at start-up.
+BOOTSTRAP_RETRIES = 5
+MORE_DATA = re.compile(r"^more:([A-Za-z0-9_-]{1,16}):(\d{1,3})$")
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+# --- Shared state (built once, kept in bot_data) ------------------------------
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where replies go: the chat, its forum topic (if any) and the message replied to."""
+
+    chat_id: int
+    thread_id: int | None
+    reply_to: int | None
+
+    @classmethod
+    def of(cls, message: Message) -> Where:
+        # message_thread_id is also set on reply chains in ordinary groups; only
+        # forum topics take it back when sending.
+        return cls(message.chat_id, message.message_thread_id if message.is_topic_message else None,
+                   message.message_id)
+
+
+@dataclass
+class Pending:
+    """A question whose "Xem thêm" button may still be pressed."""
+
+    question: str
+    where: Where
+    pages_shown: set[int] = field(default_factory=lambda: {0})
+
+
+class QuestionStore:
+    """The latest questions with a "Xem thêm" button, by short id (bounded, oldest dropped)."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[str, Pending] = OrderedDict()
+
+    def add(self, pending: Pending) -> str:
+        key = secrets.token_urlsafe(6)
+        while key in self._items:
+            key = secrets.token_urlsafe(6)
+        self._items[key] = pending
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+        return key
+
+    def get(self, key: str) -> Pending | None:
+        return self._items.get(key)
+
+
+@dataclass
+class BotState:
+    """Everything the handlers share."""
+
+    service: AnswerService
+    tg: TelegramConfig
+    max_question_chars: int
+    limiter: SlidingWindowLimiter
+    questions: QuestionStore = field(default_factory=QuestionStore)
+
+
+def _state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
+    return context.bot_data["state"]
+
+
+# --- The work handlers delegate to ---------------------------------------------
+
+
+def answer_page(state: BotState, question: str, page: int) -> fmt.Page:
+    """Answer ``question`` (up to telegram.max_total_answers quotes) and render page ``page``."""
+    service = state.service
+    result = service.answer(question, max_answers=state.tg.max_total_answers)
+    text = question.strip()[: state.max_question_chars]
+    terms = service.composer.content_terms(service.segmenter.terms(text))
+    return fmt.result_page(
+        result, terms, page=page, per_page=state.tg.answers_per_message,
+        max_question_chars=state.max_question_chars,
+    )
+
+
+def more_markup(key: str, page: int) -> InlineKeyboardMarkup:
+    """The "Xem thêm" button for page ``page`` of the question stored under ``key``."""
+    return InlineKeyboardMarkup([[InlineKeyboardButton(fmt.MORE_BUTTON, callback_data=f"more:{key}:{page}")]])
+
+
+@dataclass(frozen=True)
+class PageClaim:
+    """What a "Xem thêm" press gets: a page to send (``pending`` set) and/or a toast text."""
+
+    pending: Pending | None = None
+    key: str = ""
+    page: int = 0
+    toast: str | None = None
+
+
+def claim_page(state: BotState, data: str | None, chat_id: int | None, user_id: int) -> PageClaim:
+    """Check a "Xem thêm" press: known question, same chat, page not sent yet, user within the limit."""
+    match = MORE_DATA.match(data or "")
+    pending = state.questions.get(match[1]) if match else None
+    if match is None or pending is None or pending.where.chat_id != chat_id:
+        return PageClaim(toast=fmt.MORE_EXPIRED)
+    page = int(match[2])
+    if page in pending.pages_shown:
+        return PageClaim()  # a second press on the same button
+    verdict = state.limiter.hit(user_id)
+    if not verdict.allowed:
+        return PageClaim(toast=fmt.RATE_LIMITED.format(seconds=max(1, round(verdict.retry_after))))
+    pending.pages_shown.add(page)
+    return PageClaim(pending, match[1], page)
+
+
+def _sender_key(message: Message) -> int:
+    """Who asked: the user, or the chat for anonymous admins and channel senders."""
+    if message.sender_chat is not None:
+        return message.sender_chat.id
+    return message.from_user.id if message.from_user else message.chat.id
+
+
+def _replies_to_bot(message: Message, bot_id: int) -> bool:
+    replied = message.reply_to_message
+    return bool(
+        replied is not None
+        and replied.from_user is not None
+        and replied.from_user.id == bot_id
+        and replied.forum_topic_created is None  # topic messages "reply" to the topic's first message
+    )
+
+
+def _example(state: BotState) -> str:
+    return state.tg.example_questions[0] if state.tg.example_questions else fmt.DEFAULT_EXAMPLE
+
+
+async def send_html(
+    bot: Bot, where: Where, texts: Sequence[str], markup: InlineKeyboardMarkup | None = None
+) -> None:
+    """Send HTML ``texts`` in order; the button, if any, goes under the last one."""
+    for i, text in enumerate(texts):
+        await bot.send_message(
+            chat_id=where.chat_id,
+            text=text,
+            parse_mode=ParseMode.HTML,
+            message_thread_id=where.thread_id,
+            reply_parameters=(
+                ReplyParameters(message_id=where.reply_to, allow_sending_without_reply=True)
+                if where.reply_to else None
+            ),
+            link_preview_options=NO_PREVIEW,
+            reply_markup=markup if i == len(texts) - 1 else None,
+        )
+
+
+async def reply_html(message: Message, texts: Sequence[str]) -> None:
+    """Reply to ``message`` (same chat and topic) with HTML ``texts``."""
+    await send_html(message.get_bot(), Where.of(message), texts)
+
+
+async def answer_question(message: Message, question: str, usage: str, state: BotState) -> None:
+    """Rate-limit, answer ``question`` and reply; an empty question gets ``usage``."""
+    verdict = state.limiter.hit(_sender_key(message))
+    if not verdict.allowed:
+        if verdict.notify:
+            await reply_html(message, [fmt.plain(fmt.RATE_LIMITED.format(seconds=max(1, round(verdict.retry_after))))])
+        log.info("rate limited sender %s in chat %s", _sender_key(message), message.chat_id)
+        return
+    if not question:
+        await reply_html(message, [fmt.plain(usage)])
+        return
+    started = time.perf_counter()
+    page = answer_page(state, question, 0)
+    markup = None
+    if page.has_more:
+        markup = more_markup(state.questions.add(Pending(question, Where.of(message))), 1)
+    await send_html(message.get_bot(), Where.of(message), page.messages, markup)
+    log.info(
+        "answered chat=%s message=%s messages=%d more=%s in %.0f ms",
+        message.chat_id, message.message_id, len(page.messages), page.has_more,
+        1000 * (time.perf_counter() - started),
+    )
+
+
+# --- Handlers -------------------------------------------------------------------
+
+
+async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stop updates from chats outside telegram.allowed_chat_ids and messages from other bots."""
+    chat, message = update.effective_chat, update.message
+    allowed = _state(context).tg.allowed_chat_ids
+    if allowed and chat is not None and chat.id not in allowed:
+        log.debug("ignoring an update from chat %s (not in telegram.allowed_chat_ids)", chat.id)
+        if chat.type == ChatType.PRIVATE and message and (message.text or "").startswith("/start"):
+            await reply_html(message, [fmt.plain(fmt.NOT_ALLOWED.format(chat_id=chat.id))])
+        raise ApplicationHandlerStop
+    if message and message.from_user and message.from_user.is_bot and not message.sender_chat:
+        raise ApplicationHandlerStop
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Greet and show example questions."""
+    state, user = _state(context), update.effective_user
+    text = fmt.start_message(len(state.service.articles), user.first_name if user else None,
+                             state.tg.example_questions)
+    await reply_html(update.message, [text])
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Explain how to ask, in private chats and in groups."""
+    await reply_html(update.message, [fmt.help_message(context.bot.username)])
+
+
+async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """List the articles: title, source, date."""
+    await reply_html(update.message, fmt.sources_messages(_state(context).service.articles))
+
+
+async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/ask <question>, or /ask in reply to a message holding the question."""
+    message = update.message
+    command = next(e for e in message.entities if e.type == MessageEntityType.BOT_COMMAND and e.offset == 0)
+    question = fmt.command_argument(message.text, command.length)
+    replied = message.reply_to_message
+    if not question and replied is not None and replied.text and not _replies_to_bot(message, context.bot.id):
+        question = replied.text.strip()
+    state = _state(context)
+    await answer_question(message, question, fmt.ASK_USAGE.format(example=_example(state)), state)
+
+
+async def private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """In a private chat every text message is a question."""
+    message = update.message
+    spans = fmt.mention_spans(message.text, message.entities, context.bot.username, context.bot.id)
+    await answer_question(message, fmt.strip_spans(message.text, spans), fmt.EMPTY, _state(context))
+
+
+async def group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """In a group, answer only a message that mentions the bot or replies to it."""
+    message, bot = update.message, context.bot
+    question = fmt.group_question(message.text, message.entities, username=bot.username, bot_id=bot.id,
+                                  replied_to_bot=_replies_to_bot(message, bot.id))
+    if question is not None:
+        state = _state(context)
+        usage = fmt.MENTION_USAGE.format(mention=f"@{bot.username}", example=_example(state))
+        await answer_question(message, question, usage, state)
+
+
+async def non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stickers, photos, voice... in a private chat: say that only text is read."""
+    await reply_html(update.message, [fmt.plain(fmt.NON_TEXT)])
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An unknown /command in a private chat: point to /help."""
+    await reply_html(update.message, [fmt.plain(fmt.UNKNOWN_COMMAND)])
+
+
+async def more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The "Xem thêm" button: send the next page of answers to the same question."""
+    query = update.callback_query
+    state = _state(context)
+    claim = claim_page(state, query.data, query.message.chat.id if query.message else None, query.from_user.id)
+    await query.answer(claim.toast)
+    if claim.pending is None:
+        return
+    page = answer_page(state, claim.pending.question, claim.page)
+    try:
+        await query.edit_message_reply_markup(reply_markup=None)
+    except BadRequest as exc:  # e.g. the message is too old to edit: the new page still goes out
+        log.debug("could not remove the button: %s", exc)
+    markup = more_markup(claim.key, claim.page + 1) if page.has_more else None
+    await send_html(context.bot, claim.pending.where, page.messages, markup)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log a failed update with its traceback; apologise in its chat when there is one."""
+    log.error("failed to handle update %s", getattr(update, "update_id", None), exc_info=context.error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    message = update.effective_message
+    where = Where.of(message) if message else Where(update.effective_chat.id, None, None)
+    try:
+        await send_html(context.bot, where, [fmt.plain(fmt.ERROR)])
+    except TelegramError as exc:
+        log.warning("could not send the apology to chat %s: %s", where.chat_id, exc)
+
+
+async def post_init(app: Application) -> None:
+    """Register the command menu (Vietnamese descriptions) once the bot is known."""
+    try:
+        await app.bot.set_my_commands([BotCommand(c, d) for c, d in fmt.COMMANDS])
+    except TelegramError as exc:
+        log.warning("could not set the command menu: %s", exc)
+    state: BotState = app.bot_data["state"]
+    log.info(
+        "bot @%s (id %s) serving %d articles; allowed chats: %s",
+        app.bot.username, app.bot.id, len(state.service.articles),
+        ", ".join(map(str, state.tg.allowed_chat_ids)) or "all",
+    )
+
+
+# --- Building and running ---------------------------------------------------------
+
+
+def build_application(
+    cfg: Config,
+    service: AnswerService,
+    token: str,
+    *,
+    base_url: str | None = None,
+    base_file_url: str | None = None,
+) -> Application:
+    """The Application with its handlers, rate limiter and shared state (no network yet)."""
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .rate_limiter(AIORateLimiter(max_retries=2))
+        .concurrent_updates(True)
+        .post_init(post_init)
+    )
+    if base_url:
+        builder = builder.base_url(base_url).base_file_url(base_file_url or base_url)
+    app = builder.build()
+    tg = cfg.telegram
+    app.bot_data["state"] = BotState(
+        service=service,
+        tg=tg,
+        max_question_chars=cfg.answer.max_question_chars,
+        limiter=SlidingWindowLimiter(tg.user_rate_limit, tg.user_rate_window),
+    )
+
+    new = filters.UpdateType.MESSAGE
+    private, groups = filters.ChatType.PRIVATE, filters.ChatType.GROUPS
+    app.add_handler(TypeHandler(Update, gate), group=-1)
+    app.add_handler(CommandHandler("start", start, filters=new))
+    app.add_handler(CommandHandler("help", help_command, filters=new))
+    app.add_handler(CommandHandler("sources", sources, filters=new))
+    app.add_handler(CommandHandler("ask", ask, filters=new))
+    app.add_handler(MessageHandler(new & private & filters.TEXT & ~filters.COMMAND, private_text))
+    app.add_handler(MessageHandler(new & groups & filters.TEXT & ~filters.COMMAND, group_text))
+    app.add_handler(MessageHandler(new & private & filters.COMMAND, unknown_command))
+    app.add_handler(MessageHandler(new & private & ~filters.TEXT & ~filters.StatusUpdate.ALL, non_text))
+    app.add_handler(CallbackQueryHandler(more))  # every button press gets an answer, stale ones a toast
+    app.add_error_handler(on_error)
+    return app
+
+
+def read_token(env: Mapping[str, str]) -> str:
+    """The bot token from ``TELEGRAM_BOT_TOKEN``; ConfigError (without the value) when missing or malformed."""
+    token = env.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise ConfigError(f"{TOKEN_ENV} is not set: put the token from @BotFather in the environment")
+    if not TOKEN_PATTERN.match(token):
+        raise ConfigError(
+            f"{TOKEN_ENV} does not look like a bot token (expected <digits>:<30+ letters, digits, _ or ->)"
+        )
+    return token
+
+
+def read_base_url(env: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """``(base_url, base_file_url)`` for a self-hosted Bot API server, from ``TELEGRAM_BASE_URL``.
+
+    ``http://127.0.0.1:8081/bot`` gives ``http://127.0.0.1:8081/file/bot`` for files.
+    """
+    url = env.get(BASE_URL_ENV, "").strip()
+    if not url:
+        return None, None
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ConfigError(f"{BASE_URL_ENV} must be an http(s) URL such as http://127.0.0.1:8081/bot, got {url!r}")
+    if url.endswith("/bot"):
+        return url, url[: -len("bot")] + "file/bot"
+    return url, f"{parts.scheme}://{parts.netloc}/file/bot"
+
+
+def webhook_secret(tg: TelegramConfig, env: Mapping[str, str]) -> str:
+    """The webhook secret token from the environment variable named by telegram.webhook_secret_env."""
+    secret = env.get(tg.webhook_secret_env, "").strip()
+    if not SECRET_PATTERN.match(secret):
+        raise ConfigError(
+            f"webhook mode needs a secret token in the environment variable {tg.webhook_secret_env} "
+            "(1-256 characters: letters, digits, _ and -)"
+        )
+    return secret
+
+
+def _check_webhook(tg: TelegramConfig) -> None:
+    if not tg.webhook_url.startswith("https://"):
+        raise ConfigError("telegram.webhook_url must be the public https:// URL Telegram calls (webhook mode)")
+    if importlib.util.find_spec("tornado") is None:
+        raise ConfigError(
+            "telegram.mode is 'webhook' but the webhook server is not installed: "
+            "pip install 'python-telegram-bot[webhooks]' (or use mode: polling)"
+        )
+
+
+class RedactingFormatter(logging.Formatter):
+    """Wraps a handler's formatter and masks secrets in everything it writes (tracebacks too)."""
+
+    def __init__(self, inner: logging.Formatter | None, secrets_: Sequence[str]) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+        self.secrets = sorted({s for s in secrets_ if s}, key=len, reverse=True)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(self.inner.format(record), self.secrets)
+
+
+def redact(text: str, secrets_: Sequence[str]) -> str:
+    for secret in secrets_:
+        text = text.replace(secret, "<redacted>")
+    return text
+
+
+class _NoInvalidTokenTraceback(logging.Filter):
+    """python-telegram-bot logs a rejected token with a traceback; run_telegram reports it in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], InvalidToken))
+
+
+def protect_logs(secrets_: Sequence[str]) -> None:
+    """Mask ``secrets_`` in every root log handler; quiet the HTTP client loggers."""
+    for handler in logging.getLogger().handlers:
+        if not isinstance(handler.formatter, RedactingFormatter):
+            handler.setFormatter(RedactingFormatter(handler.formatter, secrets_))
+    # httpx logs every request URL, and Bot API URLs contain the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    ptb = logging.getLogger("telegram.ext")
+    if not any(isinstance(f, _NoInvalidTokenTraceback) for f in ptb.filters):
+        ptb.addFilter(_NoInvalidTokenTraceback())
+
+
+class _Stopped(BaseException):
+    """SIGTERM or SIGINT arrived during start-up, before python-telegram-bot handles the signals."""
+
+
+def _stop_during_startup(signum: int, frame: object) -> None:
+    raise _Stopped(signal.Signals(signum).name)
+
+
+def run_telegram(cfg: Config, corpus: Path | None = None) -> int:
+    """Run the bot until SIGINT/SIGTERM; 0 on a clean stop, 1 when the Bot API is unreachable.
+
+    Raises ConfigError for a missing, malformed or rejected token and for an
+    incomplete webhook setup (the CLI prints it as one line, exit code 2).
+    """
+    tg = cfg.telegram
+    token = read_token(os.environ)
+    base_url, base_file_url = read_base_url(os.environ)
+    secret = None
+    if tg.mode == "webhook":
+        _check_webhook(tg)
+        secret = webhook_secret(tg, os.environ)
+    hidden = [token, token.split(":", 1)[1]] + ([secret] if secret else [])
+    protect_logs(hidden)
+
+    # Until run_polling/run_webhook installs its own handlers, a stop signal
+    # (docker stop during the index load) must also end the process cleanly.
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, _stop_during_startup) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        service = AnswerService.open(cfg, corpus)
+        app = build_application(cfg, service, token, base_url=base_url, base_file_url=base_file_url)
+        log.info("starting the Telegram bot (%s) via %s", tg.mode, base_url or "https://api.telegram.org/bot")
+        if tg.mode == "webhook":
+            app.run_webhook(
+                listen=tg.webhook_listen,
+                port=tg.webhook_port,
+                url_path=urlsplit(tg.webhook_url).path.lstrip("/"),
+                webhook_url=tg.webhook_url,
+                secret_token=secret,
+                allowed_updates=ALLOWED_UPDATES,
+                bootstrap_retries=BOOTSTRAP_RETRIES,
+            )
+        else:
+            app.run_polling(allowed_updates=ALLOWED_UPDATES, bootstrap_retries=BOOTSTRAP_RETRIES)
+    except _Stopped as stop:
+        log.info("stopped by %s during start-up", stop)
+        return 0
+    except InvalidToken:
+        raise ConfigError(f"the Bot API server rejected {TOKEN_ENV}: check the token with @BotFather") from None
+    except NetworkError as exc:
+        print(
+            f"error: cannot reach the Bot API server at {base_url or 'https://api.telegram.org'}: "
+            f"{redact(str(exc), hidden)}",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    log.info("stopped")
+    return 0

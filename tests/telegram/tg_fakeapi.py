@@ -1,0 +1,284 @@
+"""A stand-in Bot API server on 127.0.0.1 for end-to-end tests of the Telegram front end.
+
+python-telegram-bot posts form-encoded parameters (objects as JSON strings)
+to ``{base_url}{token}/{method}``; this server answers the methods the bot
+uses, feeds queued updates to ``getUpdates`` (long polling, capped at
+``poll_cap`` seconds so idle loops stay short) and records every call.
+It listens on loopback only and never forwards anything.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+JSON_FIELDS = {
+    "reply_markup", "reply_parameters", "link_preview_options", "commands", "scope",
+    "allowed_updates", "entities",
+}
+INT_FIELDS = {"chat_id", "message_id", "message_thread_id", "offset", "limit", "timeout", "reply_to_message_id"}
+
+
+@dataclass
+class Call:
+    """One request the bot made."""
+
+    method: str
+    params: dict[str, Any]
+    at: float
+    result: Any = None
+
+    @property
+    def reply_to(self) -> int | None:
+        rp = self.params.get("reply_parameters")
+        if isinstance(rp, dict):
+            return rp.get("message_id")
+        return self.params.get("reply_to_message_id")
+
+
+@dataclass
+class FakeBotAPI:
+    token: str
+    bot_id: int = 7000000001
+    username: str = "VnDocQA_TestBot"
+    first_name: str = "Hỏi đáp tài liệu"
+    poll_cap: float = 1.0
+    calls: list[Call] = field(default_factory=list)
+    _updates: list[dict] = field(default_factory=list)
+    _chats: dict[int, dict] = field(default_factory=dict)
+    _fail_sends: dict[int, int] = field(default_factory=dict)
+    _commands: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._cond = threading.Condition()
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(900000)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle --------------------------------------------------------------
+
+    def start(self) -> FakeBotAPI:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server naming
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                status, payload = api._dispatch(self.path, self.headers.get("Content-Type", ""), body)
+                data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the bot went away mid long-poll (shutdown): nothing to answer
+
+            do_GET = do_POST
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            # The bot opens many connections at once in a burst; the default
+            # backlog of 5 makes the kernel reset some of them.
+            request_queue_size = 1024
+
+        server = Server(("127.0.0.1", 0), Handler)
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            with self._cond:
+                self._cond.notify_all()
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    @property
+    def bot_user(self) -> dict:
+        return {"id": self.bot_id, "is_bot": True, "first_name": self.first_name, "username": self.username}
+
+    # --- test controls --------------------------------------------------------------
+
+    def push(self, update: dict) -> dict:
+        """Queue one update (an ``update_id`` is added) for the next getUpdates."""
+        with self._cond:
+            update = {"update_id": next(self._update_ids), **update}
+            for key in ("message", "edited_message"):
+                if key in update:
+                    chat = update[key]["chat"]
+                    self._chats[chat["id"]] = chat
+            if "callback_query" in update:
+                chat = update["callback_query"]["message"]["chat"]
+                self._chats[chat["id"]] = chat
+            self._updates.append(update)
+            self._cond.notify_all()
+        return update
+
+    def push_many(self, updates: list[dict]) -> list[dict]:
+        return [self.push(u) for u in updates]
+
+    def fail_next_send(self, chat_id: int, times: int = 1) -> None:
+        """Make the next ``times`` sendMessage calls to ``chat_id`` fail with 400 Bad Request."""
+        with self._cond:
+            self._fail_sends[chat_id] = times
+
+    def calls_of(self, method: str, **match: Any) -> list[Call]:
+        with self._cond:
+            calls = list(self.calls)
+        return [c for c in calls if c.method == method and all(c.params.get(k) == v for k, v in match.items())]
+
+    def sent(self, chat_id: int | None = None) -> list[Call]:
+        """Successful sendMessage calls (optionally to one chat)."""
+        calls = self.calls_of("sendMessage") if chat_id is None else self.calls_of("sendMessage", chat_id=chat_id)
+        return [c for c in calls if c.result is not None]
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
+        """Poll ``predicate`` until it returns something truthy (bounded in time)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            time.sleep(0.02)
+
+    def wait_sent(self, chat_id: int, count: int = 1, timeout: float = 15.0) -> list[Call]:
+        return self.wait_for(lambda: (s := self.sent(chat_id)) and len(s) >= count and s,
+                             timeout, f"{count} message(s) to chat {chat_id}")
+
+    # --- the Bot API ------------------------------------------------------------------
+
+    def _dispatch(self, path: str, content_type: str, body: bytes) -> tuple[int, dict]:
+        parts = path.split("?")[0].strip("/").split("/")
+        if len(parts) != 2 or not parts[0].startswith("bot"):
+            return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
+        token, method = parts[0][3:], parts[1]
+        if token != self.token:
+            return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
+        params = self._params(content_type, body)
+        call = Call(method, params, time.monotonic())
+        if method != "getUpdates":
+            with self._cond:
+                self.calls.append(call)
+        handler = getattr(self, f"_api_{method}", None)
+        if handler is None:
+            return 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}
+        status, result = handler(params)
+        if status != 200:
+            return status, result
+        call.result = result
+        return 200, {"ok": True, "result": result}
+
+    @staticmethod
+    def _params(content_type: str, body: bytes) -> dict[str, Any]:
+        if not body:
+            return {}
+        if "json" in content_type:
+            return json.loads(body)
+        raw = {k: v[-1] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
+        params: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key in JSON_FIELDS:
+                params[key] = json.loads(value)
+            elif key in INT_FIELDS:
+                params[key] = int(value)
+            else:
+                params[key] = value
+        return params
+
+    def _message(self, params: dict) -> dict:
+        chat_id = params["chat_id"]
+        chat = self._chats.get(chat_id) or {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"}
+        msg = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": self.bot_user,
+            "text": params.get("text", ""),
+        }
+        if params.get("message_thread_id"):
+            msg["message_thread_id"] = params["message_thread_id"]
+            msg["is_topic_message"] = True
+        if params.get("reply_markup"):
+            msg["reply_markup"] = params["reply_markup"]
+        return msg
+
+    def _api_getMe(self, params: dict) -> tuple[int, Any]:  # noqa: N802
+        return 200, {**self.bot_user, "can_join_groups": True, "can_read_all_group_messages": False,
+                     "supports_inline_queries": False}
+
+    def _api_getUpdates(self, params: dict) -> tuple[int, Any]:  # noqa: N802
+        offset = params.get("offset") or 0
+        limit = params.get("limit") or 100
+        wait = min(float(params.get("timeout") or 0), self.poll_cap)
+        deadline = time.monotonic() + wait
+        with self._cond:
+            self.calls.append(Call("getUpdates", params, time.monotonic()))
+            while True:
+                self._updates = [u for u in self._updates if u["update_id"] >= offset]
+                if self._updates or time.monotonic() >= deadline or self._server is None:
+                    return 200, self._updates[:limit]
+                self._cond.wait(max(0.0, deadline - time.monotonic()))
+
+    def _api_sendMessage(self, params: dict) -> tuple[int, Any]:  # noqa: N802
+        with self._cond:
+            left = self._fail_sends.get(params["chat_id"], 0)
+            if left:
+                self._fail_sends[params["chat_id"]] = left - 1
+                return 400, {"ok": False, "error_code": 400, "description": "Bad Request: injected failure"}
+        return 200, self._message(params)
+
+    def _api_editMessageReplyMarkup(self, params: dict) -> tuple[int, Any]:  # noqa: N802
+        return 200, {**self._message(params), "message_id": params.get("message_id")}
+
+    def _api_editMessageText(self, params: dict) -> tuple[int, Any]:  # noqa: N802
+        return 200, {**self._message(params), "message_id": params.get("message_id")}
+
+    def _api_setMyCommands(self, params: dict) -> tuple[int, Any]:  # noqa: N802
+        self._commands = params.get("commands", [])
+        return 200, True
+
+    def _api_getMyCommands(self, params: dict) -> tuple[int, Any]:  # noqa: N802
+        return 200, self._commands
+
+    def _api_deleteWebhook(self, params: dict) -> tuple[int, Any]:  # noqa: N802
+        return 200, True
+
+    def _api_answerCallbackQuery(self, params: dict) -> tuple[int, Any]:  # noqa: N802
+        return 200, True
+
+    def _api_sendChatAction(self, params: dict) -> tuple[int, Any]:  # noqa: N802
+        return 200, True
+
+    def _api_close(self, params: dict) -> tuple[int, Any]:
+        return 200, True
+
+    def _api_logOut(self, params: dict) -> tuple[int, Any]:  # noqa: N802
+        return 200, True
