@@ -52,7 +52,7 @@ HELP = (
 )
 ASK_USAGE = "Bạn hãy gõ câu hỏi ngay sau lệnh, ví dụ: /ask {example}"
 MENTION_USAGE = "Bạn muốn hỏi gì? Hãy gõ câu hỏi ngay sau tên tôi, ví dụ: {mention} {example}"
-DEFAULT_EXAMPLE = "Hà Nội có bao nhiêu dân?"
+DEFAULT_EXAMPLE = "Đại sứ Mỹ tại Việt Nam tên là gì?"
 NON_TEXT = "Tôi chỉ đọc được tin nhắn chữ. Bạn hãy gõ câu hỏi bằng tiếng Việt nhé."
 UNKNOWN_COMMAND = "Tôi không biết lệnh này. Gõ /help để xem hướng dẫn."
 RATE_LIMITED = "Bạn hỏi hơi nhanh. Hãy đợi khoảng {seconds} giây rồi hỏi tiếp nhé."

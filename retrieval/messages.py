@@ -15,10 +15,10 @@ REFUSAL = (
     "Xin lỗi, tôi không tìm thấy câu trả lời cho câu hỏi này trong các bài viết hiện có. "
     "Bạn thử diễn đạt lại câu hỏi (dùng từ ngữ có trong bài), hoặc gõ /sources để xem danh sách bài viết."
 )
-EMPTY = "Bạn hãy nhập một câu hỏi bằng tiếng Việt, ví dụ: \"Hà Nội có bao nhiêu dân?\""
+EMPTY = "Bạn hãy nhập một câu hỏi bằng tiếng Việt về nội dung các bài viết (gõ /sources để xem danh sách bài)."
 NO_CONTENT = (
     "Câu hỏi chưa nói rõ bạn muốn hỏi về điều gì. Bạn hãy hỏi cụ thể hơn, "
-    "ví dụ: \"Đại sứ Mỹ tại Việt Nam tên là gì?\""
+    "ví dụ nêu tên người, nơi chốn hay sự việc cần hỏi."
 )
 TRUNCATED = "(Câu hỏi quá dài nên chỉ {limit} ký tự đầu được dùng.)"
 ANSWER_INTRO = "Theo các bài viết:"
