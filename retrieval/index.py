@@ -177,16 +177,21 @@ def build_index(
     k1: float,
     b: float,
     epsilon: float,
-    progress: bool = False,
+    progress: bool | None = None,
 ) -> SentenceIndex:
-    """Split every paragraph into sentences, segment them, and index them."""
+    """Split every paragraph into sentences, segment them, and index them.
+
+    ``progress``: True shows a progress bar, False hides it, None shows it
+    when stderr is a terminal.
+    """
     from tqdm import tqdm
 
     refs: list[SentenceRef] = []
     toks: list[tuple[str, ...]] = []
     article_words: list[list[str]] = []
     for a, article in enumerate(
-        tqdm(articles, desc="indexing", unit="article", disable=not progress, leave=False)
+        tqdm(articles, desc="indexing", unit="article", disable=None if progress is None else not progress,
+             leave=False)
     ):
         words = list(terms(article.title))
         for p, paragraph in enumerate(article.paragraphs):

@@ -55,7 +55,7 @@ class AnswerService:
         segmenter: Segmenter | None = None,
         segmenter_id: str | None = None,
         rebuild: bool = False,
-        progress: bool = False,
+        progress: bool | None = None,
     ) -> AnswerService:
         """Load the saved index for ``corpus`` (default: the config's) or build and save it."""
         corpus = Path(corpus or cfg.corpus).resolve()
