@@ -456,9 +456,21 @@ def webhook_secret(tg: TelegramConfig, env: Mapping[str, str]) -> str:
     return secret
 
 
-def _check_webhook(tg: TelegramConfig) -> None:
-    if not tg.webhook_url.startswith("https://"):
-        raise ConfigError("telegram.webhook_url must be the public https:// URL Telegram calls (webhook mode)")
+def _check_webhook(tg: TelegramConfig, base_url: str | None = None) -> None:
+    """The webhook URL must be https:// for Telegram; a self-hosted Bot API server
+    (``base_url`` from TELEGRAM_BASE_URL, run with --local) also accepts http://."""
+    parts = urlsplit(tg.webhook_url)
+    if base_url:
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ConfigError(
+                "telegram.webhook_url must be the http(s):// URL the Bot API server at "
+                f"{BASE_URL_ENV} calls (webhook mode)"
+            )
+    elif parts.scheme != "https" or not parts.hostname:
+        raise ConfigError(
+            "telegram.webhook_url must be the public https:// URL Telegram calls (webhook mode; "
+            f"http:// only with a self-hosted Bot API server in {BASE_URL_ENV})"
+        )
     if importlib.util.find_spec("tornado") is None:
         raise ConfigError(
             "telegram.mode is 'webhook' but the webhook server is not installed: "
@@ -491,6 +503,29 @@ class _NoInvalidTokenTraceback(logging.Filter):
         return not (record.exc_info and isinstance(record.exc_info[1], InvalidToken))
 
 
+class _WebhookRefusalsInOneLine(logging.Filter):
+    """python-telegram-bot logs a refused webhook request (missing or wrong secret token) at DEBUG
+    with a traceback and the token offered, which may be a near miss of the real one (an old
+    secret, a typo): keep one line without either."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == "Request had the wrong secret token: %s":
+            record.msg, record.args = "Request had the wrong secret token", ()
+        elif record.exc_info and _is_client_error(record.exc_info[1]):
+            record.msg = f"{record.msg}: %s"
+            record.args = (*(record.args or ()), record.exc_info[1])
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def _is_client_error(exc: BaseException | None) -> bool:
+    try:
+        from tornado.web import HTTPError
+    except ImportError:  # no webhook server installed
+        return False
+    return isinstance(exc, HTTPError) and 400 <= exc.status_code < 500
+
+
 def protect_logs(secrets_: Sequence[str]) -> None:
     """Mask ``secrets_`` in every root log handler; quiet the HTTP client loggers."""
     for handler in logging.getLogger().handlers:
@@ -502,6 +537,9 @@ def protect_logs(secrets_: Sequence[str]) -> None:
     ptb = logging.getLogger("telegram.ext")
     if not any(isinstance(f, _NoInvalidTokenTraceback) for f in ptb.filters):
         ptb.addFilter(_NoInvalidTokenTraceback())
+    webhook = logging.getLogger("telegram.ext.Updater")  # the webhook server logs here
+    if not any(isinstance(f, _WebhookRefusalsInOneLine) for f in webhook.filters):
+        webhook.addFilter(_WebhookRefusalsInOneLine())
 
 
 class _Stopped(BaseException):
@@ -513,7 +551,8 @@ def _stop_during_startup(signum: int, frame: object) -> None:
 
 
 def run_telegram(cfg: Config, corpus: Path | None = None) -> int:
-    """Run the bot until SIGINT/SIGTERM; 0 on a clean stop, 1 when the Bot API is unreachable.
+    """Run the bot until SIGINT/SIGTERM; 0 on a clean stop, 1 when the Bot API is unreachable
+    or the webhook listener cannot bind its address.
 
     Raises ConfigError for a missing, malformed or rejected token and for an
     incomplete webhook setup (the CLI prints it as one line, exit code 2).
@@ -523,7 +562,7 @@ def run_telegram(cfg: Config, corpus: Path | None = None) -> int:
     base_url, base_file_url = read_base_url(os.environ)
     secret = None
     if tg.mode == "webhook":
-        _check_webhook(tg)
+        _check_webhook(tg, base_url)
         secret = webhook_secret(tg, os.environ)
     hidden = [token, token.split(":", 1)[1]] + ([secret] if secret else [])
     protect_logs(hidden)
@@ -538,15 +577,23 @@ def run_telegram(cfg: Config, corpus: Path | None = None) -> int:
         app = build_application(cfg, service, token, base_url=base_url, base_file_url=base_file_url)
         log.info("starting the Telegram bot (%s) via %s", tg.mode, base_url or "https://api.telegram.org/bot")
         if tg.mode == "webhook":
-            app.run_webhook(
-                listen=tg.webhook_listen,
-                port=tg.webhook_port,
-                url_path=urlsplit(tg.webhook_url).path.lstrip("/"),
-                webhook_url=tg.webhook_url,
-                secret_token=secret,
-                allowed_updates=ALLOWED_UPDATES,
-                bootstrap_retries=BOOTSTRAP_RETRIES,
-            )
+            try:
+                app.run_webhook(
+                    listen=tg.webhook_listen,
+                    port=tg.webhook_port,
+                    url_path=urlsplit(tg.webhook_url).path.lstrip("/"),
+                    webhook_url=tg.webhook_url,
+                    secret_token=secret,
+                    allowed_updates=ALLOWED_UPDATES,
+                    bootstrap_retries=BOOTSTRAP_RETRIES,
+                )
+            except OSError as exc:  # the listener could not bind: port taken, address not on this host
+                print(
+                    f"error: cannot listen for webhook requests on {tg.webhook_listen}:{tg.webhook_port} "
+                    f"(telegram.webhook_listen, webhook_port): {redact(str(exc), hidden)}",
+                    file=sys.stderr,
+                )
+                return 1
         else:
             app.run_polling(allowed_updates=ALLOWED_UPDATES, bootstrap_retries=BOOTSTRAP_RETRIES)
     except _Stopped as stop:

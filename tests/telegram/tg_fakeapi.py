@@ -4,7 +4,11 @@ python-telegram-bot posts form-encoded parameters (objects as JSON strings)
 to ``{base_url}{token}/{method}``; this server answers the methods the bot
 uses, feeds queued updates to ``getUpdates`` (long polling, capped at
 ``poll_cap`` seconds so idle loops stay short) and records every call.
-It listens on loopback only and never forwards anything.
+``setWebhook`` / ``deleteWebhook`` / ``getWebhookInfo`` keep the webhook URL
+and secret token the bot registers; like Telegram, ``getUpdates`` is refused
+(409) while a webhook is set. Updates for a webhook are not sent from here:
+the test posts them to the bot itself. It listens on loopback only and never
+forwards anything.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ JSON_FIELDS = {
     "reply_markup", "reply_parameters", "link_preview_options", "commands", "scope",
     "allowed_updates", "entities",
 }
-INT_FIELDS = {"chat_id", "message_id", "message_thread_id", "offset", "limit", "timeout", "reply_to_message_id"}
+INT_FIELDS = {"chat_id", "message_id", "message_thread_id", "offset", "limit", "timeout", "reply_to_message_id",
+              "max_connections"}
 
 
 @dataclass
@@ -55,6 +60,7 @@ class FakeBotAPI:
     _chats: dict[int, dict] = field(default_factory=dict)
     _fail_sends: dict[int, int] = field(default_factory=dict)
     _commands: list = field(default_factory=list)
+    webhook: dict = field(default_factory=dict)  # setWebhook's parameters while a webhook is set
 
     def __post_init__(self) -> None:
         self._cond = threading.Condition()
@@ -125,8 +131,8 @@ class FakeBotAPI:
 
     # --- test controls --------------------------------------------------------------
 
-    def push(self, update: dict) -> dict:
-        """Queue one update (an ``update_id`` is added) for the next getUpdates."""
+    def stamp(self, update: dict) -> dict:
+        """``update`` with a fresh ``update_id``; its chat is remembered for the bot's replies."""
         with self._cond:
             update = {"update_id": next(self._update_ids), **update}
             for key in ("message", "edited_message"):
@@ -136,6 +142,12 @@ class FakeBotAPI:
             if "callback_query" in update:
                 chat = update["callback_query"]["message"]["chat"]
                 self._chats[chat["id"]] = chat
+        return update
+
+    def push(self, update: dict) -> dict:
+        """Queue one update (an ``update_id`` is added) for the next getUpdates."""
+        update = self.stamp(update)
+        with self._cond:
             self._updates.append(update)
             self._cond.notify_all()
         return update
@@ -241,6 +253,10 @@ class FakeBotAPI:
         deadline = time.monotonic() + wait
         with self._cond:
             self.calls.append(Call("getUpdates", params, time.monotonic()))
+            if self.webhook:
+                return 409, {"ok": False, "error_code": 409, "description":
+                             "Conflict: can't use getUpdates method while webhook is active; "
+                             "use deleteWebhook to delete the webhook first"}
             while True:
                 self._updates = [u for u in self._updates if u["update_id"] >= offset]
                 if self._updates or time.monotonic() >= deadline or self._server is None:
@@ -268,8 +284,27 @@ class FakeBotAPI:
     def _api_getMyCommands(self, params: dict) -> tuple[int, Any]:  # noqa: N802
         return 200, self._commands
 
-    def _api_deleteWebhook(self, params: dict) -> tuple[int, Any]:  # noqa: N802
+    def _api_setWebhook(self, params: dict) -> tuple[int, Any]:  # noqa: N802
+        url = params.get("url", "")
+        if url and not url.startswith(("http://", "https://")):
+            return 400, {"ok": False, "error_code": 400, "description": "Bad Request: invalid webhook URL specified"}
+        with self._cond:
+            self.webhook = dict(params) if url else {}
         return 200, True
+
+    def _api_deleteWebhook(self, params: dict) -> tuple[int, Any]:  # noqa: N802
+        with self._cond:
+            self.webhook = {}
+        return 200, True
+
+    def _api_getWebhookInfo(self, params: dict) -> tuple[int, Any]:  # noqa: N802
+        with self._cond:
+            hook = dict(self.webhook)
+        info: dict[str, Any] = {"url": hook.get("url", ""), "has_custom_certificate": False,
+                                "pending_update_count": 0}
+        if hook.get("allowed_updates") is not None:
+            info["allowed_updates"] = hook["allowed_updates"]
+        return 200, info
 
     def _api_answerCallbackQuery(self, params: dict) -> tuple[int, Any]:  # noqa: N802
         return 200, True

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -132,6 +133,21 @@ def write_bot_config(folder: Path, cache_dir: Path, *, log_level: str = "INFO", 
     return path
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now (for the bot's webhook listener)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def bot_env(api: FakeBotAPI | None, token: str | None = FAKE_TOKEN) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in PROXY_VARS}
     env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
@@ -182,25 +198,44 @@ class BotProcess:
 
 
 def start_bot(api: FakeBotAPI, folder: Path, cache_dir: Path, *, log_level: str = "INFO",
-              telegram: dict | None = None) -> BotProcess:
-    """Start ``python -m bot telegram`` against ``api`` and wait until it polls for updates."""
+              telegram: dict | None = None, env: dict[str, str] | None = None) -> BotProcess:
+    """Start ``python -m bot telegram`` against ``api`` and wait until it is ready.
+
+    Ready means: polling for updates, or in webhook mode (``telegram["mode"] ==
+    "webhook"``) the webhook registered with ``api`` and its listener accepting
+    connections. ``env`` adds environment variables (e.g. the webhook secret).
+    """
     config = write_bot_config(folder, cache_dir, log_level=log_level, telegram=telegram)
     log_path = folder / "bot.log"
     log_file = log_path.open("wb")
-    polls_before = len(api.calls_of("getUpdates"))
+    if (telegram or {}).get("mode") == "webhook":
+        hooks_before = len(api.calls_of("setWebhook"))
+        host, port = telegram["webhook_listen"], telegram["webhook_port"]
+        what = "register its webhook and listen"
+
+        def ready() -> bool:
+            return len(api.calls_of("setWebhook")) > hooks_before and port_open(host, port)
+    else:
+        polls_before = len(api.calls_of("getUpdates"))
+        what = "start polling"
+
+        def ready() -> bool:
+            return len(api.calls_of("getUpdates")) > polls_before
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "telegram", "--config", str(config)],
-        cwd=REPO, env=bot_env(api), stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        cwd=REPO, env={**bot_env(api), **(env or {})}, stdout=log_file, stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
     )
     log_file.close()
     bot = BotProcess(proc, api, log_path)
     deadline = time.monotonic() + START_TIMEOUT
-    while len(api.calls_of("getUpdates")) <= polls_before:
+    while not ready():
         if proc.poll() is not None:
             raise AssertionError(f"bot exited with {proc.returncode} during start-up:\n{bot.log_text()[-3000:]}")
         if time.monotonic() > deadline:
             proc.kill()
-            raise AssertionError(f"bot did not start polling within {START_TIMEOUT}s:\n{bot.log_text()[-3000:]}")
+            proc.wait(timeout=5)
+            raise AssertionError(f"bot did not {what} within {START_TIMEOUT}s:\n{bot.log_text()[-3000:]}")
         time.sleep(0.05)
     return bot
 
