@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from dataclasses import asdict, dataclass, field
 
-from .config import AnswerConfig
+from .config import AnswerConfig, RetrievalConfig
 from .index import Bm25, Hit, SentenceIndex
 from .normalize import normalize
 from .query import Query, analyse
@@ -98,14 +98,25 @@ def _opener_pattern(openers: Sequence[str]) -> re.Pattern[str] | None:
 class Composer:
     """Turns BM25 hits into answers according to :class:`AnswerConfig`."""
 
-    def __init__(self, cfg: AnswerConfig) -> None:
+    def __init__(
+        self,
+        cfg: AnswerConfig,
+        retrieval: RetrievalConfig | None = None,
+        abbreviations: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> None:
         self.cfg = cfg
+        self.retrieval = retrieval or RetrievalConfig()
+        self.abbreviations = dict(abbreviations or {})
         self.stopwords = frozenset(normalize(w).replace(" ", "_") for w in cfg.stopwords)
         self._dependent = _opener_pattern(cfg.dependent_openers)
         self._pronoun = _opener_pattern(cfg.pronoun_openers)
 
     def query(self, text: str, words: Sequence[str]) -> Query:
-        return analyse(text, words, self.stopwords)
+        return analyse(
+            text, words, self.stopwords, self.abbreviations,
+            expand_compounds=self.retrieval.expand_compounds,
+            drop_question_words=self.retrieval.drop_question_words,
+        )
 
     def content_terms(self, terms: Sequence[str]) -> list[str]:
         """The question's words that are not question or function words."""
@@ -177,7 +188,7 @@ class Composer:
         if not hits:
             return Decision(False, (), "weak")
         best = hits[0]
-        if best.score < self.cfg.min_score or self.coverage(index, query, best.sentence) < self.cfg.min_coverage:
+        if best.bm25 < self.cfg.min_score or self.coverage(index, query, best.sentence) < self.cfg.min_coverage:
             return Decision(False, (), "weak")
 
         answers: list[Answer] = []

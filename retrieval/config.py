@@ -50,6 +50,12 @@ class RetrievalConfig:
     b: float = 0.75
     epsilon: float = 0.25
     top_k: int = 20
+    # Index and match the syllables of compound words too ("dân" finds "dân số").
+    expand_compounds: bool = True
+    # Leave question and function words (answer.stopwords) out of the scores.
+    drop_question_words: bool = True
+    # Abbreviation -> expansion, added to questions that use the abbreviation.
+    abbreviations: dict[str, str] = field(default_factory=dict)
     # Weight of the diacritic-free field for questions with / without diacritics.
     fold_weight: float = 0.3
     accentless_fold_weight: float = 1.0
@@ -59,6 +65,13 @@ class RetrievalConfig:
     # Article-level evidence: a sentence's score is multiplied by
     # 1 + article_weight * (its article's score / the best article's score).
     article_weight: float = 0.0
+    # Weight of the syllable-bigram (phrase) field; 0 = not built.
+    bigram_weight: float = 0.0
+    # Learned re-ranker: feature name -> weight (see retrieval/rank.py FEATURES);
+    # empty means the hand-set type_bonus is used instead.
+    ranker_weights: dict[str, float] = field(default_factory=dict)
+    # Each sentence gets this share of its better neighbour's score (same article).
+    neighbor_weight: float = 0.0
     # The answer-type thing must stand within this many words of a question word.
     type_window: int = 4
     # A run of capitalised words is a person when a title stands next to it or
@@ -153,7 +166,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise bad
-        return {str(k): _coerce(v, str, f"{key}.{k}") for k, v in value.items()}
+        (_, value_tp) = typing.get_args(tp)
+        return {str(k): _coerce(v, value_tp, f"{key}.{k}") for k, v in value.items()}
     if tp is bool:
         if not isinstance(value, bool):
             raise bad

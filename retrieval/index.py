@@ -18,15 +18,24 @@ import numpy as np
 from scipy import sparse
 
 from .ingest import Article
-from .query import expand, fold_terms
+from .query import bigrams, expand, fold_terms
 
 
 @dataclass(frozen=True)
 class Hit:
-    """One retrieved sentence: its position in the index and its BM25 score."""
+    """One retrieved sentence: its position in the index and its score.
+
+    ``score`` orders the hits; ``bm25`` is the fused BM25 score before any
+    re-ranking (the refusal floor is on it). They are equal without re-ranking.
+    """
 
     sentence: int
     score: float
+    bm25: float = -1.0
+
+    def __post_init__(self) -> None:
+        if self.bm25 < 0:
+            object.__setattr__(self, "bm25", self.score)
 
 
 @dataclass(frozen=True)
@@ -160,6 +169,8 @@ class SentenceIndex:
     article_words: Bm25
     # Article number of each sentence, as an array for vectorised scoring.
     sentence_article_ids: np.ndarray
+    # Syllable-bigram (phrase) field; None when retrieval.bigram_weight is 0.
+    pairs: Bm25 | None = None
 
     def text(self, i: int) -> str:
         ref = self.sentences[i]
@@ -178,6 +189,8 @@ def build_index(
     b: float,
     epsilon: float,
     progress: bool | None = None,
+    with_pairs: bool = False,
+    expand_compounds: bool = True,
 ) -> SentenceIndex:
     """Split every paragraph into sentences, segment them, and index them.
 
@@ -205,10 +218,11 @@ def build_index(
         articles=tuple(articles),
         sentences=refs,
         terms=toks,
-        bm25=Bm25([expand(t) for t in toks], **params),
+        bm25=Bm25([expand(t) if expand_compounds else t for t in toks], **params),
         fold=Bm25([fold_terms(t) for t in toks], **params),
         article_bm25=Bm25([expand(w) for w in article_words], **params),
         article_fold=Bm25([fold_terms(w) for w in article_words], **params),
         article_words=Bm25(article_words, **params),
         sentence_article_ids=np.fromiter((r.article for r in refs), dtype=np.int32, count=len(refs)),
+        pairs=Bm25([bigrams(t) for t in toks], **params) if with_pairs else None,
     )

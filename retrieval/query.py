@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .normalize import fold_diacritics, normalize
@@ -23,8 +23,9 @@ _TYPE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     for kind, pattern in (
         ("date", r"\b(khi[ _]nào|bao[ _]giờ|năm[ _]nào|ngày[ _]nào|tháng[ _]nào|thời[ _]gian[ _]nào|từ[ _]khi[ _]nào|lúc[ _]nào|năm[ _]bao[ _]nhiêu)\b"),
         ("number", r"\b(bao[ _]nhiêu|mấy|số[ _]lượng|bao[ _]lâu|bao[ _]xa)\b"),
-        ("person", r"\b(là[ _]ai|ai[ _]là|ai|người[ _]nào|tên[ _]là[ _]gì|tên[ _]gì|tên[ _]là|là[ _]người[ _]nào)\b"),
-        ("place", r"\b(ở[ _]đâu|tại[ _]đâu|nơi[ _]nào|chỗ[ _]nào|đâu|thành[ _]phố[ _]nào|nước[ _]nào|quốc[ _]gia[ _]nào|tỉnh[ _]nào|địa[ _]điểm[ _]nào)\b"),
+        ("person", r"\b(là[ _]ai|ai[ _]là|ai|người[ _]nào|nhân[ _]vật[ _]nào|ông[ _]nào|bà[ _]nào)\b"),
+        ("place", r"\b(ở[ _]đâu|tại[ _]đâu|từ[ _]đâu|đến[ _]đâu|nơi[ _]nào|chỗ[ _]nào|đâu|(thành[ _]phố|nước|quốc[ _]gia|tỉnh|bang|sông|núi|hồ|biển|vùng|khu[ _]vực|địa[ _]điểm|châu[ _]lục|lục[ _]địa|thị[ _]trấn|làng|đảo)[ _]nào)\b"),
+        ("name", r"\b(tên[ _]là[ _]gì|tên[ _]gì|tên[ _]là|tên[ _]gọi|gọi[ _]là[ _]gì|được[ _]gọi[ _]là)\b"),
     )
 )
 
@@ -56,6 +57,13 @@ def fold_terms(words: Iterable[str]) -> tuple[str, ...]:
 _FOLDED_TYPE_PATTERNS = tuple((kind, re.compile(fold_diacritics(p.pattern))) for kind, p in _TYPE_PATTERNS)
 
 
+def bigrams(words: Iterable[str]) -> tuple[str, ...]:
+    """Terms of the phrase field: pairs of consecutive syllables ("lưu vực sông" ->
+    "lưu+vực", "vực+sông"), which match phrases whatever the word segmentation."""
+    syl = [s for w in words for s in w.split("_") if s]
+    return tuple(f"{a}+{b}" for a, b in zip(syl, syl[1:]))
+
+
 def question_type(text: str) -> str | None:
     """The kind of answer asked for; accentless questions use folded patterns."""
     norm = normalize(text)
@@ -74,6 +82,7 @@ class Query:
     content: tuple[str, ...]  # words that are not question/function words (unique, in order)
     terms: tuple[str, ...]  # word-field scoring terms (content words expanded)
     folded: tuple[str, ...]  # fold-field scoring terms
+    pairs: tuple[str, ...]  # phrase-field scoring terms (syllable bigrams)
     accentless: bool  # typed without any diacritic
     qtype: str | None  # "person", "number", "date", "place" or None
 
@@ -82,9 +91,25 @@ class Query:
         return not self.words
 
 
-def analyse(text: str, words: Sequence[str], stopwords: frozenset[str]) -> Query:
-    """Build the :class:`Query` for ``text`` whose segmented words are ``words``."""
-    content = tuple(dict.fromkeys(w for w in words if w not in stopwords))
+def analyse(
+    text: str,
+    words: Sequence[str],
+    stopwords: frozenset[str],
+    abbreviations: Mapping[str, tuple[str, ...]] | None = None,
+    *,
+    expand_compounds: bool = True,
+    drop_question_words: bool = True,
+) -> Query:
+    """Build the :class:`Query` for ``text`` whose segmented words are ``words``.
+
+    ``abbreviations`` maps a normalized abbreviation ("hn") to the words of
+    its expansion ("hà_nội"); both stay in the query, since articles use both.
+    """
+    if abbreviations:
+        words = [x for w in words for x in (w, *abbreviations.get(w, ()))]
+    kept = (w for w in words if not (drop_question_words and w in stopwords))
+    content = tuple(dict.fromkeys(kept))
+    stop_syllables = frozenset(s for w in stopwords for s in w.split("_"))
     folded_stop = frozenset(fold_diacritics(s) for w in stopwords for s in w.split("_"))
     accentless = bool(words) and not has_diacritics(text)
     folded = fold_terms(words)
@@ -92,8 +117,9 @@ def analyse(text: str, words: Sequence[str], stopwords: frozenset[str]) -> Query
     return Query(
         words=tuple(words),
         content=content,
-        terms=expand(content),
+        terms=expand(content) if expand_compounds else content,
         folded=content_folded,
+        pairs=tuple(p for p in bigrams(words) if not set(p.split("+")) <= stop_syllables),
         accentless=accentless,
         qtype=question_type(text),
     )

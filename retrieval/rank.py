@@ -21,10 +21,15 @@ import numpy as np
 from .config import RetrievalConfig
 from .index import Hit, SentenceIndex, best_candidates
 from .normalize import fold_diacritics
-from .query import Query
+from .query import Query, expand, fold_terms
 
 _TOKEN = re.compile(r"\d+(?:[.,/:-]\d+)*%?|[^\W\d_]+")
 _DATE = re.compile(r"\d{1,2}[/.-]\d{1,2}([/.-]\d{2,4})?|(1[5-9]|20)\d{2}")
+# Numbers written as words ("chín quốc gia"); "một" and "năm" are left out:
+# they mostly mean "a" and "year".
+_NUMBER_WORDS = frozenset(
+    "hai ba bốn tư sáu bảy tám chín mười mươi chục trăm nghìn ngàn triệu tỷ tỉ nửa".split()
+)
 _DATE_WORDS = frozenset({"nam", "thang", "ngay", "quy", "sang", "chieu", "toi", "dau", "cuoi"})
 
 
@@ -55,7 +60,7 @@ def answer_spans(kind: str, sentence: str, rules: TypeRules) -> list[tuple[int, 
     spans: list[tuple[int, int, tuple[str, ...]]] = []
     if kind in ("number", "date"):
         for i, w in enumerate(words):
-            if not w[0].isdigit():
+            if not (w[0].isdigit() or (kind == "number" and w.lower() in _NUMBER_WORDS)):
                 continue
             is_date = bool(_DATE.fullmatch(w)) or (i > 0 and folded[i - 1] in _DATE_WORDS)
             if kind == "number" or is_date:
@@ -70,7 +75,7 @@ def answer_spans(kind: str, sentence: str, rules: TypeRules) -> list[tuple[int, 
         while j < len(words) and words[j][0].isalpha() and _is_cap(words[j]):
             j += 1
         start = i + 1 if i == 0 else i  # a sentence's first capital says nothing
-        if kind == "place" and j - start >= 1:
+        if kind in ("place", "name") and j - start >= 1:
             spans.append((start, j, tuple(folded[start:j])))
         elif kind == "person" and j - start >= 2:
             before = folded[max(0, start - 2):start]
@@ -88,9 +93,13 @@ def answer_spans(kind: str, sentence: str, rules: TypeRules) -> list[tuple[int, 
 
 def has_answer_type(kind: str, sentence: str, question: str, rules: TypeRules, window: int = 4) -> bool:
     """Does ``sentence`` hold a ``kind`` thing the question lacks, next to the question's words?"""
-    q_words = set(fold_diacritics(question).lower().split()) | {
-        fold_diacritics(w).lower() for w in _TOKEN.findall(question)
-    }
+    q_folded = [fold_diacritics(w).lower() for w in _TOKEN.findall(question)]
+    q_words = set(fold_diacritics(question).lower().split()) | set(q_folded)
+    if kind == "name":
+        # "Đại sứ Mỹ tên là gì": the name of someone with a title is a person's.
+        pairs = {" ".join(q_folded[i:i + 2]) for i in range(len(q_folded) - 1)}
+        if (set(q_folded) | pairs) & rules.person_titles:
+            kind = "person"
     words = [fold_diacritics(w).lower() for w in _TOKEN.findall(sentence)]
     anchors = [i for i, w in enumerate(words) if w in q_words and len(w) > 1]
     for start, end, span in answer_spans(kind, sentence, rules):
@@ -101,31 +110,129 @@ def has_answer_type(kind: str, sentence: str, question: str, rules: TypeRules, w
     return False
 
 
+FEATURES = (
+    "bm25",        # log(1 + fused BM25 score of the sentence)
+    "bm25_rel",    # fused BM25 / best fused BM25 among the candidates
+    "fused",       # log(1 + score with article and neighbour evidence)
+    "stage_rank",  # log(rank after the first stage)
+    "article",     # article score / best article score
+    "neighbor",    # better neighbour's fused score / best fused score
+    "coverage",    # IDF-weighted share of the question's content words in the sentence
+    "proximity",   # matched question words / width of the window holding them
+    "novelty",     # share of the sentence's words that are not in the question
+    "length",      # log(number of words)
+    "first",       # 1 for an article's first sentence
+    "type_person", "type_number", "type_date", "type_place", "type_name",  # answer-type match by kind
+)
+
+
+def _neighbour_scores(index: SentenceIndex, scores: np.ndarray) -> np.ndarray:
+    """For each sentence, the higher score of its two neighbours in the same article."""
+    ids = index.sentence_article_ids
+    same_prev = np.zeros(scores.size, dtype=bool)
+    same_prev[1:] = ids[1:] == ids[:-1]
+    prev = np.where(same_prev, np.concatenate(([0.0], scores[:-1])), 0.0)
+    same_next = np.zeros(scores.size, dtype=bool)
+    same_next[:-1] = same_prev[1:]
+    nxt = np.where(same_next, np.concatenate((scores[1:], [0.0])), 0.0)
+    return np.maximum(prev, nxt)
+
+
+def features(
+    index: SentenceIndex, query: Query, question: str, candidates: np.ndarray, base: np.ndarray,
+    fused: np.ndarray, art_rel: np.ndarray, rules: TypeRules, window: int,
+) -> np.ndarray:
+    """One row of :data:`FEATURES` per candidate sentence."""
+    field = index.fold if query.accentless else index.bm25
+    q_terms = set(query.folded if query.accentless else query.terms)
+    idf = {t: field.idf_of(t) or 0.0 for t in q_terms}
+    idf_total = sum(idf.values()) or 1.0
+    top = float(base[candidates].max()) or 1.0
+    neigh = _neighbour_scores(index, base)
+    art_first = np.ones(len(index.sentences) + 1, dtype=bool)
+    art_first[1:-1] = index.sentence_article_ids[1:] != index.sentence_article_ids[:-1]
+    rows = np.zeros((candidates.size, len(FEATURES)), dtype=np.float64)
+    stage_rank = np.empty(candidates.size)
+    stage_rank[np.lexsort((candidates, -fused[candidates]))] = np.arange(1, candidates.size + 1)
+    for j, i in enumerate(candidates):
+        i = int(i)
+        words = index.terms[i]
+        terms = fold_terms(words) if query.accentless else expand(words)
+        matched = [p for p, t in enumerate(terms) if t in q_terms]
+        present = set(terms) & q_terms
+        width = (matched[-1] - matched[0] + 1) if matched else 1
+        novel = sum(1 for w in words if w not in query.words) / (len(words) or 1)
+        row = [
+            np.log1p(base[i]),
+            base[i] / top,
+            np.log1p(fused[i]),
+            np.log(stage_rank[j]),
+            art_rel[i],
+            neigh[i] / top,
+            sum(idf[t] for t in present) / idf_total,
+            len(set(terms[p] for p in matched)) / width if matched else 0.0,
+            novel,
+            np.log1p(len(words)),
+            float(art_first[i]),
+        ]
+        kinds = [0.0] * 5
+        if query.qtype:
+            kinds[("person", "number", "date", "place", "name").index(query.qtype)] = float(
+                has_answer_type(query.qtype, index.text(i), question, rules, window)
+            )
+        rows[j] = row + kinds
+    return rows
+
+
 def rank(
     index: SentenceIndex, query: Query, question: str, cfg: RetrievalConfig, k: int, rules: TypeRules | None = None
 ) -> list[Hit]:
     """The ``k`` best sentences for ``query``, best first."""
-    if not query.terms and not query.folded:
+    found = candidates_for(index, query, cfg)
+    if found is None:
         return []
-    fold_weight = cfg.accentless_fold_weight if query.accentless else cfg.fold_weight
-    scores = index.bm25.scores(query.terms)
-    if fold_weight:
-        scores = scores + fold_weight * index.fold.scores(query.folded)
-    if cfg.article_weight:
-        art = index.article_bm25.scores(query.terms)
-        if fold_weight:
-            art = art + fold_weight * index.article_fold.scores(query.folded)
-        top = art.max() if art.size else 0.0
-        if top > 0:
-            scores = scores * (1 + cfg.article_weight * (art / top)[index.sentence_article_ids])
-    candidates = best_candidates(scores, max(k, cfg.rerank_depth))
-    if candidates.size == 0:
-        return []
-    final = scores[candidates].copy()
-    if query.qtype and cfg.type_bonus:
-        rules = rules or TypeRules.from_config(cfg)
-        for j, i in enumerate(candidates):
-            if has_answer_type(query.qtype, index.text(int(i)), question, rules, cfg.type_window):
-                final[j] *= 1 + cfg.type_bonus
+    candidates, base, fused, art_rel = found
+    rules = rules or TypeRules.from_config(cfg)
+    if cfg.ranker_weights:
+        rows = features(index, query, question, candidates, base, fused, art_rel, rules, cfg.type_window)
+        weights = np.array([cfg.ranker_weights.get(name, 0.0) for name in FEATURES])
+        final = np.exp(rows @ weights)
+    else:
+        final = fused[candidates].copy()
+        if query.qtype and cfg.type_bonus:
+            for j, i in enumerate(candidates):
+                if has_answer_type(query.qtype, index.text(int(i)), question, rules, cfg.type_window):
+                    final[j] *= 1 + cfg.type_bonus
     order = np.lexsort((candidates, -final))[:k]
-    return [Hit(int(candidates[j]), float(final[j])) for j in order]
+    return [Hit(int(candidates[j]), float(final[j]), float(base[candidates[j]])) for j in order]
+
+
+def candidates_for(
+    index: SentenceIndex, query: Query, cfg: RetrievalConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """First stage: (candidate ids, fused BM25 per sentence, score with article and
+    neighbour evidence per sentence, relative article score per sentence)."""
+    if not query.terms and not query.folded:
+        return None
+    fold_weight = cfg.accentless_fold_weight if query.accentless else cfg.fold_weight
+    base = index.bm25.scores(query.terms)
+    if fold_weight:
+        base = base + fold_weight * index.fold.scores(query.folded)
+    if cfg.bigram_weight and index.pairs is not None and not query.accentless:
+        base = base + cfg.bigram_weight * index.pairs.scores(query.pairs)
+    art_rel = np.zeros(index.sentence_article_ids.size)
+    art = index.article_bm25.scores(query.terms)
+    if fold_weight:
+        art = art + fold_weight * index.article_fold.scores(query.folded)
+    top = art.max() if art.size else 0.0
+    if top > 0:
+        art_rel = (art / top)[index.sentence_article_ids]
+    fused = base * (1 + cfg.article_weight * art_rel)
+    if cfg.neighbor_weight:
+        # An answer often sits next to the sentence that matches the question
+        # best: each sentence gets a share of its better neighbour's score.
+        fused = fused + cfg.neighbor_weight * _neighbour_scores(index, fused)
+    candidates = best_candidates(fused, cfg.rerank_depth)
+    if candidates.size == 0:
+        return None
+    return candidates, base, fused, art_rel

@@ -43,7 +43,13 @@ class AnswerService:
         self.index = index
         self.segmenter = segmenter
         self.cfg = cfg
-        self.composer = Composer(cfg.answer)
+        # Abbreviations are segmented once, like any other text.
+        abbreviations = {
+            "_".join(segmenter.terms(short)): segmenter.terms(long)
+            for short, long in cfg.retrieval.abbreviations.items()
+            if segmenter.terms(short)
+        }
+        self.composer = Composer(cfg.answer, cfg.retrieval, abbreviations)
         self.info = info
 
     @classmethod
@@ -82,7 +88,8 @@ class AnswerService:
             r = cfg.retrieval
             index = build_index(
                 articles, segmenter.sentence_spans, segmenter.terms,
-                k1=r.k1, b=r.b, epsilon=r.epsilon, progress=progress,
+                k1=r.k1, b=r.b, epsilon=r.epsilon, progress=progress, with_pairs=r.bigram_weight > 0,
+                expand_compounds=r.expand_compounds,
             )
             try:
                 save_index(index, path, fp)
