@@ -108,6 +108,10 @@ class Composer:
         self.retrieval = retrieval or RetrievalConfig()
         self.abbreviations = dict(abbreviations or {})
         self.stopwords = frozenset(normalize(w).replace(" ", "_") for w in cfg.stopwords)
+        self.question_words = (
+            frozenset(normalize(w).replace(" ", "_") for w in self.retrieval.question_words)
+            if self.retrieval.question_words else None
+        )
         self._dependent = _opener_pattern(cfg.dependent_openers)
         self._pronoun = _opener_pattern(cfg.pronoun_openers)
 
@@ -116,6 +120,7 @@ class Composer:
             text, words, self.stopwords, self.abbreviations,
             expand_compounds=self.retrieval.expand_compounds,
             drop_question_words=self.retrieval.drop_question_words,
+            question_words=self.question_words,
         )
 
     def content_terms(self, terms: Sequence[str]) -> list[str]:

@@ -54,6 +54,8 @@ class RetrievalConfig:
     expand_compounds: bool = True
     # Leave question and function words (answer.stopwords) out of the scores.
     drop_question_words: bool = True
+    # Words left out of the scores (empty: every answer.stopwords word).
+    question_words: tuple[str, ...] = ()
     # Abbreviation -> expansion, added to questions that use the abbreviation.
     abbreviations: dict[str, str] = field(default_factory=dict)
     # Weight of the diacritic-free field for questions with / without diacritics.
@@ -67,6 +69,8 @@ class RetrievalConfig:
     article_weight: float = 0.0
     # Weight of the syllable-bigram (phrase) field; 0 = not built.
     bigram_weight: float = 0.0
+    # The same for accentless questions, over syllable pairs without diacritics.
+    accentless_bigram_weight: float = 0.0
     # Learned re-ranker: feature name -> weight (see retrieval/rank.py FEATURES);
     # empty means the hand-set type_bonus is used instead.
     ranker_weights: dict[str, float] = field(default_factory=dict)

@@ -171,6 +171,8 @@ class SentenceIndex:
     sentence_article_ids: np.ndarray
     # Syllable-bigram (phrase) field; None when retrieval.bigram_weight is 0.
     pairs: Bm25 | None = None
+    # The same without diacritics; None when retrieval.accentless_bigram_weight is 0.
+    fold_pairs: Bm25 | None = None
 
     def text(self, i: int) -> str:
         ref = self.sentences[i]
@@ -190,6 +192,7 @@ def build_index(
     epsilon: float,
     progress: bool | None = None,
     with_pairs: bool = False,
+    with_fold_pairs: bool = False,
     expand_compounds: bool = True,
 ) -> SentenceIndex:
     """Split every paragraph into sentences, segment them, and index them.
@@ -225,4 +228,5 @@ def build_index(
         article_words=Bm25(article_words, **params),
         sentence_article_ids=np.fromiter((r.article for r in refs), dtype=np.int32, count=len(refs)),
         pairs=Bm25([bigrams(t) for t in toks], **params) if with_pairs else None,
+        fold_pairs=Bm25([bigrams(fold_terms(t)) for t in toks], **params) if with_fold_pairs else None,
     )

@@ -83,6 +83,7 @@ class Query:
     terms: tuple[str, ...]  # word-field scoring terms (content words expanded)
     folded: tuple[str, ...]  # fold-field scoring terms
     pairs: tuple[str, ...]  # phrase-field scoring terms (syllable bigrams)
+    fold_pairs: tuple[str, ...]  # the same without diacritics
     accentless: bool  # typed without any diacritic
     qtype: str | None  # "person", "number", "date", "place" or None
 
@@ -99,16 +100,22 @@ def analyse(
     *,
     expand_compounds: bool = True,
     drop_question_words: bool = True,
+    question_words: frozenset[str] | None = None,
 ) -> Query:
     """Build the :class:`Query` for ``text`` whose segmented words are ``words``.
 
-    ``abbreviations`` maps a normalized abbreviation ("hn") to the words of
-    its expansion ("hà_nội"); both stay in the query, since articles use both.
+    ``content`` leaves out every stopword (it measures what the question is
+    about); the scoring terms leave out only ``question_words`` ("gì", "nào",
+    "bao_nhiêu"...) when given, else every stopword: function words carry a low
+    IDF and still help to rank. ``abbreviations`` maps a normalized
+    abbreviation ("hn") to the words of its expansion ("hà_nội"); both stay in
+    the query, since articles use both.
     """
     if abbreviations:
         words = [x for w in words for x in (w, *abbreviations.get(w, ()))]
-    kept = (w for w in words if not (drop_question_words and w in stopwords))
-    content = tuple(dict.fromkeys(kept))
+    content = tuple(dict.fromkeys(w for w in words if w not in stopwords))
+    dropped = stopwords if question_words is None else question_words
+    scored = tuple(dict.fromkeys(w for w in words if not (drop_question_words and w in dropped)))
     stop_syllables = frozenset(s for w in stopwords for s in w.split("_"))
     folded_stop = frozenset(fold_diacritics(s) for w in stopwords for s in w.split("_"))
     accentless = bool(words) and not has_diacritics(text)
@@ -117,9 +124,10 @@ def analyse(
     return Query(
         words=tuple(words),
         content=content,
-        terms=expand(content) if expand_compounds else content,
+        terms=expand(scored) if expand_compounds else scored,
         folded=content_folded,
         pairs=tuple(p for p in bigrams(words) if not set(p.split("+")) <= stop_syllables),
+        fold_pairs=tuple(p for p in bigrams(fold_terms(words)) if not set(p.split("+")) <= folded_stop),
         accentless=accentless,
         qtype=question_type(text),
     )

@@ -220,6 +220,8 @@ def candidates_for(
         base = base + fold_weight * index.fold.scores(query.folded)
     if cfg.bigram_weight and index.pairs is not None and not query.accentless:
         base = base + cfg.bigram_weight * index.pairs.scores(query.pairs)
+    if cfg.accentless_bigram_weight and index.fold_pairs is not None and query.accentless:
+        base = base + cfg.accentless_bigram_weight * index.fold_pairs.scores(query.fold_pairs)
     art_rel = np.zeros(index.sentence_article_ids.size)
     art = index.article_bm25.scores(query.terms)
     if fold_weight:

@@ -89,7 +89,7 @@ class AnswerService:
             index = build_index(
                 articles, segmenter.sentence_spans, segmenter.terms,
                 k1=r.k1, b=r.b, epsilon=r.epsilon, progress=progress, with_pairs=r.bigram_weight > 0,
-                expand_compounds=r.expand_compounds,
+                expand_compounds=r.expand_compounds, with_fold_pairs=r.accentless_bigram_weight > 0,
             )
             try:
                 save_index(index, path, fp)

@@ -1,0 +1,147 @@
+"""Ablation of the answer-quality ideas: each one switched off (or on) against the defaults.
+
+    .venv/bin/python bench/ablation.py                  # prints the table
+    .venv/bin/python bench/ablation.py --write          # also writes docs/quality.md
+
+Every variant is the project's config.yaml with one change. For each it
+reports, in the same run: XQuAD Vietnamese half A (even articles, where
+settings were chosen) and half B (odd articles, never tuned on), the same
+1190 questions typed without diacritics, and the dev set
+(../shared/eval/seeds_dev.yaml: Hit@1 over its 26 answerable questions, and
+its 4 off-topic questions refused). XQuAD hits follow bench/xquad.py: a
+quote among the first k that holds a gold answer and cites its paragraph; a
+refusal is a miss. The naive reference, plain rank-bm25 over lower-cased
+syllables of the same sentences, is measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+import xquad  # noqa: E402
+from retrieval.config import Config, load_config  # noqa: E402
+from retrieval.evaluate import evaluate, load_questions  # noqa: E402
+from retrieval.service import AnswerService  # noqa: E402
+
+DEV = REPO.parent / "shared/eval/seeds_dev.yaml"
+
+# (name, what it changes, retrieval overrides, answer overrides)
+VARIANTS: list[tuple[str, str, dict, dict]] = [
+    ("defaults", "config.yaml as shipped", {}, {}),
+    ("- compound syllables", "index/match words only, not the syllables of compounds",
+     {"expand_compounds": False}, {}),
+    ("- question-word removal", "score question/function words too", {"drop_question_words": False}, {}),
+    ("- diacritic-free field", "no folded field (fold weights 0)",
+     {"fold_weight": 0.0, "accentless_fold_weight": 0.0}, {}),
+    ("- article evidence", "article_weight 0", {"article_weight": 0.0}, {}),
+    ("- answer-type preference", "type_bonus 0", {"type_bonus": 0.0}, {}),
+    ("- abbreviation table", "no abbreviations", {"abbreviations": {}}, {}),
+    ("b = 0.75", "rank-bm25's default length normalisation (ours: 0.5)", {"b": 0.75}, {}),
+    ("+ syllable-bigram field", "bigram_weight 0.5", {"bigram_weight": 0.5}, {}),
+    ("+ neighbour evidence", "neighbor_weight 0.2", {"neighbor_weight": 0.2}, {}),
+]
+
+
+def variant_config(base: Config, retrieval: dict, answer: dict, cache: Path) -> Config:
+    return dataclasses.replace(
+        base,
+        cache_dir=cache,
+        retrieval=dataclasses.replace(base.retrieval, **retrieval),
+        answer=dataclasses.replace(base.answer, **answer),
+    )
+
+
+def measure(cfg: Config, corpus: Path, questions, dev_questions) -> dict:
+    service = AnswerService.open(cfg, corpus)
+    out = {}
+    for label, half, accentless in (("A", "A", False), ("B", "B", False), ("no diacritics", "all", True)):
+        subset = xquad.select_questions(questions, half)
+        out[label] = xquad.run_project(service, subset, accentless).summary(True, False)
+    seeds = AnswerService.open(cfg, cfg.corpus)
+    report = evaluate(seeds.answer, dev_questions)
+    out["dev"] = {"hit_at_1": report.hit_at_1, "off_topic_refused": report.off_topic_refused}
+    return out
+
+
+def reference(service_cfg: Config, corpus: Path, questions) -> dict:
+    units = xquad.sentence_units(AnswerService.open(service_cfg, corpus).index)
+    out = {}
+    for label, half, accentless in (("A", "A", False), ("B", "B", False), ("no diacritics", "all", True)):
+        subset = xquad.select_questions(questions, half)
+        out[label] = xquad.run_baseline(units, subset, accentless).summary(False, False)
+    return out
+
+
+def table(rows: list[tuple[str, str, dict]]) -> str:
+    head = ("| variant | XQuAD A Hit@1 | A Hit@3 | XQuAD B Hit@1 | B Hit@3 | no diacritics Hit@1 | Hit@3 "
+            "| refused (A+B) | dev Hit@1 | off-topic refused |")
+    lines = [head, "|" + "---|" * 10]
+    for name, _, r in rows:
+        refused = (r["A"].get("refused", 0) + r["B"].get("refused", 0)) if "refused" in r["A"] else "–"
+        dev = r.get("dev", {})
+        lines.append(
+            f"| {name} | {r['A']['hit_at_1']:.3f} | {r['A']['hit_at_3']:.3f} | {r['B']['hit_at_1']:.3f} "
+            f"| {r['B']['hit_at_3']:.3f} | {r['no diacritics']['hit_at_1']:.3f} "
+            f"| {r['no diacritics']['hit_at_3']:.3f} | {refused} "
+            f"| {dev.get('hit_at_1', float('nan')):.3f} | {dev.get('off_topic_refused', '–')} |"
+            if dev else
+            f"| {name} | {r['A']['hit_at_1']:.3f} | {r['A']['hit_at_3']:.3f} | {r['B']['hit_at_1']:.3f} "
+            f"| {r['B']['hit_at_3']:.3f} | {r['no diacritics']['hit_at_1']:.3f} "
+            f"| {r['no diacritics']['hit_at_3']:.3f} | {refused} | – | – |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", default=str(REPO / "config.yaml"))
+    parser.add_argument("--data", type=Path, default=xquad.DEFAULT_DATA)
+    parser.add_argument("--dev", type=Path, default=DEV)
+    parser.add_argument("--write", action="store_true", help="write the table into docs/quality.md")
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    base = load_config(args.config)
+    paragraphs, questions = xquad.load_xquad(args.data)
+    dev_questions = load_questions(args.dev)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "xquad_vi.jsonl"
+        xquad.write_corpus(paragraphs, corpus)
+        cache = Path(tmp) / "cache"
+        rows.append(("rank-bm25, syllables (reference)", "plain BM25Okapi", reference(
+            variant_config(base, {}, {}, cache), corpus, questions)))
+        for name, what, retrieval, answer in VARIANTS:
+            t0 = time.perf_counter()
+            rows.append((name, what, measure(variant_config(base, retrieval, answer, cache), corpus,
+                                             questions, dev_questions)))
+            print(f"  {name}: {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
+    text = table(rows)
+    legend = "\n".join(f"- **{name}**: {what}" for name, what, _ in rows)
+    print(text)
+    print(f"\nwall time: {time.perf_counter() - started:.0f}s", file=sys.stderr)
+    if args.write:
+        doc = REPO / "docs" / "quality.md"
+        body = doc.read_text(encoding="utf-8") if doc.exists() else ""
+        start, end = "<!-- ablation:start -->", "<!-- ablation:end -->"
+        block = f"{start}\n{text}\n\n{legend}\n{end}"
+        if start in body and end in body:
+            body = body[: body.index(start)] + block + body[body.index(end) + len(end):]
+        else:
+            body += "\n" + block + "\n"
+        doc.write_text(body, encoding="utf-8")
+        print(f"written to {doc}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
