@@ -52,6 +52,33 @@ def question_rows(service, cfg, text: str, q) -> tuple[np.ndarray, np.ndarray, n
     return rows, labels, candidates
 
 
+def dev_rows(cfg, path: Path) -> list:
+    """Feature groups of the dev questions over the seeds (answerable ones)."""
+    from retrieval.evaluate import _fold, load_questions
+
+    service = AnswerService.open(cfg, cfg.corpus)
+    groups = []
+    for q in load_questions(path):
+        if q.expect is None:
+            continue
+        query = service.composer.query(q.question, service.segmenter.terms(q.question))
+        found = candidates_for(service.index, query, cfg.retrieval)
+        if found is None:
+            continue
+        candidates, base, fused, art_rel = found
+        rows = features(service.index, query, q.question, candidates, base, fused, art_rel,
+                        TypeRules.from_config(cfg.retrieval), cfg.retrieval.type_window)
+        labels = np.array([
+            service.index.sentence_article(int(i)).doc_id in q.docs
+            and _fold(q.expect) in _fold(service.index.text(int(i)))
+            for i in candidates
+        ])
+        groups.append((rows, labels, candidates))
+    print(f"dev: {len(groups)} answerable questions, first-stage Hit@1 "
+          f"{hit1(groups, np.eye(len(FEATURES))[FEATURES.index('fused')]) / max(1, len(groups)):.3f}")
+    return groups
+
+
 def hit1(groups, weights: np.ndarray) -> float:
     hits = 0
     for rows, labels, candidates in groups:
@@ -68,6 +95,10 @@ def main(argv=None) -> int:
                         else str(REPO.parent / "shared/eval/xquad/xquad.vi.json"))
     parser.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
     parser.add_argument("--write", action="store_true", help="write the weights into config.yaml")
+    parser.add_argument("--dev", type=Path, default=REPO.parent / "shared/eval/seeds_dev.yaml",
+                        help="dev questions added to the training pairs (answerable ones)")
+    parser.add_argument("--dev-weight", type=int, default=20,
+                        help="how many times each dev question's pairs are repeated")
     args = parser.parse_args(argv)
 
     from sklearn.linear_model import LogisticRegression
@@ -94,6 +125,8 @@ def main(argv=None) -> int:
     # sentence against every negative one; the model learns which of the two
     # should rank higher, which is what the ranking needs.
     train = groups["A", False] + groups["A", True]
+    dev_groups = dev_rows(cfg, args.dev) if args.dev and args.dev.exists() else []
+    train = train + dev_groups * args.dev_weight
     diffs = []
     for rows, labels, _ in train:
         pos, neg = rows[labels], rows[~labels]
