@@ -16,7 +16,7 @@ from pathlib import Path
 from retrieval.config import Config, load_config
 from retrieval.errors import BotError
 from retrieval.evaluate import evaluate, format_report, load_questions
-from retrieval.service import AnswerService
+from retrieval.service import AnswerService, valid_unicode
 
 log = logging.getLogger("bot")
 
@@ -64,7 +64,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     cfg = _config(args)
     service = _service(args, cfg)
     if args.question is not None:
-        _emit(service.answer(args.question), args.json, one_line=False)
+        # Bytes of the command line that are not UTF-8 arrive as lone surrogates: make them U+FFFD,
+        # so the question echoed in --json output is valid UTF-8 whatever the locale.
+        _emit(service.answer(valid_unicode(args.question)), args.json, one_line=False)
         return 0
     # Batch: one question per stdin line, one result per line, in order.
     sys.stdin.reconfigure(encoding="utf-8", errors="replace")

@@ -5,7 +5,9 @@ webhook), built by :func:`run_telegram`. The answering service is built once
 before the application and kept in ``bot_data`` with the other shared state;
 handlers are thin: they read the update, call one function, send the reply.
 Rendering lives in :mod:`bot.telegram_format`, the per-user limit in
-:mod:`bot.ratelimit`.
+:mod:`bot.ratelimit`, sending with retries in :mod:`bot.delivery`, the record
+of handled updates (no update answered twice across restarts) in
+:mod:`bot.journal`.
 
 The token comes only from ``TELEGRAM_BOT_TOKEN`` and never reaches a log line:
 every root log handler gets a formatter that masks it (python-telegram-bot
@@ -14,6 +16,7 @@ logs the Bot API URL, which contains the token, at DEBUG level).
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import logging
 import os
@@ -24,7 +27,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -40,7 +43,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, MessageEntityType, ParseMode
-from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
+from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -54,11 +57,14 @@ from telegram.ext import (
     filters,
 )
 
+from retrieval.compose import Result
 from retrieval.config import Config, TelegramConfig
 from retrieval.errors import ConfigError
-from retrieval.service import AnswerService
+from retrieval.service import AnswerService, valid_unicode
 
 from . import telegram_format as fmt
+from .delivery import DeliveryFailed, Sender, one_line
+from .journal import UpdateJournal
 from .ratelimit import SlidingWindowLimiter
 
 log = logging.getLogger(__name__)
@@ -123,6 +129,35 @@ class QuestionStore:
         return self._items.get(key)
 
 
+Answered = tuple[Result, tuple[str, ...]]  # a result and the question's words to highlight
+
+
+class AnswerCache:
+    """The latest results by question text (bounded, least recently used dropped).
+
+    The index does not change while the bot runs, so a question asked again
+    (often, in a group) or paged with "Xem thêm" is not ranked again.
+    """
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[str, Answered] = OrderedDict()
+
+    def get(self, question: str, compute: Callable[[], Answered]) -> Answered:
+        """The cached ``(result, highlight terms)`` of ``question``, computed on a miss."""
+        item = self._items.get(question)
+        if item is None:
+            item = self._items[question] = compute()
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+        else:
+            self._items.move_to_end(question)
+        return item
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 @dataclass
 class BotState:
     """Everything the handlers share."""
@@ -132,6 +167,9 @@ class BotState:
     max_question_chars: int
     limiter: SlidingWindowLimiter
     questions: QuestionStore = field(default_factory=QuestionStore)
+    answers: AnswerCache = field(default_factory=AnswerCache)
+    sender: Sender = field(default_factory=Sender)
+    journal: UpdateJournal = field(default_factory=lambda: UpdateJournal(None))
 
 
 def _state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
@@ -144,9 +182,13 @@ def _state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
 def answer_page(state: BotState, question: str, page: int) -> fmt.Page:
     """Answer ``question`` (up to telegram.max_total_answers quotes) and render page ``page``."""
     service = state.service
-    result = service.answer(question, max_answers=state.tg.max_total_answers)
-    text = question.strip()[: state.max_question_chars]
-    terms = service.composer.content_terms(service.segmenter.terms(text))
+
+    def compute() -> Answered:
+        result = service.answer(question, max_answers=state.tg.max_total_answers)
+        text = valid_unicode(question).strip()[: state.max_question_chars]
+        return result, tuple(service.composer.content_terms(service.segmenter.terms(text)))
+
+    result, terms = state.answers.get(question, compute)
     return fmt.result_page(
         result, terms, page=page, per_page=state.tg.answers_per_message,
         max_question_chars=state.max_question_chars,
@@ -206,11 +248,16 @@ def _example(state: BotState) -> str:
 
 
 async def send_html(
-    bot: Bot, where: Where, texts: Sequence[str], markup: InlineKeyboardMarkup | None = None
+    state: BotState, bot: Bot, where: Where, texts: Sequence[str], markup: InlineKeyboardMarkup | None = None
 ) -> None:
-    """Send HTML ``texts`` in order; the button, if any, goes under the last one."""
+    """Send HTML ``texts`` in order, each retried per telegram.send_retry_seconds; the button,
+    if any, goes under the last one. A message given up stops the rest (DeliveryFailed)."""
     for i, text in enumerate(texts):
-        await bot.send_message(
+        label = f"message {i + 1}/{len(texts)} to chat {where.chat_id}" + (
+            f" (reply to message {where.reply_to})" if where.reply_to else "")
+        await state.sender.send_message(
+            bot,
+            label,
             chat_id=where.chat_id,
             text=text,
             parse_mode=ParseMode.HTML,
@@ -224,9 +271,9 @@ async def send_html(
         )
 
 
-async def reply_html(message: Message, texts: Sequence[str]) -> None:
+async def reply_html(state: BotState, message: Message, texts: Sequence[str]) -> None:
     """Reply to ``message`` (same chat and topic) with HTML ``texts``."""
-    await send_html(message.get_bot(), Where.of(message), texts)
+    await send_html(state, message.get_bot(), Where.of(message), texts)
 
 
 async def answer_question(message: Message, question: str, usage: str, state: BotState) -> None:
@@ -234,18 +281,19 @@ async def answer_question(message: Message, question: str, usage: str, state: Bo
     verdict = state.limiter.hit(_sender_key(message))
     if not verdict.allowed:
         if verdict.notify:
-            await reply_html(message, [fmt.plain(fmt.RATE_LIMITED.format(seconds=max(1, round(verdict.retry_after))))])
+            await reply_html(state, message,
+                             [fmt.plain(fmt.RATE_LIMITED.format(seconds=max(1, round(verdict.retry_after))))])
         log.info("rate limited sender %s in chat %s", _sender_key(message), message.chat_id)
         return
     if not question:
-        await reply_html(message, [fmt.plain(usage)])
+        await reply_html(state, message, [fmt.plain(usage)])
         return
     started = time.perf_counter()
     page = answer_page(state, question, 0)
     markup = None
     if page.has_more:
         markup = more_markup(state.questions.add(Pending(question, Where.of(message))), 1)
-    await send_html(message.get_bot(), Where.of(message), page.messages, markup)
+    await send_html(state, message.get_bot(), Where.of(message), page.messages, markup)
     log.info(
         "answered chat=%s message=%s messages=%d more=%s in %.0f ms",
         message.chat_id, message.message_id, len(page.messages), page.has_more,
@@ -257,13 +305,18 @@ async def answer_question(message: Message, question: str, usage: str, state: Bo
 
 
 async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Stop updates from chats outside telegram.allowed_chat_ids and messages from other bots."""
+    """Stop updates handled before (a restart before Telegram got their confirmation), from
+    chats outside telegram.allowed_chat_ids, and messages from other bots."""
+    state = _state(context)
+    if not await state.journal.claim(update.update_id):
+        log.info("skipping update %s: it was handled before a restart", update.update_id)
+        raise ApplicationHandlerStop
     chat, message = update.effective_chat, update.message
-    allowed = _state(context).tg.allowed_chat_ids
+    allowed = state.tg.allowed_chat_ids
     if allowed and chat is not None and chat.id not in allowed:
         log.debug("ignoring an update from chat %s (not in telegram.allowed_chat_ids)", chat.id)
         if chat.type == ChatType.PRIVATE and message and (message.text or "").startswith("/start"):
-            await reply_html(message, [fmt.plain(fmt.NOT_ALLOWED.format(chat_id=chat.id))])
+            await reply_html(state, message, [fmt.plain(fmt.NOT_ALLOWED.format(chat_id=chat.id))])
         raise ApplicationHandlerStop
     if message and message.from_user and message.from_user.is_bot and not message.sender_chat:
         raise ApplicationHandlerStop
@@ -274,17 +327,18 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     state, user = _state(context), update.effective_user
     text = fmt.start_message(len(state.service.articles), user.first_name if user else None,
                              state.tg.example_questions)
-    await reply_html(update.message, [text])
+    await reply_html(state, update.message, [text])
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Explain how to ask, in private chats and in groups."""
-    await reply_html(update.message, [fmt.help_message(context.bot.username)])
+    await reply_html(_state(context), update.message, [fmt.help_message(context.bot.username)])
 
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """List the articles: title, source, date."""
-    await reply_html(update.message, fmt.sources_messages(_state(context).service.articles))
+    state = _state(context)
+    await reply_html(state, update.message, fmt.sources_messages(state.service.articles))
 
 
 async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -319,12 +373,12 @@ async def group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 async def non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stickers, photos, voice... in a private chat: say that only text is read."""
-    await reply_html(update.message, [fmt.plain(fmt.NON_TEXT)])
+    await reply_html(_state(context), update.message, [fmt.plain(fmt.NON_TEXT)])
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """An unknown /command in a private chat: point to /help."""
-    await reply_html(update.message, [fmt.plain(fmt.UNKNOWN_COMMAND)])
+    await reply_html(_state(context), update.message, [fmt.plain(fmt.UNKNOWN_COMMAND)])
 
 
 async def more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -341,20 +395,36 @@ async def more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except BadRequest as exc:  # e.g. the message is too old to edit: the new page still goes out
         log.debug("could not remove the button: %s", exc)
     markup = more_markup(claim.key, claim.page + 1) if page.has_more else None
-    await send_html(context.bot, claim.pending.where, page.messages, markup)
+    await send_html(state, context.bot, claim.pending.where, page.messages, markup)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log a failed update with its traceback; apologise in its chat when there is one."""
-    log.error("failed to handle update %s", getattr(update, "update_id", None), exc_info=context.error)
+    """Log a failed update with its traceback; apologise in its chat when there is one.
+
+    Fetching updates that fails (update None: the Bot API unreachable, 429, 5xx,
+    an unreadable answer) is one warning line; python-telegram-bot polls again
+    with growing pauses. A reply given up by the sender was logged already and
+    gets no apology (it could not be delivered either, or may have been).
+    """
+    error = context.error
+    if update is None and isinstance(error, TelegramError):
+        log.warning("fetching updates failed (%s); trying again", one_line(error))
+        return
+    if isinstance(error, DeliveryFailed):
+        return
+    if isinstance(error, (NetworkError, RetryAfter)) and not isinstance(error, BadRequest):
+        log.warning("update %s not handled: a Bot API call failed (%s)", getattr(update, "update_id", None),
+                    one_line(error))
+        return
+    log.error("failed to handle update %s", getattr(update, "update_id", None), exc_info=error)
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     message = update.effective_message
     where = Where.of(message) if message else Where(update.effective_chat.id, None, None)
     try:
-        await send_html(context.bot, where, [fmt.plain(fmt.ERROR)])
+        await send_html(_state(context), context.bot, where, [fmt.plain(fmt.ERROR)])
     except TelegramError as exc:
-        log.warning("could not send the apology to chat %s: %s", where.chat_id, exc)
+        log.warning("could not send the apology to chat %s: %s", where.chat_id, one_line(exc))
 
 
 async def post_init(app: Application) -> None:
@@ -383,22 +453,27 @@ def build_application(
     base_file_url: str | None = None,
 ) -> Application:
     """The Application with its handlers, rate limiter and shared state (no network yet)."""
+    tg = cfg.telegram
+    per_second = tg.max_messages_per_second
     builder = (
         ApplicationBuilder()
         .token(token)
-        .rate_limiter(AIORateLimiter(max_retries=2))
+        # Telegram's flood limits; a 429 "retry after" pauses every request and is retried twice.
+        .rate_limiter(AIORateLimiter(overall_max_rate=per_second, overall_time_period=1 if per_second else 0,
+                                     max_retries=2))
         .concurrent_updates(True)
         .post_init(post_init)
     )
     if base_url:
         builder = builder.base_url(base_url).base_file_url(base_file_url or base_url)
     app = builder.build()
-    tg = cfg.telegram
     app.bot_data["state"] = BotState(
         service=service,
         tg=tg,
         max_question_chars=cfg.answer.max_question_chars,
         limiter=SlidingWindowLimiter(tg.user_rate_limit, tg.user_rate_window),
+        sender=Sender(tg.send_retry_seconds, lambda: app.running),
+        journal=UpdateJournal(journal_path(cfg, token, base_url)),
     )
 
     new = filters.UpdateType.MESSAGE
@@ -415,6 +490,16 @@ def build_application(
     app.add_handler(CallbackQueryHandler(more))  # every button press gets an answer, stale ones a toast
     app.add_error_handler(on_error)
     return app
+
+
+def journal_path(cfg: Config, token: str, base_url: str | None) -> Path:
+    """Where the handled update ids of this bot on this Bot API server are kept.
+
+    Named by the bot's id (the token's public part, before the colon) and the
+    server: a self-hosted Bot API server numbers its updates itself.
+    """
+    server = hashlib.sha256((base_url or "https://api.telegram.org/bot").encode()).hexdigest()[:12]
+    return cfg.cache_dir / f"telegram-{token.split(':', 1)[0]}-{server}-handled.json"
 
 
 def read_token(env: Mapping[str, str]) -> str:
@@ -503,6 +588,22 @@ class _NoInvalidTokenTraceback(logging.Filter):
         return not (record.exc_info and isinstance(record.exc_info[1], InvalidToken))
 
 
+class _NetworkFaultsInOneLine(logging.Filter):
+    """python-telegram-bot logs an unreadable Bot API answer and a 429 given up with a traceback;
+    they are network faults the bot survives (and logs itself): keep one line."""
+
+    PREFIXES = ("Can not load invalid JSON data", "Rate limit hit after maximum")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith(self.PREFIXES) and record.exc_info:
+            record.msg = f"{record.msg} (%s)"
+            args = record.args if isinstance(record.args, tuple) else ()
+            record.args = (*(a[:200] if isinstance(a, str) else a for a in args), one_line(record.exc_info[1]))
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 class _WebhookRefusalsInOneLine(logging.Filter):
     """python-telegram-bot logs a refused webhook request (missing or wrong secret token) at DEBUG
     with a traceback and the token offered, which may be a near miss of the real one (an old
@@ -537,6 +638,10 @@ def protect_logs(secrets_: Sequence[str]) -> None:
     ptb = logging.getLogger("telegram.ext")
     if not any(isinstance(f, _NoInvalidTokenTraceback) for f in ptb.filters):
         ptb.addFilter(_NoInvalidTokenTraceback())
+    for name in ("telegram.request.BaseRequest", "telegram.ext.AIORateLimiter"):
+        network = logging.getLogger(name)
+        if not any(isinstance(f, _NetworkFaultsInOneLine) for f in network.filters):
+            network.addFilter(_NetworkFaultsInOneLine())
     webhook = logging.getLogger("telegram.ext.Updater")  # the webhook server logs here
     if not any(isinstance(f, _WebhookRefusalsInOneLine) for f in webhook.filters):
         webhook.addFilter(_WebhookRefusalsInOneLine())

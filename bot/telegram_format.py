@@ -81,7 +81,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 
 def utf16_len(text: str) -> int:
     """Length of ``text`` in UTF-16 code units (characters outside the BMP count twice)."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def utf16_to_index(text: str, units: int) -> int:

@@ -130,6 +130,19 @@ class TelegramConfig:
     max_total_answers: int = 9
     # Example questions shown by /start (they should be answerable from the corpus).
     example_questions: tuple[str, ...] = ()
+    # Telegram's flood limit for the whole bot (messages per second, python-telegram-bot's
+    # AIORateLimiter); 0 switches it off (only for a self-hosted Bot API server or tests).
+    max_messages_per_second: float = 30.0
+    # How long a reply is retried (with growing pauses) when the Bot API cannot be
+    # reached or answers 429 / 5xx; 0 means one attempt. Failures that may have
+    # delivered the message (a read timeout, a dropped response) are never retried.
+    send_retry_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.max_messages_per_second < 0:
+            raise ConfigError("telegram.max_messages_per_second must be >= 0 (0 = no overall limit)")
+        if self.send_retry_seconds < 0:
+            raise ConfigError("telegram.send_retry_seconds must be >= 0 (0 = no retries)")
 
 
 @dataclass(frozen=True)

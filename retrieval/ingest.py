@@ -1,8 +1,10 @@
 """Reading a corpus: a folder of .txt/.md articles or a JSONL file.
 
 A file that cannot be used (binary, undecodable, broken front matter, empty,
-too large) is skipped with a warning that names it; the rest still loads.
-A corpus with no loadable article raises :class:`CorpusError`.
+too large, not a regular file, a broken or looping symlink) is skipped with a
+warning that names it; the rest still loads. A corpus with no loadable article
+raises :class:`CorpusError`; an ingestion pattern in ``config.yaml`` that is
+not a regular expression raises :class:`ConfigError` naming the key.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import datetime as dt
 import json
 import logging
 import os
+import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +23,7 @@ import yaml
 
 from .clean import clean_text, parse_date
 from .config import IngestConfig
-from .errors import CorpusError
+from .errors import ConfigError, CorpusError
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +152,10 @@ def _load_folder(path: Path, rules: IngestConfig) -> Corpus:
         try:
             if doc_id in seen:
                 raise ValueError(f"duplicate doc_id '{doc_id}' (another file has the same name)")
-            if file.stat().st_size > MAX_FILE_BYTES:
+            info = file.stat()  # follows symlinks: a loop or a dangling link is an OSError
+            if not stat.S_ISREG(info.st_mode):
+                raise ValueError("not a regular file (a FIFO, socket or device)")
+            if info.st_size > MAX_FILE_BYTES:
                 raise ValueError(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
             meta, body = _split_front_matter(_decode(file.read_bytes()))
             articles.append(_article(doc_id, body, meta, str(file), rules))
@@ -192,8 +199,21 @@ def _load_jsonl(path: Path, rules: IngestConfig) -> Corpus:
     return Corpus(tuple(articles), tuple(skipped))
 
 
+def check_patterns(rules: IngestConfig) -> None:
+    """Raise ConfigError naming the first ``ingest.*_patterns`` entry that is not a regular expression."""
+    for key in ("drop_line_patterns", "source_line_patterns"):
+        for i, pattern in enumerate(getattr(rules, key)):
+            try:
+                re.compile(pattern, re.IGNORECASE)
+            except re.error as exc:
+                raise ConfigError(
+                    f"config key 'ingest.{key}[{i}]' is not a valid regular expression ({exc}): {pattern!r}"
+                ) from None
+
+
 def load_corpus(path: str | Path, rules: IngestConfig) -> Corpus:
     """Load every usable article of ``path``; log one warning per skipped file."""
+    check_patterns(rules)
     path = Path(path)
     if path.is_file() and path.suffix.lower() not in (".jsonl", ".json", ".ndjson") + ARTICLE_SUFFIXES:
         raise CorpusError(f"corpus {path}: expected a folder, a .jsonl file or a .txt/.md file")

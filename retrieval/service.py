@@ -2,7 +2,7 @@
 
 It is built once at start-up from the typed :class:`Config`: the saved index is
 loaded when its fingerprint matches the corpus and settings, and rebuilt (and
-saved) otherwise.
+saved) otherwise. When that rebuild fails, the last good index is served.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from pathlib import Path
 from . import messages
 from .compose import Composer, Result
 from .config import Config
-from .errors import IndexFormatError
+from .errors import BotError, ConfigError, IndexFormatError
 from .index import SentenceIndex, build_index
 from .ingest import Article, load_corpus
 from .rank import rank
 from .segment import Segmenter, underthesea_version
-from .store import fingerprint, index_path, load_index, save_index
+from .store import compat_key, fingerprint, index_path, load_index, load_last_good, save_index
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,27 @@ class IndexInfo:
     reason: str
     seconds: float
     saved: bool
+    # True when a rebuild failed and the last good index (of an older corpus) is served.
+    stale: bool = False
+
+
+def valid_unicode(text: str) -> str:
+    """``text`` without lone surrogates, which a Python str may hold (undecodable command-line
+    bytes, a JSON ``\\ud800`` escape) but UTF-8 and the segmenter cannot: they become U+FFFD,
+    and a surrogate pair becomes the character it encodes."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for the log: the message of our own errors, else the exception's type and text."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, BotError):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class AnswerService:
@@ -63,46 +84,90 @@ class AnswerService:
         rebuild: bool = False,
         progress: bool | None = None,
     ) -> AnswerService:
-        """Load the saved index for ``corpus`` (default: the config's) or build and save it."""
+        """Load the saved index for ``corpus`` (default: the config's) or build and save it.
+
+        When the corpus changed but cannot be indexed any more (the folder is
+        gone, no file is loadable, building fails), the index saved by the last
+        good build is served instead, with a warning naming the reason, if it is
+        intact and compatible (:func:`~retrieval.store.load_last_good`);
+        otherwise the error is raised. A bad ``config.yaml`` is never papered
+        over, and ``rebuild=True`` (``bot index``) never falls back.
+        """
         corpus = Path(corpus or cfg.corpus).resolve()
         segmenter = segmenter or Segmenter()
         seg_id = segmenter_id or f"underthesea-{underthesea_version()}"
         started = time.perf_counter()
-        fp = fingerprint(cfg, corpus, seg_id)
         path = index_path(cfg, corpus)
-        index: SentenceIndex | None = None
+        compat = compat_key(cfg, seg_id)
+        stale = False
+        try:
+            index, reason, saved = cls._load_or_build(cfg, corpus, segmenter, seg_id, path, compat, rebuild, progress)
+        except ConfigError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure to rebuild falls back to the last good index
+            if rebuild:  # `bot index`: the operator asked for a new index, not the old one
+                raise
+            index = cls._last_good(path, compat, corpus, exc)
+            reason, saved, stale = f"rebuild failed ({_describe(exc)}); serving the last good index", False, True
+        loaded = reason == "loaded"
+        info = IndexInfo(path, rebuilt=not (loaded or stale), reason=reason,
+                         seconds=time.perf_counter() - started, saved=saved, stale=stale)
+        log.info(
+            "index ready: %d articles, %d sentences, %s in %.2fs",
+            len(index.articles), len(index.sentences),
+            "loaded" if loaded else "last good index (stale)" if stale else "built", info.seconds,
+        )
+        return cls(index, segmenter, cfg, info)
+
+    @staticmethod
+    def _load_or_build(
+        cfg: Config, corpus: Path, segmenter: Segmenter, seg_id: str, path: Path, compat: str,
+        rebuild: bool, progress: bool | None,
+    ) -> tuple[SentenceIndex, str, bool]:
+        """(index, reason, saved): the saved index when it matches, else a new one, saved if possible."""
+        fp = fingerprint(cfg, corpus, seg_id)
         reason = "rebuild requested"
         if not rebuild:
             if not path.exists():
                 reason = "no saved index"
             else:
                 try:
-                    index = load_index(path, fp)
+                    return load_index(path, fp), "loaded", False
                 except IndexFormatError as exc:
                     reason = str(exc)
-        loaded = index is not None
-        saved = False
-        if index is None:
-            log.info("building index for %s (%s)", corpus, reason)
-            articles = load_corpus(corpus, cfg.ingest).articles
-            r = cfg.retrieval
-            index = build_index(
-                articles, segmenter.sentence_spans, segmenter.terms,
-                k1=r.k1, b=r.b, epsilon=r.epsilon, progress=progress, with_pairs=r.bigram_weight > 0,
-                expand_compounds=r.expand_compounds, with_fold_pairs=r.accentless_bigram_weight > 0,
-            )
-            try:
-                save_index(index, path, fp)
-                saved = True
-            except OSError as exc:
-                log.warning("could not save the index to %s (%s); serving it from memory", path, exc)
-        info = IndexInfo(path, rebuilt=not loaded, reason="loaded" if loaded else reason,
-                         seconds=time.perf_counter() - started, saved=saved)
-        log.info(
-            "index ready: %d articles, %d sentences, %s in %.2fs",
-            len(index.articles), len(index.sentences), "loaded" if loaded else "built", info.seconds,
+        log.info("building index for %s (%s)", corpus, reason)
+        articles = load_corpus(corpus, cfg.ingest).articles
+        r = cfg.retrieval
+        index = build_index(
+            articles, segmenter.sentence_spans, segmenter.terms,
+            k1=r.k1, b=r.b, epsilon=r.epsilon, progress=progress, with_pairs=r.bigram_weight > 0,
+            expand_compounds=r.expand_compounds, with_fold_pairs=r.accentless_bigram_weight > 0,
         )
-        return cls(index, segmenter, cfg, info)
+        try:
+            save_index(index, path, fp, compat)
+            return index, reason, True
+        except OSError as exc:
+            log.warning("could not save the index to %s (%s); serving it from memory", path, exc)
+            return index, reason, False
+
+    @staticmethod
+    def _last_good(path: Path, compat: str, corpus: Path, failure: Exception) -> SentenceIndex:
+        """The index of the last good build, standing in for a failed rebuild; re-raises ``failure``
+        when there is none (or it is damaged, or from another version or retrieval settings)."""
+        if not path.exists():
+            raise failure
+        try:
+            index = load_last_good(path, compat)
+        except IndexFormatError as exc:
+            log.info("the saved index %s cannot stand in for the failed rebuild: %s", path, exc)
+            raise failure from None
+        log.warning(
+            "could not rebuild the index for %s: %s; serving the last good index (%s, %d articles) "
+            "until the corpus can be indexed again", corpus, _describe(failure), path, len(index.articles),
+        )
+        if not isinstance(failure, (BotError, OSError)):
+            log.debug("the rebuild failed with", exc_info=failure)
+        return index
 
     @property
     def articles(self) -> tuple[Article, ...]:
@@ -117,7 +182,7 @@ class AnswerService:
         if not isinstance(question, str):
             question = "" if question is None else str(question)
         notes: list[str] = []
-        text = question.strip()
+        text = valid_unicode(question).strip()
         limit = self.cfg.answer.max_question_chars
         if len(text) > limit:
             text = text[:limit]

@@ -7,7 +7,15 @@ contents, the ingestion and retrieval settings, the index format and the
 underthesea and project versions, and the payload's checksum verifies. Anything
 else (stale, corrupt, truncated, another format) is rebuilt, never served.
 Writes go to a temporary file that is renamed into place, so an interrupted
-save leaves the previous file (or none), never a half-written one.
+save leaves the previous file (or none), never a half-written one; temporary
+files left behind by a killed process are removed by a later save.
+
+One exception to "stale is never served": when the corpus changed but the
+rebuild fails (every file unreadable, the folder gone, an error while
+building), :func:`load_last_good` serves the previous index, provided it is
+intact and was built by the same code, segmenter and retrieval settings (the
+header's ``compat`` key), so that only the articles or the ingestion rules
+differ. The caller logs why.
 
 The pickle is only read after its SHA-256 matches the header written by this
 program; the cache folder must be as trusted as the code itself.
@@ -21,9 +29,13 @@ import json
 import logging
 import os
 import pickle
+import stat
 import tempfile
+import time
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from .config import Config
 from .errors import IndexFormatError
@@ -54,22 +66,39 @@ def project_version() -> str:
         return "source"
 
 
-def fingerprint(cfg: Config, corpus: Path, segmenter_id: str) -> str:
-    """SHA-256 over the corpus files' names and contents and every setting the index depends on."""
-    h = hashlib.sha256()
+# A temporary file older than this is left over from a killed save, not one in progress.
+STALE_TEMP_SECONDS = 600.0
+
+
+def compat_key(cfg: Config, segmenter_id: str) -> str:
+    """SHA-256 of what an index's structure and scoring depend on, besides the articles:
+    format, code, versions, segmenter and retrieval settings (not the corpus, not the
+    ingestion rules). An index with the same key can stand in for a failed rebuild."""
     settings = {
         "format": FORMAT_VERSION,
         "project": project_version(),
         "code": code_digest(),
         "segmenter": segmenter_id,
-        "ingest": dataclasses.asdict(cfg.ingest),
         "retrieval": dataclasses.asdict(cfg.retrieval),
     }
-    h.update(json.dumps(settings, sort_keys=True, ensure_ascii=False, default=str).encode())
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+
+
+def fingerprint(cfg: Config, corpus: Path, segmenter_id: str) -> str:
+    """SHA-256 over the corpus files' names and contents and every setting the index depends on.
+
+    Raises CorpusError when ``corpus`` does not exist.
+    """
+    h = hashlib.sha256()
+    h.update(compat_key(cfg, segmenter_id).encode())
+    h.update(json.dumps(dataclasses.asdict(cfg.ingest), sort_keys=True, ensure_ascii=False, default=str).encode())
     root = corpus if corpus.is_dir() else corpus.parent
     for file in corpus_files(corpus):
         h.update(file.relative_to(root).as_posix().encode() + b"\0")
         try:
+            if not stat.S_ISREG(os.stat(file).st_mode):  # a FIFO would block open() forever
+                h.update(b"special")
+                continue
             with open(file, "rb") as fh:
                 h.update(hashlib.file_digest(fh, "sha256").digest())
         except OSError as exc:
@@ -82,18 +111,36 @@ def index_path(cfg: Config, corpus: Path) -> Path:
     return cfg.cache_dir / f"index-{key}.bin"
 
 
-def save_index(index: SentenceIndex, path: Path, fp: str) -> None:
-    """Write atomically: temporary file, fsync, rename. Raises OSError on failure."""
+def _remove_stale_temps(path: Path) -> None:
+    """Delete temporary files of ``path`` that a killed save left behind (never served, but large)."""
+    horizon = time.time() - STALE_TEMP_SECONDS
+    for tmp in path.parent.glob(f"{path.name}.*.tmp"):
+        try:
+            if tmp.stat().st_mtime < horizon:
+                tmp.unlink()
+                log.info("removed %s, left over from an interrupted save", tmp)
+        except OSError:
+            pass
+
+
+def save_index(index: SentenceIndex, path: Path, fp: str, compat: str | None = None) -> None:
+    """Write atomically: temporary file, fsync, rename. Raises OSError on failure.
+
+    ``compat`` (see :func:`compat_key`) lets :func:`load_last_good` serve this
+    file after a failed rebuild.
+    """
     payload = pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL)
     header = json.dumps(
         {
             "format": FORMAT_VERSION,
             "fingerprint": fp,
+            "compat": compat,
             "payload_bytes": len(payload),
             "payload_sha256": hashlib.sha256(payload).hexdigest(),
         }
     ).encode()
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(path)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -114,6 +161,18 @@ def save_index(index: SentenceIndex, path: Path, fp: str) -> None:
 
 def load_index(path: Path, fp: str) -> SentenceIndex:
     """Load the index at ``path`` if it is intact and built from what ``fp`` describes."""
+    return _load(path, lambda header: header.get("fingerprint") == fp,
+                 "stale: the corpus, the settings or a version changed")
+
+
+def load_last_good(path: Path, compat: str) -> SentenceIndex:
+    """Load the index at ``path`` whatever corpus it was built from, if it is intact and
+    its ``compat`` key (:func:`compat_key`) is ``compat``: the stand-in for a failed rebuild."""
+    return _load(path, lambda header: header.get("compat") == compat,
+                 "built by another version or with other retrieval settings")
+
+
+def _load(path: Path, accept: Callable[[dict[str, Any]], bool], refusal: str) -> SentenceIndex:
     try:
         with open(path, "rb") as fh:
             if fh.read(len(MAGIC)) != MAGIC:
@@ -128,8 +187,8 @@ def load_index(path: Path, fp: str) -> SentenceIndex:
             if not isinstance(header, dict) or header.get("format") != FORMAT_VERSION:
                 raise IndexFormatError(f"index format {header.get('format') if isinstance(header, dict) else '?'}"
                                        f", expected {FORMAT_VERSION}")
-            if header.get("fingerprint") != fp:
-                raise IndexFormatError("stale: the corpus, the settings or a version changed")
+            if not accept(header):
+                raise IndexFormatError(refusal)
             payload = fh.read()
     except OSError as exc:
         raise IndexFormatError(f"cannot read: {exc.strerror or exc}") from None

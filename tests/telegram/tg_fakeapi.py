@@ -9,12 +9,23 @@ and secret token the bot registers; like Telegram, ``getUpdates`` is refused
 (409) while a webhook is set. Updates for a webhook are not sent from here:
 the test posts them to the bot itself. It listens on loopback only and never
 forwards anything.
+
+Network faults, for the reliability tests: :meth:`FakeBotAPI.inject` makes the
+next calls of a method answer 429 with ``retry_after``, 500 or 502 (JSON or an
+HTML error page), answer late (the client times out), drop the connection
+without an answer, or answer 200 with malformed JSON; :meth:`FakeBotAPI.go_down`
+closes the listener and every open connection (connection refused) until
+:meth:`FakeBotAPI.come_back` listens again on the same port. Like Telegram,
+update ids start at an arbitrary number, and an update stays queued until a
+``getUpdates`` offset above its id confirms it.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import random
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -38,7 +49,8 @@ class Call:
     method: str
     params: dict[str, Any]
     at: float
-    result: Any = None
+    result: Any = None  # set when the call took effect (a message sent), even if its answer was lost
+    fault: str | None = None  # the injected fault that hit this call, if any
 
     @property
     def reply_to(self) -> int | None:
@@ -46,6 +58,24 @@ class Call:
         if isinstance(rp, dict):
             return rp.get("message_id")
         return self.params.get("reply_to_message_id")
+
+
+FAULT_KINDS = ("429", "500", "502", "502-html", "timeout", "drop", "malformed")
+
+
+@dataclass
+class Fault:
+    """How the next ``times`` calls of one method fail (faults are used in the order injected).
+
+    ``timeout`` and ``drop`` and ``malformed`` happen *after* the call took
+    effect (a message is sent, updates are handed out), like a response lost on
+    the way back; the status kinds are refusals (nothing happens).
+    """
+
+    kind: str
+    times: int = 1
+    retry_after: int = 1
+    delay: float = 6.0  # "timeout": how long the answer is held back (the bot's read timeout is 5 s)
 
 
 @dataclass
@@ -61,13 +91,23 @@ class FakeBotAPI:
     _fail_sends: dict[int, int] = field(default_factory=dict)
     _commands: list = field(default_factory=list)
     webhook: dict = field(default_factory=dict)  # setWebhook's parameters while a webhook is set
+    pushed_at: dict[int, float] = field(default_factory=dict)  # update_id -> time.monotonic() when queued
+    # True: a getUpdates offset no longer confirms (deletes) updates, as when the bot is killed
+    # before its next getUpdates reaches Telegram; a restarted bot is sent them again.
+    lose_confirmations: bool = False
+    faults_served: list[tuple[str, str]] = field(default_factory=list)  # (method, kind) of each injected fault
 
     def __post_init__(self) -> None:
         self._cond = threading.Condition()
-        self._update_ids = itertools.count(1)
+        # Telegram's update ids are large and do not start at 1; a random start also keeps
+        # two stand-in servers of one test session from sharing ids.
+        self._update_ids = itertools.count(random.randrange(10_000, 1 << 30))
         self._message_ids = itertools.count(900000)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._faults: dict[str, list[Fault]] = {}
+        self._conns: set[socket.socket] = set()
+        self._port = 0
 
     # --- lifecycle --------------------------------------------------------------
 
@@ -80,19 +120,45 @@ class FakeBotAPI:
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
 
+            def setup(self) -> None:
+                super().setup()
+                with api._cond:
+                    api._conns.add(self.connection)
+
+            def finish(self) -> None:
+                with api._cond:
+                    api._conns.discard(self.connection)
+                try:
+                    super().finish()
+                except OSError:
+                    pass
+
             def do_POST(self) -> None:  # noqa: N802 - http.server naming
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 status, payload = api._dispatch(self.path, self.headers.get("Content-Type", ""), body)
-                data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+                fault = payload.pop("__fault__", None) if isinstance(payload, dict) else None
+                content_type = "application/json"
+                if fault == "drop":  # the call took effect, the answer never comes
+                    self.close_connection = True
+                    return
+                if fault == "timeout":
+                    time.sleep(payload.pop("__delay__"))
+                if fault == "malformed":
+                    data = json.dumps(payload, ensure_ascii=False).encode("utf-8")[:-7] + b"\x00,"
+                elif fault == "502-html":
+                    data = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+                    content_type = "text/html"
+                else:
+                    data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", content_type)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the bot went away mid long-poll (shutdown): nothing to answer
+                except OSError:
+                    pass  # the bot went away mid long-poll (shutdown, timeout) or the server went down
 
             do_GET = do_POST
 
@@ -102,11 +168,16 @@ class FakeBotAPI:
             # backlog of 5 makes the kernel reset some of them.
             request_queue_size = 1024
 
-        server = Server(("127.0.0.1", 0), Handler)
+        self._server_class = lambda: Server(("127.0.0.1", self._port), Handler)
+        self._listen()
+        return self
+
+    def _listen(self) -> None:
+        server = self._server_class()
+        self._port = server.server_address[1]
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
         self._thread.start()
-        return self
 
     def stop(self) -> None:
         if self._server is not None:
@@ -116,10 +187,30 @@ class FakeBotAPI:
             self._server.server_close()
             self._server = None
 
+    def go_down(self) -> None:
+        """The network is gone: stop listening and cut every open connection (connection refused)."""
+        self.stop()
+        with self._cond:
+            conns = list(self._conns)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def come_back(self) -> None:
+        """Listen again on the same port."""
+        assert self._server is None, "the server is up"
+        self._listen()
+
+    @property
+    def is_up(self) -> bool:
+        return self._server is not None
+
     @property
     def port(self) -> int:
-        assert self._server is not None
-        return self._server.server_address[1]
+        assert self._port, "the server was never started"
+        return self._port
 
     @property
     def base_url(self) -> str:
@@ -149,8 +240,38 @@ class FakeBotAPI:
         update = self.stamp(update)
         with self._cond:
             self._updates.append(update)
+            self.pushed_at[update["update_id"]] = time.monotonic()
             self._cond.notify_all()
         return update
+
+    def inject(self, method: str, kind: str, times: int = 1, **options: Any) -> None:
+        """Make the next ``times`` calls of ``method`` fail as ``kind`` (one of FAULT_KINDS)."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; expected one of {FAULT_KINDS}")
+        with self._cond:
+            self._faults.setdefault(method, []).append(Fault(kind, times, **options))
+
+    def clear_faults(self) -> None:
+        with self._cond:
+            self._faults.clear()
+
+    def pending_faults(self) -> int:
+        with self._cond:
+            return sum(f.times for faults in self._faults.values() for f in faults)
+
+    def _next_fault(self, method: str, kinds: tuple[str, ...]) -> Fault | None:
+        """The next fault queued for ``method`` if it is one of ``kinds`` (refusals are decided when a
+        call arrives, lost answers when it is answered: a waiting long poll can lose its updates)."""
+        with self._cond:
+            faults = self._faults.get(method)
+            if not faults or faults[0].kind not in kinds:
+                return None
+            fault = faults[0]
+            fault.times -= 1
+            if fault.times <= 0:
+                faults.pop(0)
+            self.faults_served.append((method, fault.kind))
+            return fault
 
     def push_many(self, updates: list[dict]) -> list[dict]:
         return [self.push(u) for u in updates]
@@ -166,7 +287,7 @@ class FakeBotAPI:
         return [c for c in calls if c.method == method and all(c.params.get(k) == v for k, v in match.items())]
 
     def sent(self, chat_id: int | None = None) -> list[Call]:
-        """Successful sendMessage calls (optionally to one chat)."""
+        """Delivered sendMessage calls (optionally to one chat), also those whose answer to the bot was lost."""
         calls = self.calls_of("sendMessage") if chat_id is None else self.calls_of("sendMessage", chat_id=chat_id)
         return [c for c in calls if c.result is not None]
 
@@ -202,11 +323,24 @@ class FakeBotAPI:
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}
+        fault = self._next_fault(method, ("429", "500", "502", "502-html"))
+        if fault is not None and fault.kind == "429":
+            return 429, {"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after "
+                         f"{fault.retry_after}", "parameters": {"retry_after": fault.retry_after}}
+        if fault is not None and fault.kind in ("500", "502", "502-html"):
+            code = int(fault.kind[:3])
+            phrase = "Internal Server Error" if code == 500 else "Bad Gateway"
+            return code, {"ok": False, "error_code": code, "description": phrase, "__fault__": fault.kind}
         status, result = handler(params)
         if status != 200:
             return status, result
-        call.result = result
-        return 200, {"ok": True, "result": result}
+        fault = self._next_fault(method, ("timeout", "drop", "malformed"))
+        call.result = result  # it took effect, even if the answer is lost on the way back
+        call.fault = fault.kind if fault is not None else None
+        payload = {"ok": True, "result": result}
+        if fault is not None:
+            payload.update({"__fault__": fault.kind, "__delay__": fault.delay})
+        return 200, payload
 
     @staticmethod
     def _params(content_type: str, body: bytes) -> dict[str, Any]:
@@ -257,10 +391,12 @@ class FakeBotAPI:
                 return 409, {"ok": False, "error_code": 409, "description":
                              "Conflict: can't use getUpdates method while webhook is active; "
                              "use deleteWebhook to delete the webhook first"}
-            while True:
+            if not self.lose_confirmations:  # like Telegram: the offset confirms when the call arrives
                 self._updates = [u for u in self._updates if u["update_id"] >= offset]
-                if self._updates or time.monotonic() >= deadline or self._server is None:
-                    return 200, self._updates[:limit]
+            while True:
+                fresh = [u for u in self._updates if u["update_id"] >= offset]
+                if fresh or time.monotonic() >= deadline or self._server is None:
+                    return 200, fresh[:limit]
                 self._cond.wait(max(0.0, deadline - time.monotonic()))
 
     def _api_sendMessage(self, params: dict) -> tuple[int, Any]:  # noqa: N802

@@ -29,7 +29,8 @@ _TOKEN = re.compile(
 
 
 def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
+    # surrogatepass: a lone surrogate (possible in a Python str, never in Telegram's UTF-8) counts as one unit.
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _attrs_ok(name: str, attrs: str) -> bool:

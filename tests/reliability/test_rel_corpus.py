@@ -1,0 +1,298 @@
+"""Corpus and config faults as the operator meets them: every one is a clear line (a warning
+naming the file, or one ``error:`` line naming the key), never a traceback; and when the
+corpus changed but cannot be indexed any more, the last good index keeps being served.
+
+The command line runs in-process (``bot.cli.main``) with the real segmenter; the service-level
+cases use the whitespace segmenter. Unit-level ingestion and config cases live in
+``tests/test_ingest.py`` and ``tests/test_config.py``; these add the cases they lack and the
+operator's view.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+
+import pytest
+
+from bot.cli import main
+from qa_support import copy_seeds, open_ws, replace_section, with_cache, write_article, write_config
+from rel_support import report
+from retrieval import store
+from retrieval.errors import ConfigError, CorpusError
+from retrieval.service import AnswerService
+
+QUESTION = "Đại sứ Mỹ tại Việt Nam tên là gì?"
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    rc = main(list(args))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def warnings_of(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def assert_no_traceback(caplog, *texts: str) -> None:
+    assert not any(r.exc_info for r in caplog.records if r.levelno >= logging.WARNING)
+    for text in texts:
+        assert "Traceback" not in text
+
+
+# --- Broken files in the corpus folder -----------------------------------------------------------
+
+
+def add_bad_files(corpus) -> dict[str, str]:
+    """Drop every kind of unusable file into ``corpus``; name -> what the warning must say."""
+    write_article(corpus, "binary.txt", b"PK\x03\x04\x00\x00\x08\x00" + os.urandom(2000))
+    write_article(corpus, "cp1258.txt", "Hà Nô\u0323i có nhiê\u0300u hô\u0300 nươ\u0301c đe\u0323p.".encode("cp1258"))
+    write_article(corpus, "latin1.txt", "Café au lait est très bon et très chaud.".encode("latin-1"))
+    with open(corpus / "huge.txt", "wb") as fh:  # 50 MB (sparse: nothing is written)
+        fh.truncate(50 * 1024 * 1024)
+    os.symlink("self.txt", corpus / "self.txt")  # a symlink to itself
+    os.symlink("ping.txt", corpus / "pong.txt")  # two symlinks pointing at each other
+    os.symlink("pong.txt", corpus / "ping.txt")
+    os.symlink("missing.txt", corpus / "dangling.txt")
+    (corpus / "sub").mkdir()
+    os.symlink("..", corpus / "sub" / "loop")  # a directory loop: never followed
+    os.mkfifo(corpus / "fifo.txt")  # would block a reader forever
+    return {
+        "binary.txt": "binary file", "cp1258.txt": "not UTF-8", "latin1.txt": "not UTF-8",
+        "huge.txt": "larger than 20 MB", "self.txt": "Too many levels of symbolic links",
+        "ping.txt": "Too many levels of symbolic links", "pong.txt": "Too many levels of symbolic links",
+        "dangling.txt": "No such file", "fifo.txt": "not a regular file",
+    }
+
+
+def test_a_folder_full_of_broken_files_still_answers(tmp_path, capsys, caplog):
+    corpus = copy_seeds(tmp_path / "corpus")
+    expected = add_bad_files(corpus)
+    config = write_config(tmp_path, {"corpus": str(corpus), "cache_dir": str(tmp_path / "cache")})
+    with caplog.at_level(logging.INFO):
+        rc, out, err = run_cli(capsys, "ask", "--json", QUESTION, "--config", str(config))
+    assert rc == 0, err
+    result = json.loads(out)
+    assert result["answered"] and "Ted Osius" in result["answers"][0]["quote"]
+    warnings = warnings_of(caplog)
+    for name, reason in expected.items():
+        line = next((w for w in warnings if f"/{name}:" in w), None)
+        assert line is not None, f"no warning names {name}: {warnings}"
+        assert reason in line and "\n" not in line, line
+    assert_no_traceback(caplog, out, err)
+    # The index was saved and is reused: the FIFO and the loops do not stop the fingerprint either.
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        rc, out, _ = run_cli(capsys, "ask", "--json", QUESTION, "--config", str(config))
+    assert rc == 0 and any("loaded in" in r.getMessage() for r in caplog.records)
+    report("corpus fault: binary file, cp1258 and latin-1 files, a 50 MB file, symlink loops (file and folder), "
+           "a dangling symlink, a FIFO -> one warning each naming the file and the reason "
+           f"(e.g. '{next(w for w in warnings if '/cp1258.txt:' in w).split('/')[-1]}'); users get answers "
+           "from the other articles")
+
+
+@pytest.mark.parametrize("how", ["empty folder", "only broken files"])
+def test_nothing_loadable_is_one_error_line(tmp_path, capsys, caplog, how):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    if how == "only broken files":
+        add_bad_files(corpus)
+    config = write_config(tmp_path, {"corpus": str(corpus), "cache_dir": str(tmp_path / "cache")})
+    rc, out, err = run_cli(capsys, "ask", QUESTION, "--config", str(config))
+    assert rc == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: no loadable article in"), err
+    assert_no_traceback(caplog, err)
+
+
+# --- The last good index when a rebuild fails -------------------------------------------------------
+
+
+def _break(corpus, how: str, monkeypatch) -> None:
+    if how == "every file unreadable":
+        for path in corpus.iterdir():
+            path.write_bytes(b"\x00\x01binary now" + os.urandom(64))
+    elif how == "folder emptied":
+        for path in corpus.iterdir():
+            path.unlink()
+    elif how == "folder removed":
+        shutil.rmtree(corpus)
+    elif how == "I/O error while reading":
+        (corpus / "new.txt").write_text("Bài mới\n\nMột câu mới về Hà Nội.\n", encoding="utf-8")
+
+        def eio(*args, **kwargs):
+            raise OSError(5, "Input/output error")
+
+        monkeypatch.setattr("retrieval.service.load_corpus", eio)
+    elif how == "exception while building":
+        (corpus / "new.txt").write_text("Bài mới\n\nMột câu mới về Hà Nội.\n", encoding="utf-8")
+
+        def boom(*args, **kwargs):
+            raise MemoryError("cannot allocate the term matrix")
+
+        monkeypatch.setattr("retrieval.service.build_index", boom)
+    else:  # pragma: no cover
+        raise AssertionError(how)
+
+
+REBUILD_FAILURES = ["every file unreadable", "folder emptied", "folder removed", "I/O error while reading",
+                    "exception while building"]
+
+
+@pytest.mark.parametrize("how", REBUILD_FAILURES)
+def test_failed_rebuild_serves_the_last_good_index(cfg, seed_copy, caplog, monkeypatch, how):
+    good = open_ws(cfg, seed_copy)
+    saved = good.info.path.read_bytes()
+    expected = [a.quote for a in good.answer(QUESTION).answers]
+    _break(seed_copy, how, monkeypatch)
+    with caplog.at_level(logging.INFO):
+        service = open_ws(cfg, seed_copy)
+    assert service.info.stale and not service.info.rebuilt and not service.info.saved
+    assert service.info.reason.startswith("rebuild failed")
+    assert [a.quote for a in service.answer(QUESTION).answers] == expected
+    assert good.info.path.read_bytes() == saved  # the good file is kept for next time
+    (line,) = [w for w in warnings_of(caplog) if "serving the last good index" in w]
+    assert str(seed_copy) in line and "\n" not in line
+    assert not any(r.exc_info for r in caplog.records if r.levelno >= logging.INFO)
+    shown = line.replace(str(seed_copy.parent), "…").replace(str(cfg.cache_dir), "…")
+    report(f"corpus fault: rebuild fails ({how}) -> operator: WARNING '{shown}'; users: answers from the "
+           "last good index")
+
+
+def test_after_a_failed_rebuild_the_fixed_corpus_is_indexed_again(cfg, seed_copy, monkeypatch):
+    open_ws(cfg, seed_copy)
+    backup = seed_copy.parent / "backup"
+    shutil.copytree(seed_copy, backup)
+    _break(seed_copy, "every file unreadable", monkeypatch)
+    assert open_ws(cfg, seed_copy).info.stale
+    shutil.rmtree(seed_copy)
+    shutil.copytree(backup, seed_copy)
+    (seed_copy / "005_moi.txt").write_text("Cầu mới\n\nCầu Kỳ Lân dài 800 mét và được xây bằng thép.\n",
+                                           encoding="utf-8")
+    service = open_ws(cfg, seed_copy)
+    assert not service.info.stale and service.info.rebuilt and service.info.saved
+    assert len(service.articles) == 6
+
+
+def _write_format_1(path) -> None:
+    """The file an older version wrote: format 1, no compat key."""
+    data = path.read_bytes()
+    pos = len(store.MAGIC)
+    size = int.from_bytes(data[pos:pos + 4], "big")
+    header = json.loads(data[pos + 4:pos + 4 + size])
+    header["format"] = 1
+    header.pop("compat")
+    raw = json.dumps(header).encode()
+    path.write_bytes(store.MAGIC + len(raw).to_bytes(4, "big") + raw + data[pos + 4 + size:])
+
+
+def test_index_from_an_older_format_is_rebuilt_not_served(cfg, seed_copy, caplog):
+    good = open_ws(cfg, seed_copy)
+    _write_format_1(good.info.path)
+    with caplog.at_level(logging.INFO):
+        service = open_ws(cfg, seed_copy)
+    assert service.info.rebuilt and service.info.saved and not service.info.stale
+    assert service.info.reason == f"index format 1, expected {store.FORMAT_VERSION}"
+    assert any("building index for" in r.getMessage() and "index format 1" in r.getMessage() for r in caplog.records)
+    assert open_ws(cfg, seed_copy).info.reason == "loaded"
+
+
+@pytest.mark.parametrize("why", ["no saved index", "older index format", "other retrieval settings", "damaged file",
+                                 "rebuild requested", "bad ingestion pattern"])
+def test_no_last_good_index_means_the_error_itself(cfg, seed_copy, monkeypatch, why):
+    good = open_ws(cfg, seed_copy)
+    expected: type[Exception] = CorpusError
+    if why == "no saved index":
+        good.info.path.unlink()
+    elif why == "older index format":
+        _write_format_1(good.info.path)
+    elif why == "other retrieval settings":
+        cfg = replace_section(cfg, "retrieval", k1=cfg.retrieval.k1 + 0.1)
+    elif why == "damaged file":
+        data = good.info.path.read_bytes()
+        good.info.path.write_bytes(data[: len(data) // 2])  # half-written
+    elif why == "bad ingestion pattern":
+        cfg = replace_section(cfg, "ingest", drop_line_patterns=("(unclosed",))
+        expected = ConfigError
+    _break(seed_copy, "every file unreadable", monkeypatch)
+    with pytest.raises(expected) as info:
+        open_ws(cfg, seed_copy, rebuild=why == "rebuild requested")
+    if why == "bad ingestion pattern":
+        assert "'ingest.drop_line_patterns[0]' is not a valid regular expression" in str(info.value)
+    else:
+        assert "no loadable article" in str(info.value)
+
+
+def test_cli_serves_the_last_good_index_with_one_warning(tmp_path, capsys, caplog):
+    corpus = copy_seeds(tmp_path / "corpus")
+    config = write_config(tmp_path, {"corpus": str(corpus), "cache_dir": str(tmp_path / "cache")})
+    rc, before, _ = run_cli(capsys, "ask", "--json", QUESTION, "--config", str(config))
+    assert rc == 0
+    for path in corpus.iterdir():
+        path.write_bytes(path.read_text(encoding="utf-8").encode("utf-16"))  # saved in the wrong encoding
+    with caplog.at_level(logging.INFO):
+        rc, after, err = run_cli(capsys, "ask", "--json", QUESTION, "--config", str(config))
+    assert rc == 0 and json.loads(after)["answers"] == json.loads(before)["answers"]
+    lines = [w for w in warnings_of(caplog) if "serving the last good index" in w]
+    assert len(lines) == 1 and "no loadable article" in lines[0]
+    assert_no_traceback(caplog, after, err)
+    # `bot index` is an explicit rebuild: it fails with the reason instead.
+    rc, out, err = run_cli(capsys, "index", "--config", str(config))
+    assert rc == 2 and err.startswith("error: no loadable article") and len(err.strip().splitlines()) == 1
+
+
+# --- config.yaml mistakes --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw, fragment",
+    [
+        ("telegram:\n  send_retries: 3\n", "unknown config key 'telegram.send_retries'; allowed keys in telegram: "
+         "mode, webhook_listen"),
+        ("Telegram:\n  mode: polling\n", "unknown config key 'Telegram'; allowed keys: corpus, cache_dir"),
+        ("telegram:\n  max_messages_per_second: -1\n", "telegram.max_messages_per_second must be >= 0"),
+        ("telegram:\n  send_retry_seconds: soon\n", "config key 'telegram.send_retry_seconds' must be a number"),
+        ("telegram:\n  allowed_chat_ids: 12345\n", "config key 'telegram.allowed_chat_ids' must be a list of"),
+        ("telegram:\n  allowed_chat_ids: ['@nhom_hoi_dap']\n", "'telegram.allowed_chat_ids[0]' must be an integer"),
+        ("telegram:\n  user_rate_window: 0\n", "telegram.user_rate_window must be > 0"),
+        ("telegram: [polling]\n", "config key 'telegram' must be a mapping of settings"),
+        ("ingest:\n  drop_line_patterns: ['^Ảnh: (']\n",
+         "config key 'ingest.drop_line_patterns[0]' is not a valid regular expression"),
+        ("cache_dir: [a, b]\n", "config key 'cache_dir' must be a path"),
+    ],
+)
+def test_config_mistakes_are_one_line_naming_the_key(tmp_path, capsys, caplog, raw, fragment):
+    corpus = copy_seeds(tmp_path / "corpus")
+    base = f"corpus: {corpus}\ncache_dir: {tmp_path / 'cache'}\n" if not raw.startswith("cache_dir") else \
+        f"corpus: {corpus}\n"
+    config = write_config(tmp_path, raw=base + raw)
+    rc, out, err = run_cli(capsys, "ask", QUESTION, "--config", str(config))
+    assert rc == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], err
+    assert_no_traceback(caplog, err)
+    report(f"config fault: {raw.strip()!r} -> {lines[0][:150]}")
+
+
+def test_service_open_is_unaffected_by_the_fallback_when_all_is_well(cfg, seed_copy):
+    """The ordinary paths keep their info: built, then loaded."""
+    first = open_ws(cfg, seed_copy)
+    assert first.info.rebuilt and first.info.saved and not first.info.stale
+    second = open_ws(cfg, seed_copy)
+    assert second.info.reason == "loaded" and not second.info.stale
+    assert isinstance(second, AnswerService)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make a folder unwritable for root")
+def test_cache_dir_that_is_a_file_still_answers_with_a_warning(repo_config, seed_copy, tmp_path, caplog):
+    """As root, permissions do not stop writes; a file where the folder should be does."""
+    blocker = tmp_path / "cache"
+    blocker.write_text("not a folder")
+    with caplog.at_level(logging.WARNING):
+        service = open_ws(with_cache(repo_config, blocker), seed_copy)
+    assert service.answer(QUESTION).answered and not service.info.saved
+    assert any("could not save the index" in w for w in warnings_of(caplog))

@@ -1,0 +1,205 @@
+"""Units: which send failures are retried (never one that may have delivered the message),
+and the journal of handled updates that keeps a restart from answering an update twice."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import warnings
+
+import httpx
+import pytest
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+
+from bot.delivery import DeliveryFailed, Failure, Sender, classify, pause_after
+from bot.journal import UpdateJournal
+
+
+def _caused(exc: TelegramError, cause: BaseException | None) -> TelegramError:
+    """``exc`` as python-telegram-bot raises it (``raise exc from cause``)."""
+    exc.__cause__ = cause
+    return exc
+
+
+REQUEST = httpx.Request("POST", "http://127.0.0.1/bot/sendMessage")
+
+
+def _retry_after(seconds: int) -> RetryAfter:
+    """RetryAfter as python-telegram-bot raises it (its constructor warns about a future type)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return RetryAfter(seconds)
+
+
+@pytest.mark.parametrize(
+    "exc, expected",
+    [
+        (_retry_after(3), Failure.NOT_SENT),
+        (_caused(NetworkError("httpx.ConnectError: refused"), httpx.ConnectError("refused", request=REQUEST)),
+         Failure.NOT_SENT),
+        (_caused(TimedOut(), httpx.ConnectTimeout("connect", request=REQUEST)), Failure.NOT_SENT),
+        (_caused(TimedOut("Pool timeout"), httpx.PoolTimeout("pool", request=REQUEST)), Failure.NOT_SENT),
+        (NetworkError("Bad Gateway"), Failure.NOT_SENT),  # a 502 answered by the server
+        (_caused(NetworkError("Bad Gateway (502). Parsing the server response failed"),
+                 TelegramError("Invalid server response")), Failure.NOT_SENT),  # 502 with an HTML page
+        (_caused(TimedOut(), httpx.ReadTimeout("read", request=REQUEST)), Failure.UNKNOWN),
+        (_caused(TimedOut(), httpx.WriteTimeout("write", request=REQUEST)), Failure.UNKNOWN),
+        (_caused(NetworkError("httpx.RemoteProtocolError: Server disconnected"),
+                 httpx.RemoteProtocolError("Server disconnected", request=REQUEST)), Failure.UNKNOWN),
+        (_caused(NetworkError("httpx.ReadError"), httpx.ReadError("reset", request=REQUEST)), Failure.UNKNOWN),
+        (TelegramError("Invalid server response"), Failure.UNKNOWN),  # 200 with malformed JSON
+        (BadRequest("Bad Request: message is too long"), Failure.REJECTED),
+        (Forbidden("Forbidden: bot was blocked by the user"), Failure.REJECTED),
+    ],
+    ids=lambda v: v.name if isinstance(v, Failure) else type(v).__name__,
+)
+def test_classify_retries_only_what_certainly_was_not_sent(exc, expected):
+    assert classify(exc) is expected
+
+
+def test_pauses_grow_and_respect_retry_after():
+    err = NetworkError("Bad Gateway")
+    pauses = [pause_after(err, attempt) for attempt in range(1, 8)]
+    assert pauses == sorted(pauses) and pauses[0] == 0.5 and max(pauses) == 8.0
+    assert pause_after(_retry_after(3), 1) == pytest.approx(3.1)
+
+
+class ScriptedBot:
+    """A Bot stand-in whose send_message fails as scripted, then succeeds."""
+
+    def __init__(self, failures: list[TelegramError]) -> None:
+        self.failures = list(failures)
+        self.calls = 0
+
+    async def send_message(self, **kwargs):
+        self.calls += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        return {"sent": kwargs["text"]}
+
+
+def _refused() -> TelegramError:
+    return _caused(NetworkError("httpx.ConnectError: refused"), httpx.ConnectError("refused", request=REQUEST))
+
+
+def _send(sender: Sender, bot: ScriptedBot):
+    return asyncio.run(sender.send_message(bot, "message 1/1 to chat 5", chat_id=5, text="xin chào"))
+
+
+def test_sender_retries_until_delivered(caplog):
+    bot = ScriptedBot([_refused(), NetworkError("Bad Gateway"), _retry_after(0)])
+    with caplog.at_level(logging.INFO, logger="bot.delivery"):
+        assert _send(Sender(10, first_pause=0.01), bot) == {"sent": "xin chào"}
+    assert bot.calls == 4
+    assert any("sent message 1/1 to chat 5 at attempt 4" in r.getMessage() for r in caplog.records)
+
+
+def test_sender_never_retries_what_may_have_been_delivered(caplog):
+    read_timeout = _caused(TimedOut(), httpx.ReadTimeout("read", request=REQUEST))
+    bot = ScriptedBot([read_timeout])
+    with caplog.at_level(logging.WARNING, logger="bot.delivery"), pytest.raises(DeliveryFailed):
+        _send(Sender(10, first_pause=0.01), bot)
+    assert bot.calls == 1
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert "gave up sending message 1/1 to chat 5 after 1 attempt(s)" in line and "may have been delivered" in line
+
+
+def test_sender_gives_up_when_the_budget_is_used_up(caplog):
+    bot = ScriptedBot([_refused()] * 50)
+    with caplog.at_level(logging.WARNING, logger="bot.delivery"), pytest.raises(DeliveryFailed):
+        _send(Sender(0.3, first_pause=0.05), bot)
+    assert 2 <= bot.calls <= 5
+    assert any("send_retry_seconds (0.3) is used up" in r.getMessage() for r in caplog.records)
+
+
+def test_sender_passes_rejections_on_and_stops_retrying_when_the_bot_stops():
+    with pytest.raises(BadRequest):
+        _send(Sender(10), ScriptedBot([BadRequest("Bad Request: chat not found")]))
+    bot = ScriptedBot([_refused()] * 5)
+    with pytest.raises(DeliveryFailed, match="refused"):
+        _send(Sender(60, is_running=lambda: False), bot)
+    assert bot.calls == 1
+
+
+def test_zero_retry_seconds_means_one_attempt():
+    bot = ScriptedBot([_refused()])
+    with pytest.raises(DeliveryFailed):
+        _send(Sender(0), bot)
+    assert bot.calls == 1
+
+
+# --- The journal of handled updates ---------------------------------------------------------
+
+
+def _claims(journal: UpdateJournal, ids: list[int]) -> list[bool]:
+    async def run() -> list[bool]:
+        return list(await asyncio.gather(*(journal.claim(i) for i in ids)))
+
+    return asyncio.run(run())
+
+
+def test_journal_survives_a_restart_and_skips_handled_ids(tmp_path):
+    path = tmp_path / "cache" / "handled.json"
+    first = UpdateJournal(path)
+    assert _claims(first, [5, 7, 6, 7]) == [True, True, True, False]
+    again = UpdateJournal(path)  # a new process
+    assert 5 in again and 6 in again and 7 in again and 8 not in again
+    assert _claims(again, [6, 8]) == [False, True]
+    assert json.loads(path.read_text())["handled"] == [5, 7, 6, 8]
+    assert [p.name for p in path.parent.iterdir()] == ["handled.json"]  # no temporary file left
+
+
+def test_journal_is_bounded_and_concurrent_claims_share_writes(tmp_path, monkeypatch):
+    import bot.journal as journal_module
+
+    writes = []
+    real = journal_module._write_atomically
+    monkeypatch.setattr(journal_module, "_write_atomically", lambda p, ids: (writes.append(len(ids)), real(p, ids)))
+    journal = UpdateJournal(tmp_path / "handled.json", capacity=50)
+    assert all(_claims(journal, list(range(1000, 1200))))
+    assert len(journal) == 50 and 1199 in journal and 1000 not in journal
+    assert len(writes) < 200  # group commit: claims waiting on one write share the next
+    assert json.loads((tmp_path / "handled.json").read_text())["handled"] == list(range(1150, 1200))
+
+
+@pytest.mark.parametrize("content", [b"", b"{not json", b'{"format": 99, "handled": [1]}',
+                                     b'{"format": 1, "handled": ["x"]}', b"\x00\xff" * 10])
+def test_damaged_journal_is_ignored_with_a_warning(tmp_path, caplog, content):
+    path = tmp_path / "handled.json"
+    path.write_bytes(content)
+    with caplog.at_level(logging.WARNING, logger="bot.journal"):
+        journal = UpdateJournal(path)
+    assert len(journal) == 0
+    assert any("damaged handled-updates journal" in r.getMessage() for r in caplog.records)
+    assert _claims(journal, [1]) == [True]
+    assert json.loads(path.read_text())["handled"] == [1]
+
+
+def test_unwritable_journal_warns_once_and_keeps_deduplicating(tmp_path, caplog):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache folder should be")
+    with caplog.at_level(logging.WARNING, logger="bot.journal"):
+        journal = UpdateJournal(blocker / "handled.json")  # unreadable too: a warning, then empty
+    with caplog.at_level(logging.WARNING, logger="bot.journal"):
+        assert _claims(journal, [1, 2, 2, 3]) == [True, True, False, True]
+    warnings = [r.getMessage() for r in caplog.records if "cannot write" in r.getMessage()]
+    assert len(warnings) == 1 and "answered again" in warnings[0]
+
+
+def test_journal_file_is_replaced_atomically(tmp_path, monkeypatch):
+    """A write that fails half-way leaves the previous journal, never a truncated one."""
+    import bot.journal as journal_module
+
+    path = tmp_path / "handled.json"
+    journal = UpdateJournal(path)
+    _claims(journal, [1, 2])
+    before = path.read_bytes()
+
+    def boom(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(journal_module.os, "replace", boom)
+    _claims(journal, [3])
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["handled.json"]
