@@ -19,6 +19,7 @@ from scipy import sparse
 
 from .ingest import Article
 from .query import bigrams, expand, fold_terms
+from .segcache import Segmented, segment_article
 
 
 @dataclass(frozen=True)
@@ -182,11 +183,20 @@ class SentenceIndex:
         return self.articles[self.sentences[i].article]
 
 
+@dataclass(frozen=True)
+class _Callables:
+    """Adapts a pair of functions to the segmenter interface segment_article uses."""
+
+    sentence_spans: Callable[[str], list[tuple[int, int]]]
+    terms: Callable[[str], tuple[str, ...]]
+
+
 def build_index(
     articles: Sequence[Article],
-    spans: Callable[[str], list[tuple[int, int]]],
-    terms: Callable[[str], tuple[str, ...]],
+    spans: Callable[[str], list[tuple[int, int]]] | None = None,
+    terms: Callable[[str], tuple[str, ...]] | None = None,
     *,
+    segmented: Sequence[Segmented] | None = None,
     k1: float,
     b: float,
     epsilon: float,
@@ -195,26 +205,35 @@ def build_index(
     with_fold_pairs: bool = False,
     expand_compounds: bool = True,
 ) -> SentenceIndex:
-    """Split every paragraph into sentences, segment them, and index them.
+    """Index the articles' sentences.
 
-    ``progress``: True shows a progress bar, False hides it, None shows it
-    when stderr is a terminal.
+    ``segmented`` (from :func:`retrieval.segcache.segment_corpus`) gives each
+    article's sentences and terms; without it, ``spans`` and ``terms`` segment
+    them here, in this process. ``progress``: True shows a progress bar,
+    False hides it, None shows it when stderr is a terminal.
     """
     from tqdm import tqdm
 
+    if segmented is None:
+        if spans is None or terms is None:
+            raise ValueError("build_index needs either segmented articles or the spans and terms functions")
+        splitter = _Callables(spans, terms)
+        segmented = [
+            segment_article(splitter, a.title, a.paragraphs)
+            for a in tqdm(articles, desc="segmenting", unit="article",
+                          disable=None if progress is None else not progress, leave=False)
+        ]
+    if len(segmented) != len(articles):
+        raise ValueError("segmented must hold one entry per article")
     refs: list[SentenceRef] = []
     toks: list[tuple[str, ...]] = []
     article_words: list[list[str]] = []
-    for a, article in enumerate(
-        tqdm(articles, desc="indexing", unit="article", disable=None if progress is None else not progress,
-             leave=False)
-    ):
-        words = list(terms(article.title))
-        for p, paragraph in enumerate(article.paragraphs):
-            for start, end in spans(paragraph):
-                refs.append(SentenceRef(a, p, start, end))
-                toks.append(terms(paragraph[start:end]))
-                words.extend(toks[-1])
+    for a, seg in enumerate(segmented):
+        words = list(seg.title_terms)
+        for p, start, end, sentence_terms in seg.sentences:
+            refs.append(SentenceRef(a, p, start, end))
+            toks.append(sentence_terms)
+            words.extend(sentence_terms)
         article_words.append(words)
     params = {"k1": k1, "b": b, "epsilon": epsilon}
     return SentenceIndex(

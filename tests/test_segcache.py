@@ -1,0 +1,130 @@
+"""The corpus segmentation stage: parallel workers and the per-article cache."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import pytest
+
+from retrieval.index import build_index
+from retrieval.ingest import Article
+from retrieval.segcache import MIN_PARALLEL_ARTICLES, Segmented, article_key, segment_corpus
+from retrieval.segment import Segmenter
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() + "." for s in text.split(".") if s.strip()]
+
+
+class CountingSegmenter(Segmenter):
+    """A whitespace segmenter that counts the texts it was asked to segment."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+        def words(text: str) -> list[str]:
+            self.calls += 1
+            return text.split()
+
+        super().__init__(word_tokenize=words, sent_tokenize=_sentences)
+
+
+def make_articles(n: int, prefix: str = "doc") -> list[Article]:
+    return [
+        Article(
+            doc_id=f"{prefix}{i:04d}",
+            title=f"Tiêu đề số {i}",
+            source=None,
+            date=None,
+            url=None,
+            paragraphs=(f"Câu một của bài {i}. Câu hai nói về chủ đề {i % 7}.", f"Đoạn hai của bài {i}."),
+            origin=f"{prefix}{i}.txt",
+        )
+        for i in range(n)
+    ]
+
+
+def test_parallel_segmentation_equals_sequential():
+    articles = make_articles(MIN_PARALLEL_ARTICLES * 2)
+    seg = Segmenter(word_tokenize=str.split, sent_tokenize=_sentences)
+    one = segment_corpus(articles, seg, "ws", workers=1)
+    two = segment_corpus(articles, seg, "ws", workers=2)
+    assert one == two
+    assert len(one) == len(articles)
+    # Spans index the original paragraphs.
+    for article, s in zip(articles, two):
+        for p, start, end, _ in s.sentences:
+            assert article.paragraphs[p][start:end].endswith(".")
+
+
+def test_only_changed_articles_are_segmented_again(tmp_path, caplog):
+    cache = tmp_path / "seg.sqlite"
+    articles = make_articles(20)
+    seg = CountingSegmenter()
+    first = segment_corpus(articles, seg, "ws", cache_path=cache, workers=1)
+    assert seg.calls > 0
+
+    seg.calls = 0
+    again = segment_corpus(articles, seg, "ws", cache_path=cache, workers=1)
+    assert again == first and seg.calls == 0
+
+    changed = list(articles)
+    changed[3] = dataclasses.replace(changed[3], paragraphs=("Một câu hoàn toàn mới.",))
+    new = make_articles(1, prefix="new")[0]
+    changed.append(dataclasses.replace(new, title="Một bài hoàn toàn mới"))
+    with caplog.at_level(logging.INFO, logger="retrieval.segcache"):
+        result = segment_corpus(changed, seg, "ws", cache_path=cache, workers=1)
+    assert "segmenting 2 of 21 articles" in caplog.text
+    # At most the two articles' titles and sentences were segmented (the
+    # Segmenter's own LRU cache may answer some of them), nothing else.
+    expected = sum(1 + len(s.sentences) for s in (result[3], result[-1]))
+    assert 0 < seg.calls <= expected
+    assert result[:3] == first[:3] and result[4:20] == first[4:20]
+
+
+def test_the_cache_is_keyed_by_content_not_by_name(tmp_path):
+    cache = tmp_path / "seg.sqlite"
+    seg = CountingSegmenter()
+    segment_corpus(make_articles(3), seg, "ws", cache_path=cache, workers=1)
+    seg.calls = 0
+    renamed = [dataclasses.replace(a, doc_id="renamed-" + a.doc_id) for a in make_articles(3)]
+    segment_corpus(renamed, seg, "ws", cache_path=cache, workers=1)
+    assert seg.calls == 0
+
+
+def test_segmenter_identity_is_part_of_the_key():
+    article = make_articles(1)[0]
+    assert article_key(article, "underthesea-9.5.0") != article_key(article, "underthesea-9.6.0")
+
+
+def test_corrupt_cache_file_is_set_aside_and_rebuilt(tmp_path, caplog):
+    cache = tmp_path / "seg.sqlite"
+    cache.write_bytes(b"this is not an sqlite database" * 100)
+    articles = make_articles(5)
+    seg = Segmenter(word_tokenize=str.split, sent_tokenize=_sentences)
+    with caplog.at_level(logging.WARNING, logger="retrieval.segcache"):
+        result = segment_corpus(articles, seg, "ws", cache_path=cache, workers=1)
+    assert len(result) == 5 and "unreadable" in caplog.text
+    assert segment_corpus(articles, seg, "ws", cache_path=cache, workers=1) == result
+
+
+def test_build_index_from_segmented_equals_build_from_functions():
+    articles = make_articles(10)
+    seg = Segmenter(word_tokenize=str.split, sent_tokenize=_sentences)
+    params = {"k1": 1.5, "b": 0.75, "epsilon": 0.25}
+    direct = build_index(articles, seg.sentence_spans, seg.terms, **params)
+    staged = build_index(articles, segmented=segment_corpus(articles, seg, "ws", workers=1), **params)
+    assert direct.sentences == staged.sentences and direct.terms == staged.terms
+    q = ["câu", "chủ", "đề"]
+    assert (direct.bm25.scores(q) == staged.bm25.scores(q)).all()
+
+
+def test_segmented_round_trips_through_json():
+    s = Segmented(("tiêu", "đề"), ((0, 0, 10, ("hà_nội", "1.200")), (1, 3, 8, ())))
+    assert Segmented.from_json(s.to_json()) == s
+
+
+def test_build_index_needs_a_way_to_segment():
+    with pytest.raises(ValueError):
+        build_index(make_articles(1), k1=1.5, b=0.75, epsilon=0.25)
