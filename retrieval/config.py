@@ -152,6 +152,8 @@ class Config:
     corpus: Path = Path("seeds")
     cache_dir: Path = Path(".cache")
     log_level: str = "INFO"
+    # Processes that segment articles when the index is built (0 = all cores).
+    build_workers: int = 0
     ingest: IngestConfig = field(default_factory=IngestConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
@@ -248,6 +250,7 @@ def _validate(cfg: Config) -> None:
         (cfg.telegram.max_total_answers >= cfg.telegram.answers_per_message,
          "telegram.max_total_answers must be >= telegram.answers_per_message"),
         (cfg.ingest.max_heading_words >= 0, "ingest.max_heading_words must be >= 0"),
+        (cfg.build_workers >= 0, "build_workers must be >= 0 (0 = all cores)"),
         (cfg.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
          "log_level must be one of DEBUG, INFO, WARNING, ERROR"),
     ]

@@ -19,6 +19,7 @@ from .errors import BotError, ConfigError, IndexFormatError
 from .index import SentenceIndex, build_index
 from .ingest import Article, load_corpus
 from .rank import rank
+from .segcache import segment_corpus
 from .segment import Segmenter, underthesea_version
 from .store import compat_key, fingerprint, index_path, load_index, load_last_good, save_index
 
@@ -137,9 +138,13 @@ class AnswerService:
                     reason = str(exc)
         log.info("building index for %s (%s)", corpus, reason)
         articles = load_corpus(corpus, cfg.ingest).articles
+        segmented = segment_corpus(
+            articles, segmenter, seg_id,
+            cache_path=path.with_suffix(".segments.sqlite"), workers=cfg.build_workers, progress=progress,
+        )
         r = cfg.retrieval
         index = build_index(
-            articles, segmenter.sentence_spans, segmenter.terms,
+            articles, segmented=segmented,
             k1=r.k1, b=r.b, epsilon=r.epsilon, progress=progress, with_pairs=r.bigram_weight > 0,
             expand_compounds=r.expand_compounds, with_fold_pairs=r.accentless_bigram_weight > 0,
         )

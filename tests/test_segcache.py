@@ -128,3 +128,17 @@ def test_segmented_round_trips_through_json():
 def test_build_index_needs_a_way_to_segment():
     with pytest.raises(ValueError):
         build_index(make_articles(1), k1=1.5, b=0.75, epsilon=0.25)
+
+
+def test_reindexing_after_one_changed_file_segments_only_that_article(cfg, seed_copy, caplog):
+    from qa_support import open_ws
+
+    first = open_ws(cfg, seed_copy)
+    assert first.info.reason != "loaded"
+    target = sorted(seed_copy.glob("*.txt"))[4]  # 004 ends with its body, no related-news block
+    target.write_text(target.read_text(encoding="utf-8") + "\nMột câu mới được thêm vào bài.\n", encoding="utf-8")
+    with caplog.at_level(logging.INFO, logger="retrieval.segcache"):
+        second = open_ws(cfg, seed_copy)
+    assert second.info.reason != "loaded"  # the corpus changed: the index was rebuilt ...
+    assert "segmenting 1 of 5 articles (4 from the cache)" in caplog.text  # ... segmenting one article
+    assert second.answer("Một câu mới được thêm vào bài").answered

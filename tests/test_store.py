@@ -254,11 +254,11 @@ def test_read_only_cache_dir_still_answers(repo_config, seed_copy, tmp_path, cap
 
 def test_save_index_is_atomic_and_leaves_no_temp_files(cfg, seed_copy, built):
     cache = cfg.cache_dir
-    assert sorted(p.name for p in cache.iterdir()) == [built.info.path.name]
+    assert sorted(p.name for p in cache.iterdir() if not p.name.endswith(".segments.sqlite")) == [built.info.path.name]
     target = cache / "other.bin"
     store.save_index(built.index, target, "fp-1")
     store.save_index(built.index, target, "fp-2")  # overwrite in place
-    assert sorted(p.name for p in cache.iterdir()) == sorted([built.info.path.name, "other.bin"])
+    assert sorted(p.name for p in cache.iterdir() if not p.name.endswith(".segments.sqlite")) == sorted([built.info.path.name, "other.bin"])
     assert isinstance(store.load_index(target, "fp-2"), SentenceIndex)
     with pytest.raises(IndexFormatError, match="stale"):
         store.load_index(target, "fp-1")
@@ -275,7 +275,7 @@ def test_failed_save_keeps_the_old_file_and_cleans_up(cfg, seed_copy, built, mon
     with pytest.raises(OSError):
         store.save_index(built.index, path, "another-fingerprint")
     assert path.read_bytes() == before
-    assert sorted(p.name for p in cfg.cache_dir.iterdir()) == [path.name]
+    assert sorted(p.name for p in cfg.cache_dir.iterdir() if not p.name.endswith(".segments.sqlite")) == [path.name]
 
 
 def test_different_corpora_use_different_files(cfg, seed_copy, tmp_path):
