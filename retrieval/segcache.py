@@ -75,6 +75,8 @@ class SegmentCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = self._open()
+        except sqlite3.OperationalError:
+            raise  # cannot open or write (read-only folder, locked): the caller goes without the cache
         except sqlite3.DatabaseError as exc:
             log.warning("segmentation cache %s is unreadable (%s); starting a new one", path, exc)
             path.replace(path.with_suffix(path.suffix + ".corrupt"))
