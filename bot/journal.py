@@ -25,10 +25,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import tempfile
 from collections import deque
 from pathlib import Path
+
+from retrieval.atomic import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -126,18 +126,4 @@ class UpdateJournal:
 
 
 def _write_atomically(path: Path, ids: list[int]) -> None:
-    data = json.dumps({"format": FORMAT, "handled": ids}, separators=(",", ":")).encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomically(path, json.dumps({"format": FORMAT, "handled": ids}, separators=(",", ":")).encode())

@@ -30,13 +30,13 @@ import logging
 import os
 import pickle
 import stat
-import tempfile
 import time
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_atomically
 from .config import Config
 from .errors import IndexFormatError
 from .index import SentenceIndex
@@ -141,22 +141,7 @@ def save_index(index: SentenceIndex, path: Path, fp: str, compat: str | None = N
     ).encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(path)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(MAGIC)
-            fh.write(len(header).to_bytes(4, "big"))
-            fh.write(header)
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomically(path, MAGIC, len(header).to_bytes(4, "big"), header, payload)
 
 
 def load_index(path: Path, fp: str) -> SentenceIndex:

@@ -189,7 +189,7 @@ def test_unwritable_journal_warns_once_and_keeps_deduplicating(tmp_path, caplog)
 
 def test_journal_file_is_replaced_atomically(tmp_path, monkeypatch):
     """A write that fails half-way leaves the previous journal, never a truncated one."""
-    import bot.journal as journal_module
+    import retrieval.atomic as atomic
 
     path = tmp_path / "handled.json"
     journal = UpdateJournal(path)
@@ -199,7 +199,7 @@ def test_journal_file_is_replaced_atomically(tmp_path, monkeypatch):
     def boom(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(journal_module.os, "replace", boom)
+    monkeypatch.setattr(atomic.os, "replace", boom)
     _claims(journal, [3])
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["handled.json"]
