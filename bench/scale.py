@@ -99,7 +99,7 @@ if str(REPO) not in sys.path:  # run as a script: bench/ is on sys.path, not the
     sys.path.insert(0, str(REPO))
 
 from retrieval.config import Config, load_config  # noqa: E402
-from xquad import library_version  # noqa: E402  (bench/ is on sys.path when run as a script)
+from bench.xquad import library_version  # noqa: E402
 
 XQUAD = REPO.parent / "shared/eval/xquad/xquad.vi.json"
 SEEDS = REPO / "seeds"

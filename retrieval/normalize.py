@@ -50,8 +50,36 @@ def normalize(text: str) -> str:
     return normalize_tone_placement(text)
 
 
-def fold_diacritics(text: str) -> str:
-    """Drop every Vietnamese diacritic: NFD, strip combining marks, đ -> d."""
+def _fold_slow(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return stripped.replace("đ", "d").replace("Đ", "D")
+
+
+def _fold_table() -> dict[int, str | None]:
+    """Precomposed Latin letters (Vietnamese included) -> their base letters;
+    combining marks -> nothing. Built from the slow definition, so it agrees."""
+    table: dict[int, str | None] = {}
+    for start, end in ((0x00C0, 0x0250), (0x1E00, 0x1F00)):
+        for code in range(start, end):
+            folded = _fold_slow(chr(code))
+            if folded != chr(code):
+                table[code] = folded
+    for code in range(0x0300, 0x0370):  # combining diacritical marks (not the grapheme joiner)
+        if unicodedata.combining(chr(code)):
+            table[code] = None
+    return table
+
+
+_FOLD = _fold_table()
+
+
+def fold_diacritics(text: str) -> str:
+    """Drop every Vietnamese diacritic: NFD, strip combining marks, đ -> d.
+
+    A translation table does it in one pass for Latin text; anything it does
+    not cover (other scripts' accents) goes through the full NFD path, so the
+    result is always that of the definition.
+    """
+    out = text.translate(_FOLD)
+    return out if out.isascii() else _fold_slow(out)

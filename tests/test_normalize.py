@@ -205,3 +205,12 @@ def test_new_style_tone_question_gets_the_same_answer(ws_service):
     new = ws_service.answer("Hà Nội thực hiện số hoá các dữ liệu như thế nào?")
     assert old.answered
     assert [a.quote for a in new.answers] == [a.quote for a in old.answers]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x2FFF), max_size=40))
+def test_fast_folding_equals_its_definition(text):
+    """The translation-table fold gives exactly NFD + strip combining marks + đ->d."""
+    from retrieval.normalize import _fold_slow
+
+    assert fold_diacritics(text) == _fold_slow(text)
