@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from tg_fakeapi import Call, FakeBotAPI
+from tg_fakeapi import Call, FakeBotAPI, wait_until  # noqa: F401  (re-exported for the tests)
 
 RELIABILITY_REPORT: list[str] = []
 
@@ -56,13 +56,3 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.05):
-    """Poll ``predicate`` until truthy (bounded in time)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)

@@ -78,6 +78,18 @@ class Fault:
     delay: float = 6.0  # "timeout": how long the answer is held back (the bot's read timeout is 5 s)
 
 
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy; AssertionError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
 @dataclass
 class FakeBotAPI:
     token: str
@@ -293,14 +305,7 @@ class FakeBotAPI:
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
         """Poll ``predicate`` until it returns something truthy (bounded in time)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-            time.sleep(0.02)
+        return wait_until(predicate, timeout, what, interval=0.02)
 
     def wait_sent(self, chat_id: int, count: int = 1, timeout: float = 15.0) -> list[Call]:
         return self.wait_for(lambda: (s := self.sent(chat_id)) and len(s) >= count and s,
