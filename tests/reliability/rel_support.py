@@ -6,7 +6,6 @@ The Telegram helpers come from ``tests/telegram`` (``tg_support``,
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
