@@ -14,6 +14,7 @@ multiplied by ``1 + retrieval.type_bonus``.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,10 +54,14 @@ def _is_cap(word: str) -> bool:
     return word[0].isupper() and not (word.isupper() and len(word) > 1)
 
 
-def answer_spans(kind: str, sentence: str, rules: TypeRules) -> list[tuple[int, int, tuple[str, ...]]]:
-    """Token spans (start, end, folded words) in ``sentence`` that could answer a ``kind`` question."""
-    words = _TOKEN.findall(sentence)
-    folded = [fold_diacritics(w).lower() for w in words]
+def answer_spans(
+    kind: str, words: Sequence[str], folded: Sequence[str], rules: TypeRules
+) -> list[tuple[int, int, tuple[str, ...]]]:
+    """Token spans (start, end, folded words) of a sentence that could answer a ``kind`` question.
+
+    ``words`` are the sentence's tokens (``_TOKEN``), ``folded`` the same tokens
+    folded and lower-cased.
+    """
     spans: list[tuple[int, int, tuple[str, ...]]] = []
     if kind in ("number", "date"):
         for i, w in enumerate(words):
@@ -91,19 +96,32 @@ def answer_spans(kind: str, sentence: str, rules: TypeRules) -> list[tuple[int, 
     return spans
 
 
-def has_answer_type(kind: str, sentence: str, question: str, rules: TypeRules, window: int = 4) -> bool:
-    """Does ``sentence`` hold a ``kind`` thing the question lacks, next to the question's words?"""
+@dataclass(frozen=True)
+class AskedFor:
+    """What a question asks for, worked out once per question."""
+
+    kind: str
+    words: frozenset[str]  # the question's words, folded and lower-cased
+
+
+def asked_for(kind: str, question: str, rules: TypeRules) -> AskedFor:
+    """The question's answer kind and folded words ("tên là gì" after a title asks for a person)."""
     q_folded = [fold_diacritics(w).lower() for w in _TOKEN.findall(question)]
-    q_words = set(fold_diacritics(question).lower().split()) | set(q_folded)
     if kind == "name":
         # "Đại sứ Mỹ tên là gì": the name of someone with a title is a person's.
         pairs = {" ".join(q_folded[i:i + 2]) for i in range(len(q_folded) - 1)}
         if (set(q_folded) | pairs) & rules.person_titles:
             kind = "person"
-    words = [fold_diacritics(w).lower() for w in _TOKEN.findall(sentence)]
-    anchors = [i for i, w in enumerate(words) if w in q_words and len(w) > 1]
-    for start, end, span in answer_spans(kind, sentence, rules):
-        if all(w in q_words for w in span):
+    return AskedFor(kind, frozenset(fold_diacritics(question).lower().split()) | frozenset(q_folded))
+
+
+def has_answer_type(asked: AskedFor, sentence: str, rules: TypeRules, window: int = 4) -> bool:
+    """Does ``sentence`` hold the asked-for kind of thing, absent from the question, next to its words?"""
+    words = _TOKEN.findall(sentence)
+    folded = [fold_diacritics(w).lower() for w in words]
+    anchors = [i for i, w in enumerate(folded) if w in asked.words and len(w) > 1]
+    for start, end, span in answer_spans(asked.kind, words, folded, rules):
+        if all(w in asked.words for w in span):
             continue  # the question already names it
         if any(start - window <= a < end + window for a in anchors if not start <= a < end):
             return True
@@ -151,6 +169,7 @@ def features(
     neigh = _neighbour_scores(index, base)
     art_first = np.ones(len(index.sentences) + 1, dtype=bool)
     art_first[1:-1] = index.sentence_article_ids[1:] != index.sentence_article_ids[:-1]
+    asked = asked_for(query.qtype, question, rules) if query.qtype else None
     rows = np.zeros((candidates.size, len(FEATURES)), dtype=np.float64)
     stage_rank = np.empty(candidates.size)
     stage_rank[np.lexsort((candidates, -fused[candidates]))] = np.arange(1, candidates.size + 1)
@@ -176,9 +195,9 @@ def features(
             float(art_first[i]),
         ]
         kinds = [0.0] * 5
-        if query.qtype:
+        if asked is not None:
             kinds[("person", "number", "date", "place", "name").index(query.qtype)] = float(
-                has_answer_type(query.qtype, index.text(i), question, rules, window)
+                has_answer_type(asked, index.text(i), rules, window)
             )
         rows[j] = row + kinds
     return rows
@@ -200,8 +219,9 @@ def rank(
     else:
         final = fused[candidates].copy()
         if query.qtype and cfg.type_bonus:
+            asked = asked_for(query.qtype, question, rules)
             for j, i in enumerate(candidates):
-                if has_answer_type(query.qtype, index.text(int(i)), question, rules, cfg.type_window):
+                if has_answer_type(asked, index.text(int(i)), rules, cfg.type_window):
                     final[j] *= 1 + cfg.type_bonus
     order = np.lexsort((candidates, -final))[:k]
     return [Hit(int(candidates[j]), float(final[j]), float(base[candidates[j]])) for j in order]

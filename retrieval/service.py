@@ -18,7 +18,7 @@ from .config import Config
 from .errors import BotError, ConfigError, IndexFormatError
 from .index import SentenceIndex, build_index
 from .ingest import Article, load_corpus
-from .rank import rank
+from .rank import TypeRules, rank
 from .segcache import segment_corpus
 from .segment import Segmenter, underthesea_version
 from .store import compat_key, fingerprint, index_path, load_index, load_last_good, save_index
@@ -72,6 +72,7 @@ class AnswerService:
             if segmenter.terms(short)
         }
         self.composer = Composer(cfg.answer, cfg.retrieval, abbreviations)
+        self.type_rules = TypeRules.from_config(cfg.retrieval)  # built once, used by every question
         self.info = info
 
     @classmethod
@@ -194,7 +195,7 @@ class AnswerService:
             notes.append("truncated")
         query = self.composer.query(text, self.segmenter.terms(text))
         k = max(self.cfg.retrieval.top_k, 2 * (max_answers or 0))
-        hits = rank(self.index, query, text, self.cfg.retrieval, k)
+        hits = rank(self.index, query, text, self.cfg.retrieval, k, self.type_rules)
         decision = self.composer.decide(self.index, query, hits, max_answers)
         if decision.answered:
             message = messages.answer_text(decision.answers)
