@@ -9,6 +9,7 @@ project's own ``.cache``.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import shutil
 from pathlib import Path
@@ -107,4 +108,18 @@ def write_config(folder: Path, changes: dict | None = None, *, raw: str | None =
     else:
         data = _merge(repo_config_data(), changes or {})
         path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+JSONL_RECORDS = [
+    {"id": "bai-cau", "title": "Cầu Kỳ Lân", "text": "Cầu Kỳ Lân dài 800 mét và được xây bằng thép."},
+    {"id": "bai-pho", "title": "Ẩm thực", "text": "Phở bò là món ăn nổi tiếng của Hà Nội."},
+    {"id": "bai-mua", "title": "Thời tiết", "text": "Mùa đông ở miền Bắc trời lạnh và khô."},
+    {"id": "bai-lua", "title": "Nông nghiệp", "text": "Nông dân trồng lúa hai vụ mỗi năm."},
+]
+
+
+def write_jsonl_corpus(path: Path) -> Path:
+    """A four-article JSONL corpus (ids bai-cau, bai-pho, bai-mua, bai-lua) at ``path``."""
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in JSONL_RECORDS) + "\n", encoding="utf-8")
     return path

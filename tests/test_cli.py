@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from qa_support import REPO, copy_seeds, write_config
+from qa_support import REPO, copy_seeds, write_config, write_jsonl_corpus
 from retrieval import messages
 
 pytestmark = pytest.mark.slow
@@ -233,14 +233,7 @@ def test_missing_corpus_exits_2(tmp_path, via):
 
 def test_corpus_flag_with_jsonl(workdir, tmp_path):
     _, config = workdir
-    path = tmp_path / "corpus.jsonl"
-    records = [
-        {"id": "bai-cau", "title": "Cầu Kỳ Lân", "text": "Cầu Kỳ Lân dài 800 mét và được xây bằng thép."},
-        {"id": "bai-pho", "title": "Ẩm thực", "text": "Phở bò là món ăn nổi tiếng của Hà Nội."},
-        {"id": "bai-mua", "title": "Thời tiết", "text": "Mùa đông ở miền Bắc trời lạnh và khô."},
-        {"id": "bai-lua", "title": "Nông nghiệp", "text": "Nông dân trồng lúa hai vụ mỗi năm."},
-    ]
-    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
+    path = write_jsonl_corpus(tmp_path / "corpus.jsonl")
     proc = run_bot("ask", "Cầu Kỳ Lân dài bao nhiêu mét?", "--json", "--config", str(config), "--corpus", str(path))
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)

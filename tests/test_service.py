@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa_support import open_ws, with_cache, write_article
+from qa_support import open_ws, with_cache, write_article, write_jsonl_corpus
 from retrieval import messages
 from retrieval.compose import Result
 from retrieval.errors import CorpusError
@@ -97,14 +97,7 @@ def test_open_corpus_without_articles_is_a_corpus_error(cfg, tmp_path):
 
 
 def test_open_jsonl_corpus(cfg, tmp_path):
-    path = tmp_path / "corpus.jsonl"
-    records = [
-        {"id": "bai-cau", "title": "Cầu Kỳ Lân", "text": "Cầu Kỳ Lân dài 800 mét và được xây bằng thép."},
-        {"id": "bai-pho", "title": "Ẩm thực", "text": "Phở bò là món ăn nổi tiếng của Hà Nội."},
-        {"id": "bai-mua", "title": "Thời tiết", "text": "Mùa đông ở miền Bắc trời lạnh và khô."},
-        {"id": "bai-lua", "title": "Nông nghiệp", "text": "Nông dân trồng lúa hai vụ mỗi năm."},
-    ]
-    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
+    path = write_jsonl_corpus(tmp_path / "corpus.jsonl")
     service = open_ws(cfg, path)
     assert [a.doc_id for a in service.articles] == ["bai-cau", "bai-pho", "bai-mua", "bai-lua"]
     result = service.answer("Cầu Kỳ Lân dài bao nhiêu mét?")
