@@ -48,6 +48,8 @@ VARIANTS: list[tuple[str, str, dict, dict]] = [
     ("- article evidence", "article_weight 0", {"article_weight": 0.0}, {}),
     ("- answer-type preference", "type_bonus 0", {"type_bonus": 0.0}, {}),
     ("- abbreviation table", "no abbreviations", {"abbreviations": {}}, {}),
+    ("- forward widening", "answer.widen_forward false: a quote never takes the dependent sentence after it",
+     {}, {"widen_forward": False}),
     ("b = 0.75", "rank-bm25's default length normalisation (ours: 0.5)", {"b": 0.75}, {}),
     ("+ syllable-bigram field", "bigram_weight 0.5", {"bigram_weight": 0.5}, {}),
     ("+ neighbour evidence", "neighbor_weight 0.2", {"neighbor_weight": 0.2}, {}),

@@ -171,15 +171,27 @@ class Composer:
             return not (rest[:1].isupper())
         return False
 
-    def _span(self, index: SentenceIndex, i: int) -> tuple[int, int, int, int]:
-        """(article, paragraph, start, end) of the quote for sentence ``i``."""
+    def unit(self, index: SentenceIndex, i: int) -> tuple[int, int]:
+        """First and last sentence of the quote for sentence ``i``: the sentence before
+        it when ``i`` cannot stand alone, the one after when that one depends on ``i``
+        (``answer.widen_forward``), always within the same paragraph."""
         ref = index.sentences[i]
-        start = ref.start
+        first = last = i
         if i > 0 and self.needs_context(index.text(i)):
             prev = index.sentences[i - 1]
             if prev.article == ref.article and prev.paragraph == ref.paragraph:
-                start = prev.start
-        return ref.article, ref.paragraph, start, ref.end
+                first = i - 1
+        if self.cfg.widen_forward and i + 1 < len(index.sentences):
+            nxt = index.sentences[i + 1]
+            if nxt.article == ref.article and nxt.paragraph == ref.paragraph and self.needs_context(index.text(i + 1)):
+                last = i + 1
+        return first, last
+
+    def _span(self, index: SentenceIndex, i: int) -> tuple[int, int, int, int]:
+        """(article, paragraph, start, end) of the quote for sentence ``i``."""
+        first, last = self.unit(index, i)
+        ref = index.sentences[i]
+        return ref.article, ref.paragraph, index.sentences[first].start, index.sentences[last].end
 
     def decide(
         self, index: SentenceIndex, query: Query, hits: Sequence[Hit], max_answers: int | None = None

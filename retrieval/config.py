@@ -104,6 +104,8 @@ class AnswerConfig:
     dependent_openers: tuple[str, ...] = ()
     # Pronouns: the sentence needs the one before it unless a name follows.
     pronoun_openers: tuple[str, ...] = ()
+    # Quote the next sentence too when it depends on the quoted one.
+    widen_forward: bool = False
     # Questions longer than this (characters) are cut before answering.
     max_question_chars: int = 1000
 

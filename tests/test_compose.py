@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from qa_support import SEEDS, open_ws, with_cache, write_article
 from retrieval import messages
 from retrieval.compose import Answer, Composer, Result
+from retrieval.service import AnswerService
 
 RESULT_KEYS = {"question", "answered", "answers", "message"}
 ANSWER_KEYS = {"quote", "doc_id", "title", "source", "date", "url", "score"}
@@ -146,6 +148,10 @@ MINI = {
                 "Người dân thích đi dạo buổi sáng.\n",
     "gamma.md": "---\ntitle: Công viên Thiên Nga\nsource: Báo Thử\ndate: 2020-05-01\nurl: https://example.com/g\n---\n"
                 "Thành phố Beta có công viên Thiên Nga rộng 50 héc-ta.\n\nMùa hè có nhiều du khách đến chơi.\n",
+    "delta.txt": "Số nguyên tố\n\n"
+                 "Các nhà toán học đã tìm ra hai thuật toán kiểm tra số nguyên tố rất nhanh. "
+                 "Chúng gồm thuật toán Miller–Rabin và thuật toán AKS.\n\n"
+                 "Chúng được giảng dạy ở nhiều trường đại học.\n",
     "f1.txt": "Ẩm thực\n\nPhở bò là món ăn nổi tiếng. Bún chả cũng rất được yêu thích.\n",
     "f2.txt": "Thời tiết\n\nMùa đông trời lạnh và khô. Mùa xuân có mưa phùn nhẹ.\n",
     "f3.txt": "Giáo dục\n\nHọc sinh đi học từ tháng chín. Kỳ thi diễn ra vào tháng sáu.\n",
@@ -184,6 +190,27 @@ def test_dependent_opener_is_quoted_with_the_one_before(mini_service):
         "Hội đồng thành phố đã thông qua nghị quyết mới. "
         "Theo đó, vé xe buýt điện Kim Ngưu sẽ miễn phí cho học sinh."
     )
+
+
+def test_dependent_sentence_after_the_best_one_is_quoted_with_it(mini_service):
+    # The question matches the setup sentence; the names are in the next one ("Chúng gồm ...").
+    result = mini_service.answer("Thuật toán nào kiểm tra số nguyên tố rất nhanh?")
+    assert result.answered
+    assert result.answers[0].quote == (
+        "Các nhà toán học đã tìm ra hai thuật toán kiểm tra số nguyên tố rất nhanh. "
+        "Chúng gồm thuật toán Miller–Rabin và thuật toán AKS."
+    )  # and not the next paragraph, although it opens with "Chúng" too
+    assert not any("giảng dạy" in a.quote and "Các nhà toán học" in a.quote for a in result.answers)
+
+
+def test_forward_widening_can_be_switched_off(mini_service):
+    cfg = mini_service.cfg
+    narrow = AnswerService(
+        mini_service.index, mini_service.segmenter,
+        dataclasses.replace(cfg, answer=dataclasses.replace(cfg.answer, widen_forward=False)),
+    )
+    result = narrow.answer("Thuật toán nào kiểm tra số nguyên tố rất nhanh?")
+    assert result.answers[0].quote == "Các nhà toán học đã tìm ra hai thuật toán kiểm tra số nguyên tố rất nhanh."
 
 
 def test_same_sentence_in_two_articles_is_quoted_once(mini_service):
