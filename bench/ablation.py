@@ -51,6 +51,8 @@ VARIANTS: list[tuple[str, str, dict, dict]] = [
     ("- forward widening", "answer.widen_forward false: a quote never takes the dependent sentence after it",
      {}, {"widen_forward": False}),
     ("b = 0.75", "rank-bm25's default length normalisation (ours: 0.5)", {"b": 0.75}, {}),
+    ("k1 = 1.2", "less term-frequency saturation headroom (ours: 1.5)", {"k1": 1.2}, {}),
+    ("k1 = 2.0", "more term-frequency saturation headroom", {"k1": 2.0}, {}),
     ("+ syllable-bigram field", "bigram_weight 0.5", {"bigram_weight": 0.5}, {}),
     ("+ neighbour evidence", "neighbor_weight 0.2", {"neighbor_weight": 0.2}, {}),
 ]
