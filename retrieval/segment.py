@@ -38,10 +38,22 @@ def underthesea_version() -> str:
     return getattr(underthesea, "__version__", "unknown")
 
 
-def to_term(token: str) -> str:
-    """One segmented word -> one index term: syllables joined by '_', edge punctuation cut."""
+def _to_term_slow(token: str) -> str:
+    """The definition :func:`to_term` must agree with (the tests compare them)."""
     syllables = (_EDGE_PUNCT.sub("", s) for s in token.split())
     return "_".join(s for s in syllables if s)
+
+
+def to_term(token: str) -> str:
+    """One segmented word -> one index term: syllables joined by '_', edge punctuation cut."""
+    # ``[\W_]`` is exactly "not str.isalnum()", so a syllable that is all
+    # letters and digits has no edge to cut: most words take this path.
+    if token.isalnum():
+        return token
+    syllables = token.split()
+    if all(s.isalnum() for s in syllables):
+        return "_".join(syllables)
+    return _to_term_slow(token)
 
 
 class Segmenter:
