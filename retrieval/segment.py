@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import lru_cache
+from sys import intern
 
 from .normalize import normalize
 
@@ -72,8 +73,15 @@ class Segmenter:
         norm = normalize(text)
         if not any(ch.isalnum() for ch in norm):
             return ()
-        terms = (to_term(tok) for tok in self._words(norm))
-        return tuple(t for t in terms if t)
+        # Terms are interned: a corpus uses the same words millions of times, so
+        # one string per word saves memory, and a worker process's results
+        # pickle each word once per batch instead of once per use.
+        terms = []
+        for token in self._words(norm):
+            term = token if token.isalnum() else to_term(token)
+            if term:
+                terms.append(intern(term))
+        return tuple(terms)
 
     def sentence_spans(self, paragraph: str) -> list[tuple[int, int]]:
         """Character spans of the sentences of ``paragraph``, in order.
