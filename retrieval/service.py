@@ -153,7 +153,7 @@ class AnswerService:
             stages.append((name, now - clock))
             clock = now
 
-        articles = load_corpus(corpus, cfg.ingest).articles
+        articles = load_corpus(corpus, cfg.ingest, workers=cfg.build_workers).articles
         stage("ingest")
         segmented = segment_corpus(
             articles, segmenter, seg_id,
