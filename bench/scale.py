@@ -612,6 +612,7 @@ def measure_speedup(articles: Sequence, workers: int, repeats: int) -> dict:
     cpu: dict[int, list[float]] = {1: [], workers: []}
     ratios: list[float] = []
     sentences = 0
+    load_before = os.getloadavg()[0]
     for rep in range(repeats):
         run: dict[int, float] = {}
         for w in ((1, workers) if rep % 2 == 0 else (workers, 1)):
@@ -632,6 +633,8 @@ def measure_speedup(articles: Sequence, workers: int, repeats: int) -> dict:
         "ratio": round(float(np.median(ratios)), 3),
         "ratio_min": round(min(ratios), 3), "ratio_max": round(max(ratios), 3),
         "single_cpu_s": round(float(np.median(cpu[1])), 1), "parallel_cpu_s": round(float(np.median(cpu[workers])), 1),
+        # Other processes on the machine slow the parallel runs most: the 1-minute load before and after.
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
 
 
@@ -755,7 +758,8 @@ def report_text(out: dict) -> str:
                 f"{r['size']} segmentation alone ({sp['articles']} articles, {sp['texts']:,} sentences and titles): "
                 f"1 process {sp['single_per_s']:,.0f}/s, {sp['workers']} processes {sp['parallel_per_s']:,.0f}/s; "
                 f"speedup {sp['ratio']:.2f}x (median of {sp['repeats']}; min {sp['ratio_min']:.2f}, "
-                f"max {sp['ratio_max']:.2f}); CPU {sp['single_cpu_s']:.1f}s vs {sp['parallel_cpu_s']:.1f}s"
+                f"max {sp['ratio_max']:.2f}); CPU {sp['single_cpu_s']:.1f}s vs {sp['parallel_cpu_s']:.1f}s; "
+                f"load average {sp['load_average'][0]:.2f} before, {sp['load_average'][1]:.2f} after"
             )
     lines += [
         "build: AnswerService.open(rebuild=True) from an empty cache_dir; worker CPU is the CPU time of the "
