@@ -44,7 +44,15 @@ What is measured, per size
   sentence splitting, word segmentation, the BM25 fields, saving), wall
   seconds and sentences per second, from an empty ``cache_dir`` (a cold
   build: no saved segmentation is reused); also the CPU time of the worker
-  processes it started (0 when it segmented in this process alone).
+  processes it started (0 when it segmented in this process alone), and the
+  wall seconds of each stage (ingest, segment, index, save:
+  ``IndexInfo.stages``).
+* **segmentation speedup**: ``segment_corpus`` alone (no cache) on the first
+  articles of the corpus, ``--speedup-sentences`` sentences, in one process
+  and on all cores (``build_workers``), back to back, the order alternating
+  between repeats; sentences/s of each (median over ``--repeats``) and the
+  ratio parallel / single of each repeat (median, min, max). The model is
+  loaded in this process beforehand, as the build does before it forks.
 * **index MB**: the saved index file (``retrieval.store.index_path``).
 * **load / first answer**: a fresh ``python -c`` process imports the project,
   opens the service (it must load the saved index, not rebuild it) and
@@ -578,6 +586,58 @@ def log_step(label: str, message: str) -> None:
     print(f"[{label}] {message}", file=sys.stderr, flush=True)
 
 
+def speedup_sample(corpus: Path, cfg: Config, sentences: int) -> list:
+    """The first articles of ``corpus`` holding at least ``sentences`` sentences (all of them if fewer)."""
+    from retrieval.ingest import load_corpus
+    from retrieval.segment import Segmenter
+
+    splitter = Segmenter()
+    sample, total = [], 0
+    for article in load_corpus(corpus, cfg.ingest).articles:
+        if total >= sentences:
+            break
+        sample.append(article)
+        total += sum(len(splitter.sentence_spans(p)) for p in article.paragraphs)
+    return sample
+
+
+def measure_speedup(articles: Sequence, workers: int, repeats: int) -> dict:
+    """Segmentation alone (``segment_corpus``, no cache) in one process and on ``workers``
+    processes, on the same articles, back to back (alternating order): rates and ratios."""
+    from retrieval.segcache import segment_corpus
+    from retrieval.segment import Segmenter
+
+    Segmenter().terms("khởi động mô hình")  # load underthesea here first, as a build does before forking
+    rates: dict[int, list[float]] = {1: [], workers: []}
+    cpu: dict[int, list[float]] = {1: [], workers: []}
+    ratios: list[float] = []
+    sentences = 0
+    load_before = os.getloadavg()[0]
+    for rep in range(repeats):
+        run: dict[int, float] = {}
+        for w in ((1, workers) if rep % 2 == 0 else (workers, 1)):
+            gc.collect()
+            cpu0 = cpu_seconds(resource.RUSAGE_SELF) + cpu_seconds(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            segmented = segment_corpus(articles, Segmenter(), "speedup", workers=w, progress=False)
+            wall = time.perf_counter() - t0
+            cpu[w].append(cpu_seconds(resource.RUSAGE_SELF) + cpu_seconds(resource.RUSAGE_CHILDREN) - cpu0)
+            sentences = sum(len(s.sentences) + 1 for s in segmented)  # + the title
+            run[w] = sentences / wall
+            rates[w].append(run[w])
+        ratios.append(run[workers] / run[1])
+    return {
+        "articles": len(articles), "texts": sentences, "workers": workers, "repeats": repeats,
+        "single_per_s": round(float(np.median(rates[1])), 1),
+        "parallel_per_s": round(float(np.median(rates[workers])), 1),
+        "ratio": round(float(np.median(ratios)), 3),
+        "ratio_min": round(min(ratios), 3), "ratio_max": round(max(ratios), 3),
+        "single_cpu_s": round(float(np.median(cpu[1])), 1), "parallel_cpu_s": round(float(np.median(cpu[workers])), 1),
+        # Other processes on the machine slow the parallel runs most: the 1-minute load before and after.
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+    }
+
+
 def measure_size(size: int, args: argparse.Namespace, inventory, workdir: Path) -> dict:
     """Generate, build, save, load and query one corpus size; everything measured for its table row."""
     from retrieval.service import AnswerService
@@ -597,6 +657,15 @@ def measure_size(size: int, args: argparse.Namespace, inventory, workdir: Path) 
     # An empty cache folder per size: the build is always a cold one, whatever the library caches there.
     cfg = dataclasses.replace(load_config(config), cache_dir=workdir / f"cache-{label}")
     shutil.rmtree(cfg.cache_dir, ignore_errors=True)
+    speedup = None
+    if args.speedup_sentences:  # before the build: worker processes fork from a small process, as in a build
+        workers = cfg.build_workers or os.cpu_count() or 1
+        sample = speedup_sample(corpus, cfg, args.speedup_sentences)
+        log_step(label, f"segmentation speedup: {len(sample)} articles, 1 vs {workers} processes, "
+                        f"{args.repeats} repeats ...")
+        speedup = measure_speedup(sample, workers, args.repeats)
+        del sample
+        gc.collect()
     log_step(label, "building the index ...")
     workers_before = cpu_seconds(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
@@ -611,10 +680,12 @@ def measure_size(size: int, args: argparse.Namespace, inventory, workdir: Path) 
         "corpus_mb": round(corpus.stat().st_size / 2**20, 1), "corpus_reused": reused,
         "build_s": round(build_s, 2), "sentences_per_s": round(len(index.sentences) / build_s, 1),
         "build_worker_cpu_s": round(worker_cpu_s, 1),
+        "build_stages_s": {name: round(seconds, 2) for name, seconds in service.info.stages},
         "index_mb": round(index_path(cfg, corpus).stat().st_size / 2**20, 1),
     }
     log_step(label, f"built in {build_s:.1f}s; fresh process: load, answer, time {len(texts)} questions ...")
     out["serving"] = run_fresh_process(config, cfg, corpus, texts, args.repeats)
+    out["speedup"] = speedup
     if args.quick and size >= 1_000_000:
         out["reference"] = None
     else:
@@ -677,8 +748,19 @@ def report_text(out: dict) -> str:
             + ("" if ref is None else
                f"; word-field BM25 top-10 alone p50 {ref['word_field_bm25']['p50_ms']:.2f} ms; "
                f"BM25Okapi built in {ref['rank_bm25_build_s']:.1f}s")
-            + f"; build worker CPU {r['build_worker_cpu_s']:.0f}s; size wall time {r['wall_s']:.0f}s"
+            + f"; build worker CPU {r['build_worker_cpu_s']:.0f}s; build stages "
+            + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in r["build_stages_s"].items())
+            + f"; size wall time {r['wall_s']:.0f}s"
         )
+        sp = r["speedup"]
+        if sp is not None:
+            lines.append(
+                f"{r['size']} segmentation alone ({sp['articles']} articles, {sp['texts']:,} sentences and titles): "
+                f"1 process {sp['single_per_s']:,.0f}/s, {sp['workers']} processes {sp['parallel_per_s']:,.0f}/s; "
+                f"speedup {sp['ratio']:.2f}x (median of {sp['repeats']}; min {sp['ratio_min']:.2f}, "
+                f"max {sp['ratio_max']:.2f}); CPU {sp['single_cpu_s']:.1f}s vs {sp['parallel_cpu_s']:.1f}s; "
+                f"load average {sp['load_average'][0]:.2f} before, {sp['load_average'][1]:.2f} after"
+            )
     lines += [
         "build: AnswerService.open(rebuild=True) from an empty cache_dir; worker CPU is the CPU time of the "
         "processes it started (0: it segmented in one process);",
@@ -697,6 +779,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--queries", type=int, default=200, metavar="N", help="questions per size (default: %(default)s)")
     ap.add_argument("--repeats", type=int, default=3, help="timing runs (default: %(default)s)")
     ap.add_argument("--seed", type=int, default=1, help="generator seed (default: %(default)s)")
+    ap.add_argument("--speedup-sentences", type=int, default=10_000, metavar="N",
+                    help="segment the first N sentences in 1 process and on all cores to measure the speedup "
+                         "(0: skip; default: %(default)s)")
     ap.add_argument("--workdir", type=Path, default=None,
                     help="keep corpora and indexes here and reuse them (default: a temporary folder)")
     ap.add_argument("--config", type=Path, default=REPO / "config.yaml", help="default: %(default)s")
@@ -710,6 +795,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         ap.error("--sizes is empty")
     if args.queries < 1 or args.repeats < 1:
         ap.error("--queries and --repeats must be >= 1")
+    if args.speedup_sentences < 0:
+        ap.error("--speedup-sentences must be >= 0")
     if not args.config.is_file():
         ap.error(f"config file not found: {args.config}")
     return args

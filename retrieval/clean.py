@@ -13,6 +13,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
 
 from .config import IngestConfig
 from .normalize import normalize
@@ -70,7 +71,10 @@ def has_terminal_punctuation(line: str) -> bool:
 
 
 def is_mojibake(line: str) -> bool:
-    return bool(_MOJIBAKE.search(line)) or len(_QMARK_IN_WORD.findall(line)) >= 2
+    if _MOJIBAKE.search(line):
+        return True
+    # Two "?" inside words; most lines have no "?" at all, and two matches are enough.
+    return "?" in line and next(islice(_QMARK_IN_WORD.finditer(line), 1, None), None) is not None
 
 
 def _is_dateline(line: str) -> bool:
@@ -89,13 +93,25 @@ def _clean_title(line: str) -> str:
 
 
 def _is_real_line(line: str) -> bool:
-    """Debris such as ``--> -->`` or a lone separator is not a title."""
-    return sum(ch.isalpha() for ch in line) >= 3
+    """Debris such as ``--> -->`` or a lone separator is not a title (at least 3 letters)."""
+    letters = 0
+    for ch in line:
+        if ch.isalpha():
+            letters += 1
+            if letters == 3:
+                return True
+    return False
 
 
 @lru_cache(maxsize=64)
 def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p, re.IGNORECASE) for p in patterns)
+
+
+@lru_cache(maxsize=64)
+def _marker_forms(markers: tuple[str, ...]) -> frozenset[str]:
+    """The cut markers in their matching form (once per configuration, not per article)."""
+    return frozenset(normalize(m).rstrip(":").strip() for m in markers)
 
 
 def _continues(line: str) -> bool:
@@ -140,7 +156,17 @@ def clean_text(
     fields) win over what is found in the text.
     """
     lines = text.splitlines()
-    markers = {normalize(m).rstrip(":").strip() for m in rules.cut_markers}
+    markers = _marker_forms(rules.cut_markers)
+    # A paragraph is usually both a line (the marker check) and a block (the
+    # repeated-title check): normalize it once.
+    normalized: dict[str, str] = {}
+
+    def norm(line: str) -> str:
+        form = normalized.get(line)
+        if form is None:
+            form = normalized[line] = normalize(line)
+        return form
+
     drop_patterns = _compiled(rules.drop_line_patterns)
     source_patterns = _compiled(rules.source_line_patterns)
 
@@ -157,7 +183,7 @@ def clean_text(
 
     # Everything from the first related-news / comments marker on is the site's.
     for i, ln in enumerate(body_lines):
-        if normalize(ln).strip().rstrip(":").strip() in markers:
+        if norm(ln).strip().rstrip(":").strip() in markers:
             body_lines = body_lines[:i]
             break
 
@@ -177,7 +203,7 @@ def clean_text(
     for block in _blocks(body_lines):
         if not block:
             continue
-        if norm_title and normalize(block) == norm_title:
+        if norm_title and norm(block) == norm_title:
             after_image = True
             continue
         words = len(block.split())

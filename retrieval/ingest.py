@@ -5,16 +5,23 @@ too large, not a regular file, a broken or looping symlink) is skipped with a
 warning that names it; the rest still loads. A corpus with no loadable article
 raises :class:`CorpusError`; an ingestion pattern in ``config.yaml`` that is
 not a regular expression raises :class:`ConfigError` naming the key.
+
+A large corpus is read and cleaned in worker processes (``workers``; 0 = all
+cores), each article on its own; the order, the duplicate checks and the
+skip reasons are those of reading it in one process.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
+import multiprocessing as mp
 import os
 import re
 import stat
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +36,8 @@ log = logging.getLogger(__name__)
 
 ARTICLE_SUFFIXES = (".txt", ".md")
 MAX_FILE_BYTES = 20 * 1024 * 1024
+# Below this many files or JSONL lines, worker processes cost more than they save.
+MIN_PARALLEL_ITEMS = 256
 
 
 @dataclass(frozen=True)
@@ -143,29 +152,90 @@ def _article(doc_id: str, text: str, meta: dict[str, Any], origin: str, rules: I
     )
 
 
-def _load_folder(path: Path, rules: IngestConfig) -> Corpus:
+# One article read on its own: (doc_id, article, error found before the
+# duplicate check, error found after it). The duplicate check itself needs the
+# articles before it, so it is made in order by the caller.
+_Read = tuple[str | None, Article | None, str | None, str | None]
+
+# Worker processes inherit the function to run by fork; it is never pickled.
+_WORKER_READ: Callable[[object], _Read] | None = None
+
+
+def _init_reader(read: Callable[[object], _Read]) -> None:
+    global _WORKER_READ
+    _WORKER_READ = read
+
+
+def _read_in_worker(item: object) -> _Read:
+    return _WORKER_READ(item)
+
+
+def _read_all(read: Callable[[object], _Read], items: Sequence[object], workers: int) -> Iterable[_Read]:
+    """``read`` of every item, in order: in worker processes when there are many."""
+    workers = workers or os.cpu_count() or 1
+    if workers <= 1 or len(items) < MIN_PARALLEL_ITEMS or "fork" not in mp.get_all_start_methods():
+        return map(read, items)
+    chunk = max(1, min(64, len(items) // (workers * 8)))
+    with mp.get_context("fork").Pool(workers, initializer=_init_reader, initargs=(read,)) as pool:
+        return pool.map(_read_in_worker, items, chunksize=chunk)
+
+
+def _read_file(path: Path, rules: IngestConfig, file: Path) -> _Read:
+    doc_id = file.relative_to(path).with_suffix("").as_posix()
+    try:
+        info = file.stat()  # follows symlinks: a loop or a dangling link is an OSError
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("not a regular file (a FIFO, socket or device)")
+        if info.st_size > MAX_FILE_BYTES:
+            raise ValueError(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+        meta, body = _split_front_matter(_decode(file.read_bytes()))
+        return doc_id, _article(doc_id, body, meta, str(file), rules), None, None
+    except (OSError, ValueError) as exc:
+        return doc_id, None, None, str(exc)
+
+
+def _load_folder(path: Path, rules: IngestConfig, workers: int = 1) -> Corpus:
     articles: list[Article] = []
     skipped: list[Skipped] = []
     seen: set[str] = set()
-    for file in corpus_files(path):
-        doc_id = file.relative_to(path).with_suffix("").as_posix()
-        try:
-            if doc_id in seen:
-                raise ValueError(f"duplicate doc_id '{doc_id}' (another file has the same name)")
-            info = file.stat()  # follows symlinks: a loop or a dangling link is an OSError
-            if not stat.S_ISREG(info.st_mode):
-                raise ValueError("not a regular file (a FIFO, socket or device)")
-            if info.st_size > MAX_FILE_BYTES:
-                raise ValueError(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
-            meta, body = _split_front_matter(_decode(file.read_bytes()))
-            articles.append(_article(doc_id, body, meta, str(file), rules))
+    files = corpus_files(path)
+    read = functools.partial(_read_file, path, rules)
+    for file, (doc_id, article, _, error) in zip(files, _read_all(read, files, workers)):
+        if doc_id in seen:
+            skipped.append(Skipped(str(file), f"duplicate doc_id '{doc_id}' (another file has the same name)"))
+        elif article is None:
+            skipped.append(Skipped(str(file), error or "unreadable"))
+        else:
+            articles.append(article)
             seen.add(doc_id)
-        except (OSError, ValueError) as exc:
-            skipped.append(Skipped(str(file), str(exc)))
     return Corpus(tuple(articles), tuple(skipped))
 
 
-def _load_jsonl(path: Path, rules: IngestConfig) -> Corpus:
+def _read_line(path: Path, rules: IngestConfig, item: tuple[int, str]) -> _Read:
+    number, line = item
+    origin = f"{path}:{number}"
+    try:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not valid JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise ValueError("each line must be a JSON object")
+        doc_id = _text_field(record, "id")
+        body = record.get("text")
+        if not doc_id:
+            raise ValueError("missing 'id'")
+        if not isinstance(body, str) or not body.strip():
+            raise ValueError("missing or empty 'text'")
+    except ValueError as exc:
+        return None, None, str(exc), None
+    try:
+        return doc_id, _article(doc_id, body, record, origin, rules), None, None
+    except ValueError as exc:
+        return doc_id, None, None, str(exc)
+
+
+def _load_jsonl(path: Path, rules: IngestConfig, workers: int = 1) -> Corpus:
     articles: list[Article] = []
     skipped: list[Skipped] = []
     seen: set[str] = set()
@@ -173,29 +243,20 @@ def _load_jsonl(path: Path, rules: IngestConfig) -> Corpus:
         text = _decode(path.read_bytes())
     except (OSError, ValueError) as exc:
         raise CorpusError(f"cannot read corpus {path}: {exc}") from None
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    del text
+    read = functools.partial(_read_line, path, rules)
+    for (number, _), (doc_id, article, error, late_error) in zip(lines, _read_all(read, lines, workers)):
         origin = f"{path}:{number}"
-        try:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"not valid JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise ValueError("each line must be a JSON object")
-            doc_id = _text_field(record, "id")
-            body = record.get("text")
-            if not doc_id:
-                raise ValueError("missing 'id'")
-            if not isinstance(body, str) or not body.strip():
-                raise ValueError("missing or empty 'text'")
-            if doc_id in seen:
-                raise ValueError(f"duplicate id '{doc_id}'")
-            articles.append(_article(doc_id, body, record, origin, rules))
+        if error is not None:
+            skipped.append(Skipped(origin, error))
+        elif doc_id in seen:
+            skipped.append(Skipped(origin, f"duplicate id '{doc_id}'"))
+        elif article is None:
+            skipped.append(Skipped(origin, late_error or "unreadable"))
+        else:
+            articles.append(article)
             seen.add(doc_id)
-        except ValueError as exc:
-            skipped.append(Skipped(origin, str(exc)))
     return Corpus(tuple(articles), tuple(skipped))
 
 
@@ -211,8 +272,11 @@ def check_patterns(rules: IngestConfig) -> None:
                 ) from None
 
 
-def load_corpus(path: str | Path, rules: IngestConfig) -> Corpus:
-    """Load every usable article of ``path``; log one warning per skipped file."""
+def load_corpus(path: str | Path, rules: IngestConfig, workers: int = 1) -> Corpus:
+    """Load every usable article of ``path``; log one warning per skipped file.
+
+    ``workers``: processes that read and clean articles when there are many (0 = all cores).
+    """
     check_patterns(rules)
     path = Path(path)
     if path.is_file() and path.suffix.lower() not in (".jsonl", ".json", ".ndjson") + ARTICLE_SUFFIXES:
@@ -220,9 +284,9 @@ def load_corpus(path: str | Path, rules: IngestConfig) -> Corpus:
     if path.is_file() and path.suffix.lower() in ARTICLE_SUFFIXES:
         corpus = _load_folder_file(path, rules)
     elif path.is_file():
-        corpus = _load_jsonl(path, rules)
+        corpus = _load_jsonl(path, rules, workers)
     else:
-        corpus = _load_folder(path, rules)
+        corpus = _load_folder(path, rules, workers)
     for s in corpus.skipped:
         log.warning("skipped %s: %s", s.origin, s.reason)
     if not corpus.articles:

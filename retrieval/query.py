@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .normalize import fold_diacritics, normalize
 
@@ -49,9 +50,20 @@ def expand(words: Iterable[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
+# Indexing folds every sentence's words (and every article's) more than once,
+# and a corpus repeats a small vocabulary millions of times: each word is folded
+# once (a bounded cache that keeps the most used words).
+@lru_cache(maxsize=1 << 16)
+def _folded_syllables(word: str) -> tuple[str, ...]:
+    return tuple(fold_diacritics(s) for s in word.split("_") if s)
+
+
 def fold_terms(words: Iterable[str]) -> tuple[str, ...]:
     """Terms of the diacritic-free field: folded syllables."""
-    return tuple(fold_diacritics(s) for w in words for s in w.split("_") if s)
+    out: list[str] = []
+    for w in words:
+        out.extend(_folded_syllables(w))
+    return tuple(out)
 
 
 _FOLDED_TYPE_PATTERNS = tuple((kind, re.compile(fold_diacritics(p.pattern))) for kind, p in _TYPE_PATTERNS)

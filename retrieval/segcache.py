@@ -7,7 +7,8 @@ sentences a second on one core). This stage
   cores), in order, with a progress bar, and
 - remembers each article's segmentation in an SQLite file keyed by a hash of
   the article's text and the segmenter's identity, so re-indexing after
-  adding or changing a few articles segments only those.
+  adding or changing a few articles segments only those (written in batches
+  as the workers go, so an interrupted build resumes where it stopped).
 
 The cache is only an accelerator: an unreadable or corrupt cache file is
 logged, set aside and rebuilt, never trusted.
@@ -24,6 +25,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from sys import intern
 
 from .ingest import Article
 
@@ -31,6 +33,9 @@ log = logging.getLogger(__name__)
 
 # Below this many articles to segment, worker processes cost more than they save.
 MIN_PARALLEL_ARTICLES = 64
+# Fresh segmentations are written to the cache in batches of this many articles,
+# while the workers go on, rather than all at the end.
+CACHE_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,8 @@ class Segmented:
     @classmethod
     def from_json(cls, text: str) -> Segmented:
         title, sentences = json.loads(text)
-        return cls(tuple(title), tuple((p, s, e, tuple(t)) for p, s, e, t in sentences))
+        # Interned like the Segmenter's terms: one string per word across the corpus.
+        return cls(tuple(map(intern, title)), tuple((p, s, e, tuple(map(intern, t))) for p, s, e, t in sentences))
 
 
 def segment_article(segmenter, title: str, paragraphs: Sequence[str]) -> Segmented:
@@ -138,10 +144,14 @@ def _segment_all(segmenter, todo: Sequence[Article], workers: int) -> Iterator[S
         for title, paragraphs in items:
             yield segment_article(segmenter, title, paragraphs)
         return
+    # The first article is segmented here: that loads the segmenter's model once,
+    # before the fork, and the workers inherit it instead of each loading its own.
+    yield segment_article(segmenter, *items[0])
+    rest = items[1:]
     ctx = mp.get_context("fork")
-    chunk = max(1, min(32, len(items) // (workers * 8)))
+    chunk = max(1, min(32, len(rest) // (workers * 8)))
     with ctx.Pool(workers, initializer=_init_worker, initargs=(segmenter,)) as pool:
-        yield from pool.imap(_segment_in_worker, items, chunksize=chunk)
+        yield from pool.imap(_segment_in_worker, rest, chunksize=chunk)
 
 
 def segment_corpus(
@@ -174,19 +184,37 @@ def segment_corpus(
         len(todo), len(articles), len(articles) - len(todo), workers if len(todo) >= MIN_PARALLEL_ARTICLES else 1,
     )
     fresh: list[tuple[str, Segmented]] = []
-    bar = tqdm(total=len(todo), desc="segmenting", unit="article",
-               disable=None if progress is None else not progress, leave=False)
-    for key, seg in zip(todo_keys, _segment_all(segmenter, todo, workers)):
-        fresh.append((key, seg))
-        found[key] = seg
-        bar.update(1)
-    bar.close()
-    if cache is not None:
+
+    def store(batch: list[tuple[str, Segmented]]) -> None:
+        nonlocal cache
+        if cache is None or not batch:
+            return
         try:
-            cache.put_many(fresh)
-            cache.keep_only(set(keys))
+            cache.put_many(batch)
         except (OSError, sqlite3.Error) as exc:
             log.warning("could not update the segmentation cache %s (%s)", cache_path, exc)
-        finally:
+            cache.close()
+            cache = None
+
+    bar = tqdm(total=len(todo), desc="segmenting", unit="article",
+               disable=None if progress is None else not progress, leave=False)
+    try:
+        for key, seg in zip(todo_keys, _segment_all(segmenter, todo, workers)):
+            fresh.append((key, seg))
+            found[key] = seg
+            bar.update(1)
+            if len(fresh) >= CACHE_BATCH:
+                store(fresh)
+                fresh = []
+        store(fresh)
+        if cache is not None:
+            try:
+                cache.keep_only(set(keys))
+            except (OSError, sqlite3.Error) as exc:
+                log.warning("could not update the segmentation cache %s (%s)", cache_path, exc)
+    finally:
+        # An interrupted build keeps the batches already written: the next one resumes from them.
+        bar.close()
+        if cache is not None:
             cache.close()
     return [found[k] for k in keys]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import lru_cache
+from sys import intern
 
 from .normalize import normalize
 
@@ -38,10 +39,22 @@ def underthesea_version() -> str:
     return getattr(underthesea, "__version__", "unknown")
 
 
-def to_term(token: str) -> str:
-    """One segmented word -> one index term: syllables joined by '_', edge punctuation cut."""
+def _to_term_slow(token: str) -> str:
+    """The definition :func:`to_term` must agree with (the tests compare them)."""
     syllables = (_EDGE_PUNCT.sub("", s) for s in token.split())
     return "_".join(s for s in syllables if s)
+
+
+def to_term(token: str) -> str:
+    """One segmented word -> one index term: syllables joined by '_', edge punctuation cut."""
+    # ``[\W_]`` is exactly "not str.isalnum()", so a syllable that is all
+    # letters and digits has no edge to cut: most words take this path.
+    if token.isalnum():
+        return token
+    syllables = token.split()
+    if all(s.isalnum() for s in syllables):
+        return "_".join(syllables)
+    return _to_term_slow(token)
 
 
 class Segmenter:
@@ -60,8 +73,15 @@ class Segmenter:
         norm = normalize(text)
         if not any(ch.isalnum() for ch in norm):
             return ()
-        terms = (to_term(tok) for tok in self._words(norm))
-        return tuple(t for t in terms if t)
+        # Terms are interned: a corpus uses the same words millions of times, so
+        # one string per word saves memory, and a worker process's results
+        # pickle each word once per batch instead of once per use.
+        terms = []
+        for token in self._words(norm):
+            term = token if token.isalnum() else to_term(token)
+            if term:
+                terms.append(intern(term))
+        return tuple(terms)
 
     def sentence_spans(self, paragraph: str) -> list[tuple[int, int]]:
         """Character spans of the sentences of ``paragraph``, in order.

@@ -37,6 +37,8 @@ class IndexInfo:
     saved: bool
     # True when a rebuild failed and the last good index (of an older corpus) is served.
     stale: bool = False
+    # Wall seconds of each build stage ("ingest", "segment", "index", "save"); empty when loaded.
+    stages: tuple[tuple[str, float], ...] = ()
 
 
 def valid_unicode(text: str) -> str:
@@ -102,8 +104,11 @@ class AnswerService:
         path = index_path(cfg, corpus)
         compat = compat_key(cfg, seg_id)
         stale = False
+        stages: list[tuple[str, float]] = []
         try:
-            index, reason, saved = cls._load_or_build(cfg, corpus, segmenter, seg_id, path, compat, rebuild, progress)
+            index, reason, saved = cls._load_or_build(
+                cfg, corpus, segmenter, seg_id, path, compat, rebuild, progress, stages
+            )
         except ConfigError:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure to rebuild falls back to the last good index
@@ -113,7 +118,8 @@ class AnswerService:
             reason, saved, stale = f"rebuild failed ({_describe(exc)}); serving the last good index", False, True
         loaded = reason == "loaded"
         info = IndexInfo(path, rebuilt=not (loaded or stale), reason=reason,
-                         seconds=time.perf_counter() - started, saved=saved, stale=stale)
+                         seconds=time.perf_counter() - started, saved=saved, stale=stale,
+                         stages=tuple(stages) if not (loaded or stale) else ())
         log.info(
             "index ready: %d articles, %d sentences, %s in %.2fs",
             len(index.articles), len(index.sentences),
@@ -124,9 +130,10 @@ class AnswerService:
     @staticmethod
     def _load_or_build(
         cfg: Config, corpus: Path, segmenter: Segmenter, seg_id: str, path: Path, compat: str,
-        rebuild: bool, progress: bool | None,
+        rebuild: bool, progress: bool | None, stages: list[tuple[str, float]],
     ) -> tuple[SentenceIndex, str, bool]:
-        """(index, reason, saved): the saved index when it matches, else a new one, saved if possible."""
+        """(index, reason, saved): the saved index when it matches, else a new one, saved if possible.
+        A build appends each stage's wall seconds to ``stages``."""
         fp = fingerprint(cfg, corpus, seg_id)
         reason = "rebuild requested"
         if not rebuild:
@@ -138,23 +145,37 @@ class AnswerService:
                 except IndexFormatError as exc:
                     reason = str(exc)
         log.info("building index for %s (%s)", corpus, reason)
-        articles = load_corpus(corpus, cfg.ingest).articles
+        clock = time.perf_counter()
+
+        def stage(name: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            stages.append((name, now - clock))
+            clock = now
+
+        articles = load_corpus(corpus, cfg.ingest, workers=cfg.build_workers).articles
+        stage("ingest")
         segmented = segment_corpus(
             articles, segmenter, seg_id,
             cache_path=path.with_suffix(".segments.sqlite"), workers=cfg.build_workers, progress=progress,
         )
+        stage("segment")
         r = cfg.retrieval
         index = build_index(
             articles, segmented=segmented,
             k1=r.k1, b=r.b, epsilon=r.epsilon, progress=progress, with_pairs=r.bigram_weight > 0,
             expand_compounds=r.expand_compounds, with_fold_pairs=r.accentless_bigram_weight > 0,
         )
+        stage("index")
         try:
             save_index(index, path, fp, compat)
-            return index, reason, True
+            saved = True
         except OSError as exc:
             log.warning("could not save the index to %s (%s); serving it from memory", path, exc)
-            return index, reason, False
+            saved = False
+        stage("save")
+        log.info("build stages: %s", ", ".join(f"{name} {seconds:.1f}s" for name, seconds in stages))
+        return index, reason, saved
 
     @staticmethod
     def _last_good(path: Path, compat: str, corpus: Path, failure: Exception) -> SentenceIndex:

@@ -54,6 +54,9 @@ def test_has_terminal_punctuation(line, terminal):
         ("HÃ  Ná»™i", True),
         ("Hà Nội có gần 10 triệu người.", False),
         ("Bạn có khỏe không? Tôi khỏe.", False),
+        ("L?y l?i m?t kh?u", True),  # "?" inside words, twice, with no other sign
+        ("Chỉ m?t chỗ hỏng thôi.", False),  # once is not enough
+        ("x?y?z", False),  # non-overlapping: the second "?" has no letter of its own before it
     ],
 )
 def test_is_mojibake(line, bad):

@@ -312,3 +312,43 @@ def test_jsonl_not_utf8_is_a_corpus_error(tmp_path, repo_config):
     path.write_bytes('{"id": "a", "text": "Café très bon."}'.encode("latin-1"))
     with pytest.raises(CorpusError):
         load_corpus(path, repo_config.ingest)
+
+
+# --- reading in worker processes ---------------------------------------------------------
+
+
+def test_parallel_reading_equals_reading_in_one_process(tmp_path, repo_config, monkeypatch):
+    """Order, duplicate checks and skip reasons do not depend on how many processes read."""
+    import retrieval.ingest as ingest
+
+    rec = lambda **kw: json.dumps(kw, ensure_ascii=False)  # noqa: E731
+    lines = []
+    for i in range(30):
+        lines.append(rec(id=f"bai-{i}", title=f"Bài {i}", text=f"Hà Nội có {i} hồ nước đẹp. Câu thứ hai."))
+        if i % 7 == 0:
+            lines.append("{not json")
+            lines.append(rec(id=f"bai-{i}", text="Trùng id nhưng có câu đầy đủ."))  # a duplicate
+            lines.append(rec(id=f"bai-{i}", text="PV"))  # a duplicate that would also fail cleaning
+            lines.append(rec(id=f"rong-{i}", text="PV"))  # fails cleaning: nothing left
+            lines.append(rec(id=f"rong-{i}", text="Sau một dòng hỏng, id này không trùng."))
+    path = _jsonl(tmp_path / "corpus.jsonl", lines)
+    folder = tmp_path / "corpus"
+    for i in range(12):
+        write_article(folder, f"bai{i:02d}.txt", good_article(f"Bài số {i}"))
+    write_article(folder, "bai03.md", good_article("Trùng tên"))  # duplicate doc_id
+    write_article(folder, "hong.md", "---\ntitle: [chưa đóng\n---\nNội dung có một câu đầy đủ.\n")
+    write_article(folder, "hong.txt", good_article("Cùng tên với một tệp hỏng"))  # not a duplicate
+    write_article(folder, "nhi_phan.txt", b"\x00\x01\x02")
+
+    for corpus in (path, folder):
+        one = load_corpus(corpus, repo_config.ingest, workers=1)
+        monkeypatch.setattr(ingest, "MIN_PARALLEL_ITEMS", 2)
+        two = load_corpus(corpus, repo_config.ingest, workers=2)
+        monkeypatch.undo()
+        assert two == one
+        assert len(one.articles) > 10 and len(one.skipped) >= 3
+    reasons = {s.origin.rsplit(":", 1)[-1]: s.reason for s in load_corpus(path, repo_config.ingest, workers=2).skipped}
+    assert "duplicate" in reasons["4"]  # line 4: the duplicate that would also fail cleaning
+    assert "no article text" in reasons["5"]
+    skipped_files = {s.origin.rsplit("/", 1)[-1] for s in one.skipped}
+    assert skipped_files == {"bai03.txt", "hong.md", "nhi_phan.txt"}

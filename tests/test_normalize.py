@@ -214,3 +214,22 @@ def test_fast_folding_equals_its_definition(text):
     from retrieval.normalize import _fold_slow
 
     assert fold_diacritics(text) == _fold_slow(text)
+
+
+# Vietnamese letters in both encodings, the tone marks alone, q, and word/non-word neighbours.
+tone_placement_text = st.text(
+    alphabet=st.sampled_from(
+        list(VIETNAMESE + VIETNAMESE.upper() + NFD(VIETNAMESE) + "\u0300\u0301\u0309\u0303\u0323qQ _1.-\n")
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(tone_placement_text, st.text(max_size=40)))
+def test_tone_placement_fast_path_agrees_with_its_definition(text):
+    from retrieval.normalize import _tone_placement_slow
+
+    assert normalize_tone_placement(text) == _tone_placement_slow(text)
+    folded = unicodedata.normalize("NFC", text).casefold()
+    assert normalize(text) == _tone_placement_slow(folded)

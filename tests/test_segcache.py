@@ -9,6 +9,7 @@ import pytest
 
 from retrieval.index import build_index
 from retrieval.ingest import Article
+from retrieval import segcache
 from retrieval.segcache import MIN_PARALLEL_ARTICLES, Segmented, article_key, segment_corpus
 from retrieval.segment import Segmenter
 
@@ -142,3 +143,53 @@ def test_reindexing_after_one_changed_file_segments_only_that_article(cfg, seed_
     assert second.info.reason != "loaded"  # the corpus changed: the index was rebuilt ...
     assert "segmenting 1 of 5 articles (4 from the cache)" in caplog.text  # ... segmenting one article
     assert second.answer("Một câu mới được thêm vào bài").answered
+
+
+class FailingSegmenter(CountingSegmenter):
+    """Fails on the text of one article, as a build interrupted half-way would."""
+
+    def __init__(self, fail_on: str) -> None:
+        super().__init__()
+        words = self._words
+
+        def failing(text: str) -> list[str]:
+            if fail_on in text:
+                raise RuntimeError("interrupted")
+            return words(text)
+
+        self._words = failing
+
+
+def test_an_interrupted_build_keeps_the_batches_already_segmented(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(segcache, "CACHE_BATCH", 4)
+    cache = tmp_path / "seg.sqlite"
+    articles = make_articles(20)
+    with pytest.raises(RuntimeError):
+        segment_corpus(articles, FailingSegmenter("bài 10."), "ws", cache_path=cache, workers=1)
+    seg = CountingSegmenter()
+    with caplog.at_level(logging.INFO, logger="retrieval.segcache"):
+        resumed = segment_corpus(articles, seg, "ws", cache_path=cache, workers=1)
+    # Articles 0-7 were written (two batches of 4); 8 and 9 were segmented but not yet written.
+    assert "segmenting 12 of 20 articles (8 from the cache)" in caplog.text
+    assert resumed == segment_corpus(articles, CountingSegmenter(), "ws", workers=1)
+
+
+def test_batched_cache_writes_keep_every_article(tmp_path, monkeypatch):
+    monkeypatch.setattr(segcache, "CACHE_BATCH", 3)
+    cache = tmp_path / "seg.sqlite"
+    articles = make_articles(MIN_PARALLEL_ARTICLES + 5)
+    first = segment_corpus(articles, CountingSegmenter(), "ws", cache_path=cache, workers=2)
+    seg = CountingSegmenter()
+    assert segment_corpus(articles, seg, "ws", cache_path=cache, workers=2) == first
+    assert seg.calls == 0
+
+
+def test_terms_are_one_string_per_word():
+    seg = Segmenter(word_tokenize=str.split, sent_tokenize=_sentences)
+    first = seg.terms("Hà Nội mùa thu")
+    second = seg.terms("Mùa thu ở Hà Nội")  # a different text, new strings from the tokenizer
+    assert first[2] == second[0] == "mùa" and first[2] is second[0]
+    # Read back from the cache, too.
+    cached = Segmented.from_json(Segmented(first, ()).to_json())
+    again = Segmented.from_json(Segmented(("mùa",), ()).to_json())
+    assert cached.title_terms[2] is again.title_terms[0] is first[2]

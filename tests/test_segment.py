@@ -166,3 +166,14 @@ def test_real_underthesea_terms_join_words():
     terms = seg.terms("Thành phố Hà Nội xây dựng thành phố thông minh.")
     assert "hà_nội" in terms
     assert all(re.fullmatch(r"[\w\-./%]+", t) for t in terms), terms
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(
+    st.text(alphabet=st.sampled_from(list("aàđ1_ -.,“”…?!\u0301\u00a0")), max_size=12),
+    st.text(max_size=12),
+))
+def test_to_term_fast_path_agrees_with_its_definition(token):
+    from retrieval.segment import _to_term_slow
+
+    assert to_term(token) == _to_term_slow(token)

@@ -77,6 +77,11 @@ def test_info_describes_the_index(cfg, seed_copy):
     assert info.rebuilt and info.saved and info.seconds >= 0
     assert info.reason == "no saved index"
     assert len(service.articles) == 5
+    # A build reports its stages, in order; they account for (nearly) all of its time.
+    assert [name for name, _ in info.stages] == ["ingest", "segment", "index", "save"]
+    assert all(seconds >= 0 for _, seconds in info.stages)
+    assert sum(seconds for _, seconds in info.stages) <= info.seconds
+    assert open_ws(cfg, seed_copy).info.stages == ()  # loaded: nothing was built
 
 
 def test_open_uses_the_config_corpus_by_default(cfg, seed_copy):
