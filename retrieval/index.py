@@ -89,8 +89,12 @@ class Vocabulary:
     the keys and compares the stored bytes, so it is exact whatever collides.
     """
 
+    # Terms looked up recently (questions repeat words), at most this many.
+    CACHE_SIZE = 50_000
+
     def __init__(self, text: np.ndarray, offsets: np.ndarray, hashes: np.ndarray, columns: np.ndarray):
         self.text, self.offsets, self.hashes, self.columns = text, offsets, hashes, columns
+        self._cache: dict[str, int | None] = {}
 
     @classmethod
     def from_terms(cls, terms: Iterable[str]) -> Vocabulary:
@@ -111,6 +115,17 @@ class Vocabulary:
 
     def get(self, term: str) -> int | None:
         """The column of ``term``, or None when the field never saw it."""
+        try:
+            return self._cache[term]
+        except KeyError:
+            pass
+        col = self._find(term)
+        if len(self._cache) >= self.CACHE_SIZE:
+            self._cache.clear()
+        self._cache[term] = col
+        return col
+
+    def _find(self, term: str) -> int | None:
         encoded = _encode(term)
         key = np.uint64(_term_hash(encoded))
         i = int(np.searchsorted(self.hashes, key))
