@@ -2,14 +2,11 @@
 
 Scores follow rank-bm25's ``BM25Okapi`` exactly (same formula, same IDF floor
 ``epsilon * mean_idf`` for terms in more than half of the sentences, same
-order of floating-point operations). Each field keeps, per term, its posting
-list (sorted document ids and term frequencies, like a CSC matrix's
-``indptr`` / ``indices`` / data) and, per document, BM25's length
-normalisation; a term's weight in a document is computed from those by the
-expression rank-bm25 evaluates, in the same order, so a query costs one
-posting-list slice per query term instead of a pass over every sentence per
-term. ``tests/test_index.py`` checks the scores against ``BM25Okapi`` on the
-same tokens.
+order of floating-point operations), but every term's weight per sentence is
+precomputed into per-term posting lists (a CSC matrix's ``indptr`` /
+``indices`` / ``data``), so a query costs one posting-list slice per query
+term instead of a pass over every sentence per term. ``tests/test_index.py``
+checks the scores against ``BM25Okapi`` on the same tokens.
 
 Everything is held in flat numpy arrays (vocabularies as one UTF-8 buffer
 plus offsets and a hash table, sentence references and terms as integer
@@ -169,10 +166,10 @@ def _token_columns(docs: Sequence[Sequence[str]]) -> tuple[dict[str, int], np.nd
 class Bm25:
     """BM25Okapi over a fixed collection of token lists.
 
-    Per term (column): ``indptr`` delimits its postings, ``indices`` the
-    documents that contain it (sorted) and ``tf`` how often. Per document,
-    ``norm`` is BM25's ``k1 * (1 - b + b * len / avgdl)``. ``max_weight`` is the
-    largest weight of each term in any document (bounds for pruning).
+    Per term (column): ``indptr`` delimits its postings, ``indices`` holds the
+    documents that contain it (sorted) and ``data`` the term's weight in each.
+    ``max_weight`` is the largest weight of each term in any document (bounds
+    for pruning).
     """
 
     def __init__(self, docs: Sequence[Sequence[str]], k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25):
@@ -192,15 +189,13 @@ class Bm25:
         self.indptr = np.zeros(v + 1, dtype=np.int64)
         self.indptr[1:] = np.cumsum(np.bincount(cols, minlength=v))
         self.indices = rows.astype(np.int32)
-        top = int(counts.max()) if counts.size else 0
-        self.tf = counts.astype(np.uint8 if top < 2**8 else np.uint16 if top < 2**16 else np.uint32)
         self.idf = self._idf(np.diff(self.indptr).astype(np.float64))
-        # Same expression, same evaluation order as BM25Okapi.get_scores (see weights()).
+        # Same expression, same evaluation order as BM25Okapi.get_scores.
         avgdl = self.avgdl or 1.0
-        self.norm = self.k1 * (1 - self.b + self.b * doc_len / avgdl)
+        norm = self.k1 * (1 - self.b + self.b * doc_len[rows] / avgdl)
         tf = counts.astype(np.float64)
-        weights = self.idf[cols] * (tf * (self.k1 + 1) / (tf + self.norm[rows]))
-        self.max_weight = (np.maximum.reduceat(weights, self.indptr[:-1]) if weights.size
+        self.data = self.idf[cols] * (tf * (self.k1 + 1) / (tf + norm))
+        self.max_weight = (np.maximum.reduceat(self.data, self.indptr[:-1]) if self.data.size
                            else np.zeros(v, dtype=np.float64))
         self.vocab = Vocabulary.from_terms(vocab)
 
@@ -216,7 +211,7 @@ class Bm25:
         return idf
 
     _PARAMS = ("k1", "b", "epsilon", "n_docs", "avgdl")
-    _ARRAYS = ("indptr", "indices", "tf", "idf", "norm", "max_weight")
+    _ARRAYS = ("indptr", "indices", "data", "idf", "max_weight")
 
     def arrays(self, prefix: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """(parameters, arrays) that :meth:`from_arrays` turns back into this field."""
@@ -241,12 +236,6 @@ class Bm25:
     def postings(self, col: int) -> tuple[int, int]:
         """Where column ``col``'s postings start and end in ``indices``."""
         return int(self.indptr[col]), int(self.indptr[col + 1])
-
-    def weights(self, col: int, positions: slice | np.ndarray, docs: np.ndarray) -> np.ndarray:
-        """Weights of column ``col`` in its postings at ``positions`` (of ``indices``), whose
-        documents are ``docs``: the expression rank-bm25 evaluates, bit for bit."""
-        tf = self.tf[positions].astype(np.float64)
-        return self.idf[col] * (tf * (self.k1 + 1) / (tf + self.norm[docs]))
 
     def idf_of(self, term: str) -> float | None:
         col = self.vocab.get(term)
@@ -273,8 +262,7 @@ class Bm25:
             if col is None:
                 continue
             lo, hi = self.postings(col)
-            docs = self.indices[lo:hi]
-            score[docs] += self.weights(col, slice(lo, hi), docs)
+            score[self.indices[lo:hi]] += self.data[lo:hi]
         return score
 
     def top_k(self, query: Sequence[str], k: int) -> list[Hit]:
@@ -523,7 +511,7 @@ class SentenceIndex:
                 continue
             v = len(f.vocab)
             if not (len(f.indptr) == v + 1 == len(f.idf) + 1 == len(f.max_weight) + 1
-                    and len(f.indices) == len(f.tf) == int(f.indptr[-1]) and len(f.norm) == f.n_docs
+                    and len(f.indices) == len(f.data) == int(f.indptr[-1])
                     and len(f.vocab.offsets) == v + 1 and len(f.vocab.hashes) == v):
                 raise ValueError(f"field {name}: inconsistent arrays")
 

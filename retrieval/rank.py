@@ -382,7 +382,7 @@ def _exact(fields, occurrences, docs: np.ndarray) -> np.ndarray:
             postings = field.indices[lo:hi]
             pos = np.minimum(np.searchsorted(postings, docs), hi - lo - 1)
             hit = postings[pos] == docs
-            score[hit] += field.weights(col, lo + pos[hit], docs[hit])
+            score[hit] += field.data[lo + pos[hit]]
         parts.append(score)
     return _fuse(parts, fields)
 
@@ -407,7 +407,7 @@ def _pruned(index, fields, occurrences, common, rel, cfg):
                 bound += float(field.max_weight[col])
             else:
                 docs = field.indices[lo:hi]
-                score[np.searchsorted(reached, docs)] += field.weights(col, slice(lo, hi), docs)
+                score[np.searchsorted(reached, docs)] += field.data[lo:hi]
         parts.append(score)
         bounds.append(bound)
     factor = 1 + cfg.article_weight * _evidence(index, rel, reached)
