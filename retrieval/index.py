@@ -254,9 +254,14 @@ class Bm25:
         n = self.n_docs
         return math.log(n + 0.5) - math.log(0.5)
 
-    def scores(self, query: Iterable[str]) -> np.ndarray:
-        """BM25 score of every document for ``query`` (terms in order, repeats count)."""
-        score = np.zeros(self.n_docs, dtype=np.float64)
+    def scores(self, query: Iterable[str], out: np.ndarray | None = None) -> np.ndarray:
+        """BM25 score of every document for ``query`` (terms in order, repeats count), in
+        ``out`` (``n_docs`` float64, overwritten) when given."""
+        if out is None:
+            score = np.zeros(self.n_docs, dtype=np.float64)
+        else:
+            score = out
+            score.fill(0.0)
         for term in query:
             col = self.vocab.get(term)
             if col is None:

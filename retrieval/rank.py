@@ -14,6 +14,7 @@ multiplied by ``1 + retrieval.type_bonus``.
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -282,7 +283,8 @@ def candidates_for(
         return None
     fields = _fields(index, query, cfg)
     base = _fuse([field.scores(terms) for field, terms, _ in fields], fields)
-    art_rel = _evidence(index, _article_relative(index, query, cfg), np.arange(index.sentence_article_ids.size))
+    rel = _article_relative(index, query, cfg)
+    art_rel = np.zeros(index.sentence_article_ids.size) if rel is None else rel[index.sentence_article_ids]
     fused = base * (1 + cfg.article_weight * art_rel)
     if cfg.neighbor_weight:
         # An answer often sits next to the sentence that matches the question
@@ -297,9 +299,10 @@ def candidates_for(
 # A posting list longer than this share of the sentences is "common": first_stage adds its
 # weights only to the sentences that can still make the cut.
 COMMON_SHARE = 1 / 32
-# When the rare terms' postings exceed this share of the sentences, a pass over every
-# sentence (candidates_for) is cheaper than the pruned one.
+# When the rare terms' postings exceed this share of the sentences, or the common terms hold
+# less than PRUNE_SHARE of the query's postings, the full pass is cheaper than the pruned one.
 DENSE_SHARE = 1 / 4
+PRUNE_SHARE = 0.75
 # Relative slack on the pruning bounds, far above any floating-point rounding of the sums.
 _SLACK = 1e-9
 
@@ -349,6 +352,10 @@ def first_stage(
     times = Counter((f, col) for f, occ in enumerate(occurrences) for col, _, _ in occ)
     most = 1 + cfg.article_weight * (1.0 if rel is not None else 0.0)  # the largest evidence factor
     n_common = sum(1 for _, _, lo, hi in distinct if hi - lo > n * COMMON_SHARE)
+    postings = sum(hi - lo for occ in occurrences for _, lo, hi in occ)
+    skipped = sum(times[f, col] * (hi - lo) for f, col, lo, hi in distinct[:n_common])
+    if skipped < PRUNE_SHARE * postings:
+        return _dense_stage(index, query, cfg)
     while True:
         common = {(f, col) for f, col, _, _ in distinct[:n_common]}
         if sum(hi - lo for _, _, lo, hi in distinct[n_common:]) > n * DENSE_SHARE:
@@ -365,11 +372,43 @@ def first_stage(
             n_common -= 1
 
 
+_scratch = threading.local()
+
+
+def _buffers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two float64 arrays of ``n`` for this thread, reused from question to question (a new
+    array's pages are faulted in and zeroed by the kernel on every use: slower than a fill)."""
+    buffers = getattr(_scratch, "buffers", None)
+    if buffers is None or buffers[0].size != n:
+        buffers = _scratch.buffers = (np.empty(n), np.empty(n))
+    return buffers
+
+
 def _dense_stage(index: SentenceIndex, query: Query, cfg: RetrievalConfig):
-    found = candidates_for(index, query, cfg)
-    if found is None:
+    """:func:`candidates_for` without the neighbour weight, in reused buffers, the same
+    operations in the same order (some in place, the evidence factor per article)."""
+    if cfg.neighbor_weight:
+        found = candidates_for(index, query, cfg)
+        if found is None:
+            return None
+        candidates, base, fused, _ = found
+        return candidates, base[candidates], fused[candidates]
+    fields = _fields(index, query, cfg)
+    first, other = _buffers(index.sentence_article_ids.size)
+    base = fields[0][0].scores(fields[0][1], out=first)
+    for field, terms, weight in fields[1:]:
+        part = field.scores(terms, out=other)
+        part *= weight
+        base += part
+    rel = _article_relative(index, query, cfg)
+    if rel is None:
+        fused = base  # base * (1 + article_weight * 0) is base, bit for bit
+    else:
+        fused = np.take(1 + cfg.article_weight * rel, index.sentence_article_ids, out=other)
+        fused *= base
+    candidates = best_candidates(fused, cfg.rerank_depth)
+    if candidates.size == 0:
         return None
-    candidates, base, fused, _ = found
     return candidates, base[candidates], fused[candidates]
 
 

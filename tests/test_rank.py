@@ -66,21 +66,24 @@ def synthetic(request, repo_config):
 
 
 def _same(service: AnswerService, texts: list[str], cfg) -> int:
-    """Assert first_stage == candidates_for for every question; how many had candidates."""
+    """Assert first_stage == _dense_stage == candidates_for for every question; how many had candidates."""
     compared = 0
     for text in texts:
         query = service.composer.query(text, service.segmenter.terms(text))
         full = rank.candidates_for(service.index, query, cfg)
-        pruned = rank.first_stage(service.index, query, cfg)
-        if full is None:
-            assert pruned is None, text
-            continue
-        candidates, base, fused, _ = full
-        assert pruned is not None, text
-        np.testing.assert_array_equal(pruned[0], candidates, err_msg=text)
-        np.testing.assert_array_equal(pruned[1], base[candidates], err_msg=text)
-        np.testing.assert_array_equal(pruned[2], fused[candidates], err_msg=text)
-        compared += 1
+        for stage in (rank.first_stage, rank._dense_stage):
+            if stage is None:  # monkeypatched away
+                continue
+            found = stage(service.index, query, cfg)
+            if full is None:
+                assert found is None, text
+                continue
+            candidates, base, fused, _ = full
+            assert found is not None, text
+            np.testing.assert_array_equal(found[0], candidates, err_msg=text)
+            np.testing.assert_array_equal(found[1], base[candidates], err_msg=text)
+            np.testing.assert_array_equal(found[2], fused[candidates], err_msg=text)
+        compared += full is not None
     return compared
 
 
@@ -92,6 +95,7 @@ def test_pruned_first_stage_equals_the_full_pass(synthetic, monkeypatch, common_
     service, texts = synthetic
     monkeypatch.setattr(rank, "COMMON_SHARE", common_share)
     monkeypatch.setattr(rank, "DENSE_SHARE", float("inf"))  # never hand over to the full pass
+    monkeypatch.setattr(rank, "PRUNE_SHARE", 0.0)
     monkeypatch.setattr(rank, "_dense_stage", None)  # ... really never
     proven = []  # attempts that proved their result with common terms left out of the first pass
     pruned = rank._pruned
@@ -118,13 +122,15 @@ def test_pruned_first_stage_on_the_seeds_for_every_dev_question(ws_service, monk
     texts += [fold_diacritics(t) for t in texts]
     monkeypatch.setattr(rank, "COMMON_SHARE", 0.0)
     monkeypatch.setattr(rank, "DENSE_SHARE", float("inf"))
+    monkeypatch.setattr(rank, "PRUNE_SHARE", 0.0)
     for depth in (1, 5, 20):
         assert _same(ws_service, texts, dataclasses.replace(ws_service.cfg.retrieval, rerank_depth=depth)) > 20
 
 
-@pytest.mark.parametrize("change", [dict(neighbor_weight=0.3), dict(article_weight=0.0), dict(fold_weight=0.0)])
+@pytest.mark.parametrize("change", [dict(), dict(neighbor_weight=0.3), dict(article_weight=0.0), dict(fold_weight=0.0)])
 def test_first_stage_with_other_settings(synthetic, change):
-    """With a neighbour weight it is the full pass; without article evidence or the fold field, pruned."""
+    """The default shares (pruned or full pass, as the postings decide); a neighbour weight
+    (always the full pass); no article evidence, no fold field."""
     service, texts = synthetic
     cfg = replace_section(service.cfg, "retrieval", **change).retrieval
     assert _same(service, texts, cfg) > len(texts) // 2
