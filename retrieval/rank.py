@@ -18,6 +18,7 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -323,8 +324,10 @@ def first_stage(
     the ``rerank_depth``-th best exact score exceeds what a sentence without any rare
     term can reach (the common terms' largest weights times the largest article
     evidence); otherwise the shortest common term becomes rare and it tries again.
-    With a neighbour weight, negative weights or very common terms only, it is
-    :func:`candidates_for` itself.
+    When pruning would skip little (the common terms hold less than ``PRUNE_SHARE``
+    of the query's postings, or the rest more than ``DENSE_SHARE`` of the sentences),
+    and with a neighbour weight or negative weights, it adds up every posting into
+    one score per sentence instead (:func:`_dense_stage`, :func:`candidates_for`).
     """
     if not query.terms and not query.folded:
         return None
@@ -347,19 +350,19 @@ def first_stage(
     if not distinct:
         return None
     n = index.bm25.n_docs
-    rel = _article_relative(index, query, cfg)
-    weight = {f: w for f, (_, _, w) in enumerate(fields)}
     times = Counter((f, col) for f, occ in enumerate(occurrences) for col, _, _ in occ)
-    most = 1 + cfg.article_weight * (1.0 if rel is not None else 0.0)  # the largest evidence factor
     n_common = sum(1 for _, _, lo, hi in distinct if hi - lo > n * COMMON_SHARE)
     postings = sum(hi - lo for occ in occurrences for _, lo, hi in occ)
     skipped = sum(times[f, col] * (hi - lo) for f, col, lo, hi in distinct[:n_common])
+    rel = _article_relative(index, query, cfg)
     if skipped < PRUNE_SHARE * postings:
-        return _dense_stage(index, query, cfg)
+        return _dense_stage(index, query, cfg, rel)
+    weight = {f: w for f, (_, _, w) in enumerate(fields)}
+    most = 1 + cfg.article_weight * (1.0 if rel is not None else 0.0)  # the largest evidence factor
     while True:
         common = {(f, col) for f, col, _, _ in distinct[:n_common]}
         if sum(hi - lo for _, _, lo, hi in distinct[n_common:]) > n * DENSE_SHARE:
-            return _dense_stage(index, query, cfg)
+            return _dense_stage(index, query, cfg, rel)
         found = _pruned(index, fields, occurrences, common, rel, cfg)
         if isinstance(found, tuple):
             return found if found[0].size else None
@@ -384,9 +387,13 @@ def _buffers(n: int) -> tuple[np.ndarray, np.ndarray]:
     return buffers
 
 
-def _dense_stage(index: SentenceIndex, query: Query, cfg: RetrievalConfig):
+_UNSET = object()
+
+
+def _dense_stage(index: SentenceIndex, query: Query, cfg: RetrievalConfig, rel: Any = _UNSET):
     """:func:`candidates_for` without the neighbour weight, in reused buffers, the same
-    operations in the same order (some in place, the evidence factor per article)."""
+    operations in the same order (some in place, the evidence factor per article);
+    ``rel``: :func:`_article_relative`, when already known."""
     if cfg.neighbor_weight:
         found = candidates_for(index, query, cfg)
         if found is None:
@@ -400,7 +407,8 @@ def _dense_stage(index: SentenceIndex, query: Query, cfg: RetrievalConfig):
         part = field.scores(terms, out=other)
         part *= weight
         base += part
-    rel = _article_relative(index, query, cfg)
+    if rel is _UNSET:
+        rel = _article_relative(index, query, cfg)
     if rel is None:
         fused = base  # base * (1 + article_weight * 0) is base, bit for bit
     else:
