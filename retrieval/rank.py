@@ -302,8 +302,10 @@ def candidates_for(
 COMMON_SHARE = 1 / 32
 # When the rare terms' postings exceed this share of the sentences, or the common terms hold
 # less than PRUNE_SHARE of the query's postings, the full pass is cheaper than the pruned one.
-DENSE_SHARE = 1 / 4
+DENSE_SHARE = 1 / 64
 PRUNE_SHARE = 0.75
+# Pruning attempts before the full pass takes over.
+ATTEMPTS = 2
 # Relative slack on the pruning bounds, far above any floating-point rounding of the sums.
 _SLACK = 1e-9
 
@@ -323,7 +325,8 @@ def first_stage(
     (common terms looked up by binary search in their postings). That is exact when
     the ``rerank_depth``-th best exact score exceeds what a sentence without any rare
     term can reach (the common terms' largest weights times the largest article
-    evidence); otherwise the shortest common term becomes rare and it tries again.
+    evidence); otherwise common terms become rare, shortest first, and it tries again
+    (at most ``ATTEMPTS`` times).
     When pruning would skip little (the common terms hold less than ``PRUNE_SHARE``
     of the query's postings, or the rest more than ``DENSE_SHARE`` of the sentences),
     and with a neighbour weight or negative weights, it adds up every posting into
@@ -359,7 +362,7 @@ def first_stage(
         return _dense_stage(index, query, cfg, rel)
     weight = {f: w for f, (_, _, w) in enumerate(fields)}
     most = 1 + cfg.article_weight * (1.0 if rel is not None else 0.0)  # the largest evidence factor
-    while True:
+    for _ in range(ATTEMPTS):
         common = {(f, col) for f, col, _, _ in distinct[:n_common]}
         if sum(hi - lo for _, _, lo, hi in distinct[n_common:]) > n * DENSE_SHARE:
             return _dense_stage(index, query, cfg, rel)
@@ -373,6 +376,7 @@ def first_stage(
             weight[f] * times[f, col] * float(fields[f][0].max_weight[col]) for f, col, _, _ in distinct[:n_common]
         ) * (1 + _SLACK) >= found:
             n_common -= 1
+    return _dense_stage(index, query, cfg, rel)
 
 
 _scratch = threading.local()

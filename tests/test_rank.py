@@ -96,6 +96,7 @@ def test_pruned_first_stage_equals_the_full_pass(synthetic, monkeypatch, common_
     monkeypatch.setattr(rank, "COMMON_SHARE", common_share)
     monkeypatch.setattr(rank, "DENSE_SHARE", float("inf"))  # never hand over to the full pass
     monkeypatch.setattr(rank, "PRUNE_SHARE", 0.0)
+    monkeypatch.setattr(rank, "ATTEMPTS", 10**6)
     monkeypatch.setattr(rank, "_dense_stage", None)  # ... really never
     proven = []  # attempts that proved their result with common terms left out of the first pass
     pruned = rank._pruned
@@ -123,6 +124,7 @@ def test_pruned_first_stage_on_the_seeds_for_every_dev_question(ws_service, monk
     monkeypatch.setattr(rank, "COMMON_SHARE", 0.0)
     monkeypatch.setattr(rank, "DENSE_SHARE", float("inf"))
     monkeypatch.setattr(rank, "PRUNE_SHARE", 0.0)
+    monkeypatch.setattr(rank, "ATTEMPTS", 10**6)
     for depth in (1, 5, 20):
         assert _same(ws_service, texts, dataclasses.replace(ws_service.cfg.retrieval, rerank_depth=depth)) > 20
 
