@@ -3,19 +3,28 @@
 Scores follow rank-bm25's ``BM25Okapi`` exactly (same formula, same IDF floor
 ``epsilon * mean_idf`` for terms in more than half of the sentences, same
 order of floating-point operations), but every term's weight per sentence is
-precomputed into a sparse matrix, so a query costs one column slice per query
+precomputed into per-term posting lists (a CSC matrix's ``indptr`` /
+``indices`` / ``data``), so a query costs one posting-list slice per query
 term instead of a pass over every sentence per term. ``tests/test_index.py``
 checks the scores against ``BM25Okapi`` on the same tokens.
+
+Everything is held in flat numpy arrays (vocabularies as one UTF-8 buffer
+plus offsets and a hash table, sentence references and terms as integer
+arrays, article texts as one UTF-8 buffer), so that :mod:`retrieval.store`
+saves them as they are and maps them back into memory without building
+millions of Python objects (:meth:`SentenceIndex.arrays`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, overload
 
 import numpy as np
-from scipy import sparse
 
 from .ingest import Article
 from .query import bigrams, expand, fold_terms
@@ -49,55 +58,167 @@ class SentenceRef:
     end: int
 
 
+# best_candidates looks at blocks of this many scores first.
+_BLOCK = 1024
+
+
 def best_candidates(score: np.ndarray, k: int) -> np.ndarray:
     """Ids with a positive score that can be among the ``k`` best: the top k
-    plus every id tied with the k-th, so a stable sort can break ties by id."""
-    candidates = np.flatnonzero(score > 0)
+    plus every id tied with the k-th, so a stable sort can break ties by id.
+    Sorted."""
+    if score.size >= 8 * _BLOCK and score.size // _BLOCK > k:
+        # The k-th largest block maximum t is at most the k-th largest score (k blocks hold a
+        # score >= t), so when t > 0 the answer lies in the blocks whose maximum reaches t.
+        full = score.size - score.size % _BLOCK
+        maxima = score[:full].reshape(-1, _BLOCK).max(axis=1)
+        if full < score.size:
+            maxima = np.append(maxima, score[full:].max())
+        t = np.partition(maxima, maxima.size - k)[maxima.size - k]
+        if t > 0:
+            ids = (np.flatnonzero(maxima >= t)[:, None] * _BLOCK + np.arange(_BLOCK)).ravel()
+            ids = ids[ids < score.size]
+            return _best(ids[score[ids] >= t], score, k)
+    return _best(np.flatnonzero(score > 0), score, k)
+
+
+def _best(candidates: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` best of ``candidates`` (sorted ids) by ``score``, plus those tied with the k-th."""
     if candidates.size > k:
         kth = np.partition(score[candidates], candidates.size - k)[candidates.size - k]
         candidates = candidates[score[candidates] >= kth]
     return candidates
 
 
+def _term_hash(encoded: bytes) -> int:
+    """A term's 64-bit lookup key (stable across processes, unlike ``hash``)."""
+    return int.from_bytes(hashlib.blake2b(encoded, digest_size=8).digest(), "little")
+
+
+def _encode(term: str) -> bytes:
+    return term.encode("utf-8", "surrogatepass")
+
+
+class Vocabulary:
+    """A field's terms and their column numbers, in flat arrays.
+
+    ``text`` holds the terms' UTF-8 bytes in column order, ``offsets`` where each
+    one starts and ends; ``hashes`` are the terms' 64-bit keys, sorted, and
+    ``columns`` the column of each. A lookup hashes the term, binary-searches
+    the keys and compares the stored bytes, so it is exact whatever collides.
+    """
+
+    # Terms looked up recently (questions repeat words), at most this many.
+    CACHE_SIZE = 50_000
+
+    def __init__(self, text: np.ndarray, offsets: np.ndarray, hashes: np.ndarray, columns: np.ndarray):
+        self.text, self.offsets, self.hashes, self.columns = text, offsets, hashes, columns
+        self._cache: dict[str, int | None] = {}
+
+    @classmethod
+    def from_terms(cls, terms: Iterable[str]) -> Vocabulary:
+        """The vocabulary whose column ``i`` is the ``i``-th of ``terms`` (distinct)."""
+        encoded = [_encode(t) for t in terms]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
+        text = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+        hashes = np.fromiter(map(_term_hash, encoded), dtype=np.uint64, count=len(encoded))
+        columns = np.argsort(hashes, kind="stable").astype(np.int32)
+        return cls(text, offsets, hashes[columns], columns)
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    def _bytes(self, col: int) -> bytes:
+        return self.text[self.offsets[col]:self.offsets[col + 1]].tobytes()
+
+    def get(self, term: str) -> int | None:
+        """The column of ``term``, or None when the field never saw it."""
+        try:
+            return self._cache[term]
+        except KeyError:
+            pass
+        col = self._find(term)
+        if len(self._cache) >= self.CACHE_SIZE:
+            self._cache.clear()
+        self._cache[term] = col
+        return col
+
+    def _find(self, term: str) -> int | None:
+        encoded = _encode(term)
+        key = np.uint64(_term_hash(encoded))
+        i = int(np.searchsorted(self.hashes, key))
+        while i < len(self.hashes) and self.hashes[i] == key:
+            col = int(self.columns[i])
+            if self._bytes(col) == encoded:
+                return col
+            i += 1
+        return None
+
+    def __contains__(self, term: object) -> bool:
+        return isinstance(term, str) and self.get(term) is not None
+
+    def term(self, col: int) -> str:
+        return self._bytes(col).decode("utf-8", "surrogatepass")
+
+    def __iter__(self) -> Iterator[str]:
+        """The terms in column order."""
+        return (self.term(c) for c in range(len(self)))
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        return {f"{prefix}.text": self.text, f"{prefix}.offsets": self.offsets,
+                f"{prefix}.hashes": self.hashes, f"{prefix}.columns": self.columns}
+
+    @classmethod
+    def from_arrays(cls, prefix: str, arrays: dict[str, np.ndarray]) -> Vocabulary:
+        return cls(arrays[f"{prefix}.text"], arrays[f"{prefix}.offsets"], arrays[f"{prefix}.hashes"],
+                   arrays[f"{prefix}.columns"])
+
+
+def _token_columns(docs: Sequence[Sequence[str]]) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+    """(term -> column in order of first appearance, every token's column, each doc's length)."""
+    vocab: dict[str, int] = {}
+    lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
+    setdefault = vocab.setdefault
+    ids = np.fromiter((setdefault(t, len(vocab)) for doc in docs for t in doc), dtype=np.int64,
+                      count=int(lengths.sum()))
+    return vocab, ids, lengths
+
+
 class Bm25:
-    """BM25Okapi over a fixed collection of token lists."""
+    """BM25Okapi over a fixed collection of token lists.
+
+    Per term (column): ``indptr`` delimits its postings, ``indices`` holds the
+    documents that contain it (sorted) and ``data`` the term's weight in each.
+    ``max_weight`` is the largest weight of each term in any document (bounds
+    for pruning).
+    """
 
     def __init__(self, docs: Sequence[Sequence[str]], k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25):
         if k1 < 0 or not 0 <= b <= 1 or epsilon < 0:
             raise ValueError("BM25 needs k1 >= 0, 0 <= b <= 1 and epsilon >= 0")
         self.k1, self.b, self.epsilon = k1, b, epsilon
-        self.n_docs = len(docs)
-        vocab: dict[str, int] = {}
-        rows: list[int] = []
-        cols: list[int] = []
-        tfs: list[int] = []
-        doc_len = np.zeros(self.n_docs, dtype=np.float64)
-        for d, doc in enumerate(docs):
-            doc_len[d] = len(doc)
-            counts: dict[int, int] = {}
-            for term in doc:
-                col = vocab.setdefault(term, len(vocab))
-                counts[col] = counts.get(col, 0) + 1
-            rows.extend([d] * len(counts))
-            cols.extend(counts.keys())
-            tfs.extend(counts.values())
-        self.vocab = vocab
-        self.doc_len = doc_len
+        self.n_docs = n = len(docs)
+        vocab, ids, lengths = _token_columns(docs)
+        v = len(vocab)
+        doc_len = lengths.astype(np.float64)
         self.avgdl = float(doc_len.sum() / self.n_docs) if self.n_docs else 0.0
-        rows_a = np.asarray(rows, dtype=np.int64)
-        cols_a = np.asarray(cols, dtype=np.int64)
-        tf = np.asarray(tfs, dtype=np.float64)
-        df = np.bincount(cols_a, minlength=len(vocab)).astype(np.float64)
-        self.df = df
-        self.idf = self._idf(df)
+        # One (column, document) key per token; unique keys, sorted, are the CSC postings.
+        rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        keys, counts = np.unique(ids * max(n, 1) + rows, return_counts=True)
+        cols = keys // max(n, 1)
+        rows = keys - cols * max(n, 1)
+        self.indptr = np.zeros(v + 1, dtype=np.int64)
+        self.indptr[1:] = np.cumsum(np.bincount(cols, minlength=v))
+        self.indices = rows.astype(np.int32)
+        self.idf = self._idf(np.diff(self.indptr).astype(np.float64))
         # Same expression, same evaluation order as BM25Okapi.get_scores.
         avgdl = self.avgdl or 1.0
-        norm = self.k1 * (1 - self.b + self.b * doc_len[rows_a] / avgdl)
-        weights = self.idf[cols_a] * (tf * (self.k1 + 1) / (tf + norm))
-        self.weights = sparse.csc_matrix(
-            (weights, (rows_a, cols_a)), shape=(self.n_docs, len(vocab)), dtype=np.float64
-        )
-        self.weights.sort_indices()  # docs_with() relies on sorted row ids
+        norm = self.k1 * (1 - self.b + self.b * doc_len[rows] / avgdl)
+        tf = counts.astype(np.float64)
+        self.data = self.idf[cols] * (tf * (self.k1 + 1) / (tf + norm))
+        self.max_weight = (np.maximum.reduceat(self.data, self.indptr[:-1]) if self.data.size
+                           else np.zeros(v, dtype=np.float64))
+        self.vocab = Vocabulary.from_terms(vocab)
 
     def _idf(self, df: np.ndarray) -> np.ndarray:
         if df.size == 0:
@@ -110,6 +231,33 @@ class Bm25:
         idf[idf < 0] = self.epsilon * average_idf
         return idf
 
+    _PARAMS = ("k1", "b", "epsilon", "n_docs", "avgdl")
+    _ARRAYS = ("indptr", "indices", "data", "idf", "max_weight")
+
+    def arrays(self, prefix: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """(parameters, arrays) that :meth:`from_arrays` turns back into this field."""
+        arrays = {f"{prefix}.{name}": getattr(self, name) for name in self._ARRAYS}
+        return {name: getattr(self, name) for name in self._PARAMS}, arrays | self.vocab.arrays(f"{prefix}.vocab")
+
+    @classmethod
+    def from_arrays(cls, prefix: str, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> Bm25:
+        self = cls.__new__(cls)
+        for name in cls._PARAMS:
+            setattr(self, name, params[name])
+        for name in cls._ARRAYS:
+            setattr(self, name, arrays[f"{prefix}.{name}"])
+        self.vocab = Vocabulary.from_arrays(f"{prefix}.vocab", arrays)
+        return self
+
+    @property
+    def nonnegative(self) -> bool:
+        """True when no term weighs less than 0 (always, unless the mean IDF is negative)."""
+        return not self.idf.size or float(self.idf.min()) >= 0
+
+    def postings(self, col: int) -> tuple[int, int]:
+        """Where column ``col``'s postings start and end in ``indices``."""
+        return int(self.indptr[col]), int(self.indptr[col + 1])
+
     def idf_of(self, term: str) -> float | None:
         col = self.vocab.get(term)
         return None if col is None else float(self.idf[col])
@@ -119,24 +267,28 @@ class Bm25:
         col = self.vocab.get(term)
         if col is None:
             return np.empty(0, dtype=np.int32)
-        w = self.weights
-        return w.indices[w.indptr[col]:w.indptr[col + 1]]
+        lo, hi = self.postings(col)
+        return self.indices[lo:hi]
 
     def max_idf(self) -> float:
         """IDF of a term seen in no sentence, by the same formula (for unknown words)."""
         n = self.n_docs
         return math.log(n + 0.5) - math.log(0.5)
 
-    def scores(self, query: Iterable[str]) -> np.ndarray:
-        """BM25 score of every document for ``query`` (terms in order, repeats count)."""
-        score = np.zeros(self.n_docs, dtype=np.float64)
-        w = self.weights
+    def scores(self, query: Iterable[str], out: np.ndarray | None = None) -> np.ndarray:
+        """BM25 score of every document for ``query`` (terms in order, repeats count), in
+        ``out`` (``n_docs`` float64, overwritten) when given."""
+        if out is None:
+            score = np.zeros(self.n_docs, dtype=np.float64)
+        else:
+            score = out
+            score.fill(0.0)
         for term in query:
             col = self.vocab.get(term)
             if col is None:
                 continue
-            lo, hi = w.indptr[col], w.indptr[col + 1]
-            score[w.indices[lo:hi]] += w.data[lo:hi]
+            lo, hi = self.postings(col)
+            score[self.indices[lo:hi]] += self.data[lo:hi]
         return score
 
     def top_k(self, query: Sequence[str], k: int) -> list[Hit]:
@@ -149,6 +301,164 @@ class Bm25:
         return [Hit(int(candidates[i]), float(score[candidates[i]])) for i in order]
 
 
+class SentenceRefs(Sequence[SentenceRef]):
+    """Every sentence's :class:`SentenceRef`, as four integer arrays."""
+
+    def __init__(self, article: np.ndarray, paragraph: np.ndarray, start: np.ndarray, end: np.ndarray):
+        self.article, self.paragraph, self.start, self.end = article, paragraph, start, end
+
+    def __len__(self) -> int:
+        return len(self.article)
+
+    @overload
+    def __getitem__(self, i: int) -> SentenceRef: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[SentenceRef, ...]: ...
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return tuple(self[j] for j in range(*i.indices(len(self))))
+        if not -len(self) <= i < len(self):
+            raise IndexError("sentence index out of range")
+        return SentenceRef(int(self.article[i]), int(self.paragraph[i]), int(self.start[i]), int(self.end[i]))
+
+    def __iter__(self) -> Iterator[SentenceRef]:
+        return (self[i] for i in range(len(self)))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"sentences.article": self.article, "sentences.paragraph": self.paragraph,
+                "sentences.start": self.start, "sentences.end": self.end}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> SentenceRefs:
+        return cls(arrays["sentences.article"], arrays["sentences.paragraph"], arrays["sentences.start"],
+                   arrays["sentences.end"])
+
+
+class Terms(Sequence[tuple[str, ...]]):
+    """Each sentence's segmented words, as columns of a vocabulary (CSR), decoded on demand."""
+
+    def __init__(self, indptr: np.ndarray, ids: np.ndarray, vocab: Vocabulary):
+        self.indptr, self.ids, self.vocab = indptr, ids, vocab
+
+    @classmethod
+    def encode(cls, sentences: Sequence[Sequence[str]], vocab: Vocabulary) -> Terms:
+        """``sentences`` as columns of ``vocab``, which must hold every word."""
+        column = {term: col for col, term in enumerate(vocab)}
+        lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
+        indptr = np.zeros(len(sentences) + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum(lengths)
+        ids = np.fromiter((column[t] for s in sentences for t in s), dtype=np.int32, count=int(indptr[-1]))
+        return cls(indptr, ids, vocab)
+
+    def __len__(self) -> int:
+        return len(self.indptr) - 1
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[str, ...]: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[tuple[str, ...], ...]: ...
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return tuple(self[j] for j in range(*i.indices(len(self))))
+        if not -len(self) <= i < len(self):
+            raise IndexError("sentence index out of range")
+        i %= len(self)
+        term = self.vocab.term
+        return tuple(term(int(c)) for c in self.ids[self.indptr[i]:self.indptr[i + 1]])
+
+    def __iter__(self) -> Iterator[tuple[str, ...]]:
+        return (self[i] for i in range(len(self)))
+
+
+class Articles(Sequence[Article]):
+    """The indexed articles; ``paragraph(a, p)`` reads one paragraph without building the article."""
+
+    def paragraph(self, article: int, paragraph: int) -> str:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[Article]:
+        return (self[i] for i in range(len(self)))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Citation fields (one JSON list per article) and paragraphs, as UTF-8 buffers plus offsets."""
+        meta: list[bytes] = []
+        texts: list[bytes] = []
+        first = [0]
+        for a in self:
+            meta.append(json.dumps([a.doc_id, a.title, a.source, a.date, a.url, a.origin],
+                                   ensure_ascii=False).encode("utf-8", "surrogatepass"))
+            texts.extend(p.encode("utf-8", "surrogatepass") for p in a.paragraphs)
+            first.append(len(texts))
+
+        def offsets(parts: list[bytes]) -> np.ndarray:
+            out = np.zeros(len(parts) + 1, dtype=np.int64)
+            out[1:] = np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)))
+            return out
+
+        return {
+            "articles.meta": np.frombuffer(b"".join(meta), dtype=np.uint8), "articles.meta_offsets": offsets(meta),
+            "articles.text": np.frombuffer(b"".join(texts), dtype=np.uint8), "articles.text_offsets": offsets(texts),
+            "articles.first_paragraph": np.asarray(first, dtype=np.int64),
+        }
+
+
+class ArticleList(Articles):
+    """Articles held as objects (a freshly built index)."""
+
+    def __init__(self, articles: Iterable[Article]):
+        self._articles = tuple(articles)
+
+    def __len__(self) -> int:
+        return len(self._articles)
+
+    def __getitem__(self, i):
+        return self._articles[i]
+
+    def paragraph(self, article: int, paragraph: int) -> str:
+        return self._articles[article].paragraphs[paragraph]
+
+
+class StoredArticles(Articles):
+    """Articles read from :meth:`Articles.arrays` (a loaded index): each is built when asked for."""
+
+    def __init__(self, arrays: dict[str, np.ndarray]):
+        self._arrays = {k: v for k, v in arrays.items() if k.startswith("articles.")}
+        self._meta, self._meta_offsets = arrays["articles.meta"], arrays["articles.meta_offsets"]
+        self._text, self._text_offsets = arrays["articles.text"], arrays["articles.text_offsets"]
+        self._first = arrays["articles.first_paragraph"]
+
+    def __len__(self) -> int:
+        return len(self._first) - 1
+
+    def _paragraph(self, j: int) -> str:
+        return self._text[self._text_offsets[j]:self._text_offsets[j + 1]].tobytes().decode("utf-8", "surrogatepass")
+
+    def paragraph(self, article: int, paragraph: int) -> str:
+        first, last = int(self._first[article]), int(self._first[article + 1])
+        if not 0 <= paragraph < last - first:
+            raise IndexError("paragraph index out of range")
+        return self._paragraph(first + paragraph)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return tuple(self[j] for j in range(*i.indices(len(self))))
+        if not -len(self) <= i < len(self):
+            raise IndexError("article index out of range")
+        i %= len(self)
+        raw = self._meta[self._meta_offsets[i]:self._meta_offsets[i + 1]].tobytes().decode("utf-8", "surrogatepass")
+        doc_id, title, source, date, url, origin = json.loads(raw)
+        paragraphs = tuple(self._paragraph(j) for j in range(int(self._first[i]), int(self._first[i + 1])))
+        return Article(doc_id=doc_id, title=title, source=source, date=date, url=url,
+                       paragraphs=paragraphs, origin=origin)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return dict(self._arrays)
+
+
+# The BM25 fields of a SentenceIndex, in the order they are saved.
+FIELDS = ("bm25", "fold", "article_bm25", "article_fold", "article_words", "pairs", "fold_pairs")
+
+
 @dataclass
 class SentenceIndex:
     """Articles, their sentences (as spans of original text) and BM25 fields over them.
@@ -158,29 +468,78 @@ class SentenceIndex:
     and ``fold`` the diacritic-free syllable field (:func:`query.fold_terms`).
     """
 
-    articles: tuple[Article, ...]
-    sentences: list[SentenceRef]
-    terms: list[tuple[str, ...]]
+    articles: Articles
+    sentences: SentenceRefs
+    terms: Terms
     bm25: Bm25
     fold: Bm25
     # The same two fields over whole articles (title + body), for article-level evidence.
     article_bm25: Bm25
     article_fold: Bm25
     # Articles' exact words (no syllable expansion): which word an article really uses.
+    # Its vocabulary also encodes ``terms``.
     article_words: Bm25
-    # Article number of each sentence, as an array for vectorised scoring.
-    sentence_article_ids: np.ndarray
     # Syllable-bigram (phrase) field; None when retrieval.bigram_weight is 0.
     pairs: Bm25 | None = None
     # The same without diacritics; None when retrieval.accentless_bigram_weight is 0.
     fold_pairs: Bm25 | None = None
 
+    @property
+    def sentence_article_ids(self) -> np.ndarray:
+        """Article number of each sentence, as an array for vectorised scoring."""
+        return self.sentences.article
+
     def text(self, i: int) -> str:
-        ref = self.sentences[i]
-        return self.articles[ref.article].paragraphs[ref.paragraph][ref.start:ref.end]
+        s = self.sentences
+        return self.articles.paragraph(int(s.article[i]), int(s.paragraph[i]))[int(s.start[i]):int(s.end[i])]
 
     def sentence_article(self, i: int) -> Article:
-        return self.articles[self.sentences[i].article]
+        return self.articles[int(self.sentences.article[i])]
+
+    def arrays(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """(metadata for JSON, named flat arrays): everything :meth:`from_arrays` needs."""
+        meta: dict[str, Any] = {"fields": {}}
+        arrays = self.articles.arrays() | self.sentences.arrays()
+        arrays |= {"terms.indptr": self.terms.indptr, "terms.ids": self.terms.ids}
+        for name in FIELDS:
+            field = getattr(self, name)
+            if field is not None:
+                meta["fields"][name], field_arrays = field.arrays(name)
+                arrays |= field_arrays
+        return meta, arrays
+
+    @classmethod
+    def from_arrays(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> SentenceIndex:
+        """The index :meth:`arrays` described (arrays may be read-only memory maps).
+        Raises KeyError or ValueError when something is missing or inconsistent."""
+        fields = {name: Bm25.from_arrays(name, params, arrays) for name, params in meta["fields"].items()}
+        if set(fields) - set(FIELDS) or not set(FIELDS[:5]) <= set(fields):
+            raise ValueError(f"unexpected fields: {sorted(fields)}")
+        index = cls(articles=StoredArticles(arrays), sentences=SentenceRefs.from_arrays(arrays),
+                    terms=Terms(arrays["terms.indptr"], arrays["terms.ids"], fields["article_words"].vocab),
+                    **fields)
+        index.check()
+        return index
+
+    def check(self) -> None:
+        """Cheap consistency checks of the arrays' shapes (raises ValueError)."""
+        n = len(self.sentences)
+        sizes = {len(self.sentences.paragraph), len(self.sentences.start), len(self.sentences.end),
+                 len(self.terms), self.bm25.n_docs, self.fold.n_docs}
+        sizes |= {f.n_docs for f in (self.pairs, self.fold_pairs) if f is not None}
+        if sizes != {n}:
+            raise ValueError("the sentence arrays disagree on the number of sentences")
+        if {self.article_bm25.n_docs, self.article_fold.n_docs, self.article_words.n_docs} != {len(self.articles)}:
+            raise ValueError("the article arrays disagree on the number of articles")
+        for name in FIELDS:
+            f = getattr(self, name)
+            if f is None:
+                continue
+            v = len(f.vocab)
+            if not (len(f.indptr) == v + 1 == len(f.idf) + 1 == len(f.max_weight) + 1
+                    and len(f.indices) == len(f.data) == int(f.indptr[-1])
+                    and len(f.vocab.offsets) == v + 1 and len(f.vocab.hashes) == v):
+                raise ValueError(f"field {name}: inconsistent arrays")
 
 
 @dataclass(frozen=True)
@@ -225,27 +584,33 @@ def build_index(
         ]
     if len(segmented) != len(articles):
         raise ValueError("segmented must hold one entry per article")
-    refs: list[SentenceRef] = []
+    art: list[int] = []
+    par: list[int] = []
+    starts: list[int] = []
+    ends: list[int] = []
     toks: list[tuple[str, ...]] = []
     article_words: list[list[str]] = []
     for a, seg in enumerate(segmented):
         words = list(seg.title_terms)
         for p, start, end, sentence_terms in seg.sentences:
-            refs.append(SentenceRef(a, p, start, end))
+            art.append(a)
+            par.append(p)
+            starts.append(start)
+            ends.append(end)
             toks.append(sentence_terms)
             words.extend(sentence_terms)
         article_words.append(words)
     params = {"k1": k1, "b": b, "epsilon": epsilon}
+    exact_words = Bm25(article_words, **params)
     return SentenceIndex(
-        articles=tuple(articles),
-        sentences=refs,
-        terms=toks,
+        articles=ArticleList(articles),
+        sentences=SentenceRefs(*(np.asarray(x, dtype=np.int32) for x in (art, par, starts, ends))),
+        terms=Terms.encode(toks, exact_words.vocab),
         bm25=Bm25([expand(t) if expand_compounds else t for t in toks], **params),
         fold=Bm25([fold_terms(t) for t in toks], **params),
         article_bm25=Bm25([expand(w) for w in article_words], **params),
         article_fold=Bm25([fold_terms(w) for w in article_words], **params),
-        article_words=Bm25(article_words, **params),
-        sentence_article_ids=np.fromiter((r.article for r in refs), dtype=np.int32, count=len(refs)),
+        article_words=exact_words,
         pairs=Bm25([bigrams(t) for t in toks], **params) if with_pairs else None,
         fold_pairs=Bm25([bigrams(fold_terms(t)) for t in toks], **params) if with_fold_pairs else None,
     )

@@ -14,13 +14,16 @@ multiplied by ``1 + retrieval.type_bonus``.
 from __future__ import annotations
 
 import re
+import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .config import RetrievalConfig
-from .index import Hit, SentenceIndex, best_candidates
+from .index import Bm25, Hit, SentenceIndex, best_candidates
 from .normalize import fold_diacritics
 from .query import Query, expand, fold_terms
 
@@ -207,48 +210,82 @@ def rank(
     index: SentenceIndex, query: Query, question: str, cfg: RetrievalConfig, k: int, rules: TypeRules | None = None
 ) -> list[Hit]:
     """The ``k`` best sentences for ``query``, best first."""
-    found = candidates_for(index, query, cfg)
-    if found is None:
-        return []
-    candidates, base, fused, art_rel = found
     rules = rules or TypeRules.from_config(cfg)
     if cfg.ranker_weights:
+        found = candidates_for(index, query, cfg)
+        if found is None:
+            return []
+        candidates, base, fused, art_rel = found
         rows = features(index, query, question, candidates, base, fused, art_rel, rules, cfg.type_window)
         weights = np.array([cfg.ranker_weights.get(name, 0.0) for name in FEATURES])
         final = np.exp(rows @ weights)
+        base_c = base[candidates]
     else:
-        final = fused[candidates].copy()
+        stage = first_stage(index, query, cfg)
+        if stage is None:
+            return []
+        candidates, base_c, fused_c = stage
+        final = fused_c.copy()
         if query.qtype and cfg.type_bonus:
             asked = asked_for(query.qtype, question, rules)
             for j, i in enumerate(candidates):
                 if has_answer_type(asked, index.text(int(i)), rules, cfg.type_window):
                     final[j] *= 1 + cfg.type_bonus
     order = np.lexsort((candidates, -final))[:k]
-    return [Hit(int(candidates[j]), float(final[j]), float(base[candidates[j]])) for j in order]
+    return [Hit(int(candidates[j]), float(final[j]), float(base_c[j])) for j in order]
+
+
+def _fields(index: SentenceIndex, query: Query, cfg: RetrievalConfig) -> list[tuple[Bm25, Sequence[str], float]]:
+    """The sentence fields that score ``query``: (field, its query terms, its weight), the word field first."""
+    fold_weight = cfg.accentless_fold_weight if query.accentless else cfg.fold_weight
+    fields: list[tuple[Bm25, Sequence[str], float]] = [(index.bm25, query.terms, 1.0)]
+    if fold_weight:
+        fields.append((index.fold, query.folded, fold_weight))
+    if cfg.bigram_weight and index.pairs is not None and not query.accentless:
+        fields.append((index.pairs, query.pairs, cfg.bigram_weight))
+    if cfg.accentless_bigram_weight and index.fold_pairs is not None and query.accentless:
+        fields.append((index.fold_pairs, query.fold_pairs, cfg.accentless_bigram_weight))
+    return fields
+
+
+def _fuse(parts: Sequence[np.ndarray], fields: Sequence[tuple[Bm25, Sequence[str], float]]) -> np.ndarray:
+    """The fused BM25 score: the word field plus each other field times its weight, in that order."""
+    base = parts[0]
+    for part, (_, _, weight) in zip(parts[1:], fields[1:]):
+        base = base + weight * part
+    return base
+
+
+def _article_relative(index: SentenceIndex, query: Query, cfg: RetrievalConfig) -> np.ndarray | None:
+    """Each article's score over the best article's (None when no article scores)."""
+    fold_weight = cfg.accentless_fold_weight if query.accentless else cfg.fold_weight
+    art = index.article_bm25.scores(query.terms)
+    if fold_weight:
+        art = art + fold_weight * index.article_fold.scores(query.folded)
+    top = art.max() if art.size else 0.0
+    return art / top if top > 0 else None
+
+
+def _evidence(index: SentenceIndex, rel: np.ndarray | None, sentences: np.ndarray) -> np.ndarray:
+    """The relative article score of each of ``sentences``."""
+    if rel is None:
+        return np.zeros(sentences.size)
+    return rel[index.sentence_article_ids[sentences]]
 
 
 def candidates_for(
     index: SentenceIndex, query: Query, cfg: RetrievalConfig
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-    """First stage: (candidate ids, fused BM25 per sentence, score with article and
-    neighbour evidence per sentence, relative article score per sentence)."""
+    """First stage over every sentence: (candidate ids, fused BM25 per sentence, score with
+    article and neighbour evidence per sentence, relative article score per sentence).
+
+    The reference for :func:`first_stage`, and what the learned ranker's features need."""
     if not query.terms and not query.folded:
         return None
-    fold_weight = cfg.accentless_fold_weight if query.accentless else cfg.fold_weight
-    base = index.bm25.scores(query.terms)
-    if fold_weight:
-        base = base + fold_weight * index.fold.scores(query.folded)
-    if cfg.bigram_weight and index.pairs is not None and not query.accentless:
-        base = base + cfg.bigram_weight * index.pairs.scores(query.pairs)
-    if cfg.accentless_bigram_weight and index.fold_pairs is not None and query.accentless:
-        base = base + cfg.accentless_bigram_weight * index.fold_pairs.scores(query.fold_pairs)
-    art_rel = np.zeros(index.sentence_article_ids.size)
-    art = index.article_bm25.scores(query.terms)
-    if fold_weight:
-        art = art + fold_weight * index.article_fold.scores(query.folded)
-    top = art.max() if art.size else 0.0
-    if top > 0:
-        art_rel = (art / top)[index.sentence_article_ids]
+    fields = _fields(index, query, cfg)
+    base = _fuse([field.scores(terms) for field, terms, _ in fields], fields)
+    rel = _article_relative(index, query, cfg)
+    art_rel = np.zeros(index.sentence_article_ids.size) if rel is None else rel[index.sentence_article_ids]
     fused = base * (1 + cfg.article_weight * art_rel)
     if cfg.neighbor_weight:
         # An answer often sits next to the sentence that matches the question
@@ -258,3 +295,191 @@ def candidates_for(
     if candidates.size == 0:
         return None
     return candidates, base, fused, art_rel
+
+
+# A posting list longer than this share of the sentences is "common": first_stage adds its
+# weights only to the sentences that can still make the cut.
+COMMON_SHARE = 1 / 32
+# When the rare terms' postings exceed this share of the sentences, or the common terms hold
+# less than PRUNE_SHARE of the query's postings, the full pass is cheaper than the pruned one.
+DENSE_SHARE = 1 / 64
+PRUNE_SHARE = 0.75
+# Pruning attempts before the full pass takes over.
+ATTEMPTS = 2
+# Relative slack on the pruning bounds, far above any floating-point rounding of the sums.
+_SLACK = 1e-9
+
+
+def first_stage(
+    index: SentenceIndex, query: Query, cfg: RetrievalConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(candidate ids, their fused BM25, their score with article evidence): exactly the
+    candidates of :func:`candidates_for` and the same scores, bit for bit, but without
+    scoring every sentence.
+
+    MaxScore pruning: the query terms with short posting lists ("rare") are scored
+    over their postings; the sentences they reach get lower bounds (rare terms only)
+    and upper bounds (plus every common term's largest weight), times their article
+    evidence. Those whose upper bound reaches the ``rerank_depth``-th best lower bound
+    are scored exactly, every term in query order as :meth:`Bm25.scores` adds them
+    (common terms looked up by binary search in their postings). That is exact when
+    the ``rerank_depth``-th best exact score exceeds what a sentence without any rare
+    term can reach (the common terms' largest weights times the largest article
+    evidence); otherwise common terms become rare, shortest first, and it tries again
+    (at most ``ATTEMPTS`` times).
+    When pruning would skip little (the common terms hold less than ``PRUNE_SHARE``
+    of the query's postings, or the rest more than ``DENSE_SHARE`` of the sentences),
+    and with a neighbour weight or negative weights, it adds up every posting into
+    one score per sentence instead (:func:`_dense_stage`, :func:`candidates_for`).
+    """
+    if not query.terms and not query.folded:
+        return None
+    fields = _fields(index, query, cfg)
+    if cfg.neighbor_weight or cfg.article_weight < 0 or any(
+        w < 0 or not field.nonnegative for field, _, w in fields
+    ):
+        return _dense_stage(index, query, cfg)
+    # Every occurrence of a known term, per field, in query order: (column, postings start, end).
+    occurrences: list[list[tuple[int, int, int]]] = []
+    for field, terms, _ in fields:
+        found = []
+        for term in terms:
+            col = field.vocab.get(term)
+            if col is not None:
+                found.append((col, *field.postings(col)))
+        occurrences.append(found)
+    distinct = sorted({(f, col, lo, hi) for f, occ in enumerate(occurrences) for col, lo, hi in occ},
+                      key=lambda t: (t[2] - t[3], t[0], t[1]))  # longest postings first
+    if not distinct:
+        return None
+    n = index.bm25.n_docs
+    times = Counter((f, col) for f, occ in enumerate(occurrences) for col, _, _ in occ)
+    n_common = sum(1 for _, _, lo, hi in distinct if hi - lo > n * COMMON_SHARE)
+    postings = sum(hi - lo for occ in occurrences for _, lo, hi in occ)
+    skipped = sum(times[f, col] * (hi - lo) for f, col, lo, hi in distinct[:n_common])
+    rel = _article_relative(index, query, cfg)
+    if skipped < PRUNE_SHARE * postings:
+        return _dense_stage(index, query, cfg, rel)
+    weight = {f: w for f, (_, _, w) in enumerate(fields)}
+    most = 1 + cfg.article_weight * (1.0 if rel is not None else 0.0)  # the largest evidence factor
+    for _ in range(ATTEMPTS):
+        common = {(f, col) for f, col, _, _ in distinct[:n_common]}
+        if sum(hi - lo for _, _, lo, hi in distinct[n_common:]) > n * DENSE_SHARE:
+            return _dense_stage(index, query, cfg, rel)
+        found = _pruned(index, fields, occurrences, common, rel, cfg)
+        if isinstance(found, tuple):
+            return found if found[0].size else None
+        # Not proven. ``found`` is a lower bound of the best scores' cut-off (0: unknown): make
+        # common terms rare, shortest first, until the rest cannot reach it on their own.
+        n_common -= 1
+        while found > 0 and n_common > 0 and most * sum(
+            weight[f] * times[f, col] * float(fields[f][0].max_weight[col]) for f, col, _, _ in distinct[:n_common]
+        ) * (1 + _SLACK) >= found:
+            n_common -= 1
+    return _dense_stage(index, query, cfg, rel)
+
+
+_scratch = threading.local()
+
+
+def _buffers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two float64 arrays of ``n`` for this thread, reused from question to question (a new
+    array's pages are faulted in and zeroed by the kernel on every use: slower than a fill)."""
+    buffers = getattr(_scratch, "buffers", None)
+    if buffers is None or buffers[0].size != n:
+        buffers = _scratch.buffers = (np.empty(n), np.empty(n))
+    return buffers
+
+
+_UNSET = object()
+
+
+def _dense_stage(index: SentenceIndex, query: Query, cfg: RetrievalConfig, rel: Any = _UNSET):
+    """:func:`candidates_for` without the neighbour weight, in reused buffers, the same
+    operations in the same order (some in place, the evidence factor per article);
+    ``rel``: :func:`_article_relative`, when already known."""
+    if cfg.neighbor_weight:
+        found = candidates_for(index, query, cfg)
+        if found is None:
+            return None
+        candidates, base, fused, _ = found
+        return candidates, base[candidates], fused[candidates]
+    fields = _fields(index, query, cfg)
+    first, other = _buffers(index.sentence_article_ids.size)
+    base = fields[0][0].scores(fields[0][1], out=first)
+    for field, terms, weight in fields[1:]:
+        part = field.scores(terms, out=other)
+        part *= weight
+        base += part
+    if rel is _UNSET:
+        rel = _article_relative(index, query, cfg)
+    if rel is None:
+        fused = base  # base * (1 + article_weight * 0) is base, bit for bit
+    else:
+        fused = np.take(1 + cfg.article_weight * rel, index.sentence_article_ids, out=other)
+        fused *= base
+    candidates = best_candidates(fused, cfg.rerank_depth)
+    if candidates.size == 0:
+        return None
+    return candidates, base[candidates], fused[candidates]
+
+
+def _exact(fields, occurrences, docs: np.ndarray) -> np.ndarray:
+    """Fused BM25 of the sorted sentence ids ``docs``: every occurrence in query order, looked up."""
+    parts = []
+    for (field, _, _), occ in zip(fields, occurrences):
+        score = np.zeros(docs.size)
+        for col, lo, hi in occ:
+            postings = field.indices[lo:hi]
+            pos = np.minimum(np.searchsorted(postings, docs), hi - lo - 1)
+            hit = postings[pos] == docs
+            score[hit] += field.data[lo + pos[hit]]
+        parts.append(score)
+    return _fuse(parts, fields)
+
+
+def _pruned(index, fields, occurrences, common, rel, cfg):
+    """One MaxScore attempt with ``common`` as the common (field, column) pairs: (candidates,
+    fused BM25, with evidence), or when the bounds cannot prove that exact, a lower bound of
+    the ``rerank_depth``-th best score (0.0 when there is none)."""
+    k = cfg.rerank_depth
+    rare = [field.indices[lo:hi] for f, ((field, _, _), occ) in enumerate(zip(fields, occurrences))
+            for col, lo, hi in occ if (f, col) not in common]
+    if not rare:
+        return 0.0
+    reached = rare[0] if len(rare) == 1 else np.unique(np.concatenate(rare))
+    parts = []
+    bounds = []
+    for f, ((field, _, _), occ) in enumerate(zip(fields, occurrences)):
+        score = np.zeros(reached.size)
+        bound = 0.0
+        for col, lo, hi in occ:
+            if (f, col) in common:
+                bound += float(field.max_weight[col])
+            else:
+                docs = field.indices[lo:hi]
+                score[np.searchsorted(reached, docs)] += field.data[lo:hi]
+        parts.append(score)
+        bounds.append(bound)
+    factor = 1 + cfg.article_weight * _evidence(index, rel, reached)
+    lower = _fuse(parts, fields) * factor
+    if not common:  # every term was scored over its postings: ``lower`` is exact
+        keep = best_candidates(lower, k)
+        return reached[keep], _fuse(parts, fields)[keep], lower[keep]
+    if reached.size < k:
+        return 0.0
+    slack = sum(b * w for b, (_, _, w) in zip(bounds, fields))
+    upper = (_fuse(parts, fields) + slack) * factor * (1 + _SLACK)
+    floor = np.partition(lower, reached.size - k)[reached.size - k]
+    docs = reached[upper >= floor]
+    base = _exact(fields, occurrences, docs)
+    fused = base * (1 + cfg.article_weight * _evidence(index, rel, docs))
+    positive = fused[fused > 0]
+    if positive.size < k:
+        return 0.0
+    kth = np.partition(positive, positive.size - k)[positive.size - k]
+    outside = slack * (1 + cfg.article_weight * (1.0 if rel is not None else 0.0)) * (1 + _SLACK)
+    if not kth > outside:
+        return float(kth)
+    keep = fused >= kth
+    return docs[keep], base[keep], fused[keep]

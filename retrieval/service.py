@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -197,7 +198,8 @@ class AnswerService:
         return index
 
     @property
-    def articles(self) -> tuple[Article, ...]:
+    def articles(self) -> Sequence[Article]:
+        """The indexed articles (a sequence; a loaded index builds each one when it is read)."""
         return self.index.articles
 
     def answer(self, question: str, max_answers: int | None = None) -> Result:

@@ -10,7 +10,7 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from qa_support import DEV_QUESTIONS, ws_segmenter
-from retrieval.index import Bm25, Hit, build_index
+from retrieval.index import Bm25, Hit, best_candidates, build_index
 from retrieval.ingest import Article
 
 PARAMS = [(1.5, 0.75, 0.25), (1.2, 0.5, 0.0), (2.0, 1.0, 0.5), (0.5, 0.0, 0.25), (0.9, 0.3, 1.0)]
@@ -241,3 +241,29 @@ def test_seed_index_texts_are_in_their_paragraphs(ws_service):
         paragraph = index.articles[ref.article].paragraphs[ref.paragraph]
         assert index.text(i) == paragraph[ref.start:ref.end]
         assert index.text(i).strip() == index.text(i) != ""
+
+
+def _reference_candidates(score: np.ndarray, k: int) -> np.ndarray:
+    positive = np.flatnonzero(score > 0)
+    if positive.size <= k:
+        return positive
+    kth = np.sort(score[positive])[-k]
+    return positive[score[positive] >= kth]
+
+
+@pytest.mark.parametrize("n", [100, 8 * 1024, 50_000, 50_000 + 77])
+@pytest.mark.parametrize("k", [1, 10, 50])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_best_candidates_equals_the_plain_selection(n, k, seed):
+    """Large arrays take the block-maximum shortcut; every case gives the plain answer."""
+    rng = np.random.default_rng(seed)
+    cases = [
+        np.where(rng.random(n) < 0.3, rng.random(n), 0.0),  # mostly zeros
+        np.round(rng.random(n) * 4, 1) * (rng.random(n) < 0.5),  # many ties, at the cut-off too
+        np.where(rng.random(n) < 0.001, rng.random(n), 0.0),  # fewer positives than blocks
+        np.zeros(n),
+        -rng.random(n),  # nothing positive
+        np.concatenate([np.zeros(n - 3), [1.0, 2.0, 2.0]]),  # the best in the last, partial block
+    ]
+    for score in cases:
+        np.testing.assert_array_equal(best_candidates(score, k), _reference_candidates(score, k))

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import pickle
 
 import pytest
 
@@ -170,16 +168,25 @@ def _corrupt(path, how):
         header, payload = _header_and_payload(path)
         header["fingerprint"] = "0" * 64
         _write(path, header, payload)
-    elif how == "not-an-index":
-        # Intact checksum and the right fingerprint, but the payload is something else.
-        header, _ = _header_and_payload(path)
-        payload = pickle.dumps({"not": "an index"})
-        header.update(payload_bytes=len(payload), payload_sha256=hashlib.sha256(payload).hexdigest())
+    elif how == "flipped-byte-middle":
+        i = len(data) // 2
+        path.write_bytes(data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:])
+    elif how == "tampered-layout":
+        # A BM25 parameter changed in the header, its checksum not updated.
+        header, payload = _header_and_payload(path)
+        header["layout"]["index"]["fields"]["bm25"]["k1"] += 0.5
         _write(path, header, payload)
-    elif how == "bad-pickle":
+    elif how == "not-an-index":
+        # Intact checksums and the right fingerprint, but the layout describes no index.
+        header, payload = _header_and_payload(path)
+        header["layout"] = {"index": {"fields": {}}, "arrays": []}
+        header["layout_crc32"] = store.layout_checksum(header["layout"])
+        _write(path, header, payload)
+    elif how == "bad-payload":
+        # Intact checksums, but the payload is not the arrays the layout describes.
         header, _ = _header_and_payload(path)
-        payload = b"\x80\x05not a pickle at all"
-        header.update(payload_bytes=len(payload), payload_sha256=hashlib.sha256(payload).hexdigest())
+        payload = b"not the arrays of an index"
+        header.update(payload_bytes=len(payload), payload_crc32=store.payload_checksums([memoryview(payload)]))
         _write(path, header, payload)
     else:  # pragma: no cover
         raise AssertionError(how)
@@ -187,8 +194,8 @@ def _corrupt(path, how):
 
 CORRUPTIONS = [
     "empty", "truncated-magic", "truncated-header", "truncated-payload", "flipped-byte", "garbage",
-    "huge-header-size", "header-not-json", "other-format-version", "stale-fingerprint", "not-an-index",
-    "bad-pickle",
+    "flipped-byte-middle", "huge-header-size", "header-not-json", "other-format-version", "stale-fingerprint",
+    "tampered-layout", "not-an-index", "bad-payload",
 ]
 
 

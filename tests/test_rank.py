@@ -1,0 +1,149 @@
+"""The pruned first stage (rank.first_stage) returns exactly what a pass over every sentence
+(rank.candidates_for) returns: the same candidates and the same scores, bit for bit."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import numpy as np
+import pytest
+
+from qa_support import replace_section, ws_segmenter
+from retrieval import rank
+from retrieval.index import build_index
+from retrieval.ingest import Article
+from retrieval.normalize import fold_diacritics
+from retrieval.service import AnswerService
+
+SYLLABLES = ("hà nội dân số thành phố đại sứ mỹ công ty phát triển thông minh kinh tế xã hội "
+             "ủy ban nhân dân trung tâm dữ liệu năm tháng ngày người việc của và các được trong có "
+             "không với cho là một những đã sẽ này đó để từ theo về dê dế ba bà bá bả").split()
+
+
+def synthetic_articles(seed: int, n_articles: int = 60) -> list[Article]:
+    """Articles of Zipf-distributed syllables (common words in most sentences, a long tail,
+    accent-only differences that folding merges), numbers, and some repeated sentences."""
+    rng = random.Random(seed)
+    weights = [1 / (r + 1) ** 1.1 for r in range(len(SYLLABLES))]
+    articles = []
+    for a in range(n_articles):
+        paragraphs = []
+        for _ in range(rng.randint(1, 4)):
+            sentences = []
+            for _ in range(rng.randint(1, 6)):
+                words = rng.choices(SYLLABLES, weights, k=rng.randint(1, 25))
+                if rng.random() < 0.2:
+                    words.append(str(rng.randint(1, 3000)))
+                sentences.append(" ".join(words).capitalize() + ".")
+            if rng.random() < 0.1 and paragraphs:
+                sentences.append(paragraphs[0].split(". ")[0].rstrip(".") + ".")  # a repeat: exact ties
+            paragraphs.append(" ".join(sentences))
+        articles.append(Article(f"a{a}", " ".join(rng.choices(SYLLABLES, weights, k=3)), None, None, None,
+                                tuple(paragraphs), origin=f"a{a}"))
+    return articles
+
+
+def questions(seed: int, n: int = 60) -> list[str]:
+    rng = random.Random(seed + 1000)
+    out = []
+    for _ in range(n):
+        words = rng.sample(SYLLABLES, rng.randint(1, 8)) + rng.choice([[], ["lạ"], ["xyzw", "qqq"]])
+        text = " ".join(words) + rng.choice([" là gì?", " bao nhiêu?", " ở đâu?", "?"])
+        out.append(text)
+        if rng.random() < 0.3:
+            out.append(fold_diacritics(text))  # typed without diacritics: other fields and weights
+    return out
+
+
+@pytest.fixture(scope="module", params=[0, 1])
+def synthetic(request, repo_config):
+    seg = ws_segmenter()
+    r = repo_config.retrieval
+    index = build_index(synthetic_articles(request.param), seg.sentence_spans, seg.terms, k1=r.k1, b=r.b,
+                        epsilon=r.epsilon, with_fold_pairs=True, with_pairs=True, progress=False)
+    return AnswerService(index, seg, repo_config), questions(request.param)
+
+
+def _same(service: AnswerService, texts: list[str], cfg) -> int:
+    """Assert first_stage == _dense_stage == candidates_for for every question; how many had candidates."""
+    compared = 0
+    for text in texts:
+        query = service.composer.query(text, service.segmenter.terms(text))
+        full = rank.candidates_for(service.index, query, cfg)
+        for stage in (rank.first_stage, rank._dense_stage):
+            if stage is None:  # monkeypatched away
+                continue
+            found = stage(service.index, query, cfg)
+            if full is None:
+                assert found is None, text
+                continue
+            candidates, base, fused, _ = full
+            assert found is not None, text
+            np.testing.assert_array_equal(found[0], candidates, err_msg=text)
+            np.testing.assert_array_equal(found[1], base[candidates], err_msg=text)
+            np.testing.assert_array_equal(found[2], fused[candidates], err_msg=text)
+        compared += full is not None
+    return compared
+
+
+# COMMON_SHARE 0: every term starts "common" (the most pruning, the most retries); 1: none is.
+@pytest.mark.parametrize("common_share", [0.0, 0.005, 1 / 32, 1.0])
+@pytest.mark.parametrize("depth", [1, 3, 10, 50])
+@pytest.mark.parametrize("bigrams", [False, True])
+def test_pruned_first_stage_equals_the_full_pass(synthetic, monkeypatch, common_share, depth, bigrams):
+    service, texts = synthetic
+    monkeypatch.setattr(rank, "COMMON_SHARE", common_share)
+    monkeypatch.setattr(rank, "DENSE_SHARE", float("inf"))  # never hand over to the full pass
+    monkeypatch.setattr(rank, "PRUNE_SHARE", 0.0)
+    monkeypatch.setattr(rank, "ATTEMPTS", 10**6)
+    monkeypatch.setattr(rank, "_dense_stage", None)  # ... really never
+    proven = []  # attempts that proved their result with common terms left out of the first pass
+    pruned = rank._pruned
+
+    def counting(index, fields, occurrences, common, rel, cfg):
+        found = pruned(index, fields, occurrences, common, rel, cfg)
+        proven.append(isinstance(found, tuple) and bool(common))
+        return found
+
+    monkeypatch.setattr(rank, "_pruned", counting)
+    cfg = dataclasses.replace(service.cfg.retrieval, rerank_depth=depth, bigram_weight=0.7 if bigrams else 0.0)
+    assert _same(service, texts, cfg) > len(texts) // 2
+    if common_share < 1 and depth < 50:
+        assert sum(proven) >= 5  # the bounds did the work, not only the all-rare last resort
+
+
+def test_pruned_first_stage_on_the_seeds_for_every_dev_question(ws_service, monkeypatch):
+    from qa_support import DEV_QUESTIONS
+    from retrieval.evaluate import load_questions
+
+    if not DEV_QUESTIONS.is_file():
+        pytest.skip(f"dev questions not found at {DEV_QUESTIONS}")
+    texts = [q.question for q in load_questions(DEV_QUESTIONS)]
+    texts += [fold_diacritics(t) for t in texts]
+    monkeypatch.setattr(rank, "COMMON_SHARE", 0.0)
+    monkeypatch.setattr(rank, "DENSE_SHARE", float("inf"))
+    monkeypatch.setattr(rank, "PRUNE_SHARE", 0.0)
+    monkeypatch.setattr(rank, "ATTEMPTS", 10**6)
+    for depth in (1, 5, 20):
+        assert _same(ws_service, texts, dataclasses.replace(ws_service.cfg.retrieval, rerank_depth=depth)) > 20
+
+
+@pytest.mark.parametrize("change", [dict(), dict(neighbor_weight=0.3), dict(article_weight=0.0), dict(fold_weight=0.0)])
+def test_first_stage_with_other_settings(synthetic, change):
+    """The default shares (pruned or full pass, as the postings decide); a neighbour weight
+    (always the full pass); no article evidence, no fold field."""
+    service, texts = synthetic
+    cfg = replace_section(service.cfg, "retrieval", **change).retrieval
+    assert _same(service, texts, cfg) > len(texts) // 2
+
+
+def test_rank_uses_the_first_stage_and_keeps_the_hits(synthetic, monkeypatch):
+    service, texts = synthetic
+    cfg = service.cfg.retrieval
+    for text in texts[:20]:
+        query = service.composer.query(text, service.segmenter.terms(text))
+        pruned = rank.rank(service.index, query, text, cfg, 10)
+        with monkeypatch.context() as m:
+            m.setattr(rank, "first_stage", rank._dense_stage)
+            assert rank.rank(service.index, query, text, cfg, 10) == pruned
