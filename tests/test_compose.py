@@ -192,14 +192,16 @@ def test_dependent_opener_is_quoted_with_the_one_before(mini_service):
     )
 
 
+ALGORITHMS_QUESTION = "Thuật toán nào kiểm tra số nguyên tố rất nhanh?"
+ALGORITHMS_SETUP = "Các nhà toán học đã tìm ra hai thuật toán kiểm tra số nguyên tố rất nhanh."
+
+
 def test_dependent_sentence_after_the_best_one_is_quoted_with_it(mini_service):
     # The question matches the setup sentence; the names are in the next one ("Chúng gồm ...").
-    result = mini_service.answer("Thuật toán nào kiểm tra số nguyên tố rất nhanh?")
+    result = mini_service.answer(ALGORITHMS_QUESTION)
     assert result.answered
-    assert result.answers[0].quote == (
-        "Các nhà toán học đã tìm ra hai thuật toán kiểm tra số nguyên tố rất nhanh. "
-        "Chúng gồm thuật toán Miller–Rabin và thuật toán AKS."
-    )  # and not the next paragraph, although it opens with "Chúng" too
+    assert result.answers[0].quote == ALGORITHMS_SETUP + " Chúng gồm thuật toán Miller–Rabin và thuật toán AKS."
+    # ... and not the next paragraph, although it opens with "Chúng" too
     assert not any("giảng dạy" in a.quote and "Các nhà toán học" in a.quote for a in result.answers)
 
 
@@ -209,8 +211,7 @@ def test_forward_widening_can_be_switched_off(mini_service):
         mini_service.index, mini_service.segmenter,
         dataclasses.replace(cfg, answer=dataclasses.replace(cfg.answer, widen_forward=False)),
     )
-    result = narrow.answer("Thuật toán nào kiểm tra số nguyên tố rất nhanh?")
-    assert result.answers[0].quote == "Các nhà toán học đã tìm ra hai thuật toán kiểm tra số nguyên tố rất nhanh."
+    assert narrow.answer(ALGORITHMS_QUESTION).answers[0].quote == ALGORITHMS_SETUP
 
 
 def test_same_sentence_in_two_articles_is_quoted_once(mini_service):
