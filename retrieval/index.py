@@ -301,6 +301,16 @@ class Bm25:
         return [Hit(int(candidates[i]), float(score[candidates[i]])) for i in order]
 
 
+def _item(seq: Sequence[Any], i: int | slice, row: Callable[[int], Any], what: str) -> Any:
+    """``seq[i]`` for the array-backed sequences below: slices, negative indices and
+    bounds as for a tuple; ``row(j)`` builds item ``j`` (0 <= j < len(seq))."""
+    if isinstance(i, slice):
+        return tuple(row(j) for j in range(*i.indices(len(seq))))
+    if not -len(seq) <= i < len(seq):
+        raise IndexError(f"{what} index out of range")
+    return row(i % len(seq))
+
+
 class SentenceRefs(Sequence[SentenceRef]):
     """Every sentence's :class:`SentenceRef`, as four integer arrays."""
 
@@ -315,10 +325,9 @@ class SentenceRefs(Sequence[SentenceRef]):
     @overload
     def __getitem__(self, i: slice) -> tuple[SentenceRef, ...]: ...
     def __getitem__(self, i):
-        if isinstance(i, slice):
-            return tuple(self[j] for j in range(*i.indices(len(self))))
-        if not -len(self) <= i < len(self):
-            raise IndexError("sentence index out of range")
+        return _item(self, i, self._row, "sentence")
+
+    def _row(self, i: int) -> SentenceRef:
         return SentenceRef(int(self.article[i]), int(self.paragraph[i]), int(self.start[i]), int(self.end[i]))
 
     def __iter__(self) -> Iterator[SentenceRef]:
@@ -358,11 +367,9 @@ class Terms(Sequence[tuple[str, ...]]):
     @overload
     def __getitem__(self, i: slice) -> tuple[tuple[str, ...], ...]: ...
     def __getitem__(self, i):
-        if isinstance(i, slice):
-            return tuple(self[j] for j in range(*i.indices(len(self))))
-        if not -len(self) <= i < len(self):
-            raise IndexError("sentence index out of range")
-        i %= len(self)
+        return _item(self, i, self._row, "sentence")
+
+    def _row(self, i: int) -> tuple[str, ...]:
         term = self.vocab.term
         return tuple(term(int(c)) for c in self.ids[self.indptr[i]:self.indptr[i + 1]])
 
@@ -440,11 +447,9 @@ class StoredArticles(Articles):
         return self._paragraph(first + paragraph)
 
     def __getitem__(self, i):
-        if isinstance(i, slice):
-            return tuple(self[j] for j in range(*i.indices(len(self))))
-        if not -len(self) <= i < len(self):
-            raise IndexError("article index out of range")
-        i %= len(self)
+        return _item(self, i, self._row, "article")
+
+    def _row(self, i: int) -> Article:
         raw = self._meta[self._meta_offsets[i]:self._meta_offsets[i + 1]].tobytes().decode("utf-8", "surrogatepass")
         doc_id, title, source, date, url, origin = json.loads(raw)
         paragraphs = tuple(self._paragraph(j) for j in range(int(self._first[i]), int(self._first[i + 1])))
