@@ -171,27 +171,25 @@ class Composer:
             return not (rest[:1].isupper())
         return False
 
+    def _leans_on(self, index: SentenceIndex, dependent: int, other: int) -> bool:
+        """Does sentence ``dependent`` need sentence ``other``, which stands next to it in its paragraph?"""
+        a, b = index.sentences[dependent], index.sentences[other]
+        return a.article == b.article and a.paragraph == b.paragraph and self.needs_context(index.text(dependent))
+
     def unit(self, index: SentenceIndex, i: int) -> tuple[int, int]:
         """First and last sentence of the quote for sentence ``i``: the sentence before
         it when ``i`` cannot stand alone, the one after when that one depends on ``i``
         (``answer.widen_forward``), always within the same paragraph."""
-        ref = index.sentences[i]
-        first = last = i
-        if i > 0 and self.needs_context(index.text(i)):
-            prev = index.sentences[i - 1]
-            if prev.article == ref.article and prev.paragraph == ref.paragraph:
-                first = i - 1
-        if self.cfg.widen_forward and i + 1 < len(index.sentences):
-            nxt = index.sentences[i + 1]
-            if nxt.article == ref.article and nxt.paragraph == ref.paragraph and self.needs_context(index.text(i + 1)):
-                last = i + 1
+        first = i - 1 if i > 0 and self._leans_on(index, i, i - 1) else i
+        forward = self.cfg.widen_forward and i + 1 < len(index.sentences)
+        last = i + 1 if forward and self._leans_on(index, i + 1, i) else i
         return first, last
 
     def _span(self, index: SentenceIndex, i: int) -> tuple[int, int, int, int]:
         """(article, paragraph, start, end) of the quote for sentence ``i``."""
         first, last = self.unit(index, i)
-        ref = index.sentences[i]
-        return ref.article, ref.paragraph, index.sentences[first].start, index.sentences[last].end
+        ref = index.sentences[first]
+        return ref.article, ref.paragraph, ref.start, index.sentences[last].end
 
     def decide(
         self, index: SentenceIndex, query: Query, hits: Sequence[Hit], max_answers: int | None = None
