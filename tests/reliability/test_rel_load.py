@@ -26,6 +26,7 @@ from rel_support import percentile, replies_by_update, report, rss_kib, wait_unt
 from tg_fakeapi import FakeBotAPI
 from tg_support import (
     FAKE_TOKEN,
+    SEED_QUESTIONS,
     bot_message,
     group_chat,
     message_update,
@@ -42,14 +43,7 @@ SOAK_CHATS = max(1, SOAK_QUESTIONS // PER_CHAT)
 GROUP_SHARE = 10  # one chat in GROUP_SHARE is a group (questions by mention)
 WINDOW = 100  # questions waiting for an answer at most, at any time
 QUESTIONS = [
-    "Hà Nội có bao nhiêu dân?",
-    "Bộ trưởng Bộ Kinh tế Phần Lan là ai?",
-    "Đại sứ Mỹ tại Việt Nam tên là gì?",
-    "Bao nhiêu công ty Mỹ muốn tham gia phát triển thành phố thông minh tại Hà Nội?",
-    "Các trung tâm dữ liệu ở Hà Nội có tổng công suất bao nhiêu?",
-    "Thành phố nào có phong trào khởi nghiệp sáng tạo lớn thứ 2 nước Mỹ?",
-    "Hà Nội ký văn bản ghi nhớ với tập đoàn nào để xây dựng khung chính phủ điện tử?",
-    "Doanh nghiệp Phần Lan có thế mạnh trong lĩnh vực nào?",
+    *SEED_QUESTIONS,
     "Khẩu hiệu của ASOCIO là gì?",
     "Chủ tịch ASOCIO là ai?",
     "Giá vàng hôm nay bao nhiêu?",

@@ -19,6 +19,7 @@ from retrieval import messages
 from tg_support import (
     FAKE_TOKEN,
     REPO,
+    SEED_QUESTIONS,
     bot_env,
     bot_message,
     group_chat,
@@ -36,16 +37,7 @@ from tg_support import (
 )
 from tg_html import assert_valid, visible_text
 
-QUESTIONS = [
-    "Hà Nội có bao nhiêu dân?",
-    "Bộ trưởng Bộ Kinh tế Phần Lan là ai?",
-    "Đại sứ Mỹ tại Việt Nam tên là gì?",
-    "Bao nhiêu công ty Mỹ muốn tham gia phát triển thành phố thông minh tại Hà Nội?",
-    "Các trung tâm dữ liệu ở Hà Nội có tổng công suất bao nhiêu?",
-    "Thành phố nào có phong trào khởi nghiệp sáng tạo lớn thứ 2 nước Mỹ?",
-    "Hà Nội ký văn bản ghi nhớ với tập đoàn nào để xây dựng khung chính phủ điện tử?",
-    "Doanh nghiệp Phần Lan có thế mạnh trong lĩnh vực nào?",
-]
+QUESTIONS = SEED_QUESTIONS
 QUIET = 0.8  # seconds to wait when checking that nothing is sent
 
 

@@ -28,6 +28,17 @@ SEEDS = REPO / "seeds"
 FAKE_TOKEN = "123456789:AAFake-token_for_loopback_tests_0nly"
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 START_TIMEOUT = 60.0
+# Questions the seed articles answer, asked by the end-to-end and load tests.
+SEED_QUESTIONS = (
+    "Hà Nội có bao nhiêu dân?",
+    "Bộ trưởng Bộ Kinh tế Phần Lan là ai?",
+    "Đại sứ Mỹ tại Việt Nam tên là gì?",
+    "Bao nhiêu công ty Mỹ muốn tham gia phát triển thành phố thông minh tại Hà Nội?",
+    "Các trung tâm dữ liệu ở Hà Nội có tổng công suất bao nhiêu?",
+    "Thành phố nào có phong trào khởi nghiệp sáng tạo lớn thứ 2 nước Mỹ?",
+    "Hà Nội ký văn bản ghi nhớ với tập đoàn nào để xây dựng khung chính phủ điện tử?",
+    "Doanh nghiệp Phần Lan có thế mạnh trong lĩnh vực nào?",
+)
 
 _ids = itertools.count(10_000)
 
