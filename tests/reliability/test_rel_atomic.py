@@ -42,7 +42,7 @@ class HalfThenHang:
     def __init__(self, fh):
         self.fh = fh
     def write(self, data):
-        if len(data) > 4096:  # the pickled payload
+        if len(data) > 4096:  # a large part of the index (an array of the payload)
             self.fh.write(data[: len(data) // 2])
             self.fh.flush()
             print("HALF-WRITTEN", flush=True)
