@@ -14,14 +14,12 @@ multiplied by ``1 + retrieval.type_bonus``.
 from __future__ import annotations
 
 import re
-import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 
+from . import kernels
 from .config import RetrievalConfig
 from .index import Bm25, Hit, SentenceIndex, best_candidates
 from .normalize import fold_diacritics
@@ -118,10 +116,17 @@ def asked_for(kind: str, question: str, rules: TypeRules) -> AskedFor:
     return AskedFor(kind, frozenset(fold_diacritics(question).lower().split()) | frozenset(q_folded))
 
 
+def _fold_words(words: list[str]) -> list[str]:
+    """Each of ``words`` folded and lower-cased (one call for the whole list when folding
+    keeps the words apart, as it does for every Vietnamese word)."""
+    folded = fold_diacritics(" ".join(words)).lower().split(" ")
+    return folded if len(folded) == len(words) else [fold_diacritics(w).lower() for w in words]
+
+
 def has_answer_type(asked: AskedFor, sentence: str, rules: TypeRules, window: int = 4) -> bool:
     """Does ``sentence`` hold the asked-for kind of thing, absent from the question, next to its words?"""
     words = _TOKEN.findall(sentence)
-    folded = [fold_diacritics(w).lower() for w in words]
+    folded = _fold_words(words)
     anchors = [i for i, w in enumerate(folded) if w in asked.words and len(w) > 1]
     for start, end, span in answer_spans(asked.kind, words, folded, rules):
         if all(w in asked.words for w in span):
@@ -266,13 +271,6 @@ def _article_relative(index: SentenceIndex, query: Query, cfg: RetrievalConfig) 
     return art / top if top > 0 else None
 
 
-def _evidence(index: SentenceIndex, rel: np.ndarray | None, sentences: np.ndarray) -> np.ndarray:
-    """The relative article score of each of ``sentences``."""
-    if rel is None:
-        return np.zeros(sentences.size)
-    return rel[index.sentence_article_ids[sentences]]
-
-
 def candidates_for(
     index: SentenceIndex, query: Query, cfg: RetrievalConfig
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
@@ -297,19 +295,6 @@ def candidates_for(
     return candidates, base, fused, art_rel
 
 
-# A posting list longer than this share of the sentences is "common": first_stage adds its
-# weights only to the sentences that can still make the cut.
-COMMON_SHARE = 1 / 32
-# When the rare terms' postings exceed this share of the sentences, or the common terms hold
-# less than PRUNE_SHARE of the query's postings, the full pass is cheaper than the pruned one.
-DENSE_SHARE = 1 / 64
-PRUNE_SHARE = 0.75
-# Pruning attempts before the full pass takes over.
-ATTEMPTS = 2
-# Relative slack on the pruning bounds, far above any floating-point rounding of the sums.
-_SLACK = 1e-9
-
-
 def first_stage(
     index: SentenceIndex, query: Query, cfg: RetrievalConfig
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -317,169 +302,52 @@ def first_stage(
     candidates of :func:`candidates_for` and the same scores, bit for bit, but without
     scoring every sentence.
 
-    MaxScore pruning: the query terms with short posting lists ("rare") are scored
-    over their postings; the sentences they reach get lower bounds (rare terms only)
-    and upper bounds (plus every common term's largest weight), times their article
-    evidence. Those whose upper bound reaches the ``rerank_depth``-th best lower bound
-    are scored exactly, every term in query order as :meth:`Bm25.scores` adds them
-    (common terms looked up by binary search in their postings). That is exact when
-    the ``rerank_depth``-th best exact score exceeds what a sentence without any rare
-    term can reach (the common terms' largest weights times the largest article
-    evidence); otherwise common terms become rare, shortest first, and it tries again
-    (at most ``ATTEMPTS`` times).
-    When pruning would skip little (the common terms hold less than ``PRUNE_SHARE``
-    of the query's postings, or the rest more than ``DENSE_SHARE`` of the sentences),
-    and with a neighbour weight or negative weights, it adds up every posting into
-    one score per sentence instead (:func:`_dense_stage`, :func:`candidates_for`).
+    :func:`retrieval.kernels.maxscore` visits only the sentences that hold a query term
+    whose bound can still lift a sentence into the ``rerank_depth`` best, and scores
+    exactly only those whose bound reaches the current cut-off (MaxScore). With a
+    neighbour weight, negative weights or more fields than the kernel takes, it is
+    :func:`candidates_for` itself.
     """
     if not query.terms and not query.folded:
         return None
     fields = _fields(index, query, cfg)
-    if cfg.neighbor_weight or cfg.article_weight < 0 or any(
+    if len(fields) > 3 or cfg.neighbor_weight or cfg.article_weight < 0 or any(
         w < 0 or not field.nonnegative for field, _, w in fields
     ):
-        return _dense_stage(index, query, cfg)
-    # Every occurrence of a known term, per field, in query order: (column, postings start, end).
-    occurrences: list[list[tuple[int, int, int]]] = []
-    for field, terms, _ in fields:
-        found = []
-        for term in terms:
-            col = field.vocab.get(term)
-            if col is not None:
-                found.append((col, *field.postings(col)))
-        occurrences.append(found)
-    distinct = sorted({(f, col, lo, hi) for f, occ in enumerate(occurrences) for col, lo, hi in occ},
-                      key=lambda t: (t[2] - t[3], t[0], t[1]))  # longest postings first
-    if not distinct:
-        return None
-    n = index.bm25.n_docs
-    times = Counter((f, col) for f, occ in enumerate(occurrences) for col, _, _ in occ)
-    n_common = sum(1 for _, _, lo, hi in distinct if hi - lo > n * COMMON_SHARE)
-    postings = sum(hi - lo for occ in occurrences for _, lo, hi in occ)
-    skipped = sum(times[f, col] * (hi - lo) for f, col, lo, hi in distinct[:n_common])
-    rel = _article_relative(index, query, cfg)
-    if skipped < PRUNE_SHARE * postings:
-        return _dense_stage(index, query, cfg, rel)
-    weight = {f: w for f, (_, _, w) in enumerate(fields)}
-    most = 1 + cfg.article_weight * (1.0 if rel is not None else 0.0)  # the largest evidence factor
-    for _ in range(ATTEMPTS):
-        common = {(f, col) for f, col, _, _ in distinct[:n_common]}
-        if sum(hi - lo for _, _, lo, hi in distinct[n_common:]) > n * DENSE_SHARE:
-            return _dense_stage(index, query, cfg, rel)
-        found = _pruned(index, fields, occurrences, common, rel, cfg)
-        if isinstance(found, tuple):
-            return found if found[0].size else None
-        # Not proven. ``found`` is a lower bound of the best scores' cut-off (0: unknown): make
-        # common terms rare, shortest first, until the rest cannot reach it on their own.
-        n_common -= 1
-        while found > 0 and n_common > 0 and most * sum(
-            weight[f] * times[f, col] * float(fields[f][0].max_weight[col]) for f, col, _, _ in distinct[:n_common]
-        ) * (1 + _SLACK) >= found:
-            n_common -= 1
-    return _dense_stage(index, query, cfg, rel)
-
-
-_scratch = threading.local()
-
-
-def _buffers(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two float64 arrays of ``n`` for this thread, reused from question to question (a new
-    array's pages are faulted in and zeroed by the kernel on every use: slower than a fill)."""
-    buffers = getattr(_scratch, "buffers", None)
-    if buffers is None or buffers[0].size != n:
-        buffers = _scratch.buffers = (np.empty(n), np.empty(n))
-    return buffers
-
-
-_UNSET = object()
-
-
-def _dense_stage(index: SentenceIndex, query: Query, cfg: RetrievalConfig, rel: Any = _UNSET):
-    """:func:`candidates_for` without the neighbour weight, in reused buffers, the same
-    operations in the same order (some in place, the evidence factor per article);
-    ``rel``: :func:`_article_relative`, when already known."""
-    if cfg.neighbor_weight:
         found = candidates_for(index, query, cfg)
         if found is None:
             return None
         candidates, base, fused, _ = found
         return candidates, base[candidates], fused[candidates]
-    fields = _fields(index, query, cfg)
-    first, other = _buffers(index.sentence_article_ids.size)
-    base = fields[0][0].scores(fields[0][1], out=first)
-    for field, terms, weight in fields[1:]:
-        part = field.scores(terms, out=other)
-        part *= weight
-        base += part
-    if rel is _UNSET:
-        rel = _article_relative(index, query, cfg)
-    if rel is None:
-        fused = base  # base * (1 + article_weight * 0) is base, bit for bit
-    else:
-        fused = np.take(1 + cfg.article_weight * rel, index.sentence_article_ids, out=other)
-        fused *= base
-    candidates = best_candidates(fused, cfg.rerank_depth)
-    if candidates.size == 0:
+    occurrences: list[tuple[int, int]] = []  # (field, column) of every known query term, in order
+    for f, (field, terms, _) in enumerate(fields):
+        for term in terms:
+            col = field.vocab.get(term)
+            if col is not None:
+                occurrences.append((f, col))
+    if not occurrences:
         return None
-    return candidates, base[candidates], fused[candidates]
-
-
-def _exact(fields, occurrences, docs: np.ndarray) -> np.ndarray:
-    """Fused BM25 of the sorted sentence ids ``docs``: every occurrence in query order, looked up."""
-    parts = []
-    for (field, _, _), occ in zip(fields, occurrences):
-        score = np.zeros(docs.size)
-        for col, lo, hi in occ:
-            postings = field.indices[lo:hi]
-            pos = np.minimum(np.searchsorted(postings, docs), hi - lo - 1)
-            hit = postings[pos] == docs
-            score[hit] += field.data[lo + pos[hit]]
-        parts.append(score)
-    return _fuse(parts, fields)
-
-
-def _pruned(index, fields, occurrences, common, rel, cfg):
-    """One MaxScore attempt with ``common`` as the common (field, column) pairs: (candidates,
-    fused BM25, with evidence), or when the bounds cannot prove that exact, a lower bound of
-    the ``rerank_depth``-th best score (0.0 when there is none)."""
-    k = cfg.rerank_depth
-    rare = [field.indices[lo:hi] for f, ((field, _, _), occ) in enumerate(zip(fields, occurrences))
-            for col, lo, hi in occ if (f, col) not in common]
-    if not rare:
-        return 0.0
-    reached = rare[0] if len(rare) == 1 else np.unique(np.concatenate(rare))
-    parts = []
-    bounds = []
-    for f, ((field, _, _), occ) in enumerate(zip(fields, occurrences)):
-        score = np.zeros(reached.size)
-        bound = 0.0
-        for col, lo, hi in occ:
-            if (f, col) in common:
-                bound += float(field.max_weight[col])
-            else:
-                docs = field.indices[lo:hi]
-                score[np.searchsorted(reached, docs)] += field.data[lo:hi]
-        parts.append(score)
-        bounds.append(bound)
-    factor = 1 + cfg.article_weight * _evidence(index, rel, reached)
-    lower = _fuse(parts, fields) * factor
-    if not common:  # every term was scored over its postings: ``lower`` is exact
-        keep = best_candidates(lower, k)
-        return reached[keep], _fuse(parts, fields)[keep], lower[keep]
-    if reached.size < k:
-        return 0.0
-    slack = sum(b * w for b, (_, _, w) in zip(bounds, fields))
-    upper = (_fuse(parts, fields) + slack) * factor * (1 + _SLACK)
-    floor = np.partition(lower, reached.size - k)[reached.size - k]
-    docs = reached[upper >= floor]
-    base = _exact(fields, occurrences, docs)
-    fused = base * (1 + cfg.article_weight * _evidence(index, rel, docs))
-    positive = fused[fused > 0]
-    if positive.size < k:
-        return 0.0
-    kth = np.partition(positive, positive.size - k)[positive.size - k]
-    outside = slack * (1 + cfg.article_weight * (1.0 if rel is not None else 0.0)) * (1 + _SLACK)
-    if not kth > outside:
-        return float(kth)
-    keep = fused >= kth
-    return docs[keep], base[keep], fused[keep]
+    times = Counter(occurrences)
+    scale = {key: fields[key[0]][2] * n for key, n in times.items()}
+    bound = {key: scale[key] * float(fields[key[0]][0].max_weight[key[1]]) for key in times}
+    terms = sorted(times, key=lambda key: (bound[key], key))  # smallest bound first
+    position = {key: i for i, key in enumerate(terms)}
+    spans = np.array([fields[f][0].postings(col) for f, col in terms], dtype=np.int64)
+    rel = _article_relative(index, query, cfg)
+    factor = np.ones(1) if rel is None else 1 + cfg.article_weight * rel
+    arrays = [(field.indices, field.codes, field.table) for field, _, _ in fields]
+    arrays += [arrays[0]] * (3 - len(arrays))
+    docs, base, fused, _ = kernels.maxscore(
+        *arrays[0], *arrays[1], *arrays[2], len(fields),
+        np.array([w for _, _, w in fields] + [0.0] * (3 - len(fields))),
+        np.array([f for f, _ in terms], dtype=np.int64), spans[:, 0].copy(), spans[:, 1].copy(),
+        np.array([float(fields[f][0].idf[col]) for f, col in terms]),
+        np.array([scale[key] for key in terms]), np.array([bound[key] for key in terms]),
+        np.array([f for f, _ in occurrences], dtype=np.int64),
+        np.array([position[key] for key in occurrences], dtype=np.int64),
+        index.bm25.n_docs, index.sentence_article_ids, factor, rel is not None, float(factor.max()),
+        cfg.rerank_depth, kernels.WINDOW,
+    )
+    if docs.size == 0:
+        return None
+    return docs, base, fused

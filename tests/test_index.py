@@ -65,6 +65,25 @@ def test_bm25_matches_rank_bm25_exactly(seed, k1, b, epsilon):
         assert ours.idf_of(word) == idf
 
 
+@pytest.mark.parametrize("short_codes", [1 << 16, 2])
+def test_bm25_codes_2_or_4_bytes_same_scores(monkeypatch, short_codes):
+    """Weights are stored as codes into the field's table of distinct values: 2 bytes
+    each, or 4 when the table is longer; the scores are BM25Okapi's either way."""
+    import retrieval.index as index_module
+
+    monkeypatch.setattr(index_module, "SHORT_CODES", short_codes)
+    docs, queries = random_corpus(3)
+    ours = Bm25(docs, k1=1.5, b=0.5, epsilon=0.25)
+    assert ours.codes.dtype == (np.uint16 if short_codes > 2 else np.uint32)
+    assert ours.table.size > 2 and np.all(np.diff(ours.table) > 0)
+    reference = BM25Okapi(docs, k1=1.5, b=0.5, epsilon=0.25)
+    for query in queries:
+        np.testing.assert_array_equal(ours.scores(query), reference.get_scores(query))
+    word = max(reference.doc_freqs[0], key=len) if reference.doc_freqs[0] else "và"
+    lo, hi = ours.postings(ours.vocab.get(word))
+    np.testing.assert_array_equal(ours.weights(ours.vocab.get(word)), reference.get_scores([word])[ours.indices[lo:hi]])
+
+
 def test_bm25_negative_idf_is_floored():
     docs = [["a", "b"], ["a", "c"], ["a"], ["d"]]
     bm = Bm25(docs, k1=1.5, b=0.75, epsilon=0.25)

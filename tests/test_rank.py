@@ -1,5 +1,5 @@
-"""The pruned first stage (rank.first_stage) returns exactly what a pass over every sentence
-(rank.candidates_for) returns: the same candidates and the same scores, bit for bit."""
+"""The first stage (rank.first_stage, MaxScore in retrieval.kernels) returns exactly what a pass
+over every sentence (rank.candidates_for) returns: the same candidates and the same scores, bit for bit."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import random
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from qa_support import replace_section, ws_segmenter
-from retrieval import rank
+from retrieval import kernels, rank
 from retrieval.index import build_index
 from retrieval.ingest import Article
 from retrieval.normalize import fold_diacritics
@@ -66,54 +68,63 @@ def synthetic(request, repo_config):
 
 
 def _same(service: AnswerService, texts: list[str], cfg) -> int:
-    """Assert first_stage == _dense_stage == candidates_for for every question; how many had candidates."""
+    """Assert first_stage == candidates_for for every question; how many had candidates."""
     compared = 0
     for text in texts:
         query = service.composer.query(text, service.segmenter.terms(text))
         full = rank.candidates_for(service.index, query, cfg)
-        for stage in (rank.first_stage, rank._dense_stage):
-            if stage is None:  # monkeypatched away
-                continue
-            found = stage(service.index, query, cfg)
-            if full is None:
-                assert found is None, text
-                continue
-            candidates, base, fused, _ = full
-            assert found is not None, text
-            np.testing.assert_array_equal(found[0], candidates, err_msg=text)
-            np.testing.assert_array_equal(found[1], base[candidates], err_msg=text)
-            np.testing.assert_array_equal(found[2], fused[candidates], err_msg=text)
-        compared += full is not None
+        found = rank.first_stage(service.index, query, cfg)
+        if full is None:
+            assert found is None, text
+            continue
+        candidates, base, fused, _ = full
+        assert found is not None, text
+        np.testing.assert_array_equal(found[0], candidates, err_msg=text)
+        np.testing.assert_array_equal(found[1], base[candidates], err_msg=text)
+        np.testing.assert_array_equal(found[2], fused[candidates], err_msg=text)
+        compared += 1
     return compared
 
 
-# COMMON_SHARE 0: every term starts "common" (the most pruning, the most retries); 1: none is.
-@pytest.mark.parametrize("common_share", [0.0, 0.005, 1 / 32, 1.0])
-@pytest.mark.parametrize("depth", [1, 3, 10, 50])
-@pytest.mark.parametrize("bigrams", [False, True])
-def test_pruned_first_stage_equals_the_full_pass(synthetic, monkeypatch, common_share, depth, bigrams):
-    service, texts = synthetic
-    monkeypatch.setattr(rank, "COMMON_SHARE", common_share)
-    monkeypatch.setattr(rank, "DENSE_SHARE", float("inf"))  # never hand over to the full pass
-    monkeypatch.setattr(rank, "PRUNE_SHARE", 0.0)
-    monkeypatch.setattr(rank, "ATTEMPTS", 10**6)
-    monkeypatch.setattr(rank, "_dense_stage", None)  # ... really never
-    proven = []  # attempts that proved their result with common terms left out of the first pass
-    pruned = rank._pruned
+@pytest.fixture
+def scored(monkeypatch):
+    """How many sentences each first_stage call scored exactly, and how many its terms reach."""
+    calls: list[tuple[int, int]] = []
+    maxscore = kernels.maxscore
 
-    def counting(index, fields, occurrences, common, rel, cfg):
-        found = pruned(index, fields, occurrences, common, rel, cfg)
-        proven.append(isinstance(found, tuple) and bool(common))
+    def counting(*args):
+        found = maxscore(*args)
+        t_lo, t_hi = args[12], args[13]
+        calls.append((found[3], int((t_hi - t_lo).sum())))
         return found
 
-    monkeypatch.setattr(rank, "_pruned", counting)
+    monkeypatch.setattr(kernels, "maxscore", counting)
+    return calls
+
+
+# Windows smaller than the corpus (many windows, the cut-off rising across them) and larger.
+@pytest.mark.parametrize("window", [1, 7, 64, kernels.WINDOW])
+@pytest.mark.parametrize("depth", [1, 3, 10, 50, 100_000])
+@pytest.mark.parametrize("bigrams", [False, True])
+def test_first_stage_equals_the_full_pass(synthetic, monkeypatch, scored, window, depth, bigrams):
+    service, texts = synthetic
+    monkeypatch.setattr(kernels, "WINDOW", window)
     cfg = dataclasses.replace(service.cfg.retrieval, rerank_depth=depth, bigram_weight=0.7 if bigrams else 0.0)
     assert _same(service, texts, cfg) > len(texts) // 2
-    if common_share < 1 and depth < 50:
-        assert sum(proven) >= 5  # the bounds did the work, not only the all-rare last resort
+    if depth <= 10:
+        # The bounds did the work: most questions scored fewer sentences than their postings hold.
+        assert sum(exact < postings for exact, postings in scored) > len(scored) // 2
 
 
-def test_pruned_first_stage_on_the_seeds_for_every_dev_question(ws_service, monkeypatch):
+def test_first_stage_repeated_terms_and_one_term(synthetic):
+    """A word asked twice counts twice (its bound too); a one-word question has one term."""
+    service, _ = synthetic
+    texts = ["dân dân dân số?", "hà nội hà nội ở đâu?", "dân?", "dê dế dê?", "ha noi ha noi"]
+    for depth in (1, 5):
+        assert _same(service, texts, dataclasses.replace(service.cfg.retrieval, rerank_depth=depth)) == len(texts)
+
+
+def test_first_stage_on_the_seeds_for_every_dev_question(ws_service):
     from qa_support import DEV_QUESTIONS
     from retrieval.evaluate import load_questions
 
@@ -121,18 +132,14 @@ def test_pruned_first_stage_on_the_seeds_for_every_dev_question(ws_service, monk
         pytest.skip(f"dev questions not found at {DEV_QUESTIONS}")
     texts = [q.question for q in load_questions(DEV_QUESTIONS)]
     texts += [fold_diacritics(t) for t in texts]
-    monkeypatch.setattr(rank, "COMMON_SHARE", 0.0)
-    monkeypatch.setattr(rank, "DENSE_SHARE", float("inf"))
-    monkeypatch.setattr(rank, "PRUNE_SHARE", 0.0)
-    monkeypatch.setattr(rank, "ATTEMPTS", 10**6)
-    for depth in (1, 5, 20):
+    for depth in (1, 5, 20, 50):
         assert _same(ws_service, texts, dataclasses.replace(ws_service.cfg.retrieval, rerank_depth=depth)) > 20
 
 
-@pytest.mark.parametrize("change", [dict(), dict(neighbor_weight=0.3), dict(article_weight=0.0), dict(fold_weight=0.0)])
+@pytest.mark.parametrize("change", [dict(), dict(neighbor_weight=0.3), dict(article_weight=0.0), dict(fold_weight=0.0),
+                                    dict(accentless_fold_weight=0.0, accentless_bigram_weight=0.0)])
 def test_first_stage_with_other_settings(synthetic, change):
-    """The default shares (pruned or full pass, as the postings decide); a neighbour weight
-    (always the full pass); no article evidence, no fold field."""
+    """The defaults; a neighbour weight (the full pass); no article evidence; fewer fields."""
     service, texts = synthetic
     cfg = replace_section(service.cfg, "retrieval", **change).retrieval
     assert _same(service, texts, cfg) > len(texts) // 2
@@ -141,9 +148,25 @@ def test_first_stage_with_other_settings(synthetic, change):
 def test_rank_uses_the_first_stage_and_keeps_the_hits(synthetic, monkeypatch):
     service, texts = synthetic
     cfg = service.cfg.retrieval
+
+    def full_pass(index, query, cfg):
+        found = rank.candidates_for(index, query, cfg)
+        return None if found is None else (found[0], found[1][found[0]], found[2][found[0]])
+
     for text in texts[:20]:
         query = service.composer.query(text, service.segmenter.terms(text))
         pruned = rank.rank(service.index, query, text, cfg, 10)
         with monkeypatch.context() as m:
-            m.setattr(rank, "first_stage", rank._dense_stage)
+            m.setattr(rank, "first_stage", full_pass)
             assert rank.rank(service.index, query, text, cfg, 10) == pruned
+
+
+@given(st.lists(st.text(min_size=1, max_size=12).filter(lambda w: " " not in w), max_size=12))
+def test_fold_words_is_the_fold_of_each_word(words):
+    assert rank._fold_words(words) == [fold_diacritics(w).lower() for w in words]
+
+
+def test_fold_words_on_vietnamese_tokens():
+    words = rank._TOKEN.findall("Đại sứ Mỹ Ted Osius nói: TP.HCM có 9,2 triệu dân, thuỷ/thủy điện Hoà Bình.")
+    assert rank._fold_words(words) == [fold_diacritics(w).lower() for w in words]
+    assert rank._fold_words(words)[:3] == ["dai", "su", "my"]

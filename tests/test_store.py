@@ -186,7 +186,7 @@ def _corrupt(path, how):
         # Intact checksums, but the payload is not the arrays the layout describes.
         header, _ = _header_and_payload(path)
         payload = b"not the arrays of an index"
-        header.update(payload_bytes=len(payload), payload_crc32=store.payload_checksums([memoryview(payload)]))
+        header.update(payload_bytes=len(payload), payload_xxh3=store.payload_checksums([memoryview(payload)]))
         _write(path, header, payload)
     else:  # pragma: no cover
         raise AssertionError(how)

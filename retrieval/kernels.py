@@ -1,0 +1,263 @@
+"""Compiled inner loops of retrieval (numba): posting-list accumulation and an exact
+MaxScore top-k over the sentence fields.
+
+A posting's weight is ``idf[term] * table[code]`` (:class:`retrieval.index.Bm25`
+stores each posting's term-frequency part as a code into the field's table of
+distinct values). Both functions add the same float64 numbers in the same order
+as the numpy reference (``score[docs] += weights`` per query term, in query order;
+then the fields fused and multiplied by the article evidence factor), so their
+scores are bit for bit those of :func:`retrieval.rank.candidates_for`, which
+``tests/test_rank.py`` checks, and of rank-bm25, which ``tests/test_index.py``
+checks.
+
+numba compiles each function on its first call and keeps the machine code in its
+on-disk cache (``cache=True``: next to this file, or under the user's cache folder
+when that is read-only), so a later process loads it in milliseconds.
+
+The arrays are trusted: the index file's hash is checked before they are used
+(:mod:`retrieval.store`), and the loops do not check bounds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Relative slack on the pruning bounds, far above any floating-point rounding of the sums.
+SLACK = 1e-9
+# Sentences are visited in windows of this many ids: the query's essential postings
+# inside a window are added up first, then the sentences they reached are checked.
+WINDOW = 2048
+
+
+@njit(cache=True, nogil=True)
+def accumulate(indices, codes, table, starts, ends, idfs, out):  # pragma: no cover - compiled
+    """``out[indices[p]] += idfs[t] * table[codes[p]]`` for every posting ``p`` of each
+    term ``t``'s range ``starts[t]:ends[t]``, term after term."""
+    for t in range(starts.size):
+        idf = idfs[t]
+        for p in range(starts[t], ends[t]):
+            out[indices[p]] += idf * table[codes[p]]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _value(indices, codes, table, idf, hi, cursor, doc):  # pragma: no cover - compiled
+    """(weight of ``doc`` in the sorted postings ``cursor:hi``, or 0.0; the new cursor).
+    Cursors only move forward: the documents are looked up in increasing order."""
+    p = cursor
+    if p >= hi or indices[p] >= doc:
+        if p < hi and indices[p] == doc:
+            return idf * table[codes[p]], p
+        return 0.0, p
+    # Gallop, then binary search in (p, p + step].
+    step = 1
+    while p + step < hi and indices[p + step] < doc:
+        p += step
+        step *= 2
+    a = p + 1
+    b = min(p + step, hi - 1)
+    while a < b:
+        m = (a + b) >> 1
+        if indices[m] < doc:
+            a = m + 1
+        else:
+            b = m
+    if a < hi and indices[a] == doc:
+        return idf * table[codes[a]], a
+    return 0.0, a
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _lookup(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2,
+            field, idf, hi, cursor, doc):  # pragma: no cover - compiled
+    """:func:`_value` in field ``field`` (0, 1 or 2)."""
+    if field == 0:
+        return _value(idx0, codes0, table0, idf, hi, cursor, doc)
+    if field == 1:
+        return _value(idx1, codes1, table1, idf, hi, cursor, doc)
+    return _value(idx2, codes2, table2, idf, hi, cursor, doc)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _add_window(indices, codes, table, idf, scale, p, hi, ws, we, acc, seen, touched, n_touched):  # pragma: no cover
+    """Add ``scale`` x the weights of the postings ``p:hi`` below ``we`` into the window's
+    ``acc``; note each newly reached sentence in ``touched``. Returns (cursor, count)."""
+    while p < hi and indices[p] < we:
+        d = indices[p] - ws
+        acc[d] += scale * (idf * table[codes[p]])
+        touched[n_touched] = d  # kept only the first time (no branch: it is mispredicted half the time)
+        n_touched += 1 - seen[d]
+        seen[d] = 1
+        p += 1
+    return p, n_touched
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sift_down(heap, size, i):  # pragma: no cover - compiled
+    while True:
+        small = i
+        left = 2 * i + 1
+        if left < size and heap[left] < heap[small]:
+            small = left
+        if left + 1 < size and heap[left + 1] < heap[small]:
+            small = left + 1
+        if small == i:
+            return
+        heap[i], heap[small] = heap[small], heap[i]
+        i = small
+
+
+@njit(cache=True, nogil=True)
+def maxscore(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2, n_fields, weights,
+             t_field, t_lo, t_hi, t_idf, t_scale, t_bound, o_field, o_term,
+             n_docs, article_ids, factor, use_factor, max_factor, k, window):  # pragma: no cover - compiled
+    """The sentences that can be among the ``k`` best by fused score, with (base, fused).
+
+    Terms ``t`` (sorted by ``t_bound``, ascending) own the postings ``t_lo[t]:t_hi[t]``
+    of field ``t_field[t]`` (0-2: ``idx``/``codes``/``table`` 0-2) and weigh
+    ``t_idf[t] * table[code]`` in each; ``t_scale[t]`` is the field weight times the
+    term's occurrences in the query and ``t_bound[t]`` that times its largest weight,
+    the most it can add to a base score. Occurrences ``o`` list the query's terms in
+    query order (``o_term``: index into the terms). The base score of a sentence is
+    field 0's sum plus ``weights[f]`` times each other field's sum, its fused score
+    base x ``factor[article_ids[doc]]`` (or base when not ``use_factor``).
+
+    MaxScore: the terms whose bounds add up to less than the current k-th best fused
+    score (over the largest evidence factor, ``max_factor``) are "non-essential";
+    only sentences that hold an essential term are visited, window by window; their
+    bounds are tightened with the non-essential terms' weights, largest first, and
+    only those that still reach the k-th best are scored exactly, every occurrence
+    in query order. Returns the sentences with a positive fused score at least the
+    final k-th best (ties kept), in increasing order, their base and fused scores:
+    exactly what a full pass and ``best_candidates`` select; and how many sentences
+    were scored exactly. ``window``: :data:`WINDOW`.
+    """
+    n_terms = t_lo.size
+    prefix = np.empty(n_terms)
+    total = 0.0
+    for t in range(n_terms):
+        total += t_bound[t]
+        prefix[t] = total
+    acc = np.zeros(window)
+    seen = np.zeros(window, dtype=np.uint8)
+    touched = np.empty(window + 1, dtype=np.int64)
+    passed = np.empty(window, dtype=np.int64)
+    bounds = np.empty(window)
+    scored = 0
+    cursor = t_lo.copy()   # accumulation cursors of the essential terms
+    lookup = t_lo.copy()   # lookup cursors, every term
+    values = np.zeros(n_terms)
+    sums = np.zeros(3)
+    heap = np.empty(k)
+    filled = 0
+    theta = 0.0
+    cap = 1024
+    c_doc = np.empty(cap, dtype=np.int64)
+    c_base = np.empty(cap)
+    c_fused = np.empty(cap)
+    found = 0
+    ne = 0  # terms [0, ne) are non-essential
+    for ws in range(0, n_docs, window):
+        if ne >= n_terms:
+            break  # even every term's bound together cannot reach the k-th best any more
+        we = min(ws + window, n_docs)
+        n_touched = 0
+        for t in range(ne, n_terms):
+            f = t_field[t]
+            if f == 0:
+                cursor[t], n_touched = _add_window(idx0, codes0, table0, t_idf[t], t_scale[t], cursor[t], t_hi[t],
+                                                   ws, we, acc, seen, touched, n_touched)
+            elif f == 1:
+                cursor[t], n_touched = _add_window(idx1, codes1, table1, t_idf[t], t_scale[t], cursor[t], t_hi[t],
+                                                   ws, we, acc, seen, touched, n_touched)
+            else:
+                cursor[t], n_touched = _add_window(idx2, codes2, table2, t_idf[t], t_scale[t], cursor[t], t_hi[t],
+                                                   ws, we, acc, seen, touched, n_touched)
+        if n_touched == 0:
+            continue
+        ne_w = ne  # the non-essential terms of this window (``ne`` may grow inside it)
+        rest = prefix[ne_w - 1] if ne_w > 0 else 0.0
+        # Bounds from the essential terms, in the order the sentences were reached; the few
+        # that can still make the cut are then taken in increasing order (for the cursors).
+        n_pass = 0
+        for j in range(n_touched):
+            d = touched[j]
+            bound = acc[d] + rest
+            acc[d] = 0.0
+            seen[d] = 0
+            if filled == k and bound * (factor[article_ids[ws + d]] if use_factor else 1.0) * (1 + SLACK) < theta:
+                continue
+            passed[n_pass] = d
+            bounds[n_pass] = bound
+            n_pass += 1
+        order = np.argsort(passed[:n_pass]) if n_pass > 1 else np.zeros(n_pass, dtype=np.int64)
+        for j in order:
+            doc = ws + passed[j]
+            bound = bounds[j]
+            f_doc = factor[article_ids[doc]] if use_factor else 1.0
+            if filled == k and bound * f_doc * (1 + SLACK) < theta:
+                continue
+            # The non-essential terms, largest bound first: each replaces its bound by its weight.
+            t = ne_w - 1
+            while t >= 0:
+                values[t], lookup[t] = _lookup(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2,
+                                               t_field[t], t_idf[t], t_hi[t], lookup[t], doc)
+                bound += t_scale[t] * values[t] - t_bound[t]
+                if filled == k and bound * f_doc * (1 + SLACK) < theta:
+                    break
+                t -= 1
+            if t >= 0:
+                continue
+            scored += 1
+            for t in range(ne_w, n_terms):
+                values[t], lookup[t] = _lookup(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2,
+                                               t_field[t], t_idf[t], t_hi[t], lookup[t], doc)
+            # The exact score: every occurrence in query order, field by field, then fused.
+            sums[0] = 0.0
+            sums[1] = 0.0
+            sums[2] = 0.0
+            for o in range(o_term.size):
+                sums[o_field[o]] += values[o_term[o]]
+            base = sums[0]
+            for f in range(1, n_fields):
+                base = base + weights[f] * sums[f]
+            fused = base * f_doc if use_factor else base
+            if not fused > 0:
+                continue
+            if filled == k and fused < theta:
+                continue
+            if found == cap:
+                cap *= 2
+                c_doc2 = np.empty(cap, dtype=np.int64)
+                c_base2 = np.empty(cap)
+                c_fused2 = np.empty(cap)
+                c_doc2[:found] = c_doc[:found]
+                c_base2[:found] = c_base[:found]
+                c_fused2[:found] = c_fused[:found]
+                c_doc, c_base, c_fused = c_doc2, c_base2, c_fused2
+            c_doc[found] = doc
+            c_base[found] = base
+            c_fused[found] = fused
+            found += 1
+            if filled < k:
+                heap[filled] = fused
+                filled += 1
+                if filled == k:
+                    for i in range(k // 2 - 1, -1, -1):
+                        _sift_down(heap, k, i)
+                    theta = heap[0]
+            elif fused > heap[0]:
+                heap[0] = fused
+                _sift_down(heap, k, 0)
+                theta = heap[0]
+            if filled == k:
+                while ne < n_terms and prefix[ne] * max_factor * (1 + SLACK) < theta:
+                    ne += 1
+    keep = 0
+    for i in range(found):
+        if filled < k or c_fused[i] >= theta:
+            c_doc[keep] = c_doc[i]
+            c_base[keep] = c_base[i]
+            c_fused[keep] = c_fused[i]
+            keep += 1
+    return c_doc[:keep].copy(), c_base[:keep].copy(), c_fused[:keep].copy(), scored
