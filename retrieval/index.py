@@ -27,7 +27,6 @@ from typing import Any, overload
 import numpy as np
 
 from .ingest import Article
-from .kernels import accumulate
 from .query import bigrams, expand, fold_terms
 from .segcache import Segmented, segment_article
 
@@ -88,6 +87,13 @@ def _best(candidates: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
         kth = np.partition(score[candidates], candidates.size - k)[candidates.size - k]
         candidates = candidates[score[candidates] >= kth]
     return candidates
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    """``array``, made read-only: a built index is used exactly like a loaded one, whose
+    arrays are read-only views of the file (one compiled variant of the first stage)."""
+    array.flags.writeable = False
+    return array
 
 
 def _term_hash(encoded: bytes) -> int:
@@ -230,6 +236,8 @@ class Bm25:
         self.max_weight = (np.maximum.reduceat(weights, self.indptr[:-1]) if weights.size
                            else np.zeros(v, dtype=np.float64))
         self.vocab = Vocabulary.from_terms(vocab)
+        for name in self._ARRAYS:
+            _frozen(getattr(self, name))
 
     def _idf(self, df: np.ndarray) -> np.ndarray:
         if df.size == 0:
@@ -299,11 +307,11 @@ class Bm25:
         else:
             score = out
             score.fill(0.0)
-        cols = [col for col in map(self.vocab.get, query) if col is not None]
-        if cols:
-            cols_at = np.array(cols, dtype=np.int64)
-            accumulate(self.indices, self.codes, self.table, self.indptr[cols_at], self.indptr[cols_at + 1],
-                       self.idf[cols_at], score)
+        for term in query:
+            col = self.vocab.get(term)
+            if col is not None:
+                lo, hi = self.postings(col)
+                score[self.indices[lo:hi]] += self.idf[col] * self.table[self.codes[lo:hi]]
         return score
 
     def top_k(self, query: Sequence[str], k: int) -> list[Hit]:
@@ -624,7 +632,7 @@ def build_index(
     exact_words = Bm25(article_words, **params)
     return SentenceIndex(
         articles=ArticleList(articles),
-        sentences=SentenceRefs(*(np.asarray(x, dtype=np.int32) for x in (art, par, starts, ends))),
+        sentences=SentenceRefs(*(_frozen(np.asarray(x, dtype=np.int32)) for x in (art, par, starts, ends))),
         terms=Terms.encode(toks, exact_words.vocab),
         bm25=Bm25([expand(t) if expand_compounds else t for t in toks], **params),
         fold=Bm25([fold_terms(t) for t in toks], **params),

@@ -1,14 +1,13 @@
-"""Compiled inner loops of retrieval (numba): posting-list accumulation and an exact
-MaxScore top-k over the sentence fields.
+"""Compiled inner loop of retrieval's first stage (numba): an exact MaxScore top-k
+over the sentence fields, for large indexes (:data:`retrieval.rank.KERNEL_MIN_SENTENCES`).
 
 A posting's weight is ``idf[term] * table[code]`` (:class:`retrieval.index.Bm25`
 stores each posting's term-frequency part as a code into the field's table of
-distinct values). Both functions add the same float64 numbers in the same order
+distinct values). :func:`maxscore` adds the same float64 numbers in the same order
 as the numpy reference (``score[docs] += weights`` per query term, in query order;
-then the fields fused and multiplied by the article evidence factor), so their
+then the fields fused and multiplied by the article evidence factor), so its
 scores are bit for bit those of :func:`retrieval.rank.candidates_for`, which
-``tests/test_rank.py`` checks, and of rank-bm25, which ``tests/test_index.py``
-checks.
+``tests/test_rank.py`` checks.
 
 numba compiles each function on its first call and keeps the machine code in its
 on-disk cache (``cache=True``: next to this file, or under the user's cache folder
@@ -28,16 +27,6 @@ SLACK = 1e-9
 # Sentences are visited in windows of this many ids: the query's essential postings
 # inside a window are added up first, then the sentences they reached are checked.
 WINDOW = 2048
-
-
-@njit(cache=True, nogil=True)
-def accumulate(indices, codes, table, starts, ends, idfs, out):  # pragma: no cover - compiled
-    """``out[indices[p]] += idfs[t] * table[codes[p]]`` for every posting ``p`` of each
-    term ``t``'s range ``starts[t]:ends[t]``, term after term."""
-    for t in range(starts.size):
-        idf = idfs[t]
-        for p in range(starts[t], ends[t]):
-            out[indices[p]] += idf * table[codes[p]]
 
 
 @njit(cache=True, nogil=True, inline="always")

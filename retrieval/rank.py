@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 import numpy as np
 
-from . import kernels
 from .config import RetrievalConfig
 from .index import Bm25, Hit, SentenceIndex, best_candidates
 from .normalize import fold_diacritics
@@ -295,6 +294,12 @@ def candidates_for(
     return candidates, base, fused, art_rel
 
 
+# From this many sentences on, the first stage runs in compiled code (retrieval.kernels, numba).
+# Below it a full numpy pass takes a millisecond or two, and the process is spared numba's
+# start-up time and memory (about 0.6 s and 170 MB).
+KERNEL_MIN_SENTENCES = 20_000
+
+
 def first_stage(
     index: SentenceIndex, query: Query, cfg: RetrievalConfig
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -304,21 +309,23 @@ def first_stage(
 
     :func:`retrieval.kernels.maxscore` visits only the sentences that hold a query term
     whose bound can still lift a sentence into the ``rerank_depth`` best, and scores
-    exactly only those whose bound reaches the current cut-off (MaxScore). With a
-    neighbour weight, negative weights or more fields than the kernel takes, it is
-    :func:`candidates_for` itself.
+    exactly only those whose bound reaches the current cut-off (MaxScore). Below
+    ``KERNEL_MIN_SENTENCES`` sentences, and with a neighbour weight, negative weights
+    or more fields than the kernel takes, it is :func:`candidates_for` itself.
     """
     if not query.terms and not query.folded:
         return None
     fields = _fields(index, query, cfg)
-    if len(fields) > 3 or cfg.neighbor_weight or cfg.article_weight < 0 or any(
-        w < 0 or not field.nonnegative for field, _, w in fields
+    if index.bm25.n_docs < KERNEL_MIN_SENTENCES or len(fields) > 3 or cfg.neighbor_weight or (
+        cfg.article_weight < 0 or any(w < 0 or not field.nonnegative for field, _, w in fields)
     ):
         found = candidates_for(index, query, cfg)
         if found is None:
             return None
         candidates, base, fused, _ = found
         return candidates, base[candidates], fused[candidates]
+    from . import kernels  # imported on first use: numba loads only for a large index
+
     occurrences: list[tuple[int, int]] = []  # (field, column) of every known query term, in order
     for f, (field, terms, _) in enumerate(fields):
         for term in terms:

@@ -58,6 +58,12 @@ def questions(seed: int, n: int = 60) -> list[str]:
     return out
 
 
+@pytest.fixture(autouse=True)
+def compiled_first_stage(monkeypatch):
+    """These corpora are small: make first_stage use the compiled kernel anyway."""
+    monkeypatch.setattr(rank, "KERNEL_MIN_SENTENCES", 0)
+
+
 @pytest.fixture(scope="module", params=[0, 1])
 def synthetic(request, repo_config):
     seg = ws_segmenter()
@@ -170,3 +176,25 @@ def test_fold_words_on_vietnamese_tokens():
     words = rank._TOKEN.findall("Đại sứ Mỹ Ted Osius nói: TP.HCM có 9,2 triệu dân, thuỷ/thủy điện Hoà Bình.")
     assert rank._fold_words(words) == [fold_diacritics(w).lower() for w in words]
     assert rank._fold_words(words)[:3] == ["dai", "su", "my"]
+
+
+def test_a_small_index_never_loads_numba(tmp_path):
+    """numba (0.6 s, 170 MB) is for large indexes only: answering on the seeds does without it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from qa_support import CONFIG_YAML
+
+    code = (
+        "import dataclasses, sys; from pathlib import Path\n"
+        "from retrieval.config import load_config\n"
+        "from retrieval.service import AnswerService\n"
+        f"cfg = dataclasses.replace(load_config(Path({str(CONFIG_YAML)!r})), cache_dir=Path({str(tmp_path)!r}))\n"
+        "result = AnswerService.open(cfg).answer('Đại sứ Mỹ là ai?')\n"
+        "print(result.answered, 'numba' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "False"]
