@@ -260,12 +260,26 @@ def _fuse(parts: Sequence[np.ndarray], fields: Sequence[tuple[Bm25, Sequence[str
     return base
 
 
-def _article_relative(index: SentenceIndex, query: Query, cfg: RetrievalConfig) -> np.ndarray | None:
+def _compiled_scores(field: Bm25, terms: Sequence[str]) -> np.ndarray:
+    """:meth:`Bm25.scores` in compiled code (the same additions in the same order)."""
+    from . import kernels
+
+    score = np.zeros(field.n_docs)
+    cols = np.array([col for col in map(field.vocab.get, terms) if col is not None], dtype=np.int64)
+    kernels.accumulate(field.indices, field.codes, field.table, field.indptr[cols], field.indptr[cols + 1],
+                       field.idf[cols], score)
+    return score
+
+
+def _article_relative(
+    index: SentenceIndex, query: Query, cfg: RetrievalConfig, compiled: bool = False
+) -> np.ndarray | None:
     """Each article's score over the best article's (None when no article scores)."""
     fold_weight = cfg.accentless_fold_weight if query.accentless else cfg.fold_weight
-    art = index.article_bm25.scores(query.terms)
+    scores = _compiled_scores if compiled else Bm25.scores
+    art = scores(index.article_bm25, query.terms)
     if fold_weight:
-        art = art + fold_weight * index.article_fold.scores(query.folded)
+        art = art + fold_weight * scores(index.article_fold, query.folded)
     top = art.max() if art.size else 0.0
     return art / top if top > 0 else None
 
@@ -340,7 +354,7 @@ def first_stage(
     terms = sorted(times, key=lambda key: (bound[key], key))  # smallest bound first
     position = {key: i for i, key in enumerate(terms)}
     spans = np.array([fields[f][0].postings(col) for f, col in terms], dtype=np.int64)
-    rel = _article_relative(index, query, cfg)
+    rel = _article_relative(index, query, cfg, compiled=True)
     factor = np.ones(1) if rel is None else 1 + cfg.article_weight * rel
     arrays = [(field.indices, field.codes, field.table) for field, _, _ in fields]
     arrays += [arrays[0]] * (3 - len(arrays))
@@ -353,7 +367,7 @@ def first_stage(
         np.array([f for f, _ in occurrences], dtype=np.int64),
         np.array([position[key] for key in occurrences], dtype=np.int64),
         index.bm25.n_docs, index.sentence_article_ids, factor, rel is not None, float(factor.max()),
-        cfg.rerank_depth, kernels.WINDOW,
+        cfg.rerank_depth, kernels.WINDOW, kernels.SEED, kernels.SHARE,
     )
     if docs.size == 0:
         return None

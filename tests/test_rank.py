@@ -109,12 +109,15 @@ def scored(monkeypatch):
 
 
 # Windows smaller than the corpus (many windows, the cut-off rising across them) and larger.
+# Seeds: none (the cut-off starts at 0), a few sentences, the default.
 @pytest.mark.parametrize("window", [1, 7, 64, kernels.WINDOW])
 @pytest.mark.parametrize("depth", [1, 3, 10, 50, 100_000])
 @pytest.mark.parametrize("bigrams", [False, True])
-def test_first_stage_equals_the_full_pass(synthetic, monkeypatch, scored, window, depth, bigrams):
+@pytest.mark.parametrize("seed", [0, 3, kernels.SEED])
+def test_first_stage_equals_the_full_pass(synthetic, monkeypatch, scored, window, depth, bigrams, seed):
     service, texts = synthetic
     monkeypatch.setattr(kernels, "WINDOW", window)
+    monkeypatch.setattr(kernels, "SEED", seed)
     cfg = dataclasses.replace(service.cfg.retrieval, rerank_depth=depth, bigram_weight=0.7 if bigrams else 0.0)
     assert _same(service, texts, cfg) > len(texts) // 2
     if depth <= 10:
@@ -198,3 +201,14 @@ def test_a_small_index_never_loads_numba(tmp_path):
                          cwd=Path(__file__).resolve().parents[1])
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "False"]
+
+
+def test_compiled_field_scores_equal_numpy(synthetic):
+    """The article evidence of a large index is added up in compiled code: same scores, bit for bit."""
+    service, texts = synthetic
+    index = service.index
+    for text in texts:
+        query = service.composer.query(text, service.segmenter.terms(text))
+        for field, terms in ((index.article_bm25, query.terms), (index.article_fold, query.folded),
+                             (index.bm25, query.terms + query.terms)):
+            np.testing.assert_array_equal(rank._compiled_scores(field, terms), field.scores(terms), err_msg=text)
