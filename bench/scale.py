@@ -61,7 +61,10 @@ What is measured, per size
 * **RSS**: that process's resident memory (``VmRSS``) after answering every
   question ``--repeats`` times; "peak" is its ``VmHWM``.
 * **retrieval p50/p95**: ``retrieval.rank.rank(index, query, text, cfg.retrieval, 10)``
-  per question, the question already analysed (in the fresh process).
+  per question, the question already analysed (in the fresh process). From
+  20,000 sentences on, the compiled first stage loads in the background after
+  the first answer; the timings start once it is loaded (``kernels_ready_s``:
+  how long after the first answer that was).
 * **ask p50/p95**: ``service.answer(text)``: normalize, segment, analyse,
   retrieve, compose. The segmenter's cache is cleared before each call, so
   every call segments its question as a new question would be.
@@ -503,6 +506,7 @@ CHILD_CODE = (
 def serve(spec_file: str, started: float) -> None:
     """The fresh process: load the saved index, answer one question (report), then time
     every question and report the timings and memory. One JSON line per report."""
+    from retrieval.rank import uses_kernels, wait_for_kernels
     from retrieval.service import AnswerService
 
     spec = json.loads(Path(spec_file).read_text(encoding="utf-8"))
@@ -517,8 +521,15 @@ def serve(spec_file: str, started: float) -> None:
     answered = time.perf_counter()
     print(json.dumps({"import_s": round(imported - started, 3), "load_s": round(opened - imported, 3),
                       "first_question_s": round(answered - opened, 3)}), flush=True)
+    # A large index loads its compiled first stage in the background after the first answer
+    # (questions meanwhile get the numpy pass): time the steady state.
+    kernels_s = None
+    if uses_kernels(service.index):
+        if not wait_for_kernels(timeout=600):
+            raise SystemExit("error: the compiled first stage did not load")
+        kernels_s = round(time.perf_counter() - answered, 3)
     timings = time_service(service, spec["questions"], spec["repeats"])
-    print(json.dumps(timings | memory_mb()), flush=True)
+    print(json.dumps(timings | memory_mb() | {"kernels_ready_s": kernels_s}), flush=True)
 
 
 def run_fresh_process(config: Path, cfg: Config, corpus: Path, texts: Sequence[str], repeats: int) -> dict:

@@ -13,16 +13,22 @@ multiplied by ``1 + retrieval.type_bonus``.
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+
 import numpy as np
 
 from .config import RetrievalConfig
 from .index import Bm25, Hit, SentenceIndex, best_candidates
 from .normalize import fold_diacritics
 from .query import Query, expand, fold_terms
+
+log = logging.getLogger(__name__)
 
 _TOKEN = re.compile(r"\d+(?:[.,/:-]\d+)*%?|[^\W\d_]+")
 _DATE = re.compile(r"\d{1,2}[/.-]\d{1,2}([/.-]\d{2,4})?|(1[5-9]|20)\d{2}")
@@ -310,8 +316,67 @@ def candidates_for(
 
 # From this many sentences on, the first stage runs in compiled code (retrieval.kernels, numba).
 # Below it a full numpy pass takes a millisecond or two, and the process is spared numba's
-# start-up time and memory (about 0.6 s and 170 MB).
+# start-up time and memory (about 1 s and 170 MB).
 KERNEL_MIN_SENTENCES = 20_000
+
+# Seconds between the first answer and the start of the kernels' loading.
+LOAD_DELAY = 0.2
+
+_kernels_ready = threading.Event()
+_kernels_lock = threading.Lock()
+_kernels_started = False
+
+
+def uses_kernels(index: SentenceIndex) -> bool:
+    return index.bm25.n_docs >= KERNEL_MIN_SENTENCES
+
+
+def load_kernels(index: SentenceIndex) -> None:
+    """Import the compiled kernels and load their machine code for ``index``'s arrays
+    (numba's cache; compiled once when the cache is cold), then let :func:`first_stage`
+    use them. Each call with no term scores nothing but has the argument types of a
+    real question, for each combination of fields a question can bring."""
+    from . import kernels  # noqa: F401 - numba loads here, not at import time
+
+    for field in (index.article_bm25, index.article_fold):
+        _compiled_scores(field, ())
+    rel = np.ones(len(index.articles))
+    combos = [(index.bm25, index.fold)] + [(index.bm25, index.fold, f) for f in (index.pairs, index.fold_pairs) if f]
+    for combo in combos:
+        _maxscore(index, [(field, (), 1.0) for field in combo], [], rel, 1.0, 1)
+    _kernels_ready.set()
+
+
+def wait_for_kernels(timeout: float | None = None) -> bool:
+    """Block until the kernels are loaded (True) or ``timeout`` seconds have passed (False)."""
+    return _kernels_ready.wait(timeout)
+
+
+def start_loading_kernels(index: SentenceIndex) -> None:
+    """:func:`load_kernels` in a background thread, once per process; until it is done,
+    :func:`first_stage` answers with the numpy pass (the same results, slower).
+    :class:`retrieval.service.AnswerService` starts it after its first answer, which
+    the loader (numba's imports hold the interpreter lock) would otherwise slow down."""
+    global _kernels_started
+    with _kernels_lock:
+        if _kernels_started:
+            return
+        _kernels_started = True
+
+    def run() -> None:
+        started = time.perf_counter()
+        try:
+            load_kernels(index)
+        except Exception:  # noqa: BLE001 - without the kernels the numpy pass answers
+            log.exception("could not load the compiled first stage; every question uses the numpy pass")
+            return
+        log.info("compiled first stage ready in %.2fs", time.perf_counter() - started)
+
+    # A moment later: the answer that asked for the kernels goes out first (numba's imports
+    # hold the interpreter lock, and a thread that starts importing delays even its starter).
+    loader = threading.Timer(LOAD_DELAY, run)
+    loader.name, loader.daemon = "load-kernels", True
+    loader.start()
 
 
 def first_stage(
@@ -324,13 +389,15 @@ def first_stage(
     :func:`retrieval.kernels.maxscore` visits only the sentences that hold a query term
     whose bound can still lift a sentence into the ``rerank_depth`` best, and scores
     exactly only those whose bound reaches the current cut-off (MaxScore). Below
-    ``KERNEL_MIN_SENTENCES`` sentences, and with a neighbour weight, negative weights
+    ``KERNEL_MIN_SENTENCES`` sentences, until the kernels are loaded
+    (:func:`start_loading_kernels`, :func:`load_kernels`), and with a neighbour weight, negative weights
     or more fields than the kernel takes, it is :func:`candidates_for` itself.
     """
     if not query.terms and not query.folded:
         return None
     fields = _fields(index, query, cfg)
-    if index.bm25.n_docs < KERNEL_MIN_SENTENCES or len(fields) > 3 or cfg.neighbor_weight or (
+    compiled = uses_kernels(index) and _kernels_ready.is_set()
+    if not compiled or len(fields) > 3 or cfg.neighbor_weight or (
         cfg.article_weight < 0 or any(w < 0 or not field.nonnegative for field, _, w in fields)
     ):
         found = candidates_for(index, query, cfg)
@@ -338,8 +405,6 @@ def first_stage(
             return None
         candidates, base, fused, _ = found
         return candidates, base[candidates], fused[candidates]
-    from . import kernels  # imported on first use: numba loads only for a large index
-
     occurrences: list[tuple[int, int]] = []  # (field, column) of every known query term, in order
     for f, (field, terms, _) in enumerate(fields):
         for term in terms:
@@ -348,27 +413,40 @@ def first_stage(
                 occurrences.append((f, col))
     if not occurrences:
         return None
+    rel = _article_relative(index, query, cfg, compiled=True)
+    docs, base, fused = _maxscore(index, fields, occurrences, rel, cfg.article_weight, cfg.rerank_depth)
+    if docs.size == 0:
+        return None
+    return docs, base, fused
+
+
+def _maxscore(
+    index: SentenceIndex, fields: Sequence[tuple[Bm25, Sequence[str], float]], occurrences: list[tuple[int, int]],
+    rel: np.ndarray | None, article_weight: float, depth: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`retrieval.kernels.maxscore` for the query terms ``occurrences`` ((field, column),
+    in query order): the candidates, their base and fused scores."""
+    from . import kernels
+
     times = Counter(occurrences)
     scale = {key: fields[key[0]][2] * n for key, n in times.items()}
     bound = {key: scale[key] * float(fields[key[0]][0].max_weight[key[1]]) for key in times}
     terms = sorted(times, key=lambda key: (bound[key], key))  # smallest bound first
     position = {key: i for i, key in enumerate(terms)}
-    spans = np.array([fields[f][0].postings(col) for f, col in terms], dtype=np.int64)
-    rel = _article_relative(index, query, cfg, compiled=True)
-    factor = np.ones(1) if rel is None else 1 + cfg.article_weight * rel
+    spans = np.array([fields[f][0].postings(col) for f, col in terms], dtype=np.int64).reshape(-1, 2)
+    factor = np.ones(1) if rel is None else 1 + article_weight * rel
     arrays = [(field.indices, field.codes, field.table) for field, _, _ in fields]
     arrays += [arrays[0]] * (3 - len(arrays))
     docs, base, fused, _ = kernels.maxscore(
         *arrays[0], *arrays[1], *arrays[2], len(fields),
         np.array([w for _, _, w in fields] + [0.0] * (3 - len(fields))),
         np.array([f for f, _ in terms], dtype=np.int64), spans[:, 0].copy(), spans[:, 1].copy(),
-        np.array([float(fields[f][0].idf[col]) for f, col in terms]),
-        np.array([scale[key] for key in terms]), np.array([bound[key] for key in terms]),
+        np.array([float(fields[f][0].idf[col]) for f, col in terms], dtype=np.float64),
+        np.array([scale[key] for key in terms], dtype=np.float64),
+        np.array([bound[key] for key in terms], dtype=np.float64),
         np.array([f for f, _ in occurrences], dtype=np.int64),
         np.array([position[key] for key in occurrences], dtype=np.int64),
         index.bm25.n_docs, index.sentence_article_ids, factor, rel is not None, float(factor.max()),
-        cfg.rerank_depth, kernels.WINDOW, kernels.SEED, kernels.SHARE,
+        depth, kernels.WINDOW, kernels.SEED, kernels.SHARE,
     )
-    if docs.size == 0:
-        return None
     return docs, base, fused

@@ -8,6 +8,7 @@ saved) otherwise. When that rebuild fails, the last good index is served.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from .config import Config
 from .errors import BotError, ConfigError, IndexFormatError
 from .index import SentenceIndex, build_index
 from .ingest import Article, load_corpus
-from .rank import TypeRules, rank
+from .rank import TypeRules, rank, start_loading_kernels, uses_kernels
 from .segcache import segment_corpus
 from .segment import Segmenter, underthesea_version
 from .store import compat_key, fingerprint, index_path, load_index, load_last_good, save_index
@@ -141,10 +142,16 @@ class AnswerService:
             if not path.exists():
                 reason = "no saved index"
             else:
+                # The model loads while the file is checked (the check releases the interpreter
+                # lock); joined before any build, whose worker processes fork.
+                warm = threading.Thread(target=segmenter.warm_up, name="load-model", daemon=True)
+                warm.start()
                 try:
                     return load_index(path, fp), "loaded", False
                 except IndexFormatError as exc:
                     reason = str(exc)
+                finally:
+                    warm.join()
         log.info("building index for %s (%s)", corpus, reason)
         clock = time.perf_counter()
 
@@ -230,6 +237,8 @@ class AnswerService:
             notes.append(decision.reason)
         if "truncated" in notes and decision.reason != "empty":
             message = messages.TRUNCATED.format(limit=limit) + "\n\n" + message
+        if uses_kernels(self.index):
+            start_loading_kernels(self.index)  # once: numba loads after the first answer
         return Result(
             question=question,
             answered=decision.answered,

@@ -116,7 +116,8 @@ def compat_key(cfg: Config, segmenter_id: str) -> str:
 
 
 def fingerprint(cfg: Config, corpus: Path, segmenter_id: str) -> str:
-    """SHA-256 over the corpus files' names and contents and every setting the index depends on.
+    """SHA-256 over the corpus files' names and contents (each file's XXH3-128) and every
+    setting the index depends on.
 
     Raises CorpusError when ``corpus`` does not exist.
     """
@@ -131,7 +132,8 @@ def fingerprint(cfg: Config, corpus: Path, segmenter_id: str) -> str:
                 h.update(b"special")
                 continue
             with open(file, "rb") as fh:
-                h.update(hashlib.file_digest(fh, "sha256").digest())
+                # XXH3-128 (a damage check, like the payload's): 10x SHA-256's speed on a large corpus.
+                h.update(hashlib.file_digest(fh, xxhash.xxh3_128).digest())
         except OSError as exc:
             h.update(f"unreadable:{exc.errno}".encode())
     return h.hexdigest()

@@ -60,8 +60,9 @@ def questions(seed: int, n: int = 60) -> list[str]:
 
 @pytest.fixture(autouse=True)
 def compiled_first_stage(monkeypatch):
-    """These corpora are small: make first_stage use the compiled kernel anyway."""
+    """These corpora are small: make first_stage use the compiled kernel anyway (loaded)."""
     monkeypatch.setattr(rank, "KERNEL_MIN_SENTENCES", 0)
+    rank._kernels_ready.set()
 
 
 @pytest.fixture(scope="module", params=[0, 1])
@@ -212,3 +213,49 @@ def test_compiled_field_scores_equal_numpy(synthetic):
         for field, terms in ((index.article_bm25, query.terms), (index.article_fold, query.folded),
                              (index.bm25, query.terms + query.terms)):
             np.testing.assert_array_equal(rank._compiled_scores(field, terms), field.scores(terms), err_msg=text)
+
+
+@pytest.fixture
+def kernels_not_loaded(monkeypatch):
+    """A process that has not loaded the kernels yet."""
+    ready = rank.threading.Event()
+    monkeypatch.setattr(rank, "_kernels_ready", ready)
+    monkeypatch.setattr(rank, "_kernels_started", False)
+    return ready
+
+
+def test_numpy_answers_until_the_kernels_are_loaded(synthetic, kernels_not_loaded):
+    """A large index loads numba in the background after its first answer; questions
+    asked before it is loaded get the numpy pass (the same candidates); later ones the kernel."""
+    service, texts = synthetic
+    cfg = service.cfg.retrieval
+    calls = []
+    maxscore = kernels.maxscore
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(kernels, "maxscore", lambda *a: calls.append(1) or maxscore(*a))
+        assert _same(service, texts[:5], cfg) > 0
+        assert not calls and not rank._kernels_started  # the numpy pass; nothing loads yet
+        assert service.answer(texts[0]).question == texts[0]  # the service starts the loader
+        assert rank.wait_for_kernels(timeout=120)  # loaded in the background
+        loading = len(calls)  # the loader's own empty calls, and any question after it finished
+        assert _same(service, texts, cfg) > len(texts) // 2
+        assert len(calls) > loading
+
+
+def test_a_failed_kernel_load_leaves_the_numpy_pass(synthetic, kernels_not_loaded, monkeypatch, caplog):
+    service, texts = synthetic
+
+    def broken(index):
+        raise ImportError("numba: no such library")
+
+    monkeypatch.setattr(rank, "load_kernels", broken)
+    with caplog.at_level("ERROR", logger="retrieval.rank"):
+        assert service.answer(texts[0]).question == texts[0]
+        assert _same(service, texts, service.cfg.retrieval) > len(texts) // 2
+        for _ in range(100):
+            if any("numpy pass" in r.getMessage() for r in caplog.records):
+                break
+            rank.time.sleep(0.05)
+    assert any("could not load the compiled first stage" in r.getMessage() for r in caplog.records)
+    assert not kernels_not_loaded.is_set()
+    assert _same(service, texts, service.cfg.retrieval) > len(texts) // 2
