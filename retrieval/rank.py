@@ -238,7 +238,13 @@ def rank(
         final = fused_c.copy()
         if query.qtype and cfg.type_bonus:
             asked = asked_for(query.qtype, question, rules)
+            # A bonus only lifts: a candidate that stays below the k-th best score even with it
+            # cannot be among the k best, so it is not examined.
+            floor = np.partition(fused_c, fused_c.size - k)[fused_c.size - k] if (
+                cfg.type_bonus > 0 and fused_c.size > k) else -np.inf
             for j, i in enumerate(candidates):
+                if fused_c[j] * (1 + cfg.type_bonus) < floor:
+                    continue
                 if has_answer_type(asked, index.text(int(i)), rules, cfg.type_window):
                     final[j] *= 1 + cfg.type_bonus
     order = np.lexsort((candidates, -final))[:k]

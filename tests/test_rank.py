@@ -259,3 +259,29 @@ def test_a_failed_kernel_load_leaves_the_numpy_pass(synthetic, kernels_not_loade
     assert any("could not load the compiled first stage" in r.getMessage() for r in caplog.records)
     assert not kernels_not_loaded.is_set()
     assert _same(service, texts, service.cfg.retrieval) > len(texts) // 2
+
+
+@pytest.mark.parametrize("k", [1, 3, 10, 100])
+def test_type_bonus_skips_only_candidates_that_cannot_make_the_top_k(synthetic, k):
+    """rank() examines the answer type only of candidates the bonus could lift into the k
+    best; the hits equal those of examining every candidate."""
+    service, texts = synthetic
+    cfg = service.cfg.retrieval
+    rules = rank.TypeRules.from_config(cfg)
+    typed = 0
+    for text in texts:
+        query = service.composer.query(text, service.segmenter.terms(text))
+        stage = rank.first_stage(service.index, query, cfg)
+        if stage is None or not query.qtype:
+            continue
+        typed += 1
+        candidates, base, fused = stage
+        asked = rank.asked_for(query.qtype, text, rules)
+        final = fused.copy()
+        for j, i in enumerate(candidates):
+            if rank.has_answer_type(asked, service.index.text(int(i)), rules, cfg.type_window):
+                final[j] *= 1 + cfg.type_bonus
+        order = np.lexsort((candidates, -final))[:k]
+        expected = [rank.Hit(int(candidates[j]), float(final[j]), float(base[j])) for j in order]
+        assert rank.rank(service.index, query, text, cfg, k, rules) == expected, text
+    assert typed > 10
