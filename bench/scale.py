@@ -62,7 +62,7 @@ What is measured, per size
   question ``--repeats`` times; "peak" is its ``VmHWM``.
 * **retrieval p50/p95**: ``retrieval.rank.rank(index, query, text, cfg.retrieval, 10)``
   per question, the question already analysed (in the fresh process). From
-  20,000 sentences on, the compiled first stage loads in the background after
+  200,000 sentences on, the compiled first stage loads in the background after
   the first answer; the timings start once it is loaded (``kernels_ready_s``:
   how long after the first answer that was).
 * **ask p50/p95**: ``service.answer(text)``: normalize, segment, analyse,

@@ -321,9 +321,10 @@ def candidates_for(
 
 
 # From this many sentences on, the first stage runs in compiled code (retrieval.kernels, numba).
-# Below it a full numpy pass takes a millisecond or two, and the process is spared numba's
-# start-up time and memory (about 1 s and 170 MB).
-KERNEL_MIN_SENTENCES = 20_000
+# Below it the numpy pass takes at most a few milliseconds more (100k sentences: retrieval p50
+# 5.9 ms in numpy, 4.6 ms compiled), and the process is spared numba's start-up time and
+# memory (about 1 s and 100-170 MB of RSS).
+KERNEL_MIN_SENTENCES = 200_000
 
 # Seconds between the first answer and the start of the kernels' loading.
 LOAD_DELAY = 0.2
@@ -397,7 +398,7 @@ def first_stage(
     exactly only those whose bound reaches the current cut-off (MaxScore). Below
     ``KERNEL_MIN_SENTENCES`` sentences, until the kernels are loaded
     (:func:`start_loading_kernels`, :func:`load_kernels`), and with a neighbour weight, negative weights
-    or more fields than the kernel takes, it is :func:`candidates_for` itself.
+    or more fields than the kernel takes, it is the same pass in numpy (:func:`_dense_stage`).
     """
     if not query.terms and not query.folded:
         return None
@@ -406,11 +407,7 @@ def first_stage(
     if not compiled or len(fields) > 3 or cfg.neighbor_weight or (
         cfg.article_weight < 0 or any(w < 0 or not field.nonnegative for field, _, w in fields)
     ):
-        found = candidates_for(index, query, cfg)
-        if found is None:
-            return None
-        candidates, base, fused, _ = found
-        return candidates, base[candidates], fused[candidates]
+        return _dense_stage(index, query, cfg)
     occurrences: list[tuple[int, int]] = []  # (field, column) of every known query term, in order
     for f, (field, terms, _) in enumerate(fields):
         for term in terms:
@@ -424,6 +421,48 @@ def first_stage(
     if docs.size == 0:
         return None
     return docs, base, fused
+
+
+_scratch = threading.local()
+
+
+def _buffers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two float64 arrays of ``n`` for this thread, reused from question to question (a new
+    array's pages are faulted in and zeroed by the kernel on every use: slower than a fill)."""
+    buffers = getattr(_scratch, "buffers", None)
+    if buffers is None or buffers[0].size != n:
+        buffers = _scratch.buffers = (np.empty(n), np.empty(n))
+    return buffers
+
+
+def _dense_stage(
+    index: SentenceIndex, query: Query, cfg: RetrievalConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """:func:`candidates_for` in numpy without the neighbour weight, in reused buffers: the
+    same operations in the same order (some in place, the evidence factor per article)."""
+    if cfg.neighbor_weight:
+        found = candidates_for(index, query, cfg)
+        if found is None:
+            return None
+        candidates, base, fused, _ = found
+        return candidates, base[candidates], fused[candidates]
+    fields = _fields(index, query, cfg)
+    first, other = _buffers(index.sentence_article_ids.size)
+    base = fields[0][0].scores(fields[0][1], out=first)
+    for field, terms, weight in fields[1:]:
+        part = field.scores(terms, out=other)
+        part *= weight
+        base += part
+    rel = _article_relative(index, query, cfg)
+    if rel is None:
+        fused = base  # base * (1 + article_weight * 0) is base, bit for bit
+    else:
+        fused = np.take(1 + cfg.article_weight * rel, index.sentence_article_ids, out=other)
+        fused *= base
+    candidates = best_candidates(fused, cfg.rerank_depth)
+    if candidates.size == 0:
+        return None
+    return candidates, base[candidates], fused[candidates]
 
 
 def _maxscore(

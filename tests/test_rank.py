@@ -146,11 +146,15 @@ def test_first_stage_on_the_seeds_for_every_dev_question(ws_service):
         assert _same(ws_service, texts, dataclasses.replace(ws_service.cfg.retrieval, rerank_depth=depth)) > 20
 
 
+@pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("change", [dict(), dict(neighbor_weight=0.3), dict(article_weight=0.0), dict(fold_weight=0.0),
                                     dict(accentless_fold_weight=0.0, accentless_bigram_weight=0.0)])
-def test_first_stage_with_other_settings(synthetic, change):
-    """The defaults; a neighbour weight (the full pass); no article evidence; fewer fields."""
+def test_first_stage_with_other_settings(synthetic, monkeypatch, change, compiled):
+    """The defaults; a neighbour weight (the full pass); no article evidence; fewer fields;
+    compiled, and in numpy (a small index, or before the kernels are loaded)."""
     service, texts = synthetic
+    if not compiled:
+        monkeypatch.setattr(rank, "KERNEL_MIN_SENTENCES", 10**9)
     cfg = replace_section(service.cfg, "retrieval", **change).retrieval
     assert _same(service, texts, cfg) > len(texts) // 2
 
