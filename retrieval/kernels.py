@@ -139,6 +139,32 @@ def _sift_down(heap, size, i):  # pragma: no cover - compiled
         i = small
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _push(heap, filled, value):  # pragma: no cover - compiled
+    """Keep the ``heap.size`` largest values seen in ``heap`` (a min-heap once full, its
+    smallest at 0); ``filled``: how many it holds. Returns the new count."""
+    k = heap.size
+    if filled < k:
+        heap[filled] = value
+        filled += 1
+        if filled == k:
+            for i in range(k // 2 - 1, -1, -1):
+                _sift_down(heap, k, i)
+    elif value > heap[0]:
+        heap[0] = value
+        _sift_down(heap, k, 0)
+    return filled
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _non_essential(prefix, ne, limit):  # pragma: no cover - compiled
+    """How many of the smallest-bound terms (``prefix``: their bounds' running sums) can be
+    left out of the windows: those whose bounds together stay under ``limit``."""
+    while ne < prefix.size and prefix[ne] * (1 + SLACK) < limit:
+        ne += 1
+    return ne
+
+
 @njit(cache=True, nogil=True)
 def maxscore(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2, n_fields, weights,
              t_field, t_lo, t_hi, t_idf, t_scale, t_bound, o_field, o_term,
@@ -209,19 +235,10 @@ def maxscore(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2, n
             fused = base * factor[article_ids[doc]] if use_factor else base
             if not fused > 0:
                 continue
-            if n_sample < k:
-                sample[n_sample] = fused
-                n_sample += 1
-                if n_sample == k:
-                    for i in range(k // 2 - 1, -1, -1):
-                        _sift_down(sample, k, i)
-            elif fused > sample[0]:
-                sample[0] = fused
-                _sift_down(sample, k, 0)
+            n_sample = _push(sample, n_sample, fused)
         if n_sample == k:
             cut = sample[0]
-            while ne < n_terms and prefix[ne] * max_factor * (1 + SLACK) < cut * share:
-                ne += 1
+            ne = _non_essential(prefix, ne, cut * share / max_factor)
     for ws in range(0, n_docs, window):
         if ne >= n_terms:
             break  # even every term's bound together cannot reach the k-th best any more
@@ -296,21 +313,12 @@ def maxscore(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2, n
             c_base[found] = base
             c_fused[found] = fused
             found += 1
-            if filled < k:
-                heap[filled] = fused
-                filled += 1
-                if filled == k:
-                    for i in range(k // 2 - 1, -1, -1):
-                        _sift_down(heap, k, i)
-                    theta = heap[0]
-            elif fused > heap[0]:
-                heap[0] = fused
-                _sift_down(heap, k, 0)
+            filled = _push(heap, filled, fused)
+            if filled == k:
                 theta = heap[0]
-            if filled == k and theta > cut:
-                cut = theta
-                while ne < n_terms and prefix[ne] * max_factor * (1 + SLACK) < cut * share:
-                    ne += 1
+                if theta > cut:
+                    cut = theta
+                    ne = _non_essential(prefix, ne, cut * share / max_factor)
     keep = 0
     for i in range(found):
         if filled < k or c_fused[i] >= theta:
