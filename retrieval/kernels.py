@@ -1,5 +1,7 @@
-"""Compiled inner loop of retrieval's first stage (numba): an exact MaxScore top-k
-over the sentence fields, for large indexes (:data:`retrieval.rank.KERNEL_MIN_SENTENCES`).
+"""Compiled inner loops of retrieval's first stage (numba), for large indexes
+(:data:`retrieval.rank.KERNEL_MIN_SENTENCES`): an exact MaxScore top-k over the
+sentence fields (:func:`maxscore`) and the posting-list additions of the article
+evidence (:func:`accumulate`).
 
 A posting's weight is ``idf[term] * table[code]`` (:class:`retrieval.index.Bm25`
 stores each posting's term-frequency part as a code into the field's table of
@@ -9,9 +11,11 @@ then the fields fused and multiplied by the article evidence factor), so its
 scores are bit for bit those of :func:`retrieval.rank.candidates_for`, which
 ``tests/test_rank.py`` checks.
 
-numba compiles each function on its first call and keeps the machine code in its
-on-disk cache (``cache=True``: next to this file, or under the user's cache folder
-when that is read-only), so a later process loads it in milliseconds.
+numba compiles each function on its first call (seconds) and keeps the machine code
+in its on-disk cache (``cache=True``: next to this file, or under the user's cache
+folder when that is read-only), so a later process only loads it (about a second
+with numba's own start-up; :func:`retrieval.rank.start_loading_kernels` does it in
+the background).
 
 The arrays are trusted: the index file's hash is checked before they are used
 (:mod:`retrieval.store`), and the loops do not check bounds.
