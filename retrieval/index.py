@@ -311,7 +311,7 @@ class Bm25:
             col = self.vocab.get(term)
             if col is not None:
                 lo, hi = self.postings(col)
-                score[self.indices[lo:hi]] += self.idf[col] * self.table[self.codes[lo:hi]]
+                score[self.indices[lo:hi]] += self.weights(col)
         return score
 
     def top_k(self, query: Sequence[str], k: int) -> list[Hit]:
