@@ -407,7 +407,7 @@ def first_stage(
     if not compiled or len(fields) > 3 or cfg.neighbor_weight or (
         cfg.article_weight < 0 or any(w < 0 or not field.nonnegative for field, _, w in fields)
     ):
-        return _dense_stage(index, query, cfg)
+        return _dense_stage(index, query, cfg, fields)
     occurrences: list[tuple[int, int]] = []  # (field, column) of every known query term, in order
     for f, (field, terms, _) in enumerate(fields):
         for term in terms:
@@ -436,17 +436,17 @@ def _buffers(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _dense_stage(
-    index: SentenceIndex, query: Query, cfg: RetrievalConfig
+    index: SentenceIndex, query: Query, cfg: RetrievalConfig, fields: list[tuple[Bm25, Sequence[str], float]]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """:func:`candidates_for` in numpy without the neighbour weight, in reused buffers: the
-    same operations in the same order (some in place, the evidence factor per article)."""
+    same operations in the same order (some in place, the evidence factor per article);
+    ``fields``: :func:`_fields` of the query."""
     if cfg.neighbor_weight:
         found = candidates_for(index, query, cfg)
         if found is None:
             return None
         candidates, base, fused, _ = found
         return candidates, base[candidates], fused[candidates]
-    fields = _fields(index, query, cfg)
     first, other = _buffers(index.sentence_article_ids.size)
     base = fields[0][0].scores(fields[0][1], out=first)
     for field, terms, weight in fields[1:]:
