@@ -655,6 +655,14 @@ def _stop_during_startup(signum: int, frame: object) -> None:
     raise _Stopped(signal.Signals(signum).name)
 
 
+def _signal_name(stop: _Stopped) -> str:
+    """The signal behind ``stop``. Raised while a codec decodes (reading the corpus), it
+    comes back re-raised with the codec's words around it and the original as its cause."""
+    while isinstance(stop.__cause__, _Stopped):
+        stop = stop.__cause__
+    return str(stop)
+
+
 def run_telegram(cfg: Config, corpus: Path | None = None) -> int:
     """Run the bot until SIGINT/SIGTERM; 0 on a clean stop, 1 when the Bot API is unreachable
     or the webhook listener cannot bind its address.
@@ -702,7 +710,7 @@ def run_telegram(cfg: Config, corpus: Path | None = None) -> int:
         else:
             app.run_polling(allowed_updates=ALLOWED_UPDATES, bootstrap_retries=BOOTSTRAP_RETRIES)
     except _Stopped as stop:
-        log.info("stopped by %s during start-up", stop)
+        log.info("stopped by %s during start-up", _signal_name(stop))
         return 0
     except InvalidToken:
         raise ConfigError(f"the Bot API server rejected {TOKEN_ENV}: check the token with @BotFather") from None

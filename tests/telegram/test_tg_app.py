@@ -121,3 +121,27 @@ def test_webhook_without_the_webhooks_extra_is_a_clear_error():
         return
     with pytest.raises(ConfigError, match=r"python-telegram-bot\[webhooks\]"):
         app._check_webhook(tg)
+
+
+def test_a_stop_signal_raised_inside_a_codec_is_still_named():
+    """A SIGTERM during start-up can land while a corpus file is decoded: CPython re-raises
+    it with the codec's words around it; the log line still names the signal."""
+    import codecs
+
+    from bot.telegram_app import _signal_name, _Stopped
+
+    def decode(data, errors="strict"):
+        raise _Stopped("SIGTERM")
+
+    def search(name):
+        return codecs.CodecInfo(name="stop-test", encode=None, decode=decode) if name == "stop_test" else None
+
+    codecs.register(search)
+    try:
+        with pytest.raises(_Stopped) as raised:
+            b"x".decode("stop_test")
+    finally:
+        codecs.unregister(search)
+    assert str(raised.value) != "SIGTERM"  # the wrapped message
+    assert _signal_name(raised.value) == "SIGTERM"
+    assert _signal_name(_Stopped("SIGINT")) == "SIGINT"
