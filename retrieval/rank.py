@@ -216,6 +216,28 @@ def features(
     return rows
 
 
+def _type_bonus(
+    index: SentenceIndex, candidates: np.ndarray, fused: np.ndarray, final: np.ndarray, asked: AskedFor,
+    rules: TypeRules, cfg: RetrievalConfig, k: int,
+) -> None:
+    """Multiply ``final`` by ``1 + type_bonus`` where the candidate holds the asked-for thing.
+
+    A positive bonus only lifts, so each candidate's final score is at least its first-stage
+    score, and the k-th best of the scores known so far is a floor under the final k-th best.
+    Candidates are examined best first; once even the bonus cannot lift one to the floor,
+    neither it nor any after it can be among the k best, and they are not examined."""
+    bonus = 1 + cfg.type_bonus
+    prune = cfg.type_bonus > 0 and fused.size > k
+    floor = np.partition(final, final.size - k)[final.size - k] if prune else -np.inf
+    for j in np.argsort(-fused, kind="stable") if prune else range(fused.size):
+        if fused[j] * bonus < floor:
+            break
+        if has_answer_type(asked, index.text(int(candidates[j])), rules, cfg.type_window):
+            final[j] *= bonus
+            if prune:
+                floor = np.partition(final, final.size - k)[final.size - k]
+
+
 def rank(
     index: SentenceIndex, query: Query, question: str, cfg: RetrievalConfig, k: int, rules: TypeRules | None = None
 ) -> list[Hit]:
@@ -237,16 +259,7 @@ def rank(
         candidates, base_c, fused_c = stage
         final = fused_c.copy()
         if query.qtype and cfg.type_bonus:
-            asked = asked_for(query.qtype, question, rules)
-            # A bonus only lifts: a candidate that stays below the k-th best score even with it
-            # cannot be among the k best, so it is not examined.
-            floor = np.partition(fused_c, fused_c.size - k)[fused_c.size - k] if (
-                cfg.type_bonus > 0 and fused_c.size > k) else -np.inf
-            for j, i in enumerate(candidates):
-                if fused_c[j] * (1 + cfg.type_bonus) < floor:
-                    continue
-                if has_answer_type(asked, index.text(int(i)), rules, cfg.type_window):
-                    final[j] *= 1 + cfg.type_bonus
+            _type_bonus(index, candidates, fused_c, final, asked_for(query.qtype, question, rules), rules, cfg, k)
     order = np.lexsort((candidates, -final))[:k]
     return [Hit(int(candidates[j]), float(final[j]), float(base_c[j])) for j in order]
 
