@@ -229,6 +229,81 @@ def test_load_index_missing_file(tmp_path):
         store.load_index(tmp_path / "nothing.bin", "fp")
 
 
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Payload chunks of 4 KiB, checked in a forked child from two chunks on, so that the
+    seeds' index (built after this fixture) takes the path of a large one."""
+    monkeypatch.setattr(store, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(store, "FORK_MIN_CHUNKS", 2)
+
+
+def _counting_forks(monkeypatch) -> list[int]:
+    """The pids of the children ``store`` forks from now on."""
+    children: list[int] = []
+    real_fork = os.fork
+
+    def fork():
+        pid = real_fork()
+        if pid:
+            children.append(pid)
+        return pid
+
+    monkeypatch.setattr(store.os, "fork", fork)
+    return children
+
+
+@pytest.mark.parametrize("how", [None, "flipped-byte", "flipped-byte-middle"])
+def test_large_payload_is_checked_in_a_child_process(cfg, seed_copy, small_chunks, monkeypatch, how):
+    service = open_ws(cfg, seed_copy)
+    path = service.info.path
+    header, _ = _header_and_payload(path)
+    assert len(header["payload_xxh3"]) >= 2
+    fp = store.fingerprint(cfg, seed_copy.resolve(), "test-ws")
+    children = _counting_forks(monkeypatch)
+    if how is None:
+        assert isinstance(store.load_index(path, fp), SentenceIndex)
+    else:
+        _corrupt(path, how)
+        with pytest.raises(IndexFormatError, match="checksum mismatch"):
+            store.load_index(path, fp)
+    assert len(children) == 1
+    with pytest.raises(ChildProcessError):  # reaped: no zombie left behind
+        os.waitpid(children[0], os.WNOHANG)
+
+
+@pytest.mark.parametrize("failure", ["no-fork", "child-fails"])
+@pytest.mark.parametrize("how", [None, "flipped-byte"])
+def test_without_a_working_child_the_payload_is_checked_in_process(
+    cfg, seed_copy, small_chunks, monkeypatch, caplog, failure, how
+):
+    service = open_ws(cfg, seed_copy)
+    path = service.info.path
+    fp = store.fingerprint(cfg, seed_copy.resolve(), "test-ws")
+    if failure == "no-fork":
+        def no_fork():
+            raise OSError("Resource temporarily unavailable")
+
+        monkeypatch.setattr(store.os, "fork", no_fork)
+    else:
+        parent, chunk_ok = os.getpid(), store._chunk_ok
+
+        def fails_in_child(*args):
+            if os.getpid() != parent:
+                raise MemoryError
+            return chunk_ok(*args)
+
+        monkeypatch.setattr(store, "_chunk_ok", fails_in_child)
+    if how:
+        _corrupt(path, how)
+    with caplog.at_level(logging.WARNING, logger="retrieval.store"):
+        if how is None:
+            assert isinstance(store.load_index(path, fp), SentenceIndex)
+        else:
+            with pytest.raises(IndexFormatError, match="checksum mismatch"):
+                store.load_index(path, fp)
+    assert "checking it in this process" in caplog.text
+
+
 def test_unwritable_cache_dir_still_answers(repo_config, seed_copy, tmp_path, caplog):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a regular file where the cache folder should be")
