@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,21 +62,21 @@ def _is_cap(word: str) -> bool:
 
 def answer_spans(
     kind: str, words: Sequence[str], folded: Sequence[str], rules: TypeRules
-) -> list[tuple[int, int, tuple[str, ...]]]:
-    """Token spans (start, end, folded words) of a sentence that could answer a ``kind`` question.
+) -> Iterator[tuple[int, int, tuple[str, ...]]]:
+    """Token spans (start, end, folded words) of a sentence that could answer a ``kind``
+    question, in order (lazily: the caller stops at the first that does).
 
     ``words`` are the sentence's tokens (``_TOKEN``), ``folded`` the same tokens
     folded and lower-cased.
     """
-    spans: list[tuple[int, int, tuple[str, ...]]] = []
     if kind in ("number", "date"):
         for i, w in enumerate(words):
             if not (w[0].isdigit() or (kind == "number" and w.lower() in _NUMBER_WORDS)):
                 continue
             is_date = bool(_DATE.fullmatch(w)) or (i > 0 and folded[i - 1] in _DATE_WORDS)
             if kind == "number" or is_date:
-                spans.append((i, i + 1, (folded[i],)))
-        return spans
+                yield i, i + 1, (folded[i],)
+        return
     i = 0
     while i < len(words):
         if not (words[i][0].isalpha() and _is_cap(words[i])):
@@ -87,7 +87,7 @@ def answer_spans(
             j += 1
         start = i + 1 if i == 0 else i  # a sentence's first capital says nothing
         if kind in ("place", "name") and j - start >= 1:
-            spans.append((start, j, tuple(folded[start:j])))
+            yield start, j, tuple(folded[start:j])
         elif kind == "person" and j - start >= 2:
             before = folded[max(0, start - 2):start]
             after = folded[j:j + 2]
@@ -97,9 +97,8 @@ def answer_spans(
             if not near_before & rules.place_titles and (
                 (near_before | near_after) & rules.person_titles or folded[start] in rules.surnames
             ):
-                spans.append((start, j, tuple(folded[start:j])))
+                yield start, j, tuple(folded[start:j])
         i = j
-    return spans
 
 
 @dataclass(frozen=True)
@@ -133,6 +132,8 @@ def has_answer_type(asked: AskedFor, sentence: str, rules: TypeRules, window: in
     words = _TOKEN.findall(sentence)
     folded = _fold_words(words)
     anchors = [i for i, w in enumerate(folded) if w in asked.words and len(w) > 1]
+    if not anchors:
+        return False
     for start, end, span in answer_spans(asked.kind, words, folded, rules):
         if all(w in asked.words for w in span):
             continue  # the question already names it
