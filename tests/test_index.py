@@ -96,6 +96,14 @@ def test_bm25_negative_idf_is_floored():
     assert bm.max_idf() == pytest.approx(math.log(4.5) - math.log(0.5))
 
 
+def test_bm25_nonnegative_tells_whether_a_weight_can_be_negative():
+    # Mean IDF negative (most terms in most documents): the floored IDF is negative too.
+    crowded = Bm25([["a", "b"], ["a", "b"], ["a", "b"], ["c"]], k1=1.5, b=0.75, epsilon=0.25)
+    assert crowded.idf.min() < 0 and not crowded.nonnegative
+    assert Bm25([["a", "b"], ["a", "c"], ["a"], ["d"]]).nonnegative
+    assert Bm25([]).nonnegative
+
+
 @pytest.mark.parametrize("bad", [dict(k1=-1.0), dict(b=1.5), dict(b=-0.1), dict(epsilon=-0.1)])
 def test_bm25_rejects_bad_parameters(bad):
     with pytest.raises(ValueError):
