@@ -85,6 +85,15 @@ class RetrievalConfig:
     # ... unless one of these stands just before it ("TP Hồ Chí Minh").
     place_titles: tuple[str, ...] = ()
 
+    def index_settings(self) -> dict[str, Any]:
+        """What a built index depends on: the arguments of ``retrieval.index.build_index``.
+        Every other retrieval setting applies when a question is asked, so changing it
+        needs no rebuild."""
+        return {
+            "k1": self.k1, "b": self.b, "epsilon": self.epsilon, "expand_compounds": self.expand_compounds,
+            "with_pairs": self.bigram_weight > 0, "with_fold_pairs": self.accentless_bigram_weight > 0,
+        }
+
 
 @dataclass(frozen=True)
 class AnswerConfig:

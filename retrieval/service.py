@@ -168,12 +168,7 @@ class AnswerService:
             cache_path=path.with_suffix(".segments.sqlite"), workers=cfg.build_workers, progress=progress,
         )
         stage("segment")
-        r = cfg.retrieval
-        index = build_index(
-            articles, segmented=segmented,
-            k1=r.k1, b=r.b, epsilon=r.epsilon, progress=progress, with_pairs=r.bigram_weight > 0,
-            expand_compounds=r.expand_compounds, with_fold_pairs=r.accentless_bigram_weight > 0,
-        )
+        index = build_index(articles, segmented=segmented, progress=progress, **cfg.retrieval.index_settings())
         stage("index")
         try:
             save_index(index, path, fp, compat)

@@ -35,7 +35,7 @@ mapping keeps the contents it was loaded with (never rewrite it in place).
 One exception to "stale is never served": when the corpus changed but the
 rebuild fails (every file unreadable, the folder gone, an error while
 building), :func:`load_last_good` serves the previous index, provided it is
-intact and was built by the same code, segmenter and retrieval settings (the
+intact and was built by the same code, segmenter and index settings (the
 header's ``compat`` key), so that only the articles or the ingestion rules
 differ. The caller logs why.
 """
@@ -108,14 +108,15 @@ STALE_TEMP_SECONDS = 600.0
 
 def compat_key(cfg: Config, segmenter_id: str) -> str:
     """SHA-256 of what an index's structure and scoring depend on, besides the articles:
-    format, code, versions, segmenter and retrieval settings (not the corpus, not the
-    ingestion rules). An index with the same key can stand in for a failed rebuild."""
+    format, code, versions, segmenter and the retrieval settings the index is built with
+    (:meth:`RetrievalConfig.index_settings`; not the query-time ones, not the corpus, not
+    the ingestion rules). An index with the same key can stand in for a failed rebuild."""
     settings = {
         "format": FORMAT_VERSION,
         "project": project_version(),
         "code": code_digest(),
         "segmenter": segmenter_id,
-        "retrieval": dataclasses.asdict(cfg.retrieval),
+        "retrieval": cfg.retrieval.index_settings(),
     }
     return hashlib.sha256(json.dumps(settings, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 

@@ -112,6 +112,27 @@ def test_changed_index_settings_rebuild(cfg, seed_copy, built, section, key):
     assert _reopen(changed, seed_copy).info.reason == "loaded"
 
 
+@pytest.mark.parametrize(
+    "key, value",
+    [("type_bonus", 0.9), ("rerank_depth", 7), ("top_k", 5), ("article_weight", 0.3), ("fold_weight", 0.6),
+     ("type_window", 9), ("abbreviations", {"XYZ": "xin chào"}), ("accentless_bigram_weight", 1.0)],
+)
+def test_changed_query_time_settings_do_not_rebuild(cfg, seed_copy, built, key, value):
+    """Settings that apply when a question is asked leave the saved index as it is (at 1M
+    sentences a rebuild takes minutes)."""
+    changed = replace_section(cfg, "retrieval", **{key: value})
+    assert getattr(changed.retrieval, key) != getattr(cfg.retrieval, key)
+    service = _reopen(changed, seed_copy)
+    assert service.info.reason == "loaded"
+    assert service.cfg.retrieval == changed.retrieval  # and they are the ones in use
+
+
+def test_a_setting_that_needs_another_field_rebuilds(cfg, seed_copy, built):
+    assert cfg.retrieval.bigram_weight == 0 and built.index.pairs is None
+    service = _reopen(replace_section(cfg, "retrieval", bigram_weight=0.5), seed_copy)
+    assert service.info.rebuilt and service.index.pairs is not None
+
+
 def test_changed_answer_settings_do_not_rebuild(cfg, seed_copy, built):
     changed = replace_section(cfg, "answer", max_answers=5, min_relative_score=0.1)
     assert _reopen(changed, seed_copy).info.reason == "loaded"
