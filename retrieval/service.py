@@ -142,8 +142,8 @@ class AnswerService:
             if not path.exists():
                 reason = "no saved index"
             else:
-                # The model loads while the file is checked (the check releases the interpreter
-                # lock); joined before any build, whose worker processes fork.
+                # The model loads while the file is checked (in a forked child for a large file,
+                # see store._verify); joined before any build, whose worker processes fork.
                 warm = threading.Thread(target=segmenter.warm_up, name="load-model", daemon=True)
                 warm.start()
                 try:
