@@ -140,6 +140,8 @@ def _segment_in_worker(item: tuple[str, tuple[str, ...]]) -> Segmented:
 
 def _segment_all(segmenter, todo: Sequence[Article], workers: int) -> Iterator[Segmented]:
     items = [(a.title, a.paragraphs) for a in todo]
+    if items:
+        segmenter.prepare_bulk()
     if workers <= 1 or len(items) < MIN_PARALLEL_ARTICLES or "fork" not in mp.get_all_start_methods():
         for title, paragraphs in items:
             yield segment_article(segmenter, title, paragraphs)

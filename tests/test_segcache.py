@@ -29,6 +29,11 @@ class CountingSegmenter(Segmenter):
             return text.split()
 
         super().__init__(word_tokenize=words, sent_tokenize=_sentences)
+        self.prepared = 0
+
+    def prepare_bulk(self) -> None:
+        self.prepared += 1
+        super().prepare_bulk()
 
 
 def make_articles(n: int, prefix: str = "doc") -> list[Article]:
@@ -193,3 +198,13 @@ def test_terms_are_one_string_per_word():
     cached = Segmented.from_json(Segmented(first, ()).to_json())
     again = Segmented.from_json(Segmented(("mùa",), ()).to_json())
     assert cached.title_terms[2] is again.title_terms[0] is first[2]
+
+
+def test_the_bulk_path_is_prepared_once_and_only_when_there_is_work(tmp_path):
+    cache = tmp_path / "seg.sqlite"
+    articles = make_articles(MIN_PARALLEL_ARTICLES * 2)
+    seg = CountingSegmenter()
+    segment_corpus(articles, seg, "ws", cache_path=cache, workers=2)
+    assert seg.prepared == 1
+    segment_corpus(articles, seg, "ws", cache_path=cache, workers=2)
+    assert seg.prepared == 1  # everything cached: underthesea's faster path is not loaded

@@ -144,3 +144,18 @@ def test_a_broken_model_folder_falls_back_to_underthesea(monkeypatch, caplog):
         tokenizer = wordseg.load()
     assert tokenizer is underthesea.word_tokenize
     assert "unavailable" in caplog.text
+
+
+def test_a_segmenter_switches_to_the_fast_path_for_bulk_work_only_with_underthesea():
+    from retrieval.segment import Segmenter
+
+    seg = Segmenter()
+    before = seg.terms("Hà Nội có bao nhiêu dân?")
+    seg.prepare_bulk()
+    assert isinstance(seg._words, wordseg.WordTokenizer)
+    seg.terms.cache_clear()
+    assert seg.terms("Hà Nội có bao nhiêu dân?") == before == ("hà_nội", "có", "bao_nhiêu", "dân")
+
+    injected = Segmenter(word_tokenize=str.split)
+    injected.prepare_bulk()
+    assert injected._words is str.split
