@@ -23,6 +23,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import chain
 from typing import Any, overload
 
 import numpy as np
@@ -184,11 +185,11 @@ class Vocabulary:
 
 def _token_columns(docs: Sequence[Sequence[str]]) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
     """(term -> column in order of first appearance, every token's column, each doc's length)."""
-    vocab: dict[str, int] = {}
     lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
-    setdefault = vocab.setdefault
-    ids = np.fromiter((setdefault(t, len(vocab)) for doc in docs for t in doc), dtype=np.int64,
-                      count=int(lengths.sum()))
+    # C-level loops only: a million sentences hold tens of millions of tokens.
+    flat = list(chain.from_iterable(docs))
+    vocab = {term: col for col, term in enumerate(dict.fromkeys(flat))}
+    ids = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
     return vocab, ids, lengths
 
 
@@ -382,7 +383,8 @@ class Terms(Sequence[tuple[str, ...]]):
         lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
         indptr = np.zeros(len(sentences) + 1, dtype=np.int64)
         indptr[1:] = np.cumsum(lengths)
-        ids = np.fromiter((column[t] for s in sentences for t in s), dtype=np.int32, count=int(indptr[-1]))
+        ids = np.fromiter(map(column.__getitem__, chain.from_iterable(sentences)), dtype=np.int32,
+                          count=int(indptr[-1]))
         return cls(indptr, ids, vocab)
 
     def __len__(self) -> int:
@@ -581,6 +583,19 @@ class _Callables:
     terms: Callable[[str], tuple[str, ...]]
 
 
+def _per_article(titles: Sequence[tuple[str, ...]], sentences: Sequence[tuple[str, ...]],
+                 counts: Sequence[int]) -> list[list[str]]:
+    """Each article's terms: its title's, then its ``counts[a]`` sentences' in order."""
+    out = []
+    pos = 0
+    for title, count in zip(titles, counts):
+        words = list(title)
+        words.extend(chain.from_iterable(sentences[pos:pos + count]))
+        pos += count
+        out.append(words)
+    return out
+
+
 def build_index(
     articles: Sequence[Article],
     spans: Callable[[str], list[tuple[int, int]]] | None = None,
@@ -620,28 +635,34 @@ def build_index(
     starts: list[int] = []
     ends: list[int] = []
     toks: list[tuple[str, ...]] = []
-    article_words: list[list[str]] = []
+    titles: list[tuple[str, ...]] = []
+    counts: list[int] = []
     for a, seg in enumerate(segmented):
-        words = list(seg.title_terms)
+        titles.append(seg.title_terms)
+        counts.append(len(seg.sentences))
         for p, start, end, sentence_terms in seg.sentences:
             art.append(a)
             par.append(p)
             starts.append(start)
             ends.append(end)
             toks.append(sentence_terms)
-            words.extend(sentence_terms)
-        article_words.append(words)
+    # Each sentence is folded and expanded once; an article's terms are its
+    # title's then its sentences', so its fields are the same pieces joined
+    # (both functions work word by word).
+    folded = [fold_terms(t) for t in toks]
+    expanded = [expand(t) for t in toks]
+    article_words = _per_article(titles, toks, counts)
     params = {"k1": k1, "b": b, "epsilon": epsilon}
     exact_words = Bm25(article_words, **params)
     return SentenceIndex(
         articles=ArticleList(articles),
         sentences=SentenceRefs(*(_frozen(np.asarray(x, dtype=np.int32)) for x in (art, par, starts, ends))),
         terms=Terms.encode(toks, exact_words.vocab),
-        bm25=Bm25([expand(t) if expand_compounds else t for t in toks], **params),
-        fold=Bm25([fold_terms(t) for t in toks], **params),
-        article_bm25=Bm25([expand(w) for w in article_words], **params),
-        article_fold=Bm25([fold_terms(w) for w in article_words], **params),
+        bm25=Bm25(expanded if expand_compounds else toks, **params),
+        fold=Bm25(folded, **params),
+        article_bm25=Bm25(_per_article([expand(t) for t in titles], expanded, counts), **params),
+        article_fold=Bm25(_per_article([fold_terms(t) for t in titles], folded, counts), **params),
         article_words=exact_words,
         pairs=Bm25([bigrams(t) for t in toks], **params) if with_pairs else None,
-        fold_pairs=Bm25([bigrams(fold_terms(t)) for t in toks], **params) if with_fold_pairs else None,
+        fold_pairs=Bm25([bigrams(f) for f in folded], **params) if with_fold_pairs else None,
     )

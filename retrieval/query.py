@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 
 from .normalize import fold_diacritics, normalize
 
@@ -60,10 +61,7 @@ def _folded_syllables(word: str) -> tuple[str, ...]:
 
 def fold_terms(words: Iterable[str]) -> tuple[str, ...]:
     """Terms of the diacritic-free field: folded syllables."""
-    out: list[str] = []
-    for w in words:
-        out.extend(_folded_syllables(w))
-    return tuple(out)
+    return tuple(chain.from_iterable(map(_folded_syllables, words)))
 
 
 _FOLDED_TYPE_PATTERNS = tuple((kind, re.compile(fold_diacritics(p.pattern))) for kind, p in _TYPE_PATTERNS)
@@ -73,7 +71,7 @@ def bigrams(words: Iterable[str]) -> tuple[str, ...]:
     """Terms of the phrase field: pairs of consecutive syllables ("lưu vực sông" ->
     "lưu+vực", "vực+sông"), which match phrases whatever the word segmentation."""
     syl = [s for w in words for s in w.split("_") if s]
-    return tuple(f"{a}+{b}" for a, b in zip(syl, syl[1:]))
+    return tuple(map("+".join, zip(syl, syl[1:])))
 
 
 def question_type(text: str) -> str | None:
