@@ -646,23 +646,33 @@ def build_index(
             starts.append(start)
             ends.append(end)
             toks.append(sentence_terms)
+    params = {"k1": k1, "b": b, "epsilon": epsilon}
+    article_words = _per_article(titles, toks, counts)
+    exact_words = Bm25(article_words, **params)
+    terms = Terms.encode(toks, exact_words.vocab)
+    del article_words
     # Each sentence is folded and expanded once; an article's terms are its
     # title's then its sentences', so its fields are the same pieces joined
-    # (both functions work word by word).
+    # (both functions work word by word). One of the two lists is alive at a
+    # time: at a million sentences each holds tens of millions of references.
     folded = [fold_terms(t) for t in toks]
+    fold = Bm25(folded, **params)
+    article_fold = Bm25(_per_article([fold_terms(t) for t in titles], folded, counts), **params)
+    fold_pairs = Bm25([bigrams(f) for f in folded], **params) if with_fold_pairs else None
+    del folded
     expanded = [expand(t) for t in toks]
-    article_words = _per_article(titles, toks, counts)
-    params = {"k1": k1, "b": b, "epsilon": epsilon}
-    exact_words = Bm25(article_words, **params)
+    bm25 = Bm25(expanded if expand_compounds else toks, **params)
+    article_bm25 = Bm25(_per_article([expand(t) for t in titles], expanded, counts), **params)
+    del expanded
     return SentenceIndex(
         articles=ArticleList(articles),
         sentences=SentenceRefs(*(_frozen(np.asarray(x, dtype=np.int32)) for x in (art, par, starts, ends))),
-        terms=Terms.encode(toks, exact_words.vocab),
-        bm25=Bm25(expanded if expand_compounds else toks, **params),
-        fold=Bm25(folded, **params),
-        article_bm25=Bm25(_per_article([expand(t) for t in titles], expanded, counts), **params),
-        article_fold=Bm25(_per_article([fold_terms(t) for t in titles], folded, counts), **params),
+        terms=terms,
+        bm25=bm25,
+        fold=fold,
+        article_bm25=article_bm25,
+        article_fold=article_fold,
         article_words=exact_words,
         pairs=Bm25([bigrams(t) for t in toks], **params) if with_pairs else None,
-        fold_pairs=Bm25([bigrams(f) for f in folded], **params) if with_fold_pairs else None,
+        fold_pairs=fold_pairs,
     )
