@@ -183,14 +183,20 @@ class Vocabulary:
                    arrays[f"{prefix}.columns"])
 
 
-def _token_columns(docs: Sequence[Sequence[str]]) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
-    """(term -> column in order of first appearance, every token's column, each doc's length)."""
+def _token_columns(docs: Sequence[Sequence[str]]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(terms in order of first appearance, every token's column among them, each doc's length)."""
     lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
-    # C-level loops only: a million sentences hold tens of millions of tokens.
-    flat = list(chain.from_iterable(docs))
-    vocab = {term: col for col, term in enumerate(dict.fromkeys(flat))}
-    ids = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
-    return vocab, ids, lengths
+    total = int(lengths.sum())
+    # One C-level pass, each token touched once (at a million sentences the
+    # tokens' memory, not the interpreter, is the cost): every term maps to the
+    # position of its first occurrence, and those positions, in order, are the
+    # columns.
+    first_seen: dict[str, int] = {}
+    first = np.fromiter(map(first_seen.setdefault, chain.from_iterable(docs), range(total)), dtype=np.int64,
+                        count=total)
+    column = np.zeros(total, dtype=np.int64)
+    column[np.fromiter(first_seen.values(), dtype=np.int64, count=len(first_seen))] = np.arange(len(first_seen))
+    return list(first_seen), column[first], lengths
 
 
 # A field with at most this many distinct term-frequency parts stores its codes in 2 bytes.
@@ -588,10 +594,10 @@ def _per_article(titles: Sequence[tuple[str, ...]], sentences: Sequence[tuple[st
     """Each article's terms: its title's, then its ``counts[a]`` sentences' in order."""
     out = []
     pos = 0
-    for title, count in zip(titles, counts):
+    for title, n in zip(titles, counts):
         words = list(title)
-        words.extend(chain.from_iterable(sentences[pos:pos + count]))
-        pos += count
+        words.extend(chain.from_iterable(sentences[pos:pos + n]))
+        pos += n
         out.append(words)
     return out
 
