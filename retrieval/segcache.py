@@ -1,7 +1,8 @@
 """Segmenting a whole corpus: on every core, and only what changed.
 
-Word segmentation dominates building the index (underthesea does about 1,400
-sentences a second on one core). This stage
+Word segmentation dominates building the index (underthesea, with the
+features of :mod:`retrieval.wordseg`, does about 800-1,000 sentences a
+second on one core of the machine this was measured on). This stage
 
 - segments articles in parallel worker processes (``workers``; 0 = all
   cores), in order, with a progress bar, and
