@@ -114,17 +114,19 @@ class CrfFeatures:
             return [cache[t] for t in tokens]
         except KeyError:
             pass
-        missing = [t for t in dict.fromkeys(tokens) if t not in cache]
+        # A local copy of this sentence's entries: another thread may clear the cache meanwhile.
+        entries = {t: cache.get(t) for t in tokens}
+        missing = [t for t, entry in entries.items() if entry is None]
         if len(cache) + len(missing) > SYLLABLE_CACHE:
             cache.clear()
-            missing = list(dict.fromkeys(tokens))
         rows = self._syllable_features([[[t] for t in missing]])[0]
         for token, row in zip(missing, rows):
             # "T[0].lower=hà" -> "hà", and so on for the four functions.
             lower, isdigit, istitle, in_dict = (f[len(n) + 1:] for f, n in zip(row, _SYLLABLE_TEMPLATES))
             values = (token, lower, isdigit, istitle, in_dict)
-            cache[token] = (tuple([t.prefix + values[t.function] for t in self._single]), lower, istitle)
-        return [cache[t] for t in tokens]
+            entries[token] = cache[token] = (tuple([t.prefix + values[t.function] for t in self._single]),
+                                             lower, istitle)
+        return [entries[t] for t in tokens]
 
     def __call__(self, tokens: Sequence[str]) -> list[tuple[str, ...]]:
         n = len(tokens)

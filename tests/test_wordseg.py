@@ -159,3 +159,16 @@ def test_a_segmenter_switches_to_the_fast_path_for_bulk_work_only_with_underthes
     injected = Segmenter(word_tokenize=str.split)
     injected.prepare_bulk()
     assert injected._words is str.split
+
+
+def test_threads_sharing_a_full_cache_get_underthesea_words(fast, library, monkeypatch):
+    """The service may segment questions from several threads; a cache that keeps
+    filling up and starting again must not lose an entry under another thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(wordseg, "SYLLABLE_CACHE", 8)
+    texts = _texts_of_the_seeds()[:60]
+    expected = [library[0](t) for t in texts]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            assert list(pool.map(fast, texts)) == expected
