@@ -34,11 +34,10 @@ def library():
     return wt.word_tokenize, tokenize, wt.word_tokenize_model.featurizer.process
 
 
-def _texts_of_the_seeds() -> list[str]:
-    lines = []
-    for path in sorted((REPO / "seeds").iterdir()):
-        lines += [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return lines
+@pytest.fixture(scope="module")
+def seed_lines(seed_texts):
+    """Every non-blank line of the seed articles (front matter, titles, paragraphs)."""
+    return [line for text in seed_texts.values() for line in text.splitlines() if line.strip()]
 
 
 def _assert_same(fast, library, texts):
@@ -49,8 +48,8 @@ def _assert_same(fast, library, texts):
         assert [list(row) for row in fast._features(tokens)] == featurize([[[t] for t in tokens]])[0], text
 
 
-def test_same_words_and_features_as_underthesea_on_the_seeds(fast, library):
-    texts = _texts_of_the_seeds()
+def test_same_words_and_features_as_underthesea_on_the_seeds(fast, library, seed_lines):
+    texts = seed_lines
     assert len(texts) > 50
     _assert_same(fast, library, texts + [normalize(t) for t in texts])
 
@@ -96,10 +95,10 @@ def test_single_syllable_and_short_sentences_are_padded_like_underthesea(fast, l
     _assert_same(fast, library, ["ừ", "Hà", "Hà Nội", "a b", "Đi.", "1 2 3"])
 
 
-def test_the_syllable_cache_starts_again_when_full(fast, library, monkeypatch):
+def test_the_syllable_cache_starts_again_when_full(fast, library, seed_lines, monkeypatch):
     monkeypatch.setattr(wordseg, "SYLLABLE_CACHE", 8)
     fast._features._cache.clear()
-    texts = _texts_of_the_seeds()[:20]
+    texts = seed_lines[:20]
     _assert_same(fast, library, texts)
     tokenize = library[1]
     assert len(fast._features._cache) <= max(8, *(len(set(tokenize(t))) for t in texts))
@@ -161,13 +160,13 @@ def test_a_segmenter_switches_to_the_fast_path_for_bulk_work_only_with_underthes
     assert injected._words is str.split
 
 
-def test_threads_sharing_a_full_cache_get_underthesea_words(fast, library, monkeypatch):
+def test_threads_sharing_a_full_cache_get_underthesea_words(fast, library, seed_lines, monkeypatch):
     """The service may segment questions from several threads; a cache that keeps
     filling up and starting again must not lose an entry under another thread."""
     from concurrent.futures import ThreadPoolExecutor
 
     monkeypatch.setattr(wordseg, "SYLLABLE_CACHE", 8)
-    texts = _texts_of_the_seeds()[:60]
+    texts = seed_lines[:60]
     expected = [library[0](t) for t in texts]
     with ThreadPoolExecutor(4) as pool:
         for _ in range(3):
