@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from .config import AnswerConfig, RetrievalConfig
 from .index import Bm25, Hit, SentenceIndex
 from .normalize import normalize
-from .query import Query, analyse
+from .query import Query, analyse, expand, fold_terms
 
 
 @dataclass(frozen=True)
@@ -173,8 +173,7 @@ class Composer:
 
     def _leans_on(self, index: SentenceIndex, dependent: int, other: int) -> bool:
         """Does sentence ``dependent`` need sentence ``other``, which stands next to it in its paragraph?"""
-        a, b = index.sentences[dependent], index.sentences[other]
-        return a.article == b.article and a.paragraph == b.paragraph and self.needs_context(index.text(dependent))
+        return self._same_paragraph(index, dependent, other) and self.needs_context(index.text(dependent))
 
     def unit(self, index: SentenceIndex, i: int) -> tuple[int, int]:
         """First and last sentence of the quote for sentence ``i``: the sentence before
@@ -185,11 +184,61 @@ class Composer:
         last = i + 1 if forward and self._leans_on(index, i + 1, i) else i
         return first, last
 
-    def _span(self, index: SentenceIndex, i: int) -> tuple[int, int, int, int]:
-        """(article, paragraph, start, end) of the quote for sentence ``i``."""
+    def _content_weights(self, index: SentenceIndex, query: Query) -> dict[str, float]:
+        """The question's content words the sentences use, with their IDF over sentences."""
+        wanted, field = (query.folded, index.fold) if query.accentless else (query.content, index.bm25)
+        weights = {}
+        for term in dict.fromkeys(wanted):
+            idf = field.idf_of(term)
+            if idf is not None:
+                weights[term] = max(idf, 1e-6)
+        return weights
+
+    @staticmethod
+    def _sentence_terms(index: SentenceIndex, i: int, accentless: bool) -> frozenset[str]:
+        words = index.terms[i]
+        return frozenset(fold_terms(words) if accentless else expand(words))
+
+    def _covering(
+        self, index: SentenceIndex, query: Query, weights: Mapping[str, float], first: int, last: int
+    ) -> tuple[int, int]:
+        """``first, last`` widened by the neighbouring sentence (same paragraph) that holds
+        the largest share, at least ``widen_to_cover``, of the question's content words
+        (IDF-weighted) the quote lacks: a setup sentence that repeats the question's
+        words and the sentence after it that answers ("... thuốc chống viêm ...",
+        "Glucocorticoids là thuốc mạnh nhất ...") are quoted together."""
+        total = sum(weights.values())
+        if not total or self.cfg.widen_to_cover <= 0:
+            return first, last
+        have = frozenset().union(*(self._sentence_terms(index, k, query.accentless) for k in range(first, last + 1)))
+        missing = {t: w for t, w in weights.items() if t not in have}
+        best, best_gain = (first, last), 0.0
+        for k, span in ((last + 1, (first, last + 1)), (first - 1, (first - 1, last))):
+            if not (0 <= k < len(index.sentences) and self._same_paragraph(index, k, first)):
+                continue
+            terms = self._sentence_terms(index, k, query.accentless)
+            gain = sum(w for t, w in missing.items() if t in terms) / total
+            if gain >= self.cfg.widen_to_cover and gain > best_gain:
+                best, best_gain = span, gain
+        return best
+
+    @staticmethod
+    def _same_paragraph(index: SentenceIndex, a: int, b: int) -> bool:
+        x, y = index.sentences[a], index.sentences[b]
+        return x.article == y.article and x.paragraph == y.paragraph
+
+    def _spans(
+        self, index: SentenceIndex, query: Query, weights: Mapping[str, float], i: int
+    ) -> list[tuple[int, int, int, int]]:
+        """(article, paragraph, start, end) of the quote for sentence ``i``, best first:
+        widened to cover the question, then without that widening."""
         first, last = self.unit(index, i)
-        ref = index.sentences[first]
-        return ref.article, ref.paragraph, ref.start, index.sentences[last].end
+        units = dict.fromkeys([self._covering(index, query, weights, first, last), (first, last)])
+        spans = []
+        for lo, hi in units:
+            ref = index.sentences[lo]
+            spans.append((ref.article, ref.paragraph, ref.start, index.sentences[hi].end))
+        return spans
 
     def decide(
         self, index: SentenceIndex, query: Query, hits: Sequence[Hit], max_answers: int | None = None
@@ -209,6 +258,7 @@ class Composer:
         answers: list[Answer] = []
         used: list[tuple[int, int, int, int]] = []
         seen_text: set[str] = set()
+        weights = self._content_weights(index, query)
         for hit in hits:
             if len(answers) >= limit:
                 break
@@ -216,9 +266,15 @@ class Composer:
                 break
             if answers and self.coverage(index, query, hit.sentence) < self.cfg.min_coverage:
                 continue
-            art, par, start, end = self._span(index, hit.sentence)
-            if any(a == art and p == par and start < e and s < end for a, p, s, e in used):
+            # The widened quote, or the sentence's own when that overlaps a quote already given.
+            free = [
+                (art, par, start, end)
+                for art, par, start, end in self._spans(index, query, weights, hit.sentence)
+                if not any(a == art and p == par and start < e and s < end for a, p, s, e in used)
+            ]
+            if not free:
                 continue  # overlaps a quote already given
+            art, par, start, end = free[0]
             article = index.articles[art]
             quote = article.paragraphs[par][start:end].strip()
             key = " ".join(normalize(quote).split())

@@ -115,6 +115,10 @@ class AnswerConfig:
     pronoun_openers: tuple[str, ...] = ()
     # Quote the next sentence too when it depends on the quoted one.
     widen_forward: bool = False
+    # Quote the sentence before or after too (same paragraph) when it holds at
+    # least this share of the question's content words (IDF-weighted) that the
+    # quote lacks; 0 = never.
+    widen_to_cover: float = 0.0
     # Questions longer than this (characters) are cut before answering.
     max_question_chars: int = 1000
 
@@ -253,6 +257,7 @@ def _validate(cfg: Config) -> None:
         (0 <= a.min_coverage <= 1, "answer.min_coverage must be between 0 and 1"),
         (a.unknown_word_weight > 0, "answer.unknown_word_weight must be > 0"),
         (0 <= a.syllable_credit <= 1, "answer.syllable_credit must be between 0 and 1"),
+        (0 <= a.widen_to_cover <= 1, "answer.widen_to_cover must be between 0 and 1"),
         (a.max_question_chars >= 10, "answer.max_question_chars must be >= 10"),
         (cfg.telegram.mode in {"polling", "webhook"}, "telegram.mode must be 'polling' or 'webhook'"),
         (cfg.telegram.user_rate_limit >= 1, "telegram.user_rate_limit must be >= 1"),

@@ -152,6 +152,14 @@ MINI = {
                  "Các nhà toán học đã tìm ra hai thuật toán kiểm tra số nguyên tố rất nhanh. "
                  "Chúng gồm thuật toán Miller–Rabin và thuật toán AKS.\n\n"
                  "Chúng được giảng dạy ở nhiều trường đại học.\n",
+    "epsilon.txt": "Thuốc chống viêm\n\n"
+                   "Bác sĩ thường dùng thuốc chống viêm để giảm các triệu chứng của viêm. "
+                   "Glucocorticoid là loại thuốc mạnh nhất, nhưng có nhiều tác dụng phụ. "
+                   "Bệnh nhân nên uống thuốc sau bữa ăn.\n\n"
+                   "Mạnh nhất trong các môn thể thao là cử tạ.\n",
+    "zeta.txt": "Sông Hồng\n\n"
+                "Sông Hồng chảy qua thủ đô Hà Nội. Cầu Long Biên bắc qua sông Hồng năm 1902. "
+                "Cầu Long Biên là cây cầu thép dài 2,3 km.\n",
     "f1.txt": "Ẩm thực\n\nPhở bò là món ăn nổi tiếng. Bún chả cũng rất được yêu thích.\n",
     "f2.txt": "Thời tiết\n\nMùa đông trời lạnh và khô. Mùa xuân có mưa phùn nhẹ.\n",
     "f3.txt": "Giáo dục\n\nHọc sinh đi học từ tháng chín. Kỳ thi diễn ra vào tháng sáu.\n",
@@ -206,12 +214,47 @@ def test_dependent_sentence_after_the_best_one_is_quoted_with_it(mini_service):
 
 
 def test_forward_widening_can_be_switched_off(mini_service):
-    cfg = mini_service.cfg
-    narrow = AnswerService(
-        mini_service.index, mini_service.segmenter,
-        dataclasses.replace(cfg, answer=dataclasses.replace(cfg.answer, widen_forward=False)),
-    )
+    narrow = _with_answer_settings(mini_service, widen_forward=False)
     assert narrow.answer(ALGORITHMS_QUESTION).answers[0].quote == ALGORITHMS_SETUP
+
+
+DRUG_QUESTION = "Loại thuốc chống viêm mạnh nhất là gì?"
+DRUG_SETUP = "Bác sĩ thường dùng thuốc chống viêm để giảm các triệu chứng của viêm."
+DRUG_ANSWER = "Glucocorticoid là loại thuốc mạnh nhất, nhưng có nhiều tác dụng phụ."
+
+
+def _with_answer_settings(service, **settings):
+    cfg = service.cfg
+    return AnswerService(service.index, service.segmenter,
+                         dataclasses.replace(cfg, answer=dataclasses.replace(cfg.answer, **settings)))
+
+
+def test_neighbour_holding_the_rest_of_the_question_is_quoted_with_the_best_sentence(mini_service):
+    # One sentence holds "thuốc chống viêm", the next one "mạnh nhất" and the answer
+    # (it opens with no dependent word): they are quoted together, whichever ranks
+    # first. The sentence after them adds no question word ("thuốc" is already
+    # quoted), and the next paragraph's "Mạnh nhất" is never joined to them.
+    result = mini_service.answer(DRUG_QUESTION, max_answers=5)
+    assert result.answered
+    assert result.answers[0].quote == DRUG_SETUP + " " + DRUG_ANSWER
+    assert all(a.quote != DRUG_ANSWER for a in result.answers[1:])  # not quoted twice
+    assert all("\n" not in a.quote and not ("viêm" in a.quote and "cử tạ" in a.quote) for a in result.answers)
+
+
+def test_covering_widening_can_be_switched_off(mini_service):
+    narrow = _with_answer_settings(mini_service, widen_to_cover=0.0)
+    quotes = [a.quote for a in narrow.answer(DRUG_QUESTION, max_answers=5).answers]
+    assert sorted(quotes[:2]) == sorted([DRUG_SETUP, DRUG_ANSWER])
+
+
+def test_widened_quote_that_would_overlap_an_earlier_one_is_quoted_alone(mini_service):
+    # The best sentence (1902) takes the one before it (Hà Nội); the length is in
+    # the third sentence, whose widening would take the already quoted second one:
+    # it is quoted on its own instead of being dropped.
+    result = mini_service.answer("Cầu Long Biên bắc qua sông Hồng ở Hà Nội dài bao nhiêu?", max_answers=5)
+    quotes = [a.quote for a in result.answers]
+    assert quotes[0] == "Sông Hồng chảy qua thủ đô Hà Nội. Cầu Long Biên bắc qua sông Hồng năm 1902."
+    assert "Cầu Long Biên là cây cầu thép dài 2,3 km." in quotes
 
 
 def test_same_sentence_in_two_articles_is_quoted_once(mini_service):
