@@ -50,6 +50,10 @@ VARIANTS: list[tuple[str, str, dict, dict]] = [
     ("- abbreviation table", "no abbreviations", {"abbreviations": {}}, {}),
     ("- forward widening", "answer.widen_forward false: a quote never takes the dependent sentence after it",
      {}, {"widen_forward": False}),
+    ("- covering widening", "answer.widen_to_cover 0: a quote never takes a neighbour for the question words it lacks",
+     {}, {"widen_to_cover": 0.0}),
+    ("covering widening 0.1", "answer.widen_to_cover 0.1 (ours: 0.05)", {}, {"widen_to_cover": 0.1}),
+    ("later quotes >= 0.5 of the best", "answer.min_relative_score 0.5 (ours: 0.3)", {}, {"min_relative_score": 0.5}),
     ("b = 0.75", "rank-bm25's default length normalisation (ours: 0.5)", {"b": 0.75}, {}),
     ("k1 = 1.2", "less term-frequency saturation headroom (ours: 1.5)", {"k1": 1.2}, {}),
     ("k1 = 2.0", "more term-frequency saturation headroom", {"k1": 2.0}, {}),
@@ -96,15 +100,19 @@ def _all(r: dict, k: int) -> float:
 
 def table(rows: list[tuple[str, str, dict]]) -> str:
     head = ("| variant | XQuAD all Hit@1 | all Hit@3 | half A Hit@1 | half B Hit@1 | no diacritics Hit@1 "
-            "| no diacritics Hit@3 | refused (of 1190) | dev Hit@1 | off-topic refused |")
-    lines = [head, "|" + "---|" * 10]
+            "| no diacritics Hit@3 | refused (of 1190) | first quote chars | dev Hit@1 | off-topic refused |")
+    lines = [head, "|" + "---|" * 11]
     for name, _, r in rows:
         refused = r["A"]["refused"] + r["B"]["refused"] if "refused" in r["A"] else "–"
+        a, b = r["A"], r["B"]
+        chars = ((a["first_quote_chars_mean"] * (a["questions"] - a.get("refused", 0))
+                  + b["first_quote_chars_mean"] * (b["questions"] - b.get("refused", 0)))
+                 / (a["questions"] + b["questions"] - a.get("refused", 0) - b.get("refused", 0)))
         dev = r.get("dev")
         dev_cells = f"{dev['hit_at_1']:.3f} | {dev['off_topic_refused']}" if dev else "– | –"
         lines.append(
             f"| {name} | {_all(r, 1):.3f} | {_all(r, 3):.3f} | {r['A']['hit_at_1']:.3f} | {r['B']['hit_at_1']:.3f} "
-            f"| {r['no diacritics']['hit_at_1']:.3f} | {r['no diacritics']['hit_at_3']:.3f} | {refused} | {dev_cells} |"
+            f"| {r['no diacritics']['hit_at_1']:.3f} | {r['no diacritics']['hit_at_3']:.3f} | {refused} | {chars:.0f} | {dev_cells} |"
         )
     return "\n".join(lines)
 

@@ -208,6 +208,8 @@ class Scores:
     ranks: list[int | None] = dataclasses.field(default_factory=list)  # first hit rank (None: miss)
     refused: int = 0
     latencies_ms: list[float] = dataclasses.field(default_factory=list)
+    # Length (characters) of the first quote of every answered question: what a hit costs the reader.
+    first_quote_chars: list[int] = dataclasses.field(default_factory=list)
 
     def summary(self, with_refusals: bool, with_latency: bool) -> dict:
         n = len(self.ranks)
@@ -221,6 +223,8 @@ class Scores:
             "hit_at_1": round(hits1 / n, 4) if n else 0.0,
             "hit_at_3": round(hits3 / n, 4) if n else 0.0,
             f"mrr_at_{MRR_CUTOFF}": round(mrr / n, 4) if n else 0.0,
+            "first_quote_chars_mean": round(float(np.mean(self.first_quote_chars)), 1)
+            if self.first_quote_chars else 0.0,
         }
         if with_refusals:
             out["refused"] = self.refused
@@ -246,6 +250,7 @@ def run_project(service, questions: Sequence[XQuestion], accentless: bool) -> Sc
             scores.ranks.append(None)
             continue
         ranked = [(a.doc_id, a.quote) for a in result.answers]
+        scores.first_quote_chars.append(len(result.answers[0].quote))
         scores.ranks.append(hit_rank(ranked, q.doc_id, q.answers))
     return scores
 
@@ -262,6 +267,7 @@ def run_baseline(units: Sequence[tuple[str, str]], questions: Sequence[XQuestion
     for q in questions:
         text = fold_diacritics(q.question) if accentless else q.question
         best = top_k(bm25.get_scores(syllable_tokens(text)), MRR_CUTOFF)
+        scores.first_quote_chars.append(len(units[best[0]][1]))
         scores.ranks.append(hit_rank((units[i] for i in best), q.doc_id, q.answers))
     return scores
 
@@ -316,7 +322,8 @@ def library_version(repo: Path = REPO) -> str:
 
 def format_table(results: dict[str, dict]) -> str:
     """The markdown table of both systems."""
-    head = ["system", "Hit@1", "Hit@3", f"MRR@{MRR_CUTOFF}", "refused", "questions", "p50 ms", "p95 ms"]
+    head = ["system", "Hit@1", "Hit@3", f"MRR@{MRR_CUTOFF}", "refused", "questions", "first quote chars",
+            "p50 ms", "p95 ms"]
     rows = []
     for name, r in results.items():
         rows.append([
@@ -326,6 +333,7 @@ def format_table(results: dict[str, dict]) -> str:
             f"{r[f'mrr_at_{MRR_CUTOFF}']:.3f}",
             str(r["refused"]) if "refused" in r else "–",
             str(r["questions"]),
+            f"{r['first_quote_chars_mean']:.0f}",
             f"{r['latency_ms_p50']:.1f}" if "latency_ms_p50" in r else "–",
             f"{r['latency_ms_p95']:.1f}" if "latency_ms_p95" in r else "–",
         ])
@@ -407,7 +415,8 @@ def report_text(out: dict) -> str:
         f" text changed by ingestion: {changed or 'none'})",
         f"gold answer inside one indexed sentence of its paragraph: "
         f"{ing['answer_in_one_sentence']}/{out['questions']} questions",
-        f"project MRR is over its at most {PROJECT_MAX_ANSWERS} answers; latency is per answer() call",
+        f"project MRR is over its at most {PROJECT_MAX_ANSWERS} answers; latency is per answer() call;"
+        " first quote chars: mean length of the first quote (rank-bm25: its best sentence)",
         f"wall time: {out['wall_seconds']:.1f} s (index build {out['index_seconds']:.1f} s)",
     ]
     return "\n".join(lines)
