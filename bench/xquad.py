@@ -267,7 +267,8 @@ def run_baseline(units: Sequence[tuple[str, str]], questions: Sequence[XQuestion
     for q in questions:
         text = fold_diacritics(q.question) if accentless else q.question
         best = top_k(bm25.get_scores(syllable_tokens(text)), MRR_CUTOFF)
-        scores.first_quote_chars.append(len(units[best[0]][1]))
+        if best:  # no sentence shares a word with the question
+            scores.first_quote_chars.append(len(units[best[0]][1]))
         scores.ranks.append(hit_rank((units[i] for i in best), q.doc_id, q.answers))
     return scores
 
@@ -328,8 +329,9 @@ def format_table(results: dict[str, dict]) -> str:
     for name, r in results.items():
         rows.append([
             name,
-            f"{r['hit_at_1']:.3f}",
-            f"{r['hit_at_3']:.3f}",
+            # from the counts: hit_at_k is already rounded to 4 places, rounding it again can move the 3rd
+            f"{r['hits_at_1'] / r['questions']:.3f}" if r["questions"] else "0.000",
+            f"{r['hits_at_3'] / r['questions']:.3f}" if r["questions"] else "0.000",
             f"{r[f'mrr_at_{MRR_CUTOFF}']:.3f}",
             str(r["refused"]) if "refused" in r else "–",
             str(r["questions"]),
