@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from .config import AnswerConfig, RetrievalConfig
 from .index import Bm25, Hit, SentenceIndex
 from .normalize import normalize
-from .query import Query, analyse, expand, fold_terms
+from .query import Query, analyse
 
 
 @dataclass(frozen=True)
@@ -184,40 +184,37 @@ class Composer:
         last = i + 1 if forward and self._leans_on(index, i + 1, i) else i
         return first, last
 
-    def _content_weights(self, index: SentenceIndex, query: Query) -> dict[str, float]:
-        """The question's content words the sentences use, with their IDF over sentences."""
+    def _content_weights(self, index: SentenceIndex, query: Query) -> tuple[Bm25, dict[str, float]]:
+        """The sentence field the question is matched in, and the question's content words
+        that field holds, with their IDF."""
         wanted, field = (query.folded, index.fold) if query.accentless else (query.content, index.bm25)
         weights = {}
         for term in dict.fromkeys(wanted):
             idf = field.idf_of(term)
             if idf is not None:
                 weights[term] = max(idf, 1e-6)
-        return weights
-
-    @staticmethod
-    def _sentence_terms(index: SentenceIndex, i: int, accentless: bool) -> frozenset[str]:
-        words = index.terms[i]
-        return frozenset(fold_terms(words) if accentless else expand(words))
+        return field, weights
 
     def _covering(
-        self, index: SentenceIndex, query: Query, weights: Mapping[str, float], first: int, last: int
+        self, index: SentenceIndex, field: Bm25, weights: Mapping[str, float], first: int, last: int
     ) -> tuple[int, int]:
         """``first, last`` widened by the neighbouring sentence (same paragraph) that holds
         the largest share, at least ``widen_to_cover``, of the question's content words
         (IDF-weighted) the quote lacks: a setup sentence that repeats the question's
         words and the sentence after it that answers ("... thuốc chống viêm ...",
-        "Glucocorticoids là thuốc mạnh nhất ...") are quoted together."""
+        "Glucocorticoids là thuốc mạnh nhất ...") are quoted together. A sentence
+        holds a word when ``field`` indexes it there (a word, or a syllable of one)."""
         total = sum(weights.values())
         if not total or self.cfg.widen_to_cover <= 0:
             return first, last
-        have = frozenset().union(*(self._sentence_terms(index, k, query.accentless) for k in range(first, last + 1)))
-        missing = {t: w for t, w in weights.items() if t not in have}
+        missing = {
+            t: w for t, w in weights.items() if not any(_contains(field, t, k) for k in range(first, last + 1))
+        }
         best, best_gain = (first, last), 0.0
         for k, span in ((last + 1, (first, last + 1)), (first - 1, (first - 1, last))):
             if not (0 <= k < len(index.sentences) and self._same_paragraph(index, k, first)):
                 continue
-            terms = self._sentence_terms(index, k, query.accentless)
-            gain = sum(w for t, w in missing.items() if t in terms) / total
+            gain = sum(w for t, w in missing.items() if _contains(field, t, k)) / total
             if gain >= self.cfg.widen_to_cover and gain > best_gain:
                 best, best_gain = span, gain
         return best
@@ -228,12 +225,12 @@ class Composer:
         return x.article == y.article and x.paragraph == y.paragraph
 
     def _spans(
-        self, index: SentenceIndex, query: Query, weights: Mapping[str, float], i: int
+        self, index: SentenceIndex, field: Bm25, weights: Mapping[str, float], i: int
     ) -> list[tuple[int, int, int, int]]:
         """(article, paragraph, start, end) of the quote for sentence ``i``, best first:
         widened to cover the question, then without that widening."""
         first, last = self.unit(index, i)
-        units = dict.fromkeys([self._covering(index, query, weights, first, last), (first, last)])
+        units = dict.fromkeys([self._covering(index, field, weights, first, last), (first, last)])
         spans = []
         for lo, hi in units:
             ref = index.sentences[lo]
@@ -258,7 +255,7 @@ class Composer:
         answers: list[Answer] = []
         used: list[tuple[int, int, int, int]] = []
         seen_text: set[str] = set()
-        weights = self._content_weights(index, query)
+        field, weights = self._content_weights(index, query)
         for hit in hits:
             if len(answers) >= limit:
                 break
@@ -269,7 +266,7 @@ class Composer:
             # The widened quote, or the sentence's own when that overlaps a quote already given.
             free = [
                 (art, par, start, end)
-                for art, par, start, end in self._spans(index, query, weights, hit.sentence)
+                for art, par, start, end in self._spans(index, field, weights, hit.sentence)
                 if not any(a == art and p == par and start < e and s < end for a, p, s, e in used)
             ]
             if not free:
