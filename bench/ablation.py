@@ -105,9 +105,9 @@ def table(rows: list[tuple[str, str, dict]]) -> str:
     for name, _, r in rows:
         refused = r["A"]["refused"] + r["B"]["refused"] if "refused" in r["A"] else "–"
         a, b = r["A"], r["B"]
-        chars = ((a["first_quote_chars_mean"] * (a["questions"] - a.get("refused", 0))
-                  + b["first_quote_chars_mean"] * (b["questions"] - b.get("refused", 0)))
-                 / (a["questions"] + b["questions"] - a.get("refused", 0) - b.get("refused", 0)))
+        quotes = a["first_quotes"] + b["first_quotes"]
+        chars = (a["first_quote_chars_mean"] * a["first_quotes"]
+                 + b["first_quote_chars_mean"] * b["first_quotes"]) / (quotes or 1)
         dev = r.get("dev")
         dev_cells = f"{dev['hit_at_1']:.3f} | {dev['off_topic_refused']}" if dev else "– | –"
         lines.append(

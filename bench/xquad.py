@@ -223,6 +223,7 @@ class Scores:
             "hit_at_1": round(hits1 / n, 4) if n else 0.0,
             "hit_at_3": round(hits3 / n, 4) if n else 0.0,
             f"mrr_at_{MRR_CUTOFF}": round(mrr / n, 4) if n else 0.0,
+            "first_quotes": len(self.first_quote_chars),
             "first_quote_chars_mean": round(float(np.mean(self.first_quote_chars)), 1)
             if self.first_quote_chars else 0.0,
         }

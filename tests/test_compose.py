@@ -200,6 +200,12 @@ def test_dependent_opener_is_quoted_with_the_one_before(mini_service):
     )
 
 
+def _with_answer_settings(service, **settings):
+    cfg = service.cfg
+    return AnswerService(service.index, service.segmenter,
+                         dataclasses.replace(cfg, answer=dataclasses.replace(cfg.answer, **settings)))
+
+
 ALGORITHMS_QUESTION = "Thuật toán nào kiểm tra số nguyên tố rất nhanh?"
 ALGORITHMS_SETUP = "Các nhà toán học đã tìm ra hai thuật toán kiểm tra số nguyên tố rất nhanh."
 
@@ -221,12 +227,6 @@ def test_forward_widening_can_be_switched_off(mini_service):
 DRUG_QUESTION = "Loại thuốc chống viêm mạnh nhất là gì?"
 DRUG_SETUP = "Bác sĩ thường dùng thuốc chống viêm để giảm các triệu chứng của viêm."
 DRUG_ANSWER = "Glucocorticoid là loại thuốc mạnh nhất, nhưng có nhiều tác dụng phụ."
-
-
-def _with_answer_settings(service, **settings):
-    cfg = service.cfg
-    return AnswerService(service.index, service.segmenter,
-                         dataclasses.replace(cfg, answer=dataclasses.replace(cfg.answer, **settings)))
 
 
 def test_neighbour_holding_the_rest_of_the_question_is_quoted_with_the_best_sentence(mini_service):
