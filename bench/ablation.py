@@ -52,6 +52,8 @@ VARIANTS: list[tuple[str, str, dict, dict]] = [
      {}, {"widen_forward": False}),
     ("- covering widening", "answer.widen_to_cover 0: a quote never takes a neighbour for the question words it lacks",
      {}, {"widen_to_cover": 0.0}),
+    ("- antecedent rule", "answer.demonstratives empty: a sentence saying 'các thiết bị này' is quoted alone",
+     {}, {"demonstratives": ()}),
     ("covering widening 0.1", "answer.widen_to_cover 0.1 (ours: 0.05)", {}, {"widen_to_cover": 0.1}),
     ("later quotes >= 0.5 of the best", "answer.min_relative_score 0.5 (ours: 0.3)", {}, {"min_relative_score": 0.5}),
     ("b = 0.75", "rank-bm25's default length normalisation (ours: 0.5)", {"b": 0.75}, {}),

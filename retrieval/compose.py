@@ -224,12 +224,29 @@ class Composer:
         x, y = index.sentences[a], index.sentences[b]
         return x.article == y.article and x.paragraph == y.paragraph
 
+    def _reference_pattern(self, query: Query) -> re.Pattern[str] | None:
+        """One of the question's content words followed by a demonstrative ("thiết bị này"),
+        on normalized text; None for a question typed without diacritics (folded, "do"
+        and "ay" are other words too) or when ``answer.demonstratives`` is empty."""
+        words = [w.replace("_", " ") for w in query.content if w.replace("_", "").isalnum()]
+        if query.accentless or not words or not self.cfg.demonstratives:
+            return None
+        nouns = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        pointers = "|".join(re.escape(normalize(d)) for d in self.cfg.demonstratives)
+        return re.compile(rf"(?<!\w)(?:{nouns})\s+(?:{pointers})(?!\w)")
+
     def _spans(
-        self, index: SentenceIndex, field: Bm25, weights: Mapping[str, float], i: int
+        self, index: SentenceIndex, field: Bm25, weights: Mapping[str, float], i: int,
+        refers: re.Pattern[str] | None = None,
     ) -> list[tuple[int, int, int, int]]:
         """(article, paragraph, start, end) of the quote for sentence ``i``, best first:
-        widened to cover the question, then without that widening."""
+        widened to cover the question, then without that widening. A quote whose first
+        sentence refers back to what the question asks about (``refers``: "các thiết bị
+        này") always starts with the sentence before it, in the same paragraph."""
         first, last = self.unit(index, i)
+        if (refers is not None and first > 0 and self._same_paragraph(index, first - 1, first)
+                and refers.search(normalize(index.text(first)))):
+            first -= 1
         units = dict.fromkeys([self._covering(index, field, weights, first, last), (first, last)])
         spans = []
         for lo, hi in units:
@@ -256,6 +273,7 @@ class Composer:
         used: list[tuple[int, int, int, int]] = []
         seen_text: set[str] = set()
         field, weights = self._content_weights(index, query)
+        refers = self._reference_pattern(query)
         for hit in hits:
             if len(answers) >= limit:
                 break
@@ -266,7 +284,7 @@ class Composer:
             # The widened quote, or the sentence's own when that overlaps a quote already given.
             free = [
                 (art, par, start, end)
-                for art, par, start, end in self._spans(index, field, weights, hit.sentence)
+                for art, par, start, end in self._spans(index, field, weights, hit.sentence, refers)
                 if not any(a == art and p == par and start < e and s < end for a, p, s, e in used)
             ]
             if not free:

@@ -119,6 +119,9 @@ class AnswerConfig:
     # least this share of the question's content words (IDF-weighted) that the
     # quote lacks; 0 = never.
     widen_to_cover: float = 0.0
+    # A sentence naming one of the question's words followed by one of these
+    # ("các thiết bị này") refers back: it is quoted with the sentence before it.
+    demonstratives: tuple[str, ...] = ()
     # Questions longer than this (characters) are cut before answering.
     max_question_chars: int = 1000
 

@@ -160,6 +160,9 @@ MINI = {
     "zeta.txt": "Sông Hồng\n\n"
                 "Sông Hồng chảy qua thủ đô Hà Nội. Cầu Long Biên bắc qua sông Hồng năm 1902. "
                 "Cầu Long Biên là cây cầu thép dài 2,3 km.\n",
+    "eta.txt": "Oxy cao áp\n\n"
+               "Bệnh viện Kim Ngưu có hai buồng oxy cao áp hiện đại. "
+               "Ngộ độc khí than được điều trị bằng các máy này.\n",
     "f1.txt": "Ẩm thực\n\nPhở bò là món ăn nổi tiếng. Bún chả cũng rất được yêu thích.\n",
     "f2.txt": "Thời tiết\n\nMùa đông trời lạnh và khô. Mùa xuân có mưa phùn nhẹ.\n",
     "f3.txt": "Giáo dục\n\nHọc sinh đi học từ tháng chín. Kỳ thi diễn ra vào tháng sáu.\n",
@@ -255,6 +258,25 @@ def test_widened_quote_that_would_overlap_an_earlier_one_is_quoted_alone(mini_se
     quotes = [a.quote for a in result.answers]
     assert quotes[0] == "Sông Hồng chảy qua thủ đô Hà Nội. Cầu Long Biên bắc qua sông Hồng năm 1902."
     assert "Cầu Long Biên là cây cầu thép dài 2,3 km." in quotes
+
+
+REFERRING_QUESTION = "Máy nào điều trị ngộ độc khí than?"
+REFERRING = "Ngộ độc khí than được điều trị bằng các máy này."
+
+
+def test_sentence_referring_back_to_the_asked_thing_is_quoted_with_its_antecedent(mini_service):
+    # "các máy này" names the question's "máy" by a demonstrative: what the machines
+    # are is in the sentence before, which shares no other question word.
+    quote = mini_service.answer(REFERRING_QUESTION).answers[0].quote
+    assert quote == "Bệnh viện Kim Ngưu có hai buồng oxy cao áp hiện đại. " + REFERRING
+
+
+def test_antecedent_rule_can_be_switched_off_and_skips_accentless_questions(mini_service):
+    narrow = _with_answer_settings(mini_service, demonstratives=())
+    assert narrow.answer(REFERRING_QUESTION).answers[0].quote == REFERRING
+    # Folded, "do"/"ay" are other words too: accentless questions are not checked.
+    accentless = mini_service.answer("May nao dieu tri ngo doc khi than?")
+    assert accentless.answered and accentless.answers[0].quote == REFERRING
 
 
 def test_same_sentence_in_two_articles_is_quoted_once(mini_service):
