@@ -114,6 +114,8 @@ class Composer:
         )
         self._dependent = _opener_pattern(cfg.dependent_openers)
         self._pronoun = _opener_pattern(cfg.pronoun_openers)
+        # The demonstratives as one alternation, normalized once (see _reference_pattern).
+        self._pointers = "|".join(re.escape(normalize(d)) for d in cfg.demonstratives)
 
     def query(self, text: str, words: Sequence[str]) -> Query:
         return analyse(
@@ -229,11 +231,10 @@ class Composer:
         on normalized text; None for a question typed without diacritics (folded, "do"
         and "ay" are other words too) or when ``answer.demonstratives`` is empty."""
         words = [w.replace("_", " ") for w in query.content if w.replace("_", "").isalnum()]
-        if query.accentless or not words or not self.cfg.demonstratives:
+        if query.accentless or not words or not self._pointers:
             return None
         nouns = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-        pointers = "|".join(re.escape(normalize(d)) for d in self.cfg.demonstratives)
-        return re.compile(rf"(?<!\w)(?:{nouns})\s+(?:{pointers})(?!\w)")
+        return re.compile(rf"(?<!\w)(?:{nouns})\s+(?:{self._pointers})(?!\w)")
 
     def _spans(
         self, index: SentenceIndex, field: Bm25, weights: Mapping[str, float], i: int,
