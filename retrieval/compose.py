@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-
-import numpy as np
 from dataclasses import asdict, dataclass, field
 
 from .config import AnswerConfig, RetrievalConfig
@@ -63,12 +61,6 @@ class Decision:
     answered: bool
     answers: tuple[Answer, ...]
     reason: str  # "ok", "empty", "no_content", "weak"
-
-
-def _contains(field: Bm25, term: str, doc: int) -> bool:
-    docs = field.docs_with(term)
-    pos = int(np.searchsorted(docs, doc))
-    return pos < docs.size and int(docs[pos]) == doc
 
 
 def _split_slips(words: Sequence[str], field: Bm25, exact: Bm25) -> list[str]:
@@ -156,9 +148,9 @@ class Composer:
             idf = field.idf_of(term)
             weight = unknown if idf is None else max(idf, 1e-6)
             total += weight
-            if exact is not None and _contains(exact, term, article):
+            if exact is not None and exact.holds(term, article):
                 have += weight
-            elif _contains(field, term, article):
+            elif field.holds(term, article):
                 have += weight * (1.0 if exact is None else self.cfg.syllable_credit)
         return have / total
 
@@ -210,13 +202,13 @@ class Composer:
         if not total or self.cfg.widen_to_cover <= 0:
             return first, last
         missing = {
-            t: w for t, w in weights.items() if not any(_contains(field, t, k) for k in range(first, last + 1))
+            t: w for t, w in weights.items() if not any(field.holds(t, k) for k in range(first, last + 1))
         }
         best, best_gain = (first, last), 0.0
         for k, span in ((last + 1, (first, last + 1)), (first - 1, (first - 1, last))):
             if not (0 <= k < len(index.sentences) and self._same_paragraph(index, k, first)):
                 continue
-            gain = sum(w for t, w in missing.items() if _contains(field, t, k)) / total
+            gain = sum(w for t, w in missing.items() if field.holds(t, k)) / total
             if gain >= self.cfg.widen_to_cover and gain > best_gain:
                 best, best_gain = span, gain
         return best

@@ -78,6 +78,9 @@ class RetrievalConfig:
     neighbor_weight: float = 0.0
     # The answer-type thing must stand within this many words of a question word.
     type_window: int = 4
+    # "X của Y là gì?": a sentence without the word X has its score multiplied by
+    # this (1 = off); one that states X's value gets the type bonus.
+    focus_factor: float = 1.0
     # A run of capitalised words is a person when a title stands next to it or
     # it starts with a common surname.
     person_titles: tuple[str, ...] = ()
@@ -254,6 +257,7 @@ def _validate(cfg: Config) -> None:
         (r.type_bonus >= 0, "retrieval.type_bonus must be >= 0"),
         (r.rerank_depth >= 1, "retrieval.rerank_depth must be >= 1"),
         (r.type_window >= 0, "retrieval.type_window must be >= 0"),
+        (0 <= r.focus_factor <= 1, "retrieval.focus_factor must be between 0 and 1"),
         (r.article_weight >= 0, "retrieval.article_weight must be >= 0"),
         (a.max_answers >= 1, "answer.max_answers must be >= 1"),
         (0 <= a.min_relative_score <= 1, "answer.min_relative_score must be between 0 and 1"),

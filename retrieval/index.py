@@ -304,6 +304,12 @@ class Bm25:
         lo, hi = self.postings(col)
         return self.indices[lo:hi]
 
+    def holds(self, term: str, doc: int) -> bool:
+        """Does document ``doc`` contain ``term``? (A binary search in its postings.)"""
+        docs = self.docs_with(term)
+        pos = int(np.searchsorted(docs, doc))
+        return pos < docs.size and int(docs[pos]) == doc
+
     def max_idf(self) -> float:
         """IDF of a term seen in no sentence, by the same formula (for unknown words)."""
         n = self.n_docs

@@ -66,6 +66,11 @@ def fold_terms(words: Iterable[str]) -> tuple[str, ...]:
 
 _FOLDED_TYPE_PATTERNS = tuple((kind, re.compile(fold_diacritics(p.pattern))) for kind, p in _TYPE_PATTERNS)
 
+# "... là gì?" at the end of a question, chat particles after it allowed ("là gì vậy ạ?").
+_ASKS_WHAT = re.compile(r"(?<!\w)là[ _]gì(?:\s+(?:vậy|thế|ạ|nhỉ|hả|nhé|ơi))*[\W_]*$")
+# The attribute's noun stands at most this many words before "của".
+_FOCUS_SPAN = 3
+
 
 def bigrams(words: Iterable[str]) -> tuple[str, ...]:
     """Terms of the phrase field: pairs of consecutive syllables ("lưu vực sông" ->
@@ -84,6 +89,29 @@ def question_type(text: str) -> str | None:
     return None
 
 
+def question_focus(
+    text: str, words: Sequence[str], stopwords: frozenset[str], qtype: str | None = None
+) -> str | None:
+    """The noun of the attribute an "X của Y là gì?" question asks for: ``chủ_đề`` in
+    "Chủ đề của Hội nghị ... là gì?", ``mục_tiêu`` in "Mục tiêu của đề án là gì?".
+
+    Vietnamese noun phrases open with their head, so X is the question's first word.
+    It must be a compound (the attribute nouns people ask about are: "chủ đề", "mục
+    tiêu", "vai trò", "nguyên nhân"...; a single syllable before "của" is more often
+    a preposition, "Vào thời của ..."), not a question or function word ("Tên của
+    ... là gì" asks for a name, which is not given next to the word "tên"), and
+    "của" must follow within three words. None for any other question, for a
+    question with an answer type (``qtype``), and for one typed without diacritics
+    (segmented without them, compounds are unreliable).
+    """
+    if qtype or not words or not has_diacritics(text):
+        return None
+    head = words[0]
+    if "_" not in head or head in stopwords or "của" not in words[1:1 + _FOCUS_SPAN]:
+        return None
+    return head if _ASKS_WHAT.search(normalize(text)) else None
+
+
 @dataclass(frozen=True)
 class Query:
     """One analysed question."""
@@ -96,6 +124,8 @@ class Query:
     fold_pairs: tuple[str, ...]  # the same without diacritics
     accentless: bool  # typed without any diacritic
     qtype: str | None  # "person", "number", "date", "place" or None
+    # The attribute noun an "X của Y là gì?" question asks for (:func:`question_focus`), or None.
+    focus: str | None = None
 
     @property
     def empty(self) -> bool:
@@ -131,6 +161,7 @@ def analyse(
     accentless = bool(words) and not has_diacritics(text)
     folded = fold_terms(words)
     content_folded = tuple(t for t in folded if t not in folded_stop)
+    qtype = question_type(text)
     return Query(
         words=tuple(words),
         content=content,
@@ -139,5 +170,6 @@ def analyse(
         pairs=tuple(p for p in bigrams(words) if not set(p.split("+")) <= stop_syllables),
         fold_pairs=tuple(p for p in bigrams(fold_terms(words)) if not set(p.split("+")) <= folded_stop),
         accentless=accentless,
-        qtype=question_type(text),
+        qtype=qtype,
+        focus=question_focus(text, words, stopwords, qtype),
     )

@@ -25,7 +25,7 @@ import numpy as np
 
 from .config import RetrievalConfig
 from .index import Bm25, Hit, SentenceIndex, best_candidates
-from .normalize import fold_diacritics
+from .normalize import fold_diacritics, normalize
 from .query import Query, expand, fold_terms
 
 log = logging.getLogger(__name__)
@@ -239,6 +239,29 @@ def _type_bonus(
                 floor = np.partition(final, final.size - k)[final.size - k]
 
 
+def _states_pattern(focus: str) -> re.Pattern[str]:
+    """The attribute noun followed by what states its value: a quotation ("chủ đề “Khai
+    thác dữ liệu ...”"), a colon, or the copula ("mục tiêu là ..."), on normalized text."""
+    noun = re.escape(focus.replace("_", " "))
+    return re.compile(rf"(?<!\w){noun}\s*(?:[“\"«‘:]|là(?!\w))")
+
+
+def _focus(
+    index: SentenceIndex, candidates: np.ndarray, final: np.ndarray, focus: str, cfg: RetrievalConfig
+) -> None:
+    """For an "X của Y là gì?" question (``focus`` = X), multiply ``final`` by
+    ``focus_factor`` where the candidate lacks the word X, and by ``1 + type_bonus``
+    where it states X's value (:func:`_states_pattern`). Every candidate is examined
+    (at most ``rerank_depth``): a factor below 1 lowers, so no bound prunes them."""
+    states = _states_pattern(focus)
+    for j, i in enumerate(candidates):
+        i = int(i)
+        if not index.bm25.holds(focus, i):
+            final[j] *= cfg.focus_factor
+        elif states.search(normalize(index.text(i))):
+            final[j] *= 1 + cfg.type_bonus
+
+
 def rank(
     index: SentenceIndex, query: Query, question: str, cfg: RetrievalConfig, k: int, rules: TypeRules | None = None
 ) -> list[Hit]:
@@ -261,6 +284,9 @@ def rank(
         final = fused_c.copy()
         if query.qtype and cfg.type_bonus:
             _type_bonus(index, candidates, fused_c, final, asked_for(query.qtype, question, rules), rules, cfg, k)
+        if query.focus and cfg.focus_factor != 1:
+            # Never together with the type bonus above: a question with a focus has no answer type.
+            _focus(index, candidates, final, query.focus, cfg)
     order = np.lexsort((candidates, -final))[:k]
     return [Hit(int(candidates[j]), float(final[j]), float(base_c[j])) for j in order]
 

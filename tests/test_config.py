@@ -96,6 +96,8 @@ def test_wrong_types_name_the_key(tmp_path, raw, key):
         ("retrieval:\n  top_k: 0\n", "retrieval.top_k"),
         ("answer:\n  max_answers: 0\n", "answer.max_answers"),
         ("answer:\n  min_coverage: 2\n", "answer.min_coverage"),
+        ("retrieval:\n  focus_factor: 1.5\n", "retrieval.focus_factor"),
+        ("retrieval:\n  focus_factor: -0.1\n", "retrieval.focus_factor"),
         ("telegram:\n  mode: carrier-pigeon\n", "telegram.mode"),
         ("log_level: LOUD\n", "log_level"),
     ],
