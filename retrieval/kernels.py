@@ -172,7 +172,8 @@ def _non_essential(prefix, ne, limit):  # pragma: no cover - compiled
 @njit(cache=True, nogil=True)
 def maxscore(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2, n_fields, weights,
              t_field, t_lo, t_hi, t_idf, t_scale, t_bound, o_field, o_term,
-             n_docs, article_ids, factor, use_factor, max_factor, k, window, seed, share):  # pragma: no cover - compiled
+             start, n_docs, article_ids, factor, use_factor, max_factor, k, window, seed, share,
+             shared):  # pragma: no cover - compiled
     """The sentences that can be among the ``k`` best by fused score, with (base, fused).
 
     Terms ``t`` (sorted by ``t_bound``, ascending) own the postings ``t_lo[t]:t_hi[t]``
@@ -182,7 +183,13 @@ def maxscore(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2, n
     the most it can add to a base score. Occurrences ``o`` list the query's terms in
     query order (``o_term``: index into the terms). The base score of a sentence is
     field 0's sum plus ``weights[f]`` times each other field's sum, its fused score
-    base x ``factor[article_ids[doc]]`` (or base when not ``use_factor``).
+    base x ``factor[article_ids[doc]]`` (or base when not ``use_factor``). Only the
+    sentences ``start`` to ``n_docs - 1`` are visited, and the term ranges hold only
+    their postings: :func:`retrieval.rank.first_stage` runs two halves of a large
+    index at once, one per core, and merges them. ``shared[0]`` is a k-th best score
+    the halves share: each raises it to its own k-th best and takes it as its cut-off
+    when it is higher (any value either half writes is at most the k-th best of the
+    whole, so a stale or lost update only prunes less).
 
     MaxScore: the terms whose bounds add up to less than the current k-th best fused
     score (over the largest evidence factor, ``max_factor``) are "non-essential";
@@ -243,7 +250,10 @@ def maxscore(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2, n
         if n_sample == k:
             cut = sample[0]
             ne = _non_essential(prefix, ne, cut * share / max_factor)
-    for ws in range(0, n_docs, window):
+    for ws in range(start, n_docs, window):
+        if shared[0] > cut:  # the other half's k-th best so far
+            cut = shared[0]
+            ne = _non_essential(prefix, ne, cut * share / max_factor)
         if ne >= n_terms:
             break  # even every term's bound together cannot reach the k-th best any more
         we = min(ws + window, n_docs)
@@ -323,6 +333,8 @@ def maxscore(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2, n
                 if theta > cut:
                     cut = theta
                     ne = _non_essential(prefix, ne, cut * share / max_factor)
+                    if cut > shared[0]:
+                        shared[0] = cut
     keep = 0
     for i in range(found):
         if filled < k or c_fused[i] >= theta:

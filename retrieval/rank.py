@@ -14,11 +14,13 @@ multiplied by ``1 + retrieval.type_bonus``.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -510,7 +512,12 @@ def _maxscore(
     rel: np.ndarray | None, article_weight: float, depth: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`retrieval.kernels.maxscore` for the query terms ``occurrences`` ((field, column),
-    in query order): the candidates, their base and fused scores."""
+    in query order): the candidates, their base and fused scores.
+
+    From ``PARALLEL_MIN_SENTENCES`` sentences on, with two cores or more, the two halves of
+    the index are searched at once (the kernel releases the interpreter lock), each for its
+    own ``depth`` best, and merged: the ``depth`` best of the whole are among them, and each
+    sentence's scores are computed the same way, so the result is the one-pass result."""
     from . import kernels
 
     times = Counter(occurrences)
@@ -522,16 +529,64 @@ def _maxscore(
     factor = np.ones(1) if rel is None else 1 + article_weight * rel
     arrays = [(field.indices, field.codes, field.table) for field, _, _ in fields]
     arrays += [arrays[0]] * (3 - len(arrays))
-    docs, base, fused, _ = kernels.maxscore(
-        *arrays[0], *arrays[1], *arrays[2], len(fields),
+    n_docs = index.bm25.n_docs
+    args = (
         np.array([w for _, _, w in fields] + [0.0] * (3 - len(fields))),
-        np.array([f for f, _ in terms], dtype=np.int64), spans[:, 0].copy(), spans[:, 1].copy(),
+        np.array([f for f, _ in terms], dtype=np.int64),
+    )
+    rest = (
         np.array([float(fields[f][0].idf[col]) for f, col in terms], dtype=np.float64),
         np.array([scale[key] for key in terms], dtype=np.float64),
         np.array([bound[key] for key in terms], dtype=np.float64),
         np.array([f for f, _ in occurrences], dtype=np.int64),
         np.array([position[key] for key in occurrences], dtype=np.int64),
-        index.bm25.n_docs, index.sentence_article_ids, factor, rel is not None, float(factor.max()),
-        depth, kernels.WINDOW, kernels.SEED, kernels.SHARE,
     )
+    tail = (index.sentence_article_ids, factor, rel is not None, float(factor.max()),
+            depth, kernels.WINDOW, kernels.SEED, kernels.SHARE)
+
+    shared = np.zeros(1)  # the halves' common k-th best so far
+
+    def search(lo: np.ndarray, hi: np.ndarray, start: int, end: int):
+        return kernels.maxscore(*arrays[0], *arrays[1], *arrays[2], len(fields), *args, lo, hi, *rest,
+                                start, end, *tail, shared)
+
+    lo, hi = spans[:, 0].copy(), spans[:, 1].copy()
+    if n_docs < PARALLEL_MIN_SENTENCES or _cores() < 2:
+        docs, base, fused, _ = search(lo, hi, 0, n_docs)
+        return docs, base, fused
+    # Each term's postings split at the middle sentence (postings are sorted by sentence).
+    middle = n_docs // 2
+    cut = np.array([a + int(np.searchsorted(fields[f][0].indices[a:b], middle))
+                    for (f, _), a, b in zip(terms, lo, hi)], dtype=np.int64).reshape(-1)
+    second = _pool().submit(search, cut, hi, middle, n_docs)
+    first = search(lo, cut, 0, middle)
+    halves = (first, second.result())
+    docs = np.concatenate([h[0] for h in halves])
+    base = np.concatenate([h[1] for h in halves])
+    fused = np.concatenate([h[2] for h in halves])
+    if fused.size > depth:
+        # What one pass keeps: every sentence at least the depth-th best score (ties kept).
+        keep = fused >= np.partition(fused, fused.size - depth)[fused.size - depth]
+        docs, base, fused = docs[keep], base[keep], fused[keep]
     return docs, base, fused
+
+
+# From this many sentences on, the compiled first stage searches the two halves of the index
+# at once, one per core (below it, a question is answered in about a millisecond anyway).
+PARALLEL_MIN_SENTENCES = 400_000
+
+_pool_lock = threading.Lock()
+_executor: ThreadPoolExecutor | None = None
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The one thread that searches the second half (made on first use, after any fork)."""
+    global _executor
+    with _pool_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="first-stage")
+        return _executor

@@ -126,6 +126,42 @@ def test_first_stage_equals_the_full_pass(synthetic, monkeypatch, scored, window
         assert sum(exact < postings for exact, postings in scored) > len(scored) // 2
 
 
+@pytest.mark.parametrize("window", [1, 64, kernels.WINDOW])
+@pytest.mark.parametrize("depth", [1, 10, 100_000])
+@pytest.mark.parametrize("seed", [0, kernels.SEED])
+def test_first_stage_in_two_halves_equals_the_full_pass(synthetic, monkeypatch, window, depth, seed):
+    """A large index is searched in two halves at once (one per core), sharing their k-th best,
+    and merged: the same candidates and scores as one pass over every sentence."""
+    service, texts = synthetic
+    halves = []
+    search = kernels.maxscore
+
+    def recording(*args):
+        halves.append(args[19:21])  # (start, end) of the sentences searched
+        return search(*args)
+
+    monkeypatch.setattr(kernels, "maxscore", recording)
+    monkeypatch.setattr(kernels, "WINDOW", window)
+    monkeypatch.setattr(kernels, "SEED", seed)
+    monkeypatch.setattr(rank, "PARALLEL_MIN_SENTENCES", 0)
+    monkeypatch.setattr(rank, "_cores", lambda: 2)
+    cfg = dataclasses.replace(service.cfg.retrieval, rerank_depth=depth)
+    assert _same(service, texts, cfg) > len(texts) // 2
+    n = service.index.bm25.n_docs
+    assert halves and set(halves) == {(0, n // 2), (n // 2, n)}
+
+
+def test_one_core_searches_in_one_pass(synthetic, monkeypatch):
+    service, texts = synthetic
+    calls = []
+    search = kernels.maxscore
+    monkeypatch.setattr(kernels, "maxscore", lambda *a: calls.append(a[19:21]) or search(*a))
+    monkeypatch.setattr(rank, "PARALLEL_MIN_SENTENCES", 0)
+    monkeypatch.setattr(rank, "_cores", lambda: 1)
+    assert _same(service, texts[:10], service.cfg.retrieval) > 0
+    assert set(calls) == {(0, service.index.bm25.n_docs)}
+
+
 def test_first_stage_repeated_terms_and_one_term(synthetic):
     """A word asked twice counts twice (its bound too); a one-word question has one term."""
     service, _ = synthetic
