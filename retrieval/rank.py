@@ -558,18 +558,16 @@ def _maxscore(
     # Each term's postings split at the middle sentence (postings are sorted by sentence).
     middle = n_docs // 2
     split = np.array([a + int(np.searchsorted(fields[f][0].indices[a:b], middle))
-                      for (f, _), a, b in zip(terms, lo, hi)], dtype=np.int64).reshape(-1)
+                      for (f, _), a, b in zip(terms, lo, hi)], dtype=np.int64)
     second = _pool().submit(search, split, hi, middle, n_docs)
     first = search(lo, split, 0, middle)
     halves = (first, second.result())
     docs = np.concatenate([h[0] for h in halves])
     base = np.concatenate([h[1] for h in halves])
     fused = np.concatenate([h[2] for h in halves])
-    if fused.size > depth:
-        # What one pass keeps: every sentence at least the depth-th best score (ties kept).
-        keep = fused >= np.partition(fused, fused.size - depth)[fused.size - depth]
-        docs, base, fused = docs[keep], base[keep], fused[keep]
-    return docs, base, fused
+    # What one pass keeps: the depth best of both (ties kept), still in sentence order.
+    keep = best_candidates(fused, depth)
+    return docs[keep], base[keep], fused[keep]
 
 
 # From this many sentences on, the compiled first stage searches the two halves of the index
