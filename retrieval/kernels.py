@@ -99,6 +99,24 @@ def _doc(idx0, idx1, idx2, field, p):  # pragma: no cover - compiled
     return idx2[p]
 
 
+@njit(cache=True, nogil=True)
+def first_at(idx0, idx1, idx2, t_field, lo, hi, doc):  # pragma: no cover - compiled
+    """For each term ``t``, the first of its postings ``lo[t]:hi[t]`` (field ``t_field[t]``,
+    sorted by document) whose document is ``doc`` or later (``hi[t]`` when none is)."""
+    out = np.empty(lo.size, dtype=np.int64)
+    for t in range(lo.size):
+        a = lo[t]
+        b = hi[t]
+        while a < b:
+            m = (a + b) >> 1
+            if _doc(idx0, idx1, idx2, t_field[t], m) < doc:
+                a = m + 1
+            else:
+                b = m
+        out[t] = a
+    return out
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _base(values, o_field, o_term, weights, n_fields, sums):  # pragma: no cover - compiled
     """The base score from each term's weight in a sentence (``values``): every occurrence

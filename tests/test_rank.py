@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import threading
 
 import numpy as np
 import pytest
@@ -141,6 +142,14 @@ def test_first_stage_in_two_halves_equals_the_full_pass(synthetic, monkeypatch, 
         return search(*args)
 
     monkeypatch.setattr(kernels, "maxscore", recording)
+    article_scores = rank._compiled_scores
+    scorers = set()  # (field, thread) of the article evidence's sums
+
+    def scoring(field, terms):
+        scorers.add((field is service.index.article_fold, threading.current_thread() is threading.main_thread()))
+        return article_scores(field, terms)
+
+    monkeypatch.setattr(rank, "_compiled_scores", scoring)
     monkeypatch.setattr(kernels, "WINDOW", window)
     monkeypatch.setattr(kernels, "SEED", seed)
     monkeypatch.setattr(rank, "PARALLEL_MIN_SENTENCES", 0)
@@ -149,6 +158,21 @@ def test_first_stage_in_two_halves_equals_the_full_pass(synthetic, monkeypatch, 
     assert _same(service, texts, cfg) > len(texts) // 2
     n = service.index.bm25.n_docs
     assert halves and set(halves) == {(0, n // 2), (n // 2, n)}
+    # The article evidence too: the folded field summed by the other thread meanwhile.
+    assert scorers == {(False, True), (True, False)}
+
+
+def test_first_at_finds_where_each_term_reaches_a_document():
+    rng = np.random.default_rng(0)
+    fields = [np.unique(rng.integers(0, 500, size)).astype(dtype)
+              for size, dtype in ((300, np.int32), (40, np.int32), (1, np.uint16))]
+    lo = np.array([0, 5, 0, 0], dtype=np.int64)
+    hi = np.array([fields[0].size, fields[1].size, fields[2].size, 0], dtype=np.int64)
+    t_field = np.array([0, 1, 2, 0], dtype=np.int64)
+    for doc in (0, 1, 250, 499, 500, 10_000):
+        got = kernels.first_at(*fields, t_field, lo, hi, doc)
+        want = [a + int(np.searchsorted(fields[f][a:b], doc)) for f, a, b in zip(t_field, lo, hi)]
+        assert got.tolist() == want
 
 
 def test_one_core_searches_in_one_pass(synthetic, monkeypatch):
@@ -160,6 +184,22 @@ def test_one_core_searches_in_one_pass(synthetic, monkeypatch):
     monkeypatch.setattr(rank, "_cores", lambda: 1)
     assert _same(service, texts[:10], service.cfg.retrieval) > 0
     assert set(calls) == {(0, service.index.bm25.n_docs)}
+
+
+def test_the_numpy_pass_buffers_are_released_once_the_kernels_answer(synthetic, monkeypatch):
+    """Questions before the kernels are loaded take the numpy pass in reused buffers (two
+    float64 arrays of every sentence); the first compiled answer frees them."""
+    service, texts = synthetic
+    cfg = service.cfg.retrieval
+    query = service.composer.query(texts[0], service.segmenter.terms(texts[0]))
+    monkeypatch.setattr(rank, "KERNEL_MIN_SENTENCES", 10**9)
+    dense = rank.first_stage(service.index, query, cfg)
+    assert rank._scratch.buffers[0].size == service.index.bm25.n_docs
+    monkeypatch.setattr(rank, "KERNEL_MIN_SENTENCES", 0)
+    compiled = rank.first_stage(service.index, query, cfg)
+    assert not hasattr(rank._scratch, "buffers")
+    for a, b in zip(dense, compiled):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_first_stage_repeated_terms_and_one_term(synthetic):
