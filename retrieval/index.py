@@ -10,7 +10,7 @@ checks the scores against ``BM25Okapi`` on the same tokens.
 
 Everything is held in flat numpy arrays (vocabularies as one UTF-8 buffer
 plus offsets and a hash table, sentence references and terms as integer
-arrays, article texts as one UTF-8 buffer), so that :mod:`retrieval.store`
+arrays, article texts as zstd-compressed blocks: :mod:`retrieval.texts`), so that :mod:`retrieval.store`
 saves them as they are and maps them back into memory without building
 millions of Python objects (:meth:`SentenceIndex.arrays`).
 """
@@ -31,6 +31,7 @@ import numpy as np
 from .ingest import Article
 from .query import bigrams, expand, fold_terms
 from .segcache import Segmented, segment_article
+from .texts import PackedTexts, pack as pack_texts
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,9 @@ def _token_columns(docs: Sequence[Sequence[str]]) -> tuple[list[str], np.ndarray
 
 # A field with at most this many distinct term-frequency parts stores its codes in 2 bytes.
 SHORT_CODES = 1 << 16
+# A field of at most this many documents stores its postings' document ids in 2 bytes (the
+# article fields of a corpus of up to 65,536 articles, every field of a small corpus).
+SHORT_IDS = 1 << 16
 
 
 class Bm25:
@@ -211,6 +215,7 @@ class Bm25:
     weight in each, as a position in ``table`` (the field's distinct values): a
     posting weighs ``idf[col] * table[code]``, the very product BM25Okapi computes,
     in 2 bytes instead of 8 (4 when a field has more than 65,536 distinct values).
+    Document ids take 2 bytes in a field of at most 65,536 documents, 4 otherwise.
     ``max_weight`` is the largest weight of each term in any document (bounds
     for pruning).
     """
@@ -231,7 +236,7 @@ class Bm25:
         rows = keys - cols * max(n, 1)
         self.indptr = np.zeros(v + 1, dtype=np.int64)
         self.indptr[1:] = np.cumsum(np.bincount(cols, minlength=v))
-        self.indices = rows.astype(np.int32)
+        self.indices = rows.astype(np.uint16 if n <= SHORT_IDS else np.int32)
         self.idf = self._idf(np.diff(self.indptr).astype(np.float64))
         # Same expression, same evaluation order as BM25Okapi.get_scores.
         avgdl = self.avgdl or 1.0
@@ -300,7 +305,7 @@ class Bm25:
         """Ids of the documents that contain ``term`` (sorted)."""
         col = self.vocab.get(term)
         if col is None:
-            return np.empty(0, dtype=np.int32)
+            return np.empty(0, dtype=self.indices.dtype)
         lo, hi = self.postings(col)
         return self.indices[lo:hi]
 
@@ -427,7 +432,8 @@ class Articles(Sequence[Article]):
         return (self[i] for i in range(len(self)))
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """Citation fields (one JSON list per article) and paragraphs, as UTF-8 buffers plus offsets."""
+        """Citation fields (one JSON list per article, as a UTF-8 buffer plus offsets) and
+        paragraphs (compressed: :func:`retrieval.texts.pack`)."""
         meta: list[bytes] = []
         texts: list[bytes] = []
         first = [0]
@@ -436,17 +442,12 @@ class Articles(Sequence[Article]):
                                    ensure_ascii=False).encode("utf-8", "surrogatepass"))
             texts.extend(p.encode("utf-8", "surrogatepass") for p in a.paragraphs)
             first.append(len(texts))
-
-        def offsets(parts: list[bytes]) -> np.ndarray:
-            out = np.zeros(len(parts) + 1, dtype=np.int64)
-            out[1:] = np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)))
-            return out
-
+        meta_offsets = np.zeros(len(meta) + 1, dtype=np.int64)
+        meta_offsets[1:] = np.cumsum(np.fromiter(map(len, meta), dtype=np.int64, count=len(meta)))
         return {
-            "articles.meta": np.frombuffer(b"".join(meta), dtype=np.uint8), "articles.meta_offsets": offsets(meta),
-            "articles.text": np.frombuffer(b"".join(texts), dtype=np.uint8), "articles.text_offsets": offsets(texts),
+            "articles.meta": np.frombuffer(b"".join(meta), dtype=np.uint8), "articles.meta_offsets": meta_offsets,
             "articles.first_paragraph": np.asarray(first, dtype=np.int64),
-        }
+        } | pack_texts(texts, "articles.text")
 
 
 class ArticleList(Articles):
@@ -471,14 +472,16 @@ class StoredArticles(Articles):
     def __init__(self, arrays: dict[str, np.ndarray]):
         self._arrays = {k: v for k, v in arrays.items() if k.startswith("articles.")}
         self._meta, self._meta_offsets = arrays["articles.meta"], arrays["articles.meta_offsets"]
-        self._text, self._text_offsets = arrays["articles.text"], arrays["articles.text_offsets"]
+        self._text = PackedTexts(arrays, "articles.text")
         self._first = arrays["articles.first_paragraph"]
+        if len(self._meta_offsets) != len(self._first) or int(self._first[-1]) != len(self._text):
+            raise ValueError("the article arrays disagree on the number of articles or paragraphs")
 
     def __len__(self) -> int:
         return len(self._first) - 1
 
     def _paragraph(self, j: int) -> str:
-        return self._text[self._text_offsets[j]:self._text_offsets[j + 1]].tobytes().decode("utf-8", "surrogatepass")
+        return self._text[j].decode("utf-8", "surrogatepass")
 
     def paragraph(self, article: int, paragraph: int) -> str:
         first, last = int(self._first[article]), int(self._first[article + 1])

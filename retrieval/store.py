@@ -84,7 +84,7 @@ PAGE = 4096
 _DTYPES = frozenset({"|u1", "<u2", "<u4", "<u8", "<i4", "<i8", "<f8"})
 # The modules whose code decides what the index holds: a change to any of
 # them (even without a version bump) makes saved indexes stale.
-_INDEX_MODULES = ("clean.py", "ingest.py", "normalize.py", "segment.py", "wordseg.py", "query.py", "index.py", "store.py")
+_INDEX_MODULES = ("clean.py", "ingest.py", "normalize.py", "segment.py", "wordseg.py", "query.py", "index.py", "texts.py", "store.py")
 
 
 def code_digest() -> str:

@@ -84,6 +84,27 @@ def test_bm25_codes_2_or_4_bytes_same_scores(monkeypatch, short_codes):
     np.testing.assert_array_equal(ours.weights(ours.vocab.get(word)), reference.get_scores([word])[ours.indices[lo:hi]])
 
 
+@pytest.mark.parametrize("short_ids", [1 << 16, 2])
+def test_bm25_document_ids_2_or_4_bytes_same_scores(monkeypatch, short_ids):
+    """Document ids take 2 bytes in a field of at most SHORT_IDS documents, 4 otherwise;
+    the scores, postings and lookups are the same either way."""
+    import retrieval.index as index_module
+
+    monkeypatch.setattr(index_module, "SHORT_IDS", short_ids)
+    docs, queries = random_corpus(4)
+    ours = Bm25(docs, k1=1.5, b=0.5, epsilon=0.25)
+    assert len(docs) > 2
+    assert ours.indices.dtype == (np.uint16 if short_ids > 2 else np.int32)
+    reference = BM25Okapi(docs, k1=1.5, b=0.5, epsilon=0.25)
+    for query in queries:
+        np.testing.assert_array_equal(ours.scores(query), reference.get_scores(query))
+    for word in {w for doc in docs for w in doc}:
+        expected = [i for i, doc in enumerate(docs) if word in doc]
+        assert ours.docs_with(word).tolist() == expected
+        assert [i for i in range(len(docs)) if ours.holds(word, i)] == expected
+    assert ours.docs_with("zzz").dtype == ours.indices.dtype
+
+
 def test_bm25_negative_idf_is_floored():
     docs = [["a", "b"], ["a", "c"], ["a"], ["d"]]
     bm = Bm25(docs, k1=1.5, b=0.75, epsilon=0.25)
