@@ -10,9 +10,9 @@ checks the scores against ``BM25Okapi`` on the same tokens.
 
 Everything is held in flat numpy arrays (vocabularies as one UTF-8 buffer
 plus offsets and a hash table, sentence references and terms as integer
-arrays, article texts as zstd-compressed blocks: :mod:`retrieval.texts`), so that :mod:`retrieval.store`
-saves them as they are and maps them back into memory without building
-millions of Python objects (:meth:`SentenceIndex.arrays`).
+arrays, article texts as zstd-compressed blocks: :mod:`retrieval.texts`), so
+that :mod:`retrieval.store` saves them as they are and maps them back into
+memory without building millions of Python objects (:meth:`SentenceIndex.arrays`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import numpy as np
 from .ingest import Article
 from .query import bigrams, expand, fold_terms
 from .segcache import Segmented, segment_article
-from .texts import PackedTexts, pack as pack_texts
+from .texts import PackedTexts, offsets, pack as pack_texts
 
 
 @dataclass(frozen=True)
@@ -442,10 +442,8 @@ class Articles(Sequence[Article]):
                                    ensure_ascii=False).encode("utf-8", "surrogatepass"))
             texts.extend(p.encode("utf-8", "surrogatepass") for p in a.paragraphs)
             first.append(len(texts))
-        meta_offsets = np.zeros(len(meta) + 1, dtype=np.int64)
-        meta_offsets[1:] = np.cumsum(np.fromiter(map(len, meta), dtype=np.int64, count=len(meta)))
         return {
-            "articles.meta": np.frombuffer(b"".join(meta), dtype=np.uint8), "articles.meta_offsets": meta_offsets,
+            "articles.meta": np.frombuffer(b"".join(meta), dtype=np.uint8), "articles.meta_offsets": offsets(meta),
             "articles.first_paragraph": np.asarray(first, dtype=np.int64),
         } | pack_texts(texts, "articles.text")
 

@@ -32,7 +32,8 @@ MIN_TRAIN_BYTES = 1 << 20
 CACHE_BLOCKS = 256
 
 
-def _offsets(parts: Sequence[bytes]) -> np.ndarray:
+def offsets(parts: Sequence[bytes]) -> np.ndarray:
+    """Where each of ``parts`` starts when they are joined, and the total length at the end."""
     out = np.zeros(len(parts) + 1, dtype=np.int64)
     out[1:] = np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)))
     return out
@@ -71,9 +72,9 @@ def pack(parts: Sequence[bytes], prefix: str) -> dict[str, np.ndarray]:
     packed = [compressor.compress(b) for b in blocks]
     return {
         f"{prefix}.zstd": np.frombuffer(b"".join(packed), dtype=np.uint8),
-        f"{prefix}.blocks": _offsets(packed),
+        f"{prefix}.blocks": offsets(packed),
         f"{prefix}.block_first": np.asarray(first, dtype=np.int64),
-        f"{prefix}.offsets": _offsets(parts),
+        f"{prefix}.offsets": offsets(parts),
         f"{prefix}.dict": np.frombuffer(dictionary, dtype=np.uint8),
     }
 
