@@ -22,7 +22,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from itertools import chain
 from typing import Any, overload
 
@@ -464,6 +464,10 @@ class ArticleList(Articles):
         return self._articles[article].paragraphs[paragraph]
 
 
+# Decoded paragraphs kept per loaded index (StoredArticles).
+PARAGRAPHS_KEPT = 1024
+
+
 class StoredArticles(Articles):
     """Articles read from :meth:`Articles.arrays` (a loaded index): each is built when asked for."""
 
@@ -474,11 +478,14 @@ class StoredArticles(Articles):
         self._first = arrays["articles.first_paragraph"]
         if len(self._meta_offsets) != len(self._first) or int(self._first[-1]) != len(self._text):
             raise ValueError("the article arrays disagree on the number of articles or paragraphs")
+        # A question reads the same sentences several times (answer-type checks, quotes, their
+        # neighbours): the paragraphs read last are kept decoded.
+        self._paragraph = lru_cache(maxsize=PARAGRAPHS_KEPT)(self._decode)
 
     def __len__(self) -> int:
         return len(self._first) - 1
 
-    def _paragraph(self, j: int) -> str:
+    def _decode(self, j: int) -> str:
         return self._text[j].decode("utf-8", "surrogatepass")
 
     def paragraph(self, article: int, paragraph: int) -> str:

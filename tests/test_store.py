@@ -45,6 +45,20 @@ def test_second_open_loads_the_saved_index(cfg, seed_copy, built):
     assert _quotes(again.answer(question)) == _quotes(built.answer(question))
 
 
+def test_loaded_index_reads_every_sentence_and_article_as_built(cfg, seed_copy, built):
+    """The saved text (compressed, retrieval/texts.py) reads back exactly: every sentence,
+    every article; a paragraph read again comes from the decoded-paragraph cache."""
+    again = _reopen(cfg, seed_copy)
+    assert again.info.reason == "loaded"
+    n = len(built.index.sentences)
+    assert [again.index.text(i) for i in range(n)] == [built.index.text(i) for i in range(n)]
+    assert list(again.index.articles) == list(built.index.articles)
+    paragraphs = again.index.articles._paragraph
+    hits = paragraphs.cache_info().hits
+    again.index.text(0)
+    assert paragraphs.cache_info().hits == hits + 1
+
+
 def test_unchanged_content_with_new_mtime_still_loads(cfg, seed_copy, built):
     for path in seed_copy.iterdir():
         os.utime(path, (1, 1))
