@@ -128,12 +128,10 @@ class Vocabulary:
     def from_terms(cls, terms: Iterable[str]) -> Vocabulary:
         """The vocabulary whose column ``i`` is the ``i``-th of ``terms`` (distinct)."""
         encoded = [_encode(t) for t in terms]
-        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-        offsets[1:] = np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
         text = np.frombuffer(b"".join(encoded), dtype=np.uint8)
         hashes = np.fromiter(map(_term_hash, encoded), dtype=np.uint64, count=len(encoded))
         columns = np.argsort(hashes, kind="stable").astype(np.int32)
-        return cls(text, offsets, hashes[columns], columns)
+        return cls(text, offsets(encoded), hashes[columns], columns)
 
     def __len__(self) -> int:
         return len(self.columns)
