@@ -7,7 +7,15 @@ fingerprint, the layout (the arrays' table: name, dtype, shape, offset; the
 fields' BM25 parameters) with its CRC-32, and an XXH3-64 hash per 16 MiB
 chunk of the payload. Loading maps the file into memory (``mmap``) and wraps the
 arrays without copying them, so a large index opens in a fraction of a
-second and only the pages that questions touch become resident.
+second and only the pages that questions touch become resident. The file is
+read and mapped with random-access advice (:func:`_advise_random`), and a
+save drops the written file from the page cache (:func:`_drop_cached`): with
+the usual sequential read-ahead, Linux keeps a large file in large page-cache
+folios (up to megabytes each) and maps a whole folio on every page fault, so
+each question's scattered reads made megabytes of the file resident in the
+process. Read in single pages, a fault maps at most the kernel's fault-around
+window (64 KiB). Measured at 1M sentences after 600 answers: 636 MB of the
+979 MB file resident in the process with read-ahead, 565 MB without.
 
 The index is served only when the header's fingerprint equals the one
 computed now from the corpus files' contents, the ingestion and retrieval
@@ -228,6 +236,38 @@ def save_index(index: SentenceIndex, path: Path, fp: str, compat: str | None = N
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(path)
     write_atomically(path, MAGIC, len(raw).to_bytes(4, "big"), raw, *parts)
+    _drop_cached(path)
+
+
+def _drop_cached(path: Path) -> None:
+    """Evict the just-written (and synced) file from the page cache: its pages were cached
+    in the large folios of sequential writes, and a process that maps the file would map
+    whole folios (see the module's docstring); read again after :func:`_advise_random`,
+    they are cached page by page. Best effort: a failure only costs resident memory."""
+    if not hasattr(os, "posix_fadvise"):
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        log.debug("could not drop %s from the page cache (%s)", path, exc)
+
+
+def _advise_random(fd: int, buffer: mmap.mmap | None = None) -> None:
+    """Tell the kernel that the file ``fd`` (and its mapping ``buffer``) is read at random:
+    no read-ahead, so pages enter the cache (and the process) one by one rather than in
+    large folios. Best effort, where the platform has the calls."""
+    try:
+        if buffer is not None:
+            if hasattr(mmap, "MADV_RANDOM"):
+                buffer.madvise(mmap.MADV_RANDOM)
+        elif hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+    except OSError as exc:
+        log.debug("could not advise random access on the index (%s)", exc)
 
 
 def load_index(path: Path, fp: str) -> SentenceIndex:
@@ -342,9 +382,11 @@ def _load(path: Path, accept: Callable[[dict[str, Any]], bool], refusal: str) ->
             layout = header.get("layout")
             if not isinstance(layout, dict) or header.get("layout_crc32") != layout_checksum(layout):
                 raise IndexFormatError("corrupt: header checksum mismatch")
+            _advise_random(fh.fileno())  # before the check reads the payload into the cache
             if not _verify(fh.fileno(), start, payload_bytes, header.get("payload_xxh3")):
                 raise IndexFormatError("corrupt: checksum mismatch")
             buffer = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            _advise_random(fh.fileno(), buffer)
     except OSError as exc:
         raise IndexFormatError(f"cannot read: {exc.strerror or exc}") from None
     try:

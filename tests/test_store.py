@@ -415,3 +415,41 @@ def test_fingerprint_depends_on_content_not_mtime(cfg, seed_copy):
     assert store.fingerprint(cfg, seed_copy, "x") == fp
     path.write_text(path.read_text(encoding="utf-8") + " ", encoding="utf-8")
     assert store.fingerprint(cfg, seed_copy, "x") != fp
+
+
+
+def _cached_pages(path) -> int:
+    """How many of ``path``'s pages are in the page cache (``mincore`` on a fresh mapping,
+    which maps nothing until it is read)."""
+    import ctypes
+    import mmap
+
+    import numpy as np
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p)
+    size = path.stat().st_size
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        array = np.frombuffer(m, dtype=np.uint8)
+        vec = ctypes.create_string_buffer(-(-size // mmap.PAGESIZE))
+        failed = libc.mincore(ctypes.c_void_p(array.ctypes.data), size, vec)
+        del array
+    if failed:
+        pytest.skip(f"mincore failed (errno {ctypes.get_errno()})")
+    return sum(b & 1 for b in vec.raw)
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="needs posix_fadvise")
+def test_a_saved_index_leaves_the_page_cache_and_loads_with_random_access_advice(cfg, seed_copy, built, monkeypatch):
+    """A save drops the written file from the page cache (its pages were cached in the large
+    folios of sequential writes); a load advises random access before its check reads the
+    file, so the pages are cached, and mapped into the process, one by one."""
+    path = cfg.cache_dir / "advised.bin"
+    store.save_index(built.index, path, "fp")
+    assert _cached_pages(path) == 0
+    advice = []
+    real = os.posix_fadvise
+    monkeypatch.setattr(store.os, "posix_fadvise", lambda fd, o, n, a: (advice.append(a), real(fd, o, n, a)))
+    loaded = store.load_index(path, "fp")
+    assert advice == [os.POSIX_FADV_RANDOM]
+    assert loaded.text(0) == built.index.text(0)
