@@ -686,7 +686,7 @@ def measure_size(size: int, args: argparse.Namespace, inventory, workdir: Path) 
     index = service.index
     out = {
         "size": label, "sentences": len(index.sentences), "articles": len(index.articles),
-        "generator_vocabulary": len(lex.words), "word_field_terms": len(index.bm25.vocab),
+        "generator_vocabulary": len(lex.words), "word_field_terms": index.bm25.n_terms,
         "questions": len(texts), "unknown_questions": sum(q.unknown for q in questions),
         "corpus_mb": round(corpus.stat().st_size / 2**20, 1), "corpus_reused": reused,
         "build_s": round(build_s, 2), "sentences_per_s": round(len(index.sentences) / build_s, 1),

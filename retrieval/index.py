@@ -172,6 +172,10 @@ class Vocabulary:
         """The terms in column order."""
         return (self.term(c) for c in range(len(self)))
 
+    def column_of(self) -> dict[str, int]:
+        """Every term's column, as a dict (for encoding many tokens at once)."""
+        return {term: col for col, term in enumerate(self)}
+
     def arrays(self, prefix: str) -> dict[str, np.ndarray]:
         return {f"{prefix}.text": self.text, f"{prefix}.offsets": self.offsets,
                 f"{prefix}.hashes": self.hashes, f"{prefix}.columns": self.columns}
@@ -216,15 +220,33 @@ class Bm25:
     Document ids take 2 bytes in a field of at most 65,536 documents, 4 otherwise.
     ``max_weight`` is the largest weight of each term in any document (bounds
     for pruning).
+
+    Fields over the same words (sentences and whole articles) can share one
+    :class:`Vocabulary` (``shared``: it and its :meth:`Vocabulary.column_of`): a
+    field then has columns, with no postings, for the terms it never saw, and
+    :meth:`column` answers None for them as for unknown terms. IDFs are computed
+    over the field's own terms in the order it first saw them, so the scores are
+    the same bit for bit.
     """
 
-    def __init__(self, docs: Sequence[Sequence[str]], k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25):
+    def __init__(self, docs: Sequence[Sequence[str]], k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25,
+                 shared: tuple[Vocabulary, dict[str, int]] | None = None):
         if k1 < 0 or not 0 <= b <= 1 or epsilon < 0:
             raise ValueError("BM25 needs k1 >= 0, 0 <= b <= 1 and epsilon >= 0")
         self.k1, self.b, self.epsilon = k1, b, epsilon
         self.n_docs = n = len(docs)
-        vocab, ids, lengths = _token_columns(docs)
-        v = len(vocab)
+        terms, ids, lengths = _token_columns(docs)
+        remap = None  # each of the field's own columns (first-seen order) in the shared vocabulary
+        if shared is None:
+            self.vocab = Vocabulary.from_terms(terms)
+        else:
+            self.vocab, column = shared
+            try:
+                remap = np.fromiter(map(column.__getitem__, terms), dtype=np.int64, count=len(terms))
+            except KeyError as exc:
+                raise ValueError(f"the shared vocabulary lacks the term {exc.args[0]!r}") from None
+            ids = remap[ids]
+        v = len(self.vocab)
         doc_len = lengths.astype(np.float64)
         self.avgdl = float(doc_len.sum() / self.n_docs) if self.n_docs else 0.0
         # One (column, document) key per token; unique keys, sorted, are the CSC postings.
@@ -235,7 +257,13 @@ class Bm25:
         self.indptr = np.zeros(v + 1, dtype=np.int64)
         self.indptr[1:] = np.cumsum(np.bincount(cols, minlength=v))
         self.indices = rows.astype(np.uint16 if n <= SHORT_IDS else np.int32)
-        self.idf = self._idf(np.diff(self.indptr).astype(np.float64))
+        df = np.diff(self.indptr)
+        if remap is None:
+            self.idf = self._idf(df.astype(np.float64))
+        else:
+            # The IDFs (and their mean, for the floor) over the field's own terms, in its own order.
+            self.idf = np.zeros(v, dtype=np.float64)
+            self.idf[remap] = self._idf(df[remap].astype(np.float64))
         # Same expression, same evaluation order as BM25Okapi.get_scores.
         avgdl = self.avgdl or 1.0
         norm = self.k1 * (1 - self.b + self.b * doc_len[rows] / avgdl)
@@ -244,9 +272,10 @@ class Bm25:
         self.table, codes = np.unique(part, return_inverse=True)
         self.codes = codes.astype(np.uint16 if self.table.size <= SHORT_CODES else np.uint32)
         weights = self.idf[cols] * part
-        self.max_weight = (np.maximum.reduceat(weights, self.indptr[:-1]) if weights.size
-                           else np.zeros(v, dtype=np.float64))
-        self.vocab = Vocabulary.from_terms(vocab)
+        self.max_weight = np.zeros(v, dtype=np.float64)
+        if weights.size:
+            held = np.flatnonzero(df)
+            self.max_weight[held] = np.maximum.reduceat(weights, self.indptr[held])
         for name in self._ARRAYS:
             _frozen(getattr(self, name))
 
@@ -264,19 +293,30 @@ class Bm25:
     _PARAMS = ("k1", "b", "epsilon", "n_docs", "avgdl")
     _ARRAYS = ("indptr", "indices", "codes", "table", "idf", "max_weight")
 
-    def arrays(self, prefix: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """(parameters, arrays) that :meth:`from_arrays` turns back into this field."""
+    def arrays(self, prefix: str, vocab_of: str | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """(parameters, arrays) that :meth:`from_arrays` turns back into this field.
+        ``vocab_of``: the field whose arrays already hold this field's (shared) vocabulary."""
         arrays = {f"{prefix}.{name}": getattr(self, name) for name in self._ARRAYS}
-        return {name: getattr(self, name) for name in self._PARAMS}, arrays | self.vocab.arrays(f"{prefix}.vocab")
+        params = {name: getattr(self, name) for name in self._PARAMS}
+        if vocab_of is not None:
+            return params | {"vocab": vocab_of}, arrays
+        return params, arrays | self.vocab.arrays(f"{prefix}.vocab")
 
     @classmethod
-    def from_arrays(cls, prefix: str, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> Bm25:
+    def from_arrays(cls, prefix: str, params: dict[str, Any], arrays: dict[str, np.ndarray],
+                    vocabularies: dict[str, Vocabulary] | None = None) -> Bm25:
+        """The field :meth:`arrays` described; fields that share a vocabulary get the same
+        object from ``vocabularies`` (by the name of the field that saved it)."""
         self = cls.__new__(cls)
         for name in cls._PARAMS:
             setattr(self, name, params[name])
         for name in cls._ARRAYS:
             setattr(self, name, arrays[f"{prefix}.{name}"])
-        self.vocab = Vocabulary.from_arrays(f"{prefix}.vocab", arrays)
+        owner = params.get("vocab", prefix)
+        vocabularies = {} if vocabularies is None else vocabularies
+        if owner not in vocabularies:
+            vocabularies[owner] = Vocabulary.from_arrays(f"{owner}.vocab", arrays)
+        self.vocab = vocabularies[owner]
         return self
 
     @cached_property
@@ -285,6 +325,19 @@ class Bm25:
         Worked out once: the IDF array is as long as the vocabulary (0.4 ms a field at 1M
         sentences, for every question before)."""
         return not self.idf.size or float(self.idf.min()) >= 0
+
+    def column(self, term: str) -> int | None:
+        """The column of ``term`` in this field, or None when the field never saw it (a
+        term of a shared vocabulary that this field does not hold has no postings)."""
+        col = self.vocab.get(term)
+        if col is None or self.indptr[col] == self.indptr[col + 1]:
+            return None
+        return col
+
+    @cached_property
+    def n_terms(self) -> int:
+        """How many distinct terms the field holds."""
+        return int(np.count_nonzero(np.diff(self.indptr)))
 
     def postings(self, col: int) -> tuple[int, int]:
         """Where column ``col``'s postings start and end in ``indices``."""
@@ -296,12 +349,12 @@ class Bm25:
         return self.idf[col] * self.table[self.codes[lo:hi]]
 
     def idf_of(self, term: str) -> float | None:
-        col = self.vocab.get(term)
+        col = self.column(term)
         return None if col is None else float(self.idf[col])
 
     def docs_with(self, term: str) -> np.ndarray:
         """Ids of the documents that contain ``term`` (sorted)."""
-        col = self.vocab.get(term)
+        col = self.column(term)
         if col is None:
             return np.empty(0, dtype=self.indices.dtype)
         lo, hi = self.postings(col)
@@ -327,7 +380,7 @@ class Bm25:
             score = out
             score.fill(0.0)
         for term in query:
-            col = self.vocab.get(term)
+            col = self.column(term)
             if col is not None:
                 lo, hi = self.postings(col)
                 score[self.indices[lo:hi]] += self.weights(col)
@@ -392,9 +445,11 @@ class Terms(Sequence[tuple[str, ...]]):
         self.indptr, self.ids, self.vocab = indptr, ids, vocab
 
     @classmethod
-    def encode(cls, sentences: Sequence[Sequence[str]], vocab: Vocabulary) -> Terms:
-        """``sentences`` as columns of ``vocab``, which must hold every word."""
-        column = {term: col for col, term in enumerate(vocab)}
+    def encode(cls, sentences: Sequence[Sequence[str]], vocab: Vocabulary,
+               column: dict[str, int] | None = None) -> Terms:
+        """``sentences`` as columns of ``vocab``, which must hold every word (``column``:
+        :meth:`Vocabulary.column_of`, when the caller has it)."""
+        column = vocab.column_of() if column is None else column
         lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
         indptr = np.zeros(len(sentences) + 1, dtype=np.int64)
         indptr[1:] = np.cumsum(lengths)
@@ -552,10 +607,12 @@ class SentenceIndex:
         meta: dict[str, Any] = {"fields": {}}
         arrays = self.articles.arrays() | self.sentences.arrays()
         arrays |= {"terms.indptr": self.terms.indptr, "terms.ids": self.terms.ids}
+        saved: dict[int, str] = {}  # id of each vocabulary saved so far -> the field that saved it
         for name in FIELDS:
             field = getattr(self, name)
             if field is not None:
-                meta["fields"][name], field_arrays = field.arrays(name)
+                meta["fields"][name], field_arrays = field.arrays(name, saved.get(id(field.vocab)))
+                saved.setdefault(id(field.vocab), name)
                 arrays |= field_arrays
         return meta, arrays
 
@@ -563,7 +620,9 @@ class SentenceIndex:
     def from_arrays(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> SentenceIndex:
         """The index :meth:`arrays` described (arrays may be read-only memory maps).
         Raises KeyError or ValueError when something is missing or inconsistent."""
-        fields = {name: Bm25.from_arrays(name, params, arrays) for name, params in meta["fields"].items()}
+        vocabularies: dict[str, Vocabulary] = {}
+        fields = {name: Bm25.from_arrays(name, params, arrays, vocabularies)
+                  for name, params in meta["fields"].items()}
         if set(fields) - set(FIELDS) or not set(FIELDS[:5]) <= set(fields):
             raise ValueError(f"unexpected fields: {sorted(fields)}")
         index = cls(articles=StoredArticles(arrays), sentences=SentenceRefs.from_arrays(arrays),
@@ -665,23 +724,25 @@ def build_index(
             ends.append(end)
             toks.append(sentence_terms)
     params = {"k1": k1, "b": b, "epsilon": epsilon}
-    article_words = _per_article(titles, toks, counts)
-    exact_words = Bm25(article_words, **params)
-    terms = Terms.encode(toks, exact_words.vocab)
-    del article_words
-    # Each sentence is folded and expanded once; an article's terms are its
+    # Each sentence is expanded and folded once; an article's terms are its
     # title's then its sentences', so its fields are the same pieces joined
     # (both functions work word by word). One of the two lists is alive at a
     # time: at a million sentences each holds tens of millions of references.
+    expanded = [expand(t) for t in toks]
+    article_bm25 = Bm25(_per_article([expand(t) for t in titles], expanded, counts), **params)
+    # The word fields share the articles' vocabulary, which holds every word and syllable of
+    # the sentences and titles: one copy of the terms instead of three (at 1M sentences,
+    # about 30 MB each), and one lookup per query term.
+    shared = (article_bm25.vocab, article_bm25.vocab.column_of())
+    bm25 = Bm25(expanded if expand_compounds else toks, **params, shared=shared)
+    del expanded
+    exact_words = Bm25(_per_article(titles, toks, counts), **params, shared=shared)
+    terms = Terms.encode(toks, shared[0], shared[1])
     folded = [fold_terms(t) for t in toks]
     fold = Bm25(folded, **params)
     article_fold = Bm25(_per_article([fold_terms(t) for t in titles], folded, counts), **params)
     fold_pairs = Bm25([bigrams(f) for f in folded], **params) if with_fold_pairs else None
     del folded
-    expanded = [expand(t) for t in toks]
-    bm25 = Bm25(expanded if expand_compounds else toks, **params)
-    article_bm25 = Bm25(_per_article([expand(t) for t in titles], expanded, counts), **params)
-    del expanded
     return SentenceIndex(
         articles=ArticleList(articles),
         sentences=SentenceRefs(*(_frozen(np.asarray(x, dtype=np.int32)) for x in (art, par, starts, ends))),

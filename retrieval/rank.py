@@ -328,7 +328,7 @@ def _compiled_scores(field: Bm25, terms: Sequence[str]) -> np.ndarray:
     from . import kernels
 
     score = np.zeros(field.n_docs)
-    cols = np.array([col for col in map(field.vocab.get, terms) if col is not None], dtype=np.int64)
+    cols = np.array([col for col in map(field.column, terms) if col is not None], dtype=np.int64)
     kernels.accumulate(field.indices, field.codes, field.table, field.indptr[cols], field.indptr[cols + 1],
                        field.idf[cols], score)
     return score
@@ -468,7 +468,7 @@ def first_stage(
     occurrences: list[tuple[int, int]] = []  # (field, column) of every known query term, in order
     for f, (field, terms, _) in enumerate(fields):
         for term in terms:
-            col = field.vocab.get(term)
+            col = field.column(term)
             if col is not None:
                 occurrences.append((f, col))
     if not occurrences:

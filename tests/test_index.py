@@ -65,6 +65,36 @@ def test_bm25_matches_rank_bm25_exactly(seed, k1, b, epsilon):
         assert ours.idf_of(word) == idf
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("k1, b, epsilon", PARAMS)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_bm25_with_a_shared_vocabulary_matches_rank_bm25_exactly(seed, k1, b, epsilon):
+    """A field over another field's (larger) vocabulary, in another column order, scores
+    exactly as BM25Okapi on its own documents: its IDFs and their mean (the floor of the
+    common words) are its own; the terms it lacks are unknown to it."""
+    docs, queries = random_corpus(seed)
+    larger = Bm25([["lạ", "khác"], *reversed(docs), ["w999"]])  # other terms, another first-seen order
+    shared = (larger.vocab, larger.vocab.column_of())
+    ours = Bm25(docs, k1=k1, b=b, epsilon=epsilon, shared=shared)
+    alone = Bm25(docs, k1=k1, b=b, epsilon=epsilon)
+    reference = BM25Okapi(docs, k1=k1, b=b, epsilon=epsilon)
+    assert ours.vocab is larger.vocab and len(ours.vocab) > len(alone.vocab) == ours.n_terms
+    assert [larger.vocab.term(c) for c in range(3)] != [alone.vocab.term(c) for c in range(3)]
+    for query in queries + [["lạ", "w999", "w1"]]:
+        expected = np.nan_to_num(reference.get_scores(query), nan=0.0)
+        np.testing.assert_array_equal(ours.scores(query), expected)
+    for word, idf in reference.idf.items():
+        assert ours.idf_of(word) == idf
+        col, own = ours.column(word), alone.column(word)
+        assert ours.max_weight[col] == alone.max_weight[own]
+        np.testing.assert_array_equal(ours.docs_with(word), alone.docs_with(word))
+    for word in ("lạ", "khác", "w999"):
+        assert word in ours.vocab and ours.column(word) is None
+        assert ours.idf_of(word) is None and ours.docs_with(word).size == 0 and not ours.holds(word, 0)
+    with pytest.raises(ValueError, match="lacks the term"):
+        Bm25([["w1", "chưa_thấy"]], shared=shared)
+
+
 @pytest.mark.parametrize("short_codes", [1 << 16, 2])
 def test_bm25_codes_2_or_4_bytes_same_scores(monkeypatch, short_codes):
     """Weights are stored as codes into the field's table of distinct values: 2 bytes

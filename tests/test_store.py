@@ -11,7 +11,7 @@ import pytest
 from qa_support import open_ws, replace_section, with_cache, ws_segmenter
 from retrieval import store
 from retrieval.errors import IndexFormatError
-from retrieval.index import SentenceIndex
+from retrieval.index import FIELDS, SentenceIndex
 from retrieval.service import AnswerService
 
 NEW_FACT = "Thành phố Hà Nội có 999 con rồng vàng bay lượn trên hồ Gươm vào mùa thu."
@@ -453,3 +453,22 @@ def test_a_saved_index_leaves_the_page_cache_and_loads_with_random_access_advice
     loaded = store.load_index(path, "fp")
     assert advice == [os.POSIX_FADV_RANDOM]
     assert loaded.text(0) == built.index.text(0)
+
+
+def test_the_word_fields_share_one_vocabulary_built_saved_and_loaded(cfg, seed_copy, built):
+    """The sentence, article and exact-word fields use one vocabulary: one object when built,
+    one copy in the file, one object again when loaded, and the same lookups."""
+    fields = ("bm25", "article_bm25", "article_words")
+    assert len({id(getattr(built.index, f).vocab) for f in fields}) == 1
+    meta, arrays = built.index.arrays()
+    present = [getattr(built.index, f) for f in FIELDS if getattr(built.index, f) is not None]
+    assert sum(name.endswith(".vocab.text") for name in arrays) == len(present) - 2
+    again = _reopen(cfg, seed_copy)
+    assert again.info.reason == "loaded"
+    assert len({id(getattr(again.index, f).vocab) for f in fields}) == 1
+    for f in fields:
+        old, new = getattr(built.index, f), getattr(again.index, f)
+        assert new.n_terms == old.n_terms <= len(new.vocab)
+        for word in ("Hà", "Nội", "thông", "minh", "không_có_từ_này"):
+            assert new.column(word) == old.column(word)
+            assert new.idf_of(word) == old.idf_of(word)
