@@ -361,6 +361,9 @@ def _arrays(buffer: mmap.mmap, start: int, size: int, table: Any) -> dict[str, n
 def _load(path: Path, accept: Callable[[dict[str, Any]], bool], refusal: str) -> SentenceIndex:
     try:
         with open(path, "rb") as fh:
+            # Before the first read: a read with the default advice leaves read-ahead state
+            # that makes the check's reads cache the payload in large folios all the same.
+            _advise_random(fh.fileno())
             if fh.read(len(MAGIC)) != MAGIC:
                 raise IndexFormatError("not an index file")
             size = int.from_bytes(fh.read(4), "big")
@@ -382,7 +385,6 @@ def _load(path: Path, accept: Callable[[dict[str, Any]], bool], refusal: str) ->
             layout = header.get("layout")
             if not isinstance(layout, dict) or header.get("layout_crc32") != layout_checksum(layout):
                 raise IndexFormatError("corrupt: header checksum mismatch")
-            _advise_random(fh.fileno())  # before the check reads the payload into the cache
             if not _verify(fh.fileno(), start, payload_bytes, header.get("payload_xxh3")):
                 raise IndexFormatError("corrupt: checksum mismatch")
             buffer = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
