@@ -1,7 +1,8 @@
 """Compiled inner loops of retrieval's first stage (numba), for large indexes
 (:data:`retrieval.rank.KERNEL_MIN_SENTENCES`): an exact MaxScore top-k over the
 sentence fields (:func:`maxscore`) and the posting-list additions of the article
-evidence (:func:`accumulate`).
+evidence (:func:`accumulate`). Postings hold a document's number within its
+segment (:data:`retrieval.index.SEGMENT`); both visit the segments in order.
 
 A posting's weight is ``idf[term] * table[code]`` (:class:`retrieval.index.Bm25`
 stores each posting's term-frequency part as a code into the field's table of
@@ -42,13 +43,20 @@ SHARE = 0.3
 
 
 @njit(cache=True, nogil=True)
-def accumulate(indices, codes, table, starts, ends, idfs, out):  # pragma: no cover - compiled
-    """``out[indices[p]] += idfs[t] * table[codes[p]]`` for every posting ``p`` of each
-    term ``t``'s range ``starts[t]:ends[t]``, term after term: :meth:`Bm25.scores`."""
+def accumulate(indices, codes, table, starts, idfs, r_lo, r_hi, seg_of, seg_end, segment, out):  # pragma: no cover
+    """``out[doc] += idfs[t] * table[codes[p]]`` for every posting ``p`` of each term ``t``,
+    term after term: :meth:`Bm25.scores`. Term ``t``'s postings start at ``starts[t]`` and
+    come in runs ``r_lo[t]:r_hi[t]``, run ``r`` ending at ``seg_end[r]`` in segment
+    ``seg_of[r]`` (a posting's document is ``seg_of[r] * segment + indices[p]``)."""
     for t in range(starts.size):
         idf = idfs[t]
-        for p in range(starts[t], ends[t]):
-            out[indices[p]] += idf * table[codes[p]]
+        p = starts[t]
+        for r in range(r_lo[t], r_hi[t]):
+            base = seg_of[r] * segment
+            end = seg_end[r]
+            while p < end:
+                out[base + indices[p]] += idf * table[codes[p]]
+                p += 1
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -97,24 +105,6 @@ def _doc(idx0, idx1, idx2, field, p):  # pragma: no cover - compiled
     if field == 1:
         return idx1[p]
     return idx2[p]
-
-
-@njit(cache=True, nogil=True)
-def first_at(idx0, idx1, idx2, t_field, lo, hi, doc):  # pragma: no cover - compiled
-    """For each term ``t``, the first of its postings ``lo[t]:hi[t]`` (field ``t_field[t]``,
-    sorted by document) whose document is ``doc`` or later (``hi[t]`` when none is)."""
-    out = np.empty(lo.size, dtype=np.int64)
-    for t in range(lo.size):
-        a = lo[t]
-        b = hi[t]
-        while a < b:
-            m = (a + b) >> 1
-            if _doc(idx0, idx1, idx2, t_field[t], m) < doc:
-                a = m + 1
-            else:
-                b = m
-        out[t] = a
-    return out
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -190,24 +180,27 @@ def _non_essential(prefix, ne, limit):  # pragma: no cover - compiled
 @njit(cache=True, nogil=True)
 def maxscore(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2, n_fields, weights,
              t_field, t_lo, t_hi, t_idf, t_scale, t_bound, o_field, o_term,
-             start, n_docs, article_ids, factor, use_factor, max_factor, k, window, seed, share,
+             seg_first, segment, n_docs, article_ids, factor, use_factor, max_factor, k, window, seed, share,
              shared):  # pragma: no cover - compiled
     """The sentences that can be among the ``k`` best by fused score, with (base, fused).
 
-    Terms ``t`` (sorted by ``t_bound``, ascending) own the postings ``t_lo[t]:t_hi[t]``
-    of field ``t_field[t]`` (0-2: ``idx``/``codes``/``table`` 0-2) and weigh
-    ``t_idf[t] * table[code]`` in each; ``t_scale[t]`` is the field weight times the
-    term's occurrences in the query and ``t_bound[t]`` that times its largest weight,
-    the most it can add to a base score. Occurrences ``o`` list the query's terms in
-    query order (``o_term``: index into the terms). The base score of a sentence is
-    field 0's sum plus ``weights[f]`` times each other field's sum, its fused score
-    base x ``factor[article_ids[doc]]`` (or base when not ``use_factor``). Only the
-    sentences ``start`` to ``n_docs - 1`` are visited, and the term ranges hold only
-    their postings: :func:`retrieval.rank.first_stage` runs two halves of a large
-    index at once, one per core, and merges them. ``shared[0]`` is a k-th best score
-    the halves share: each raises it to its own k-th best and takes it as its cut-off
-    when it is higher (any value either half writes is at most the k-th best of the
-    whole, so a stale or lost update only prunes less).
+    Terms ``t`` (sorted by ``t_bound``, ascending) have postings in field ``t_field[t]``
+    (0-2: ``idx``/``codes``/``table`` 0-2) and weigh ``t_idf[t] * table[code]`` in each;
+    ``t_scale[t]`` is the field weight times the term's occurrences in the query and
+    ``t_bound[t]`` that times its largest weight, the most it can add to a base score.
+    Occurrences ``o`` list the query's terms in query order (``o_term``: index into the
+    terms). The base score of a sentence is field 0's sum plus ``weights[f]`` times each
+    other field's sum, its fused score base x ``factor[article_ids[doc]]`` (or base when
+    not ``use_factor``).
+
+    The sentences are visited segment by segment (:data:`retrieval.index.SEGMENT`
+    sentences each, ``segment``): row ``s`` of ``t_lo`` / ``t_hi`` holds each term's
+    postings in segment ``seg_first + s``, whose ids are numbers within the segment.
+    :func:`retrieval.rank.first_stage` runs two runs of segments of a large index at
+    once, one per core, and merges them. ``shared[0]`` is a k-th best score the calls
+    share: each raises it to its own k-th best and takes it as its cut-off when it is
+    higher (any value either writes is at most the k-th best of the whole, so a stale
+    or lost update only prunes less).
 
     MaxScore: the terms whose bounds add up to less than the current k-th best fused
     score (over the largest evidence factor, ``max_factor``) are "non-essential";
@@ -224,7 +217,8 @@ def maxscore(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2, n
     k-th best of them is a lower bound of the final k-th best, so the pruning bites
     from the first window on instead of after k arbitrary sentences.
     """
-    n_terms = t_lo.size
+    n_segs = t_lo.shape[0]
+    n_terms = t_lo.shape[1]
     prefix = np.empty(n_terms)
     total = 0.0
     for t in range(n_terms):
@@ -236,8 +230,8 @@ def maxscore(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2, n
     passed = np.empty(window, dtype=np.int64)
     bounds = np.empty(window)
     scored = 0
-    cursor = t_lo.copy()   # accumulation cursors of the essential terms
-    lookup = t_lo.copy()   # lookup cursors, every term
+    cursor = np.empty(n_terms, dtype=np.int64)   # accumulation cursors of the essential terms
+    lookup = np.empty(n_terms, dtype=np.int64)   # lookup cursors, every term
     values = np.zeros(n_terms)
     sums = np.zeros(3)
     heap = np.empty(k)
@@ -254,105 +248,126 @@ def maxscore(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2, n
         top = n_terms - 1
         sample = np.empty(k)
         n_sample = 0
-        probe = t_lo.copy()
-        for p in range(t_lo[top], min(t_hi[top], t_lo[top] + seed)):
-            doc = _doc(idx0, idx1, idx2, t_field[top], p)
+        left = seed
+        for s in range(n_segs):
+            if left == 0:
+                break
+            base_doc = (seg_first + s) * segment
             for t in range(n_terms):
-                values[t], probe[t] = _lookup(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2,
-                                              t_field[t], t_idf[t], t_hi[t], probe[t], doc)
-            base = _base(values, o_field, o_term, weights, n_fields, sums)
-            fused = base * factor[article_ids[doc]] if use_factor else base
-            if not fused > 0:
-                continue
-            n_sample = _push(sample, n_sample, fused)
+                lookup[t] = t_lo[s, t]
+            for p in range(t_lo[s, top], min(t_hi[s, top], t_lo[s, top] + left)):
+                left -= 1
+                rel = _doc(idx0, idx1, idx2, t_field[top], p)
+                for t in range(n_terms):
+                    values[t], lookup[t] = _lookup(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2,
+                                                   t_field[t], t_idf[t], t_hi[s, t], lookup[t], rel)
+                base = _base(values, o_field, o_term, weights, n_fields, sums)
+                fused = base * factor[article_ids[base_doc + rel]] if use_factor else base
+                if not fused > 0:
+                    continue
+                n_sample = _push(sample, n_sample, fused)
         if n_sample == k:
             cut = sample[0]
             ne = _non_essential(prefix, ne, cut * share / max_factor)
-    for ws in range(start, n_docs, window):
-        if shared[0] > cut:  # the other half's k-th best so far
-            cut = shared[0]
-            ne = _non_essential(prefix, ne, cut * share / max_factor)
-        if ne >= n_terms:
-            break  # even every term's bound together cannot reach the k-th best any more
-        we = min(ws + window, n_docs)
-        n_touched = 0
-        for t in range(ne, n_terms):
-            f = t_field[t]
-            if f == 0:
-                cursor[t], n_touched = _add_window(idx0, codes0, table0, t_idf[t], t_scale[t], cursor[t], t_hi[t],
-                                                   ws, we, acc, seen, touched, n_touched)
-            elif f == 1:
-                cursor[t], n_touched = _add_window(idx1, codes1, table1, t_idf[t], t_scale[t], cursor[t], t_hi[t],
-                                                   ws, we, acc, seen, touched, n_touched)
-            else:
-                cursor[t], n_touched = _add_window(idx2, codes2, table2, t_idf[t], t_scale[t], cursor[t], t_hi[t],
-                                                   ws, we, acc, seen, touched, n_touched)
-        if n_touched == 0:
-            continue
-        ne_w = ne  # the non-essential terms of this window (``ne`` may grow inside it)
-        rest = prefix[ne_w - 1] if ne_w > 0 else 0.0
-        # Bounds from the essential terms, in the order the sentences were reached; the few
-        # that can still make the cut are then taken in increasing order (for the cursors).
-        n_pass = 0
-        for j in range(n_touched):
-            d = touched[j]
-            bound = acc[d] + rest
-            acc[d] = 0.0
-            seen[d] = 0
-            if bound * (factor[article_ids[ws + d]] if use_factor else 1.0) * (1 + SLACK) < cut:
+    done = False
+    for s in range(n_segs):
+        if done:
+            break
+        base_doc = (seg_first + s) * segment
+        stop = min(base_doc + segment, n_docs)
+        for t in range(n_terms):
+            cursor[t] = t_lo[s, t]
+            lookup[t] = t_lo[s, t]
+        for ws in range(base_doc, stop, window):
+            if shared[0] > cut:  # the other calls' k-th best so far
+                cut = shared[0]
+                ne = _non_essential(prefix, ne, cut * share / max_factor)
+            if ne >= n_terms:
+                done = True  # even every term's bound together cannot reach the k-th best any more
+                break
+            we = min(ws + window, stop)
+            # Window bounds within the segment (the postings' ids are).
+            ws_rel = ws - base_doc
+            we_rel = we - base_doc
+            n_touched = 0
+            for t in range(ne, n_terms):
+                f = t_field[t]
+                if f == 0:
+                    cursor[t], n_touched = _add_window(idx0, codes0, table0, t_idf[t], t_scale[t], cursor[t],
+                                                       t_hi[s, t], ws_rel, we_rel, acc, seen, touched, n_touched)
+                elif f == 1:
+                    cursor[t], n_touched = _add_window(idx1, codes1, table1, t_idf[t], t_scale[t], cursor[t],
+                                                       t_hi[s, t], ws_rel, we_rel, acc, seen, touched, n_touched)
+                else:
+                    cursor[t], n_touched = _add_window(idx2, codes2, table2, t_idf[t], t_scale[t], cursor[t],
+                                                       t_hi[s, t], ws_rel, we_rel, acc, seen, touched, n_touched)
+            if n_touched == 0:
                 continue
-            passed[n_pass] = d
-            bounds[n_pass] = bound
-            n_pass += 1
-        order = np.argsort(passed[:n_pass]) if n_pass > 1 else np.zeros(n_pass, dtype=np.int64)
-        for j in order:
-            doc = ws + passed[j]
-            bound = bounds[j]
-            f_doc = factor[article_ids[doc]] if use_factor else 1.0
-            if bound * f_doc * (1 + SLACK) < cut:
-                continue
-            # The non-essential terms, largest bound first: each replaces its bound by its weight.
-            t = ne_w - 1
-            while t >= 0:
-                values[t], lookup[t] = _lookup(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2,
-                                               t_field[t], t_idf[t], t_hi[t], lookup[t], doc)
-                bound += t_scale[t] * values[t] - t_bound[t]
+            ne_w = ne  # the non-essential terms of this window (``ne`` may grow inside it)
+            rest = prefix[ne_w - 1] if ne_w > 0 else 0.0
+            # Bounds from the essential terms, in the order the sentences were reached; the few
+            # that can still make the cut are then taken in increasing order (for the cursors).
+            n_pass = 0
+            for j in range(n_touched):
+                d = touched[j]
+                bound = acc[d] + rest
+                acc[d] = 0.0
+                seen[d] = 0
+                if bound * (factor[article_ids[ws + d]] if use_factor else 1.0) * (1 + SLACK) < cut:
+                    continue
+                passed[n_pass] = d
+                bounds[n_pass] = bound
+                n_pass += 1
+            order = np.argsort(passed[:n_pass]) if n_pass > 1 else np.zeros(n_pass, dtype=np.int64)
+            for j in order:
+                doc = ws + passed[j]
+                rel = ws_rel + passed[j]
+                bound = bounds[j]
+                f_doc = factor[article_ids[doc]] if use_factor else 1.0
                 if bound * f_doc * (1 + SLACK) < cut:
-                    break
-                t -= 1
-            if t >= 0:
-                continue
-            scored += 1
-            for t in range(ne_w, n_terms):
-                values[t], lookup[t] = _lookup(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2,
-                                               t_field[t], t_idf[t], t_hi[t], lookup[t], doc)
-            base = _base(values, o_field, o_term, weights, n_fields, sums)
-            fused = base * f_doc if use_factor else base
-            if not fused > 0:
-                continue
-            if fused < cut:
-                continue
-            if found == cap:
-                cap *= 2
-                c_doc2 = np.empty(cap, dtype=np.int64)
-                c_base2 = np.empty(cap)
-                c_fused2 = np.empty(cap)
-                c_doc2[:found] = c_doc[:found]
-                c_base2[:found] = c_base[:found]
-                c_fused2[:found] = c_fused[:found]
-                c_doc, c_base, c_fused = c_doc2, c_base2, c_fused2
-            c_doc[found] = doc
-            c_base[found] = base
-            c_fused[found] = fused
-            found += 1
-            filled = _push(heap, filled, fused)
-            if filled == k:
-                theta = heap[0]
-                if theta > cut:
-                    cut = theta
-                    ne = _non_essential(prefix, ne, cut * share / max_factor)
-                    if cut > shared[0]:
-                        shared[0] = cut
+                    continue
+                # The non-essential terms, largest bound first: each replaces its bound by its weight.
+                t = ne_w - 1
+                while t >= 0:
+                    values[t], lookup[t] = _lookup(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2,
+                                                   t_field[t], t_idf[t], t_hi[s, t], lookup[t], rel)
+                    bound += t_scale[t] * values[t] - t_bound[t]
+                    if bound * f_doc * (1 + SLACK) < cut:
+                        break
+                    t -= 1
+                if t >= 0:
+                    continue
+                scored += 1
+                for t in range(ne_w, n_terms):
+                    values[t], lookup[t] = _lookup(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2,
+                                                   t_field[t], t_idf[t], t_hi[s, t], lookup[t], rel)
+                base = _base(values, o_field, o_term, weights, n_fields, sums)
+                fused = base * f_doc if use_factor else base
+                if not fused > 0:
+                    continue
+                if fused < cut:
+                    continue
+                if found == cap:
+                    cap *= 2
+                    c_doc2 = np.empty(cap, dtype=np.int64)
+                    c_base2 = np.empty(cap)
+                    c_fused2 = np.empty(cap)
+                    c_doc2[:found] = c_doc[:found]
+                    c_base2[:found] = c_base[:found]
+                    c_fused2[:found] = c_fused[:found]
+                    c_doc, c_base, c_fused = c_doc2, c_base2, c_fused2
+                c_doc[found] = doc
+                c_base[found] = base
+                c_fused[found] = fused
+                found += 1
+                filled = _push(heap, filled, fused)
+                if filled == k:
+                    theta = heap[0]
+                    if theta > cut:
+                        cut = theta
+                        ne = _non_essential(prefix, ne, cut * share / max_factor)
+                        if cut > shared[0]:
+                            shared[0] = cut
     keep = 0
     for i in range(found):
         if filled < k or c_fused[i] >= theta:

@@ -329,9 +329,29 @@ def _compiled_scores(field: Bm25, terms: Sequence[str]) -> np.ndarray:
 
     score = np.zeros(field.n_docs)
     cols = np.array([col for col in map(field.column, terms) if col is not None], dtype=np.int64)
-    kernels.accumulate(field.indices, field.codes, field.table, field.indptr[cols], field.indptr[cols + 1],
-                       field.idf[cols], score)
+    if field.segmented:
+        runs = (field.seg_ptr[cols], field.seg_ptr[cols + 1], field.seg_of, field.seg_end)
+    else:  # one run per term, in segment 0
+        runs = (np.arange(cols.size), np.arange(1, cols.size + 1), np.zeros(cols.size, dtype=np.uint16),
+                field.indptr[cols + 1])
+    kernels.accumulate(field.indices, field.codes, field.table, field.indptr[cols], field.idf[cols], *runs,
+                       field.segment, score)
     return score
+
+
+def _segment_ranges(field: Bm25, col: int, lo: np.ndarray, hi: np.ndarray, j: int) -> None:
+    """Column ``col``'s postings in each segment of ``field``, into column ``j`` of ``lo``
+    / ``hi`` (one row per segment; a segment without postings keeps an empty range)."""
+    start, end = field.postings(col)
+    if not field.segmented:
+        lo[0, j], hi[0, j] = start, end
+        return
+    r0, r1 = int(field.seg_ptr[col]), int(field.seg_ptr[col + 1])
+    segs = field.seg_of[r0:r1]
+    ends = field.seg_end[r0:r1]
+    hi[segs, j] = ends
+    lo[segs[1:], j] = ends[:-1]
+    lo[segs[0], j] = start
 
 
 def _article_relative(
@@ -529,10 +549,12 @@ def _maxscore(
     """:func:`retrieval.kernels.maxscore` for the query terms ``occurrences`` ((field, column),
     in query order): the candidates, their base and fused scores.
 
-    From ``PARALLEL_MIN_SENTENCES`` sentences on, with two cores or more, the two halves of
-    the index are searched at once (the kernel releases the interpreter lock), each for its
-    own ``depth`` best, and merged: the ``depth`` best of the whole are among them, and each
-    sentence's scores are computed the same way, so the result is the one-pass result."""
+    The kernel visits the index segment by segment (:data:`retrieval.index.SEGMENT`
+    sentences). From ``PARALLEL_MIN_SENTENCES`` sentences on, with two cores or more, two
+    runs of segments holding about half of the question's postings each are searched at
+    once (the kernel releases the interpreter lock), each for its own ``depth`` best, and
+    merged: the ``depth`` best of the whole are among them, and each sentence's scores are
+    computed the same way, so the result is the one-pass result."""
     from . import kernels
 
     times = Counter(occurrences)
@@ -540,7 +562,13 @@ def _maxscore(
     bound = {key: scale[key] * float(fields[key[0]][0].max_weight[key[1]]) for key in times}
     terms = sorted(times, key=lambda key: (bound[key], key))  # smallest bound first
     position = {key: i for i, key in enumerate(terms)}
-    spans = np.array([fields[f][0].postings(col) for f, col in terms], dtype=np.int64).reshape(-1, 2)
+    n_docs = index.bm25.n_docs
+    segment = index.bm25.segment
+    n_segs = -(-n_docs // segment)
+    lo = np.zeros((n_segs, len(terms)), dtype=np.int64)
+    hi = np.zeros((n_segs, len(terms)), dtype=np.int64)
+    for j, (f, col) in enumerate(terms):
+        _segment_ranges(fields[f][0], col, lo, hi, j)
     factor = np.ones(1) if rel is None else 1 + article_weight * rel
     arrays = [(field.indices, field.codes, field.table) for field, _, _ in fields]
     arrays += [arrays[0]] * (3 - len(arrays))
@@ -554,24 +582,23 @@ def _maxscore(
         np.array([f for f, _ in occurrences], dtype=np.int64),
         np.array([position[key] for key in occurrences], dtype=np.int64),
     )
-    shared = np.zeros(1)  # the halves' common k-th best so far
-    search_args = (index.sentence_article_ids, factor, rel is not None, float(factor.max()),
+    shared = np.zeros(1)  # the calls' common k-th best so far
+    search_args = (n_docs, index.sentence_article_ids, factor, rel is not None, float(factor.max()),
                    depth, kernels.WINDOW, kernels.SEED, kernels.SHARE, shared)
 
-    def search(lo: np.ndarray, hi: np.ndarray, start: int, end: int):
-        """The kernel over sentences ``start`` to ``end - 1``, whose postings are ``lo:hi``."""
-        return kernels.maxscore(*field_args, lo, hi, *term_args, start, end, *search_args)
+    def search(first: int, last: int):
+        """The kernel over segments ``first`` to ``last - 1``."""
+        return kernels.maxscore(*field_args, lo[first:last], hi[first:last], *term_args, first, segment,
+                                *search_args)
 
-    lo, hi = spans[:, 0].copy(), spans[:, 1].copy()
-    n_docs = index.bm25.n_docs
-    if not _parallel(index):
-        docs, base, fused, _ = search(lo, hi, 0, n_docs)
+    if not _parallel(index) or n_segs < 2:
+        docs, base, fused, _ = search(0, n_segs)
         return docs, base, fused
-    # Each term's postings split at the middle sentence (postings are sorted by sentence).
-    middle = n_docs // 2
-    split = kernels.first_at(arrays[0][0], arrays[1][0], arrays[2][0], t_field, lo, hi, middle)
-    second = _pool().submit(search, split, hi, middle, n_docs)
-    first = search(lo, split, 0, middle)
+    # Two runs of segments, one per core, with about as many of the question's postings each.
+    work = np.cumsum((hi - lo).sum(axis=1))
+    split = min(max(int(np.searchsorted(work, work[-1] / 2)) + 1, 1), n_segs - 1)
+    second = _pool().submit(search, split, n_segs)
+    first = search(0, split)
     halves = (first, second.result())
     docs = np.concatenate([h[0] for h in halves])
     base = np.concatenate([h[1] for h in halves])
@@ -581,8 +608,8 @@ def _maxscore(
     return docs[keep], base[keep], fused[keep]
 
 
-# From this many sentences on, the compiled first stage searches the two halves of the index
-# at once, one per core (measured at 1M sentences: p50 4.75 -> 3.94 ms in one process, same run).
+# From this many sentences on, the compiled first stage searches two halves of the index
+# (runs of segments) at once, one per core (measured at 1M sentences: p50 4.75 -> 3.94 ms in one process, same run).
 PARALLEL_MIN_SENTENCES = 400_000
 
 _pool_lock = threading.Lock()

@@ -110,21 +110,29 @@ def test_bm25_codes_2_or_4_bytes_same_scores(monkeypatch, short_codes):
     for query in queries:
         np.testing.assert_array_equal(ours.scores(query), reference.get_scores(query))
     word = max(reference.doc_freqs[0], key=len) if reference.doc_freqs[0] else "và"
-    lo, hi = ours.postings(ours.vocab.get(word))
-    np.testing.assert_array_equal(ours.weights(ours.vocab.get(word)), reference.get_scores([word])[ours.indices[lo:hi]])
+    col = ours.column(word)
+    np.testing.assert_array_equal(ours.weights(col), reference.get_scores([word])[ours.docs(col)])
 
 
-@pytest.mark.parametrize("short_ids", [1 << 16, 2])
-def test_bm25_document_ids_2_or_4_bytes_same_scores(monkeypatch, short_ids):
-    """Document ids take 2 bytes in a field of at most SHORT_IDS documents, 4 otherwise;
-    the scores, postings and lookups are the same either way."""
+@pytest.mark.parametrize("segment", [1 << 16, 80, 7, 1])
+def test_bm25_segments_same_scores_documents_and_lookups(monkeypatch, segment):
+    """Postings store a document's number within its segment (2 bytes); a field of more
+    documents than a segment records, per term, its runs of postings by segment. The
+    scores, documents and lookups are the same whatever the segment size, and a segment
+    a term skips (runs in segments 0 and 2, none in 1) is handled."""
     import retrieval.index as index_module
 
-    monkeypatch.setattr(index_module, "SHORT_IDS", short_ids)
+    monkeypatch.setattr(index_module, "SEGMENT", segment)
     docs, queries = random_corpus(4)
     ours = Bm25(docs, k1=1.5, b=0.5, epsilon=0.25)
-    assert len(docs) > 2
-    assert ours.indices.dtype == (np.uint16 if short_ids > 2 else np.int32)
+    assert ours.indices.dtype == np.uint16 and ours.segment == segment
+    assert ours.segmented == (len(docs) > segment)
+    if ours.segmented:
+        assert len(ours.seg_of) > len(ours.vocab)  # terms with postings in several segments
+        runs = [ours.seg_of[ours.seg_ptr[c]:ours.seg_ptr[c + 1]].tolist() for c in range(len(ours.vocab))]
+        assert all(r == sorted(set(r)) for r in runs)
+        if segment > 1:
+            assert any(any(b - a > 1 for a, b in zip(r, r[1:])) for r in runs)  # a skipped segment
     reference = BM25Okapi(docs, k1=1.5, b=0.5, epsilon=0.25)
     for query in queries:
         np.testing.assert_array_equal(ours.scores(query), reference.get_scores(query))
@@ -132,7 +140,8 @@ def test_bm25_document_ids_2_or_4_bytes_same_scores(monkeypatch, short_ids):
         expected = [i for i, doc in enumerate(docs) if word in doc]
         assert ours.docs_with(word).tolist() == expected
         assert [i for i in range(len(docs)) if ours.holds(word, i)] == expected
-    assert ours.docs_with("zzz").dtype == ours.indices.dtype
+        assert not ours.holds(word, -1) and not ours.holds(word, len(docs))
+    assert ours.docs_with("zzz").size == 0 and not ours.holds("zzz", 0)
 
 
 def test_bm25_negative_idf_is_floored():

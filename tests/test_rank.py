@@ -4,6 +4,7 @@ over every sentence (rank.candidates_for) returns: the same candidates and the s
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 import random
 import threading
 
@@ -13,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qa_support import replace_section, ws_segmenter
+from retrieval import index as index_module
 from retrieval import kernels, rank
 from retrieval.index import build_index
 from retrieval.ingest import Article
@@ -66,13 +68,21 @@ def compiled_first_stage(monkeypatch):
     rank._kernels_ready.set()
 
 
-@pytest.fixture(scope="module", params=[0, 1])
+# (corpus seed, segment size): one segment as in a small index, and segments of 64 sentences
+# (about 8) as in a large one (retrieval.index.SEGMENT).
+@pytest.fixture(scope="module", params=[(0, index_module.SEGMENT), (1, 64)], ids=["one-segment", "segments"])
 def synthetic(request, repo_config):
+    seed, segment = request.param
     seg = ws_segmenter()
     r = repo_config.retrieval
-    index = build_index(synthetic_articles(request.param), seg.sentence_spans, seg.terms, k1=r.k1, b=r.b,
-                        epsilon=r.epsilon, with_fold_pairs=True, with_pairs=True, progress=False)
-    return AnswerService(index, seg, repo_config), questions(request.param)
+    default, index_module.SEGMENT = index_module.SEGMENT, segment
+    try:
+        index = build_index(synthetic_articles(seed), seg.sentence_spans, seg.terms, k1=r.k1, b=r.b,
+                            epsilon=r.epsilon, with_fold_pairs=True, with_pairs=True, progress=False)
+    finally:
+        index_module.SEGMENT = default
+    assert index.bm25.segmented == (segment < len(index.sentences))
+    return AnswerService(index, seg, repo_config), questions(seed)
 
 
 def _same(service: AnswerService, texts: list[str], cfg) -> int:
@@ -138,7 +148,7 @@ def test_first_stage_in_two_halves_equals_the_full_pass(synthetic, monkeypatch, 
     search = kernels.maxscore
 
     def recording(*args):
-        halves.append(args[19:21])  # (start, end) of the sentences searched
+        halves.append((args[19], args[12].shape[0]))  # first segment, how many
         return search(*args)
 
     monkeypatch.setattr(kernels, "maxscore", recording)
@@ -156,34 +166,29 @@ def test_first_stage_in_two_halves_equals_the_full_pass(synthetic, monkeypatch, 
     monkeypatch.setattr(rank, "_cores", lambda: 2)
     cfg = dataclasses.replace(service.cfg.retrieval, rerank_depth=depth)
     assert _same(service, texts, cfg) > len(texts) // 2
-    n = service.index.bm25.n_docs
-    assert halves and set(halves) == {(0, n // 2), (n // 2, n)}
+    index = service.index
+    n_segs = -(-index.bm25.n_docs // index.bm25.segment)
+    if n_segs == 1:
+        assert set(halves) == {(0, 1)}  # one segment is not split
+    else:
+        # Each question: two runs of segments that cover them all (the split follows its postings).
+        firsts = Counter(n for start, n in halves if start == 0)
+        seconds = Counter(start for start, n in halves if start > 0 and start + n == n_segs)
+        assert firsts == seconds and sum(firsts.values()) * 2 == len(halves) and len(firsts) > 1
     # The article evidence too: the folded field summed by the other thread meanwhile.
     assert scorers == {(False, True), (True, False)}
-
-
-def test_first_at_finds_where_each_term_reaches_a_document():
-    rng = np.random.default_rng(0)
-    fields = [np.unique(rng.integers(0, 500, size)).astype(dtype)
-              for size, dtype in ((300, np.int32), (40, np.int32), (1, np.uint16))]
-    lo = np.array([0, 5, 0, 0], dtype=np.int64)
-    hi = np.array([fields[0].size, fields[1].size, fields[2].size, 0], dtype=np.int64)
-    t_field = np.array([0, 1, 2, 0], dtype=np.int64)
-    for doc in (0, 1, 250, 499, 500, 10_000):
-        got = kernels.first_at(*fields, t_field, lo, hi, doc)
-        want = [a + int(np.searchsorted(fields[f][a:b], doc)) for f, a, b in zip(t_field, lo, hi)]
-        assert got.tolist() == want
 
 
 def test_one_core_searches_in_one_pass(synthetic, monkeypatch):
     service, texts = synthetic
     calls = []
     search = kernels.maxscore
-    monkeypatch.setattr(kernels, "maxscore", lambda *a: calls.append(a[19:21]) or search(*a))
+    monkeypatch.setattr(kernels, "maxscore", lambda *a: calls.append((a[19], a[12].shape[0])) or search(*a))
     monkeypatch.setattr(rank, "PARALLEL_MIN_SENTENCES", 0)
     monkeypatch.setattr(rank, "_cores", lambda: 1)
     assert _same(service, texts[:10], service.cfg.retrieval) > 0
-    assert set(calls) == {(0, service.index.bm25.n_docs)}
+    index = service.index
+    assert set(calls) == {(0, -(-index.bm25.n_docs // index.bm25.segment))}
 
 
 def test_the_numpy_pass_buffers_are_released_once_the_kernels_answer(synthetic, monkeypatch):
