@@ -99,6 +99,13 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return array
 
 
+def _narrow(positions: np.ndarray) -> np.ndarray:
+    """``positions`` (non-decreasing, non-negative) as int32 when the last fits, else int64:
+    the per-term pointer arrays are read at random, a page per term, and half as many
+    pages stay resident."""
+    return positions.astype(np.int32 if positions.size == 0 or positions[-1] < 1 << 31 else np.int64)
+
+
 def _term_hash(encoded: bytes) -> int:
     """A term's 64-bit lookup key (stable across processes, unlike ``hash``)."""
     return int.from_bytes(hashlib.blake2b(encoded, digest_size=8).digest(), "little")
@@ -131,7 +138,7 @@ class Vocabulary:
         text = np.frombuffer(b"".join(encoded), dtype=np.uint8)
         hashes = np.fromiter(map(_term_hash, encoded), dtype=np.uint64, count=len(encoded))
         columns = np.argsort(hashes, kind="stable").astype(np.int32)
-        return cls(text, offsets(encoded), hashes[columns], columns)
+        return cls(text, _narrow(offsets(encoded)), hashes[columns], columns)
 
     def __len__(self) -> int:
         return len(self.columns)
@@ -262,8 +269,9 @@ class Bm25:
         keys, counts = np.unique(ids * max(n, 1) + rows, return_counts=True)
         cols = keys // max(n, 1)
         rows = keys - cols * max(n, 1)
-        self.indptr = np.zeros(v + 1, dtype=np.int64)
-        self.indptr[1:] = np.cumsum(np.bincount(cols, minlength=v))
+        indptr = np.zeros(v + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum(np.bincount(cols, minlength=v))
+        self.indptr = _narrow(indptr)
         self.segment = SEGMENT
         if not 0 < SEGMENT <= 1 << 16:
             raise ValueError("SEGMENT must be between 1 and 65,536")
@@ -274,10 +282,11 @@ class Bm25:
             # The postings are sorted by (column, document): a run starts where either changes.
             first = np.flatnonzero(np.diff(cols, prepend=-1) | np.diff(seg, prepend=-1))
             self.seg_of = seg[first].astype(np.uint16 if n <= SEGMENT << 16 else np.int32)
-            self.seg_end = np.append(first[1:], rows.size).astype(np.int64)
-            self.seg_ptr = np.zeros(v + 1, dtype=np.int64)
-            self.seg_ptr[1:] = np.cumsum(np.bincount(cols[first], minlength=v))
-        df = np.diff(self.indptr)
+            self.seg_end = _narrow(np.append(first[1:], rows.size))
+            seg_ptr = np.zeros(v + 1, dtype=np.int64)
+            seg_ptr[1:] = np.cumsum(np.bincount(cols[first], minlength=v))
+            self.seg_ptr = _narrow(seg_ptr)
+        df = np.diff(indptr)
         if remap is None:
             self.idf = self._idf(df.astype(np.float64))
         else:
@@ -295,7 +304,7 @@ class Bm25:
         self.max_weight = np.zeros(v, dtype=np.float64)
         if weights.size:
             held = np.flatnonzero(df)
-            self.max_weight[held] = np.maximum.reduceat(weights, self.indptr[held])
+            self.max_weight[held] = np.maximum.reduceat(weights, indptr[held])
         for name in self._ARRAYS + self._SEGMENT_ARRAYS:
             if getattr(self, name) is not None:
                 _frozen(getattr(self, name))

@@ -80,7 +80,7 @@ from .ingest import corpus_files
 log = logging.getLogger(__name__)
 
 MAGIC = b"VNQA-INDEX\n"
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 # The payload's checksum is an XXH3-64 hash per chunk of this many bytes.
 CHUNK_BYTES = 16 << 20
 # From this many chunks on, the payload is checked in a forked child process (:func:`_verify`).

@@ -354,3 +354,14 @@ def test_best_candidates_equals_the_plain_selection(n, k, seed):
     ]
     for score in cases:
         np.testing.assert_array_equal(best_candidates(score, k), _reference_candidates(score, k))
+
+
+def test_per_term_pointers_take_4_bytes_when_they_fit():
+    """Posting pointers, segment runs and vocabulary offsets are int32 up to 2**31 - 1, int64 beyond."""
+    from retrieval.index import _narrow
+
+    assert _narrow(np.array([0, 5, (1 << 31) - 1])).dtype == np.int32
+    wide = _narrow(np.array([0, 1 << 31]))
+    assert wide.dtype == np.int64 and wide.tolist() == [0, 1 << 31]
+    bm = Bm25([["a", "b"], ["b"], ["c"]])
+    assert bm.indptr.dtype == bm.vocab.offsets.dtype == np.int32
