@@ -441,8 +441,20 @@ class Bm25:
             score.fill(0.0)
         for term in query:
             col = self.column(term)
-            if col is not None:
-                score[self.docs(col)] += self.weights(col)
+            if col is None:
+                continue
+            lo, hi = self.postings(col)
+            weights = self.weights(col)
+            if self.seg_ptr is None:
+                score[self.indices[lo:hi]] += weights
+                continue
+            # Run by run, into the run's segment of the scores (no array of whole document ids).
+            start = lo
+            for r in range(int(self.seg_ptr[col]), int(self.seg_ptr[col + 1])):
+                end = int(self.seg_end[r])
+                first = int(self.seg_of[r]) * self.segment
+                score[first:first + self.segment][self.indices[start:end]] += weights[start - lo:end - lo]
+                start = end
         return score
 
     def top_k(self, query: Sequence[str], k: int) -> list[Hit]:
