@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -382,14 +383,23 @@ class Bm25:
         """Where column ``col``'s postings start and end in ``indices``."""
         return int(self.indptr[col]), int(self.indptr[col + 1])
 
+    def runs(self, col: int) -> tuple[list[int], list[int], list[int]]:
+        """Column ``col``'s postings by segment: (segments, starts, ends), one run per segment
+        that holds any; in a field of one segment, one run from ``indptr[col]``."""
+        lo, hi = self.postings(col)
+        if self.seg_ptr is None:
+            return [0], [lo], [hi]
+        r0, r1 = int(self.seg_ptr[col]), int(self.seg_ptr[col + 1])
+        ends = self.seg_end[r0:r1].tolist()
+        return self.seg_of[r0:r1].tolist(), [lo] + ends[:-1], ends
+
     def docs(self, col: int) -> np.ndarray:
         """The ids of column ``col``'s documents, in order (int64 when the field is segmented)."""
         lo, hi = self.postings(col)
         if self.seg_ptr is None:
             return self.indices[lo:hi]
-        r0, r1 = int(self.seg_ptr[col]), int(self.seg_ptr[col + 1])
-        runs = np.diff(self.seg_end[r0:r1], prepend=lo)
-        base = np.repeat(self.seg_of[r0:r1].astype(np.int64) * self.segment, runs)
+        segments, starts, ends = self.runs(col)
+        base = np.repeat(np.asarray(segments, dtype=np.int64) * self.segment, np.subtract(ends, starts))
         return base + self.indices[lo:hi]
 
     def weights(self, col: int) -> np.ndarray:
@@ -414,15 +424,11 @@ class Bm25:
         col = self.column(term)
         if col is None or not 0 <= doc < self.n_docs:
             return False
-        lo, hi = self.postings(col)
-        if self.seg_ptr is not None:
-            r0, r1 = int(self.seg_ptr[col]), int(self.seg_ptr[col + 1])
-            segment = doc // self.segment
-            r = r0 + int(np.searchsorted(self.seg_of[r0:r1], segment))
-            if r == r1 or int(self.seg_of[r]) != segment:
-                return False
-            lo, hi = (lo if r == r0 else int(self.seg_end[r - 1])), int(self.seg_end[r])
-        docs = self.indices[lo:hi]
+        segments, starts, ends = self.runs(col)
+        r = bisect_left(segments, doc // self.segment)
+        if r == len(segments) or segments[r] != doc // self.segment:
+            return False
+        docs = self.indices[starts[r]:ends[r]]
         pos = int(np.searchsorted(docs, doc % self.segment))
         return pos < docs.size and int(docs[pos]) == doc % self.segment
 
@@ -443,18 +449,12 @@ class Bm25:
             col = self.column(term)
             if col is None:
                 continue
-            lo, hi = self.postings(col)
+            lo = int(self.indptr[col])
             weights = self.weights(col)
-            if self.seg_ptr is None:
-                score[self.indices[lo:hi]] += weights
-                continue
             # Run by run, into the run's segment of the scores (no array of whole document ids).
-            start = lo
-            for r in range(int(self.seg_ptr[col]), int(self.seg_ptr[col + 1])):
-                end = int(self.seg_end[r])
-                first = int(self.seg_of[r]) * self.segment
+            for segment, start, end in zip(*self.runs(col)):
+                first = segment * self.segment
                 score[first:first + self.segment][self.indices[start:end]] += weights[start - lo:end - lo]
-                start = end
         return score
 
     def top_k(self, query: Sequence[str], k: int) -> list[Hit]:

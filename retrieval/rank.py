@@ -342,16 +342,9 @@ def _compiled_scores(field: Bm25, terms: Sequence[str]) -> np.ndarray:
 def _segment_ranges(field: Bm25, col: int, lo: np.ndarray, hi: np.ndarray, j: int) -> None:
     """Column ``col``'s postings in each segment of ``field``, into column ``j`` of ``lo``
     / ``hi`` (one row per segment; a segment without postings keeps an empty range)."""
-    start, end = field.postings(col)
-    if not field.segmented:
-        lo[0, j], hi[0, j] = start, end
-        return
-    r0, r1 = int(field.seg_ptr[col]), int(field.seg_ptr[col + 1])
-    segs = field.seg_of[r0:r1]
-    ends = field.seg_end[r0:r1]
-    hi[segs, j] = ends
-    lo[segs[1:], j] = ends[:-1]
-    lo[segs[0], j] = start
+    for segment, start, end in zip(*field.runs(col)):
+        lo[segment, j] = start
+        hi[segment, j] = end
 
 
 def _article_relative(

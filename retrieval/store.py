@@ -14,8 +14,8 @@ the usual sequential read-ahead, Linux keeps a large file in large page-cache
 folios (up to megabytes each) and maps a whole folio on every page fault, so
 each question's scattered reads made megabytes of the file resident in the
 process. Read in single pages, a fault maps at most the kernel's fault-around
-window (64 KiB). Measured at 1M sentences after 600 answers: 636 MB of the
-979 MB file resident in the process with read-ahead, 565 MB without.
+window (64 KiB). Measured at 1M sentences after 600 answers, one process: 606 MB
+of the 928 MB file resident with read-ahead, 525 MB with the advice.
 
 The index is served only when the header's fingerprint equals the one
 computed now from the corpus files' contents, the ingestion and retrieval
