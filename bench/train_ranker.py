@@ -31,7 +31,8 @@ sys.path.insert(0, str(REPO / "bench"))
 import xquad  # noqa: E402
 from retrieval.config import load_config  # noqa: E402
 from retrieval.normalize import fold_diacritics  # noqa: E402
-from retrieval.rank import FEATURES, TypeRules, candidates_for, features  # noqa: E402
+from retrieval.answer_types import TypeRules  # noqa: E402
+from retrieval.rank import FEATURES, candidates_for, features  # noqa: E402
 from retrieval.service import AnswerService  # noqa: E402
 
 

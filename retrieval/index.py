@@ -29,6 +29,7 @@ from typing import Any, overload
 
 import numpy as np
 
+from .answer_types import sentence_kinds
 from .ingest import Article
 from .query import bigrams, expand, fold_terms
 from .segcache import Segmented, segment_article
@@ -478,10 +479,13 @@ def _item(seq: Sequence[Any], i: int | slice, row: Callable[[int], Any], what: s
 
 
 class SentenceRefs(Sequence[SentenceRef]):
-    """Every sentence's :class:`SentenceRef`, as four integer arrays."""
+    """Every sentence's :class:`SentenceRef`, as four integer arrays, and ``kinds``: the kinds
+    of question each could answer (:func:`retrieval.answer_types.sentence_kinds`, uint8)."""
 
-    def __init__(self, article: np.ndarray, paragraph: np.ndarray, start: np.ndarray, end: np.ndarray):
+    def __init__(self, article: np.ndarray, paragraph: np.ndarray, start: np.ndarray, end: np.ndarray,
+                 kinds: np.ndarray):
         self.article, self.paragraph, self.start, self.end = article, paragraph, start, end
+        self.kinds = kinds
 
     def __len__(self) -> int:
         return len(self.article)
@@ -501,12 +505,12 @@ class SentenceRefs(Sequence[SentenceRef]):
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"sentences.article": self.article, "sentences.paragraph": self.paragraph,
-                "sentences.start": self.start, "sentences.end": self.end}
+                "sentences.start": self.start, "sentences.end": self.end, "sentences.kinds": self.kinds}
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> SentenceRefs:
         return cls(arrays["sentences.article"], arrays["sentences.paragraph"], arrays["sentences.start"],
-                   arrays["sentences.end"])
+                   arrays["sentences.end"], arrays["sentences.kinds"])
 
 
 class Terms(Sequence[tuple[str, ...]]):
@@ -706,7 +710,7 @@ class SentenceIndex:
         """Cheap consistency checks of the arrays' shapes (raises ValueError)."""
         n = len(self.sentences)
         sizes = {len(self.sentences.paragraph), len(self.sentences.start), len(self.sentences.end),
-                 len(self.terms), self.bm25.n_docs, self.fold.n_docs}
+                 len(self.sentences.kinds), len(self.terms), self.bm25.n_docs, self.fold.n_docs}
         sizes |= {f.n_docs for f in (self.pairs, self.fold_pairs) if f is not None}
         if sizes != {n}:
             raise ValueError("the sentence arrays disagree on the number of sentences")
@@ -786,10 +790,11 @@ def build_index(
     par: list[int] = []
     starts: list[int] = []
     ends: list[int] = []
+    kinds: list[int] = []
     toks: list[tuple[str, ...]] = []
     titles: list[tuple[str, ...]] = []
     counts: list[int] = []
-    for a, seg in enumerate(segmented):
+    for a, (article, seg) in enumerate(zip(articles, segmented)):
         titles.append(seg.title_terms)
         counts.append(len(seg.sentences))
         for p, start, end, sentence_terms in seg.sentences:
@@ -797,6 +802,7 @@ def build_index(
             par.append(p)
             starts.append(start)
             ends.append(end)
+            kinds.append(sentence_kinds(article.paragraphs[p][start:end]))
             toks.append(sentence_terms)
     params = {"k1": k1, "b": b, "epsilon": epsilon}
     # Each sentence is expanded and folded once; an article's terms are its
@@ -820,7 +826,8 @@ def build_index(
     del folded
     return SentenceIndex(
         articles=ArticleList(articles),
-        sentences=SentenceRefs(*(_frozen(np.asarray(x, dtype=np.int32)) for x in (art, par, starts, ends))),
+        sentences=SentenceRefs(*(_frozen(np.asarray(x, dtype=np.int32)) for x in (art, par, starts, ends)),
+                               _frozen(np.asarray(kinds, dtype=np.uint8))),
         terms=terms,
         bm25=bm25,
         fold=fold,

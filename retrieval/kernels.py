@@ -44,10 +44,11 @@ SHARE = 0.3
 
 @njit(cache=True, nogil=True)
 def accumulate(indices, codes, table, starts, idfs, r_lo, r_hi, seg_of, seg_end, segment, out):  # pragma: no cover
-    """``out[doc] += idfs[t] * table[codes[p]]`` for every posting ``p`` of each term ``t``,
-    term after term: :meth:`Bm25.scores`. Term ``t``'s postings start at ``starts[t]`` and
-    come in runs ``r_lo[t]:r_hi[t]``, run ``r`` ending at ``seg_end[r]`` in segment
-    ``seg_of[r]`` (a posting's document is ``seg_of[r] * segment + indices[p]``)."""
+    """``out[doc] = 0``, then ``out[doc] += idfs[t] * table[codes[p]]`` for every posting ``p``
+    of each term ``t``, term after term: :meth:`Bm25.scores`. Term ``t``'s postings start at
+    ``starts[t]`` and come in runs ``r_lo[t]:r_hi[t]``, run ``r`` ending at ``seg_end[r]`` in
+    segment ``seg_of[r]`` (a posting's document is ``seg_of[r] * segment + indices[p]``)."""
+    out[:] = 0.0
     for t in range(starts.size):
         idf = idfs[t]
         p = starts[t]
@@ -57,6 +58,56 @@ def accumulate(indices, codes, table, starts, idfs, r_lo, r_hi, seg_of, seg_end,
             while p < end:
                 out[base + indices[p]] += idf * table[codes[p]]
                 p += 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _largest(values):  # pragma: no cover - compiled
+    """The largest of ``values`` and 0.0: four running maxima (one is a chain of dependent
+    comparisons, four times slower)."""
+    m0 = m1 = m2 = m3 = 0.0
+    n4 = values.size - values.size % 4
+    for a in range(0, n4, 4):
+        m0 = max(m0, values[a])
+        m1 = max(m1, values[a + 1])
+        m2 = max(m2, values[a + 2])
+        m3 = max(m3, values[a + 3])
+    for a in range(n4, values.size):
+        m0 = max(m0, values[a])
+    return max(max(m0, m1), max(m2, m3))
+
+
+@njit(cache=True, nogil=True)
+def article_factor(art, fold, fold_weight, use_fold, article_weight, out):  # pragma: no cover - compiled
+    """The article evidence factor of every article, as :func:`retrieval.rank.candidates_for`
+    computes it (the same operations on the same float64 numbers): ``art`` (overwritten) plus
+    ``fold_weight`` x ``fold`` when ``use_fold``, over its largest value ``top``; ``out`` =
+    1 + ``article_weight`` x that. Returns ``top``; when it is not positive no article
+    scores, and ``out`` is left as it was. For an ``article_weight`` of 0 or more the
+    largest factor is the top article's, ``1 + article_weight`` (the map is non-decreasing)."""
+    if use_fold:
+        for a in range(art.size):
+            art[a] = art[a] + fold_weight * fold[a]
+    top = _largest(art)
+    if top > 0:
+        for a in range(art.size):
+            out[a] = 1 + article_weight * (art[a] / top)
+    return top
+
+
+@njit(cache=True, nogil=True)
+def segment_ranges(indptr, seg_ptr, seg_of, seg_end, cols, js, lo, hi):  # pragma: no cover - compiled
+    """Each column ``cols[t]``'s postings in each segment of a segmented field, into column
+    ``js[t]`` of ``lo`` / ``hi`` (one row per segment; a segment without postings keeps
+    what it had): :meth:`retrieval.index.Bm25.runs`."""
+    for t in range(cols.size):
+        col = cols[t]
+        j = js[t]
+        start = indptr[col]
+        for r in range(seg_ptr[col], seg_ptr[col + 1]):
+            s = seg_of[r]
+            lo[s, j] = start
+            hi[s, j] = seg_end[r]
+            start = seg_end[r]
 
 
 @njit(cache=True, nogil=True, inline="always")

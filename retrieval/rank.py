@@ -22,136 +22,18 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
+from .answer_types import AskedFor, TypeRules, asked_for, has_answer_type
 from .config import RetrievalConfig
 from .index import Bm25, Hit, SentenceIndex, best_candidates
-from .normalize import fold_diacritics, normalize
+from .normalize import normalize
 from .query import Query, expand, fold_terms
 
 log = logging.getLogger(__name__)
-
-_TOKEN = re.compile(r"\d+(?:[.,/:-]\d+)*%?|[^\W\d_]+")
-_DATE = re.compile(r"\d{1,2}[/.-]\d{1,2}([/.-]\d{2,4})?|(1[5-9]|20)\d{2}")
-# Numbers written as words ("chín quốc gia"); "một" and "năm" are left out:
-# they mostly mean "a" and "year".
-_NUMBER_WORDS = frozenset(
-    "hai ba bốn tư sáu bảy tám chín mười mươi chục trăm nghìn ngàn triệu tỷ tỉ nửa".split()
-)
-_DATE_WORDS = frozenset({"nam", "thang", "ngay", "quy", "sang", "chieu", "toi", "dau", "cuoi"})
-
-
-@dataclass(frozen=True)
-class TypeRules:
-    """Word lists for recognising people (folded, lower-case syllables)."""
-
-    person_titles: frozenset[str]
-    place_titles: frozenset[str]
-    surnames: frozenset[str]
-
-    @classmethod
-    def from_config(cls, cfg: RetrievalConfig) -> TypeRules:
-        def fold_all(words):
-            return frozenset(fold_diacritics(w).lower() for w in words)
-
-        return cls(fold_all(cfg.person_titles), fold_all(cfg.place_titles), fold_all(cfg.surnames))
-
-
-def _is_cap(word: str) -> bool:
-    return word[0].isupper() and not (word.isupper() and len(word) > 1)
-
-
-def answer_spans(
-    kind: str, words: Sequence[str], folded: Sequence[str], rules: TypeRules
-) -> Iterator[tuple[int, int, tuple[str, ...]]]:
-    """Token spans (start, end, folded words) of a sentence that could answer a ``kind``
-    question, in order (lazily: the caller stops at the first that does).
-
-    ``words`` are the sentence's tokens (``_TOKEN``), ``folded`` the same tokens
-    folded and lower-cased.
-    """
-    if kind in ("number", "date"):
-        for i, w in enumerate(words):
-            if not (w[0].isdigit() or (kind == "number" and w.lower() in _NUMBER_WORDS)):
-                continue
-            is_date = bool(_DATE.fullmatch(w)) or (i > 0 and folded[i - 1] in _DATE_WORDS)
-            if kind == "number" or is_date:
-                yield i, i + 1, (folded[i],)
-        return
-    i = 0
-    while i < len(words):
-        if not (words[i][0].isalpha() and _is_cap(words[i])):
-            i += 1
-            continue
-        j = i
-        while j < len(words) and words[j][0].isalpha() and _is_cap(words[j]):
-            j += 1
-        start = i + 1 if i == 0 else i  # a sentence's first capital says nothing
-        if kind in ("place", "name") and j - start >= 1:
-            yield start, j, tuple(folded[start:j])
-        elif kind == "person" and j - start >= 2:
-            before = folded[max(0, start - 2):start]
-            after = folded[j:j + 2]
-            # Titles are one or two syllables: "ông", "ngài", "đại sứ", "chủ tịch".
-            near_before = {" ".join(before[-n:]) for n in (1, 2) if len(before) >= n}
-            near_after = {" ".join(after[:n]) for n in (1, 2) if len(after) >= n}
-            if not near_before & rules.place_titles and (
-                (near_before | near_after) & rules.person_titles or folded[start] in rules.surnames
-            ):
-                yield start, j, tuple(folded[start:j])
-        i = j
-
-
-@dataclass(frozen=True)
-class AskedFor:
-    """What a question asks for, worked out once per question."""
-
-    kind: str
-    words: frozenset[str]  # the question's words, folded and lower-cased
-
-
-def asked_for(kind: str, question: str, rules: TypeRules) -> AskedFor:
-    """The question's answer kind and folded words ("tên là gì" after a title asks for a person)."""
-    q_folded = [fold_diacritics(w).lower() for w in _TOKEN.findall(question)]
-    if kind == "name":
-        # "Đại sứ Mỹ tên là gì": the name of someone with a title is a person's.
-        pairs = {" ".join(q_folded[i:i + 2]) for i in range(len(q_folded) - 1)}
-        if (set(q_folded) | pairs) & rules.person_titles:
-            kind = "person"
-    return AskedFor(kind, frozenset(fold_diacritics(question).lower().split()) | frozenset(q_folded))
-
-
-@lru_cache(maxsize=1 << 16)
-def _fold_word(word: str) -> str:
-    return fold_diacritics(word).lower()
-
-
-def _fold_words(words: list[str]) -> list[str]:
-    """Each of ``words`` folded and lower-cased, remembered per word: sentences are made of
-    a few thousand syllables, and looking them up costs about 3 microseconds a sentence, folding it
-    about 10."""
-    return [_fold_word(w) for w in words]
-
-
-def has_answer_type(asked: AskedFor, sentence: str, rules: TypeRules, window: int = 4) -> bool:
-    """Does ``sentence`` hold the asked-for kind of thing, absent from the question, next to its words?"""
-    words = _TOKEN.findall(sentence)
-    folded = _fold_words(words)
-    anchors = [i for i, w in enumerate(folded) if w in asked.words and len(w) > 1]
-    if not anchors:
-        return False
-    for start, end, span in answer_spans(asked.kind, words, folded, rules):
-        if all(w in asked.words for w in span):
-            continue  # the question already names it
-        if any(start - window <= a < end + window for a in anchors if not start <= a < end):
-            return True
-    return False
-
 
 FEATURES = (
     "bm25",        # log(1 + fused BM25 score of the sentence)
@@ -222,7 +104,7 @@ def features(
         kinds = [0.0] * 5
         if asked is not None:
             kinds[("person", "number", "date", "place", "name").index(query.qtype)] = float(
-                has_answer_type(asked, index.text(i), rules, window)
+                bool(index.sentences.kinds[i] & asked.bit) and has_answer_type(asked, index.text(i), rules, window)
             )
         rows[j] = row + kinds
     return rows
@@ -234,20 +116,31 @@ def _type_bonus(
 ) -> None:
     """Multiply ``final`` by ``1 + type_bonus`` where the candidate holds the asked-for thing.
 
-    A positive bonus only lifts, so each candidate's final score is at least its first-stage
-    score, and the k-th best of the scores known so far is a floor under the final k-th best.
+    A candidate whose recorded kinds (:func:`retrieval.answer_types.sentence_kinds`) lack
+    the asked-for kind cannot hold it, and its text is not read. A positive bonus only
+    lifts, so each candidate's final score is at least its first-stage score, and the
+    k-th best of the scores known so far is a floor under the final k-th best.
     Candidates are examined best first; once even the bonus cannot lift one to the floor,
     neither it nor any after it can be among the k best, and they are not examined."""
     bonus = 1 + cfg.type_bonus
-    prune = cfg.type_bonus > 0 and fused.size > k
-    floor = np.partition(final, final.size - k)[final.size - k] if prune else -np.inf
-    for j in np.argsort(-fused, kind="stable") if prune else range(fused.size):
-        if fused[j] * bonus < floor:
+    ids = candidates.tolist()
+    maybe = (index.sentences.kinds[candidates] & asked.bit).tolist()
+    if cfg.type_bonus <= 0 or fused.size <= k:
+        for j, i in enumerate(ids):
+            if maybe[j] and has_answer_type(asked, index.text(i), rules, cfg.type_window):
+                final[j] *= bonus
+        return
+    # In Python floats: numpy's scalar operations cost about a microsecond each.
+    first = fused.tolist()
+    scores = final.tolist()
+    floor = sorted(scores)[-k]
+    for j in np.argsort(-fused, kind="stable").tolist():
+        if first[j] * bonus < floor:
             break
-        if has_answer_type(asked, index.text(int(candidates[j])), rules, cfg.type_window):
-            final[j] *= bonus
-            if prune:
-                floor = np.partition(final, final.size - k)[final.size - k]
+        if maybe[j] and has_answer_type(asked, index.text(ids[j]), rules, cfg.type_window):
+            scores[j] *= bonus
+            final[j] = scores[j]
+            floor = sorted(scores)[-k]
 
 
 def _states_pattern(focus: str) -> re.Pattern[str]:
@@ -323,45 +216,87 @@ def _fuse(parts: Sequence[np.ndarray], fields: Sequence[tuple[Bm25, Sequence[str
     return base
 
 
-def _compiled_scores(field: Bm25, terms: Sequence[str]) -> np.ndarray:
-    """:meth:`Bm25.scores` in compiled code (the same additions in the same order)."""
+def _compiled_scores(field: Bm25, terms: Sequence[str], out: np.ndarray | None = None) -> np.ndarray:
+    """:meth:`Bm25.scores` in compiled code (the same additions in the same order), in ``out``
+    (``n_docs`` float64, overwritten) when given."""
     from . import kernels
 
-    score = np.zeros(field.n_docs)
+    score = np.empty(field.n_docs) if out is None else out
+    kernels.accumulate(*_sums(field, terms, score)[0])
+    return score
+
+
+def _sums(field: Bm25, terms: Sequence[str], out: np.ndarray) -> tuple[tuple, int]:
+    """(the arguments of :func:`retrieval.kernels.accumulate` that put ``field``'s scores
+    for ``terms`` in ``out``, how many postings it adds)."""
     cols = np.array([col for col in map(field.column, terms) if col is not None], dtype=np.int64)
+    postings = int((field.indptr[cols + 1] - field.indptr[cols]).sum())
     if field.segmented:
         runs = (field.seg_ptr[cols], field.seg_ptr[cols + 1], field.seg_of, field.seg_end)
     else:  # one run per term, in segment 0
         runs = (np.arange(cols.size), np.arange(1, cols.size + 1), np.zeros(cols.size, dtype=np.uint16),
                 field.indptr[cols + 1])
-    kernels.accumulate(field.indices, field.codes, field.table, field.indptr[cols], field.idf[cols], *runs,
-                       field.segment, score)
-    return score
+    return (field.indices, field.codes, field.table, field.indptr[cols], field.idf[cols], *runs, field.segment,
+            out), postings
 
 
-def _segment_ranges(field: Bm25, col: int, lo: np.ndarray, hi: np.ndarray, j: int) -> None:
-    """Column ``col``'s postings in each segment of ``field``, into column ``j`` of ``lo``
-    / ``hi`` (one row per segment; a segment without postings keeps an empty range)."""
-    for segment, start, end in zip(*field.runs(col)):
-        lo[segment, j] = start
-        hi[segment, j] = end
+def _segment_ranges(field: Bm25, cols: Sequence[int], js: Sequence[int], lo: np.ndarray, hi: np.ndarray) -> None:
+    """Each column ``cols[t]``'s postings in each segment of ``field``, into column ``js[t]`` of
+    ``lo`` / ``hi`` (one row per segment; a segment without postings keeps an empty range)."""
+    if not field.segmented:
+        for col, j in zip(cols, js):
+            lo[0, j], hi[0, j] = field.postings(col)
+        return
+    from . import kernels
+
+    kernels.segment_ranges(field.indptr, field.seg_ptr, field.seg_of, field.seg_end,
+                           np.asarray(cols, dtype=np.int64), np.asarray(js, dtype=np.int64), lo, hi)
 
 
-def _article_relative(
-    index: SentenceIndex, query: Query, cfg: RetrievalConfig, compiled: bool = False
-) -> np.ndarray | None:
+def _article_relative(index: SentenceIndex, query: Query, cfg: RetrievalConfig) -> np.ndarray | None:
     """Each article's score over the best article's (None when no article scores)."""
     fold_weight = cfg.accentless_fold_weight if query.accentless else cfg.fold_weight
-    scores = _compiled_scores if compiled else Bm25.scores
-    # On a large index the folded field is scored by the other core meanwhile (same sums).
-    folded = (_pool().submit(scores, index.article_fold, query.folded)
-              if fold_weight and compiled and _parallel(index) else None)
-    art = scores(index.article_bm25, query.terms)
+    art = index.article_bm25.scores(query.terms)
     if fold_weight:
-        part = folded.result() if folded is not None else scores(index.article_fold, query.folded)
-        art = art + fold_weight * part
+        art = art + fold_weight * index.article_fold.scores(query.folded)
     top = art.max() if art.size else 0.0
     return art / top if top > 0 else None
+
+
+def _article_factor(index: SentenceIndex, query: Query, cfg: RetrievalConfig) -> tuple[np.ndarray, float] | None:
+    """(each article's evidence factor, 1 + ``article_weight`` x :func:`_article_relative`,
+    and the largest) in compiled code, the same operations in the same order; in this
+    thread's buffers, valid until its next question. None when no article scores."""
+    from . import kernels
+
+    fold_weight = cfg.accentless_fold_weight if query.accentless else cfg.fold_weight
+    art, fold, factor = _article_buffers(len(index.articles))
+    sums = [_sums(index.article_bm25, query.terms, art)]
+    if fold_weight:
+        sums.append(_sums(index.article_fold, query.folded, fold))
+    if len(sums) == 2 and _parallel(index):
+        # The two fields are summed at once, one per core: this thread the one with more
+        # postings (the other thread starts later). The kernel runs without the interpreter
+        # lock, and its arguments are ready: the other thread needs the lock only briefly.
+        (mine, _), (theirs, _) = sorted(sums, key=lambda s: s[1], reverse=True)
+        other = _pool().submit(kernels.accumulate, *theirs)
+        kernels.accumulate(*mine)
+        other.result()
+    else:
+        for args, _ in sums:
+            kernels.accumulate(*args)
+    top = kernels.article_factor(art, fold, float(fold_weight), bool(fold_weight), float(cfg.article_weight), factor)
+    # The largest factor is the top article's (article_weight >= 0 here: see first_stage).
+    return (factor, 1 + cfg.article_weight * 1.0) if top > 0 else None
+
+
+def _article_buffers(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Three float64 arrays of ``n`` for this thread's questions (the other core writes into
+    one of them for the question that passed it), reused from question to question."""
+    buffers = getattr(_scratch, "articles", None)
+    if buffers is None or buffers[0].size != n:
+        buffers = _scratch.articles = (np.empty(n), np.empty(n), np.empty(n))
+    return buffers
 
 
 def candidates_for(
@@ -411,14 +346,20 @@ def load_kernels(index: SentenceIndex) -> None:
     (numba's cache; compiled once when the cache is cold), then let :func:`first_stage`
     use them. Each call with no term scores nothing but has the argument types of a
     real question, for each combination of fields a question can bring."""
-    from . import kernels  # noqa: F401 - numba loads here, not at import time
+    from . import kernels  # numba loads here, not at import time
 
     for field in (index.article_bm25, index.article_fold):
         _compiled_scores(field, ())
-    rel = np.ones(len(index.articles))
+    art, fold, factor = _article_buffers(len(index.articles))
+    for use_fold in (True, False):
+        kernels.article_factor(art, fold, 1.0, use_fold, 1.0, factor)
+    evidence = (np.ones(len(index.articles)), 1.0)
     combos = [(index.bm25, index.fold)] + [(index.bm25, index.fold, f) for f in (index.pairs, index.fold_pairs) if f]
     for combo in combos:
-        _maxscore(index, [(field, (), 1.0) for field in combo], [], rel, 1.0, 1)
+        fields = [(field, (), 1.0) for field in combo]
+        _maxscore(index, fields, [], evidence, 1)
+        for field in combo:  # the segment ranges of every field's array types
+            _segment_ranges(field, [], [], np.zeros((1, 0), dtype=np.int64), np.zeros((1, 0), dtype=np.int64))
     _kernels_ready.set()
 
 
@@ -486,8 +427,7 @@ def first_stage(
                 occurrences.append((f, col))
     if not occurrences:
         return None
-    rel = _article_relative(index, query, cfg, compiled=True)
-    docs, base, fused = _maxscore(index, fields, occurrences, rel, cfg.article_weight, cfg.rerank_depth)
+    docs, base, fused = _maxscore(index, fields, occurrences, _article_factor(index, query, cfg), cfg.rerank_depth)
     if docs.size == 0:
         return None
     return docs, base, fused
@@ -537,10 +477,11 @@ def _dense_stage(
 
 def _maxscore(
     index: SentenceIndex, fields: Sequence[tuple[Bm25, Sequence[str], float]], occurrences: list[tuple[int, int]],
-    rel: np.ndarray | None, article_weight: float, depth: int,
+    evidence: tuple[np.ndarray, float] | None, depth: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`retrieval.kernels.maxscore` for the query terms ``occurrences`` ((field, column),
-    in query order): the candidates, their base and fused scores.
+    in query order) and the articles' ``evidence`` (:func:`_article_factor`): the
+    candidates, their base and fused scores.
 
     The kernel visits the index segment by segment (:data:`retrieval.index.SEGMENT`
     sentences). From ``PARALLEL_MIN_SENTENCES`` sentences on, with two cores or more, two
@@ -560,9 +501,10 @@ def _maxscore(
     n_segs = -(-n_docs // segment)
     lo = np.zeros((n_segs, len(terms)), dtype=np.int64)
     hi = np.zeros((n_segs, len(terms)), dtype=np.int64)
-    for j, (f, col) in enumerate(terms):
-        _segment_ranges(fields[f][0], col, lo, hi, j)
-    factor = np.ones(1) if rel is None else 1 + article_weight * rel
+    for f, (field, _, _) in enumerate(fields):
+        js = [j for j, key in enumerate(terms) if key[0] == f]
+        _segment_ranges(field, [terms[j][1] for j in js], js, lo, hi)
+    factor, max_factor = (np.ones(1), 1.0) if evidence is None else evidence
     arrays = [(field.indices, field.codes, field.table) for field, _, _ in fields]
     arrays += [arrays[0]] * (3 - len(arrays))
     t_field = np.array([f for f, _ in terms], dtype=np.int64)
@@ -576,7 +518,7 @@ def _maxscore(
         np.array([position[key] for key in occurrences], dtype=np.int64),
     )
     shared = np.zeros(1)  # the calls' common k-th best so far
-    search_args = (n_docs, index.sentence_article_ids, factor, rel is not None, float(factor.max()),
+    search_args = (n_docs, index.sentence_article_ids, factor, evidence is not None, max_factor,
                    depth, kernels.WINDOW, kernels.SEED, kernels.SHARE, shared)
 
     def search(first: int, last: int):

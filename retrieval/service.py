@@ -20,7 +20,8 @@ from .config import Config
 from .errors import BotError, ConfigError, IndexFormatError
 from .index import SentenceIndex, build_index
 from .ingest import Article, load_corpus
-from .rank import TypeRules, rank, start_loading_kernels, uses_kernels
+from .answer_types import TypeRules
+from .rank import rank, start_loading_kernels, uses_kernels
 from .segcache import segment_corpus
 from .segment import Segmenter, underthesea_version
 from .store import compat_key, fingerprint, index_path, load_index, load_last_good, save_index

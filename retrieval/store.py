@@ -80,7 +80,7 @@ from .ingest import corpus_files
 log = logging.getLogger(__name__)
 
 MAGIC = b"VNQA-INDEX\n"
-FORMAT_VERSION = 8
+FORMAT_VERSION = 9
 # The payload's checksum is an XXH3-64 hash per chunk of this many bytes.
 CHUNK_BYTES = 16 << 20
 # From this many chunks on, the payload is checked in a forked child process (:func:`_verify`).
@@ -92,7 +92,7 @@ PAGE = 4096
 _DTYPES = frozenset({"|u1", "<u2", "<u4", "<u8", "<i4", "<i8", "<f8"})
 # The modules whose code decides what the index holds: a change to any of
 # them (even without a version bump) makes saved indexes stale.
-_INDEX_MODULES = ("clean.py", "ingest.py", "normalize.py", "segment.py", "wordseg.py", "query.py", "index.py", "texts.py", "store.py")
+_INDEX_MODULES = ("answer_types.py", "clean.py", "ingest.py", "normalize.py", "segment.py", "wordseg.py", "query.py", "index.py", "texts.py", "store.py")
 
 
 def code_digest() -> str:
