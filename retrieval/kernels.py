@@ -364,7 +364,11 @@ def maxscore(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2, n
                 bound = acc[d] + rest
                 acc[d] = 0.0
                 seen[d] = 0
-                if bound * (factor[article_ids[ws + d]] if use_factor else 1.0) * (1 + SLACK) < cut:
+                # First against the largest factor, which needs no lookup (most sentences fail
+                # it); a product with a smaller factor is no larger, so none is let through.
+                if bound * max_factor * (1 + SLACK) < cut:
+                    continue
+                if use_factor and bound * factor[article_ids[ws + d]] * (1 + SLACK) < cut:
                     continue
                 passed[n_pass] = d
                 bounds[n_pass] = bound
