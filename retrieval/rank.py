@@ -518,23 +518,25 @@ def _maxscore(
         np.array([position[key] for key in occurrences], dtype=np.int64),
     )
     shared = np.zeros(1)  # the calls' common k-th best so far
+    seed = max(kernels.SEED, depth + depth // 2) if kernels.SEED else 0
     search_args = (n_docs, index.sentence_article_ids, factor, evidence is not None, max_factor,
-                   depth, kernels.WINDOW, kernels.SEED, kernels.SHARE, shared)
+                   depth, kernels.WINDOW, seed, kernels.SHARE, shared)
 
-    def search(first: int, last: int):
-        """The kernel over segments ``first`` to ``last - 1``."""
-        return kernels.maxscore(*field_args, lo[first:last], hi[first:last], *term_args, first, segment,
-                                *search_args)
+    def search(first: int, last: int) -> tuple:
+        """The kernel's arguments for segments ``first`` to ``last - 1``."""
+        return (*field_args, lo[first:last], hi[first:last], *term_args, first, segment, *search_args)
 
     if not _parallel(index) or n_segs < 2:
-        docs, base, fused, _ = search(0, n_segs)
+        docs, base, fused, _ = kernels.maxscore(*search(0, n_segs))
         return docs, base, fused
     # Two runs of segments, one per core, with about as many of the question's postings each.
     work = np.cumsum((hi - lo).sum(axis=1))
     split = min(max(int(np.searchsorted(work, work[-1] / 2)) + 1, 1), n_segs - 1)
-    second = _pool().submit(search, split, n_segs)
-    first = search(0, split)
-    halves = (first, second.result())
+    # Both calls' arguments are made first: the other thread then needs the interpreter lock
+    # only to enter the kernel.
+    mine, theirs = search(0, split), search(split, n_segs)
+    second = _pool().submit(kernels.maxscore, *theirs)
+    halves = (kernels.maxscore(*mine), second.result())
     docs = np.concatenate([h[0] for h in halves])
     base = np.concatenate([h[1] for h in halves])
     fused = np.concatenate([h[2] for h in halves])
