@@ -6,6 +6,7 @@ import json
 import logging
 import os
 
+import numpy as np
 import pytest
 
 from qa_support import open_ws, replace_section, with_cache, ws_segmenter
@@ -53,6 +54,10 @@ def test_loaded_index_reads_every_sentence_and_article_as_built(cfg, seed_copy, 
     n = len(built.index.sentences)
     assert [again.index.text(i) for i in range(n)] == [built.index.text(i) for i in range(n)]
     assert list(again.index.articles) == list(built.index.articles)
+    # The answer kinds recorded per sentence come back as built (uint8, one per sentence).
+    assert again.index.sentences.kinds.dtype == np.uint8
+    np.testing.assert_array_equal(again.index.sentences.kinds, built.index.sentences.kinds)
+    assert again.index.sentences.kinds.any()
     paragraphs = again.index.articles._paragraph
     hits = paragraphs.cache_info().hits
     again.index.text(0)
