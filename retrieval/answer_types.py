@@ -70,6 +70,17 @@ def fold_words(words: list[str]) -> list[str]:
     return [_fold_word(w) for w in words]
 
 
+def _is_number(word: str) -> bool:
+    """A token that answers "bao nhiêu": digits, or a number written as a word."""
+    return word[0].isdigit() or word.lower() in _NUMBER_WORDS
+
+
+def _is_date(word: str, before: str) -> bool:
+    """A token that answers "khi nào": digits shaped like a date or a year, or any digits
+    after a date word (``before``: the previous token, folded and lower-cased; "" for none)."""
+    return word[0].isdigit() and (bool(_DATE.fullmatch(word)) or before in _DATE_WORDS)
+
+
 def _capital_runs(words: Sequence[str]) -> Iterator[tuple[int, int]]:
     """(start, end) of each run of capitalised words, in order; a sentence's first word
     is left out of a run it starts (its capital says nothing). A run may be empty then."""
@@ -96,10 +107,7 @@ def answer_spans(
     """
     if kind in ("number", "date"):
         for i, w in enumerate(words):
-            if not (w[0].isdigit() or (kind == "number" and w.lower() in _NUMBER_WORDS)):
-                continue
-            is_date = bool(_DATE.fullmatch(w)) or (i > 0 and folded[i - 1] in _DATE_WORDS)
-            if kind == "number" or is_date:
+            if kind == "number" and _is_number(w) or kind == "date" and _is_date(w, folded[i - 1] if i else ""):
                 yield i, i + 1, (folded[i],)
         return
     for start, j in _capital_runs(words):
@@ -127,12 +135,11 @@ def sentence_kinds(sentence: str) -> int:
     words = TOKEN.findall(sentence)
     kinds = 0
     for i, w in enumerate(words):
-        if w[0].isdigit():
+        if _is_number(w):
             kinds |= NUMBER
-            if _DATE.fullmatch(w) or (i > 0 and _fold_word(words[i - 1]) in _DATE_WORDS):
+            # Only digits can be a date: the previous word is folded for those alone.
+            if w[0].isdigit() and _is_date(w, _fold_word(words[i - 1]) if i else ""):
                 kinds |= DATE
-        elif w.lower() in _NUMBER_WORDS:
-            kinds |= NUMBER
     for start, end in _capital_runs(words):
         if end - start >= 1:
             kinds |= NAME

@@ -195,9 +195,14 @@ def rank(
     return [Hit(int(candidates[j]), float(final[j]), float(base_c[j])) for j in order]
 
 
+def _fold_weight(query: Query, cfg: RetrievalConfig) -> float:
+    """The folded fields' weight for ``query`` (higher for a question typed without diacritics)."""
+    return cfg.accentless_fold_weight if query.accentless else cfg.fold_weight
+
+
 def _fields(index: SentenceIndex, query: Query, cfg: RetrievalConfig) -> list[tuple[Bm25, Sequence[str], float]]:
     """The sentence fields that score ``query``: (field, its query terms, its weight), the word field first."""
-    fold_weight = cfg.accentless_fold_weight if query.accentless else cfg.fold_weight
+    fold_weight = _fold_weight(query, cfg)
     fields: list[tuple[Bm25, Sequence[str], float]] = [(index.bm25, query.terms, 1.0)]
     if fold_weight:
         fields.append((index.fold, query.folded, fold_weight))
@@ -255,7 +260,7 @@ def _segment_ranges(field: Bm25, cols: Sequence[int], js: Sequence[int], lo: np.
 
 def _article_relative(index: SentenceIndex, query: Query, cfg: RetrievalConfig) -> np.ndarray | None:
     """Each article's score over the best article's (None when no article scores)."""
-    fold_weight = cfg.accentless_fold_weight if query.accentless else cfg.fold_weight
+    fold_weight = _fold_weight(query, cfg)
     art = index.article_bm25.scores(query.terms)
     if fold_weight:
         art = art + fold_weight * index.article_fold.scores(query.folded)
@@ -269,7 +274,7 @@ def _article_factor(index: SentenceIndex, query: Query, cfg: RetrievalConfig) ->
     thread's buffers, valid until its next question. None when no article scores."""
     from . import kernels
 
-    fold_weight = cfg.accentless_fold_weight if query.accentless else cfg.fold_weight
+    fold_weight = _fold_weight(query, cfg)
     art, fold, factor = _article_buffers(len(index.articles))
     sums = [_sums(index.article_bm25, query.terms, art)]
     if fold_weight:
@@ -351,15 +356,11 @@ def load_kernels(index: SentenceIndex) -> None:
     for field in (index.article_bm25, index.article_fold):
         _compiled_scores(field, ())
     art, fold, factor = _article_buffers(len(index.articles))
-    for use_fold in (True, False):
-        kernels.article_factor(art, fold, 1.0, use_fold, 1.0, factor)
+    kernels.article_factor(art, fold, 1.0, True, 1.0, factor)
     evidence = (np.ones(len(index.articles)), 1.0)
     combos = [(index.bm25, index.fold)] + [(index.bm25, index.fold, f) for f in (index.pairs, index.fold_pairs) if f]
-    for combo in combos:
-        fields = [(field, (), 1.0) for field in combo]
-        _maxscore(index, fields, [], evidence, 1)
-        for field in combo:  # the segment ranges of every field's array types
-            _segment_ranges(field, [], [], np.zeros((1, 0), dtype=np.int64), np.zeros((1, 0), dtype=np.int64))
+    for combo in combos:  # each also loads the segment ranges for its fields' arrays
+        _maxscore(index, [(field, (), 1.0) for field in combo], [], evidence, 1)
     _kernels_ready.set()
 
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import messages
+from .answer_types import TypeRules
 from .compose import Composer, Result
 from .config import Config
 from .errors import BotError, ConfigError, IndexFormatError
 from .index import SentenceIndex, build_index
 from .ingest import Article, load_corpus
-from .answer_types import TypeRules
 from .rank import rank, start_loading_kernels, uses_kernels
 from .segcache import segment_corpus
 from .segment import Segmenter, underthesea_version

@@ -256,18 +256,25 @@ def _drop_cached(path: Path) -> None:
         log.debug("could not drop %s from the page cache (%s)", path, exc)
 
 
-def _advise_random(fd: int, buffer: mmap.mmap | None = None) -> None:
-    """Tell the kernel that the file ``fd`` (and its mapping ``buffer``) is read at random:
-    no read-ahead, so pages enter the cache (and the process) one by one rather than in
-    large folios. Best effort, where the platform has the calls."""
+def _advise_random(fd: int) -> None:
+    """Tell the kernel that the file ``fd`` is read at random: no read-ahead, so pages enter
+    the cache one by one rather than in large folios. Best effort, where the platform has it."""
+    if not hasattr(os, "posix_fadvise"):
+        return
     try:
-        if buffer is not None:
-            if hasattr(mmap, "MADV_RANDOM"):
-                buffer.madvise(mmap.MADV_RANDOM)
-        elif hasattr(os, "posix_fadvise"):
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
     except OSError as exc:
-        log.debug("could not advise random access on the index (%s)", exc)
+        log.debug("could not advise random access on the index file (%s)", exc)
+
+
+def _map_random(buffer: mmap.mmap) -> None:
+    """The same advice for the file's mapping (no fault-ahead beyond the kernel's window)."""
+    if not hasattr(mmap, "MADV_RANDOM"):
+        return
+    try:
+        buffer.madvise(mmap.MADV_RANDOM)
+    except OSError as exc:
+        log.debug("could not advise random access on the index mapping (%s)", exc)
 
 
 def load_index(path: Path, fp: str) -> SentenceIndex:
@@ -388,7 +395,7 @@ def _load(path: Path, accept: Callable[[dict[str, Any]], bool], refusal: str) ->
             if not _verify(fh.fileno(), start, payload_bytes, header.get("payload_xxh3")):
                 raise IndexFormatError("corrupt: checksum mismatch")
             buffer = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-            _advise_random(fh.fileno(), buffer)
+            _map_random(buffer)
     except OSError as exc:
         raise IndexFormatError(f"cannot read: {exc.strerror or exc}") from None
     try:
