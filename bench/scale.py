@@ -53,14 +53,14 @@ What is measured, per size
   between repeats; sentences/s of each (median over ``--repeats``) and the
   ratio parallel / single of each repeat (median, min, max). The model is
   loaded in this process beforehand, as the build does before it forks.
-* **index MB**: the saved index file (``retrieval.store.index_path``).
+* **index MB**: the saved index file (``retrieval.index.store.index_path``).
 * **load / first answer**: a fresh ``python -c`` process imports the project,
   opens the service (it must load the saved index, not rebuild it) and
   answers one question. "load" is ``AnswerService.open`` inside it; "first
   answer" is the wall time from starting the process to its first answer.
 * **RSS**: that process's resident memory (``VmRSS``) after answering every
   question ``--repeats`` times; "peak" is its ``VmHWM``.
-* **retrieval p50/p95**: ``retrieval.rank.rank(index, query, text, cfg.retrieval, 10)``
+* **retrieval p50/p95**: ``retrieval.search.rank.rank(index, query, text, cfg.retrieval, 10)``
   per question, the question already analysed (in the fresh process). From
   200,000 sentences on, the compiled first stage loads in the background after
   the first answer; the timings start once it is loaded (``kernels_ready_s``:
@@ -475,7 +475,7 @@ def memory_mb() -> dict:
 
 def time_service(service, texts: Sequence[str], repeats: int) -> dict:
     """Retrieval (``rank`` on analysed questions) and whole-ask timings of ``service``."""
-    from retrieval.rank import rank
+    from retrieval.search.rank import rank
 
     cfg = service.cfg.retrieval
     analysed = [(t, service.composer.query(t, service.segmenter.terms(t))) for t in texts]
@@ -506,7 +506,7 @@ CHILD_CODE = (
 def serve(spec_file: str, started: float) -> None:
     """The fresh process: load the saved index, answer one question (report), then time
     every question and report the timings and memory. One JSON line per report."""
-    from retrieval.rank import uses_kernels, wait_for_kernels
+    from retrieval.search.rank import uses_kernels, wait_for_kernels
     from retrieval.service import AnswerService
 
     spec = json.loads(Path(spec_file).read_text(encoding="utf-8"))
@@ -562,7 +562,7 @@ def time_rank_bm25(service, texts: Sequence[str], repeats: int) -> dict:
     """rank-bm25's BM25Okapi on the index's own word-field tokens: timings and the equality check."""
     from rank_bm25 import BM25Okapi
 
-    from retrieval.query import expand
+    from retrieval.text.terms import expand
 
     index, r = service.index, service.cfg.retrieval
     t0 = time.perf_counter()
@@ -599,8 +599,8 @@ def log_step(label: str, message: str) -> None:
 
 def speedup_sample(corpus: Path, cfg: Config, sentences: int) -> list:
     """The first articles of ``corpus`` holding at least ``sentences`` sentences (all of them if fewer)."""
-    from retrieval.ingest import load_corpus
-    from retrieval.segment import Segmenter
+    from retrieval.ingest.corpus import load_corpus
+    from retrieval.text.segment import Segmenter
 
     splitter = Segmenter()
     sample, total = [], 0
@@ -615,8 +615,8 @@ def speedup_sample(corpus: Path, cfg: Config, sentences: int) -> list:
 def measure_speedup(articles: Sequence, workers: int, repeats: int) -> dict:
     """Segmentation alone (``segment_corpus``, no cache) in one process and on ``workers``
     processes, on the same articles, back to back (alternating order): rates and ratios."""
-    from retrieval.segcache import segment_corpus
-    from retrieval.segment import Segmenter
+    from retrieval.index.segcache import segment_corpus
+    from retrieval.text.segment import Segmenter
 
     Segmenter().terms("khởi động mô hình")  # load underthesea here first, as a build does before forking
     rates: dict[int, list[float]] = {1: [], workers: []}
@@ -652,7 +652,7 @@ def measure_speedup(articles: Sequence, workers: int, repeats: int) -> dict:
 def measure_size(size: int, args: argparse.Namespace, inventory, workdir: Path) -> dict:
     """Generate, build, save, load and query one corpus size; everything measured for its table row."""
     from retrieval.service import AnswerService
-    from retrieval.store import index_path
+    from retrieval.index.store import index_path
 
     label = size_label(size)
     started = time.perf_counter()

@@ -48,7 +48,7 @@ if str(REPO) not in sys.path:  # run as a script: bench/ is on sys.path, not the
     sys.path.insert(0, str(REPO))
 
 from retrieval.config import load_config  # noqa: E402
-from retrieval.normalize import fold_diacritics  # noqa: E402
+from retrieval.text.normalize import fold_diacritics  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared/eval/xquad/xquad.vi.json"
 PROJECT = "project"

@@ -76,8 +76,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
             result = service.answer(question)
         except Exception:  # noqa: BLE001 - one bad question must not end the batch
             log.exception("failed to answer %r", question[:200])
-            from retrieval import messages
-            from retrieval.compose import Result
+            from retrieval.answer import messages
+            from retrieval.answer.compose import Result
 
             result = Result(question=question, answered=False, answers=(), message=messages.ERROR)
         _emit(result, args.json, one_line=True)

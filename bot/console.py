@@ -6,7 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
-from retrieval import messages
+from retrieval.answer import messages
 from retrieval.service import AnswerService
 
 log = logging.getLogger(__name__)

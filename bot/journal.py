@@ -28,7 +28,7 @@ import logging
 from collections import deque
 from pathlib import Path
 
-from retrieval.atomic import write_atomically
+from retrieval.index.atomic import write_atomically
 
 log = logging.getLogger(__name__)
 

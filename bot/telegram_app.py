@@ -57,7 +57,7 @@ from telegram.ext import (
     filters,
 )
 
-from retrieval.compose import Result
+from retrieval.answer.compose import Result
 from retrieval.config import Config, TelegramConfig
 from retrieval.errors import ConfigError
 from retrieval.service import AnswerService, valid_unicode

@@ -5,7 +5,7 @@ through :func:`html.escape`; every message is at most
 :data:`telegram.constants.MessageLimit.MAX_TEXT_LENGTH` long, measured in
 UTF-16 code units (how Telegram counts, and never less than ``len()``).
 The Vietnamese texts a Telegram user reads live here; the wording shared with
-the console (refusal, citation, dates) comes from :mod:`retrieval.messages`.
+the console (refusal, citation, dates) comes from :mod:`retrieval.answer.messages`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import Any
 
 from telegram.constants import MessageLimit
 
-from retrieval import messages
-from retrieval.compose import Answer, Result
-from retrieval.ingest import Article
-from retrieval.normalize import normalize
+from retrieval.answer import messages
+from retrieval.answer.compose import Answer, Result
+from retrieval.ingest.corpus import Article
+from retrieval.text.normalize import normalize
 
 MAX_MESSAGE = int(MessageLimit.MAX_TEXT_LENGTH)  # 4096
 # Quotes longer than this (characters) are sent collapsed: <blockquote expandable>.

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from retrieval.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import yaml
 
-from .compose import Answer, Result
-from .errors import BotError
+from retrieval.answer.compose import Answer, Result
+from retrieval.errors import BotError
 
 
 class QuestionFileError(BotError):

@@ -14,17 +14,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import messages
-from .answer_types import TypeRules
-from .compose import Composer, Result
-from .config import Config
-from .errors import BotError, ConfigError, IndexFormatError
-from .index import SentenceIndex, build_index
-from .ingest import Article, load_corpus
-from .rank import rank, start_loading_kernels, uses_kernels
-from .segcache import segment_corpus
-from .segment import Segmenter, underthesea_version
-from .store import compat_key, fingerprint, index_path, load_index, load_last_good, save_index
+from retrieval.answer import messages
+from retrieval.text.answer_types import TypeRules
+from retrieval.answer.compose import Composer, Result
+from retrieval.config import Config
+from retrieval.errors import BotError, ConfigError, IndexFormatError
+from retrieval.index.sentences import SentenceIndex
+from retrieval.index.build import build_index
+from retrieval.ingest.corpus import Article, load_corpus
+from retrieval.search.rank import rank, start_loading_kernels, uses_kernels
+from retrieval.index.segcache import segment_corpus
+from retrieval.text.segment import Segmenter, underthesea_version
+from retrieval.index.store import compat_key, fingerprint, index_path, load_index, load_last_good, save_index
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ class AnswerService:
         When the corpus changed but cannot be indexed any more (the folder is
         gone, no file is loadable, building fails), the index saved by the last
         good build is served instead, with a warning naming the reason, if it is
-        intact and compatible (:func:`~retrieval.store.load_last_good`);
+        intact and compatible (:func:`~retrieval.index.store.load_last_good`);
         otherwise the error is raised. A bad ``config.yaml`` is never papered
         over, and ``rebuild=True`` (``bot index``) never falls back.
         """

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from retrieval.config import Config
-from retrieval.segment import Segmenter
+from retrieval.text.segment import Segmenter
 from retrieval.service import AnswerService
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,5 +1,5 @@
 """Answer types: the kinds recorded per sentence at index time never hide a sentence that
-answers a question's kind (retrieval.answer_types.sentence_kinds), and folding words."""
+answers a question's kind (retrieval.text.answer_types.sentence_kinds), and folding words."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval import answer_types as at
-from retrieval.normalize import fold_diacritics
+from retrieval.text import answer_types as at
+from retrieval.text.normalize import fold_diacritics
 
 KINDS = ("number", "date", "place", "name", "person")
 RULES = at.TypeRules(
@@ -90,7 +90,7 @@ def test_sentence_kinds_examples(sentence, kinds):
 def test_a_question_reads_no_text_of_a_candidate_without_its_kind(ws_service, monkeypatch):
     """The type bonus reads the text only of candidates whose recorded kinds include the
     asked-for kind (what makes it cheap on a large index)."""
-    from retrieval import rank
+    from retrieval.search import rank
 
     index = ws_service.index
     cfg = ws_service.cfg.retrieval

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.clean import clean_text, has_terminal_punctuation, is_mojibake, parse_date
+from retrieval.ingest.clean import clean_text, has_terminal_punctuation, is_mojibake, parse_date
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from qa_support import REPO, copy_seeds, write_config, write_jsonl_corpus
-from retrieval import messages
+from retrieval.answer import messages
 
 pytestmark = pytest.mark.slow
 

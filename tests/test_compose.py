@@ -8,8 +8,8 @@ import unicodedata
 import pytest
 
 from qa_support import SEEDS, open_ws, with_cache, write_article
-from retrieval import messages
-from retrieval.compose import Answer, Composer, Result
+from retrieval.answer import messages
+from retrieval.answer.compose import Answer, Composer, Result
 from retrieval.service import AnswerService
 
 RESULT_KEYS = {"question", "answered", "answers", "message"}

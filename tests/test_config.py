@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from qa_support import CONFIG_YAML, write_config
-from retrieval.config import Config, ConfigError, RetrievalConfig, load_config
+from retrieval.config import Config, ConfigError, load_config, RetrievalConfig
 
 
 def test_project_config_loads(repo_config):

@@ -7,7 +7,7 @@ import io
 import pytest
 
 from bot.console import handle_line, run_console
-from retrieval import messages
+from retrieval.answer import messages
 
 QUESTION = "Tập đoàn Microsoft ký văn bản ghi nhớ với Hà Nội để xây dựng gì?"
 

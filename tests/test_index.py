@@ -10,8 +10,9 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from qa_support import DEV_QUESTIONS, ws_segmenter
-from retrieval.index import Bm25, Hit, best_candidates, build_index
-from retrieval.ingest import Article
+from retrieval.index.bm25 import best_candidates, Bm25, Hit
+from retrieval.index.build import build_index
+from retrieval.ingest.corpus import Article
 
 PARAMS = [(1.5, 0.75, 0.25), (1.2, 0.5, 0.0), (2.0, 1.0, 0.5), (0.5, 0.0, 0.25), (0.9, 0.3, 1.0)]
 
@@ -99,7 +100,7 @@ def test_bm25_with_a_shared_vocabulary_matches_rank_bm25_exactly(seed, k1, b, ep
 def test_bm25_codes_2_or_4_bytes_same_scores(monkeypatch, short_codes):
     """Weights are stored as codes into the field's table of distinct values: 2 bytes
     each, or 4 when the table is longer; the scores are BM25Okapi's either way."""
-    import retrieval.index as index_module
+    import retrieval.index.bm25 as index_module
 
     monkeypatch.setattr(index_module, "SHORT_CODES", short_codes)
     docs, queries = random_corpus(3)
@@ -120,7 +121,7 @@ def test_bm25_segments_same_scores_documents_and_lookups(monkeypatch, segment):
     documents than a segment records, per term, its runs of postings by segment. The
     scores, documents and lookups are the same whatever the segment size, and a segment
     a term skips (runs in segments 0 and 2, none in 1) is handled."""
-    import retrieval.index as index_module
+    import retrieval.index.bm25 as index_module
 
     monkeypatch.setattr(index_module, "SEGMENT", segment)
     docs, queries = random_corpus(4)
@@ -358,7 +359,7 @@ def test_best_candidates_equals_the_plain_selection(n, k, seed):
 
 def test_per_term_pointers_take_4_bytes_when_they_fit():
     """Posting pointers, segment runs and vocabulary offsets are int32 up to 2**31 - 1, int64 beyond."""
-    from retrieval.index import _narrow
+    from retrieval.index.vocabulary import narrow as _narrow
 
     assert _narrow(np.array([0, 5, (1 << 31) - 1])).dtype == np.int32
     wide = _narrow(np.array([0, 1 << 31]))

@@ -9,7 +9,7 @@ import pytest
 
 from qa_support import SEED_IDS, SEEDS, good_article, write_article
 from retrieval.errors import CorpusError
-from retrieval.ingest import corpus_files, load_corpus
+from retrieval.ingest.corpus import corpus_files, load_corpus
 
 EXPECTED_META = {
     "000_58ac133cd26686e9": (
@@ -130,7 +130,7 @@ def test_bad_files_are_skipped_with_reason_and_warning(tmp_path, repo_config, ca
         write_article(corpus, name, content)
     write_article(corpus, "ignored.pdf", b"%PDF-1.4 \x00")  # not an article suffix
 
-    with caplog.at_level(logging.WARNING, logger="retrieval.ingest"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.ingest.corpus"):
         loaded = load_corpus(corpus, repo_config.ingest)
 
     assert sorted(a.doc_id for a in loaded.articles) == ["good1", "good2"]
@@ -281,7 +281,7 @@ def test_jsonl_corpus(tmp_path, repo_config, caplog):
             rec(id="bai-3", text="   "),
         ],
     )
-    with caplog.at_level(logging.WARNING, logger="retrieval.ingest"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.ingest.corpus"):
         loaded = load_corpus(path, repo_config.ingest)
     articles = {a.doc_id: a for a in loaded.articles}
     assert list(articles) == ["bai-1", "7"]
@@ -319,7 +319,7 @@ def test_jsonl_not_utf8_is_a_corpus_error(tmp_path, repo_config):
 
 def test_parallel_reading_equals_reading_in_one_process(tmp_path, repo_config, monkeypatch):
     """Order, duplicate checks and skip reasons do not depend on how many processes read."""
-    import retrieval.ingest as ingest
+    import retrieval.ingest.corpus as ingest
 
     rec = lambda **kw: json.dumps(kw, ensure_ascii=False)  # noqa: E731
     lines = []

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qa_support import ws_segmenter
-from retrieval import messages
-from retrieval.normalize import fold_diacritics, normalize, normalize_tone_placement
+from retrieval.answer import messages
+from retrieval.text.normalize import fold_diacritics, normalize, normalize_tone_placement
 
 NFC = lambda s: unicodedata.normalize("NFC", s)  # noqa: E731
 NFD = lambda s: unicodedata.normalize("NFD", s)  # noqa: E731
@@ -211,7 +211,7 @@ def test_new_style_tone_question_gets_the_same_answer(ws_service):
 @given(st.text(alphabet=st.characters(max_codepoint=0x2FFF), max_size=40))
 def test_fast_folding_equals_its_definition(text):
     """The translation-table fold gives exactly NFD + strip combining marks + đ->d."""
-    from retrieval.normalize import _fold_slow
+    from retrieval.text.normalize import _fold_slow
 
     assert fold_diacritics(text) == _fold_slow(text)
 
@@ -228,7 +228,7 @@ tone_placement_text = st.text(
 @settings(max_examples=500, deadline=None)
 @given(st.one_of(tone_placement_text, st.text(max_size=40)))
 def test_tone_placement_fast_path_agrees_with_its_definition(text):
-    from retrieval.normalize import _tone_placement_slow
+    from retrieval.text.normalize import _tone_placement_slow
 
     assert normalize_tone_placement(text) == _tone_placement_slow(text)
     folded = unicodedata.normalize("NFC", text).casefold()

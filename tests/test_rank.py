@@ -1,4 +1,4 @@
-"""The first stage (rank.first_stage, MaxScore in retrieval.kernels) returns exactly what a pass
+"""The first stage (rank.first_stage, MaxScore in retrieval.search.kernels) returns exactly what a pass
 over every sentence (rank.candidates_for) returns: the same candidates and the same scores, bit for bit."""
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 
 from qa_support import replace_section, ws_segmenter
-from retrieval import index as index_module
-from retrieval import answer_types, kernels, rank
-from retrieval.index import build_index
-from retrieval.ingest import Article
-from retrieval.normalize import fold_diacritics
+import retrieval.index.bm25 as index_module
+from retrieval.text import answer_types
+from retrieval.search import kernels
+from retrieval.search import rank
+from retrieval.index.build import build_index
+from retrieval.ingest.corpus import Article
+from retrieval.text.normalize import fold_diacritics
 from retrieval.service import AnswerService
 
 SYLLABLES = ("hà nội dân số thành phố đại sứ mỹ công ty phát triển thông minh kinh tế xã hội "
@@ -67,7 +69,7 @@ def compiled_first_stage(monkeypatch):
 
 
 # (corpus seed, segment size): one segment as in a small index, and segments of 64 sentences
-# (about 8) as in a large one (retrieval.index.SEGMENT).
+# (about 8) as in a large one (retrieval.index.bm25.SEGMENT).
 @pytest.fixture(scope="module", params=[(0, index_module.SEGMENT), (1, 64)], ids=["one-segment", "segments"])
 def synthetic(request, repo_config):
     seed, segment = request.param
@@ -357,7 +359,7 @@ def test_a_failed_kernel_load_leaves_the_numpy_pass(synthetic, kernels_not_loade
         raise ImportError("numba: no such library")
 
     monkeypatch.setattr(rank, "load_kernels", broken)
-    with caplog.at_level("ERROR", logger="retrieval.rank"):
+    with caplog.at_level("ERROR", logger="retrieval.search.rank"):
         assert service.answer(texts[0]).question == texts[0]
         assert _same(service, texts, service.cfg.retrieval) > len(texts) // 2
         for _ in range(100):

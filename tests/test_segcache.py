@@ -7,11 +7,11 @@ import logging
 
 import pytest
 
-from retrieval.index import build_index
-from retrieval.ingest import Article
-from retrieval import segcache
-from retrieval.segcache import MIN_PARALLEL_ARTICLES, Segmented, article_key, segment_corpus
-from retrieval.segment import Segmenter
+from retrieval.index.build import build_index
+from retrieval.ingest.corpus import Article
+from retrieval.index import segcache
+from retrieval.index.segcache import article_key, MIN_PARALLEL_ARTICLES, segment_corpus, Segmented
+from retrieval.text.segment import Segmenter
 
 
 def _sentences(text: str) -> list[str]:
@@ -79,7 +79,7 @@ def test_only_changed_articles_are_segmented_again(tmp_path, caplog):
     changed[3] = dataclasses.replace(changed[3], paragraphs=("Một câu hoàn toàn mới.",))
     new = make_articles(1, prefix="new")[0]
     changed.append(dataclasses.replace(new, title="Một bài hoàn toàn mới"))
-    with caplog.at_level(logging.INFO, logger="retrieval.segcache"):
+    with caplog.at_level(logging.INFO, logger="retrieval.index.segcache"):
         result = segment_corpus(changed, seg, "ws", cache_path=cache, workers=1)
     assert "segmenting 2 of 21 articles" in caplog.text
     # At most the two articles' titles and sentences were segmented (the
@@ -109,7 +109,7 @@ def test_corrupt_cache_file_is_set_aside_and_rebuilt(tmp_path, caplog):
     cache.write_bytes(b"this is not an sqlite database" * 100)
     articles = make_articles(5)
     seg = Segmenter(word_tokenize=str.split, sent_tokenize=_sentences)
-    with caplog.at_level(logging.WARNING, logger="retrieval.segcache"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.index.segcache"):
         result = segment_corpus(articles, seg, "ws", cache_path=cache, workers=1)
     assert len(result) == 5 and "unreadable" in caplog.text
     assert segment_corpus(articles, seg, "ws", cache_path=cache, workers=1) == result
@@ -143,7 +143,7 @@ def test_reindexing_after_one_changed_file_segments_only_that_article(cfg, seed_
     assert first.info.reason != "loaded"
     target = sorted(seed_copy.glob("*.txt"))[4]  # 004 ends with its body, no related-news block
     target.write_text(target.read_text(encoding="utf-8") + "\nMột câu mới được thêm vào bài.\n", encoding="utf-8")
-    with caplog.at_level(logging.INFO, logger="retrieval.segcache"):
+    with caplog.at_level(logging.INFO, logger="retrieval.index.segcache"):
         second = open_ws(cfg, seed_copy)
     assert second.info.reason != "loaded"  # the corpus changed: the index was rebuilt ...
     assert "segmenting 1 of 5 articles (4 from the cache)" in caplog.text  # ... segmenting one article
@@ -172,7 +172,7 @@ def test_an_interrupted_build_keeps_the_batches_already_segmented(tmp_path, monk
     with pytest.raises(RuntimeError):
         segment_corpus(articles, FailingSegmenter("bài 10."), "ws", cache_path=cache, workers=1)
     seg = CountingSegmenter()
-    with caplog.at_level(logging.INFO, logger="retrieval.segcache"):
+    with caplog.at_level(logging.INFO, logger="retrieval.index.segcache"):
         resumed = segment_corpus(articles, seg, "ws", cache_path=cache, workers=1)
     # Articles 0-7 were written (two batches of 4); 8 and 9 were segmented but not yet written.
     assert "segmenting 12 of 20 articles (8 from the cache)" in caplog.text

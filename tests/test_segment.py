@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qa_support import simple_sentences, ws_segmenter
-from retrieval.segment import Segmenter, to_term
+from retrieval.text.segment import Segmenter, to_term
 
 
 def assert_spans_valid(paragraph: str, spans: list[tuple[int, int]], stripped: bool = True) -> None:
@@ -174,6 +174,6 @@ def test_real_underthesea_terms_join_words():
     st.text(max_size=12),
 ))
 def test_to_term_fast_path_agrees_with_its_definition(token):
-    from retrieval.segment import _to_term_slow
+    from retrieval.text.segment import _to_term_slow
 
     assert to_term(token) == _to_term_slow(token)

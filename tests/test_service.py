@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qa_support import open_ws, with_cache, write_article, write_jsonl_corpus
-from retrieval import messages
-from retrieval.compose import Result
+from retrieval.answer import messages
+from retrieval.answer.compose import Result
 from retrieval.errors import CorpusError
 
 QUESTIONS = [

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from qa_support import open_ws, replace_section, with_cache, ws_segmenter
-from retrieval import store
+from retrieval.index import store
 from retrieval.errors import IndexFormatError
-from retrieval.index import FIELDS, SentenceIndex
+from retrieval.index.sentences import FIELDS, SentenceIndex
 from retrieval.service import AnswerService
 
 NEW_FACT = "Thành phố Hà Nội có 999 con rồng vàng bay lượn trên hồ Gươm vào mùa thu."
@@ -335,7 +335,7 @@ def test_without_a_working_child_the_payload_is_checked_in_process(
         monkeypatch.setattr(store, "_chunk_ok", fails_in_child)
     if how:
         _corrupt(path, how)
-    with caplog.at_level(logging.WARNING, logger="retrieval.store"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.index.store"):
         if how is None:
             assert isinstance(store.load_index(path, fp), SentenceIndex)
         else:

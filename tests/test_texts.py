@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval import texts
-from retrieval.texts import PackedTexts, pack
+from retrieval.index import texts
+from retrieval.index.texts import pack, PackedTexts
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qa_support import REPO
-from retrieval import wordseg
-from retrieval.normalize import fold_diacritics, normalize
+from retrieval.text import wordseg
+from retrieval.text.normalize import fold_diacritics, normalize
 
 underthesea = pytest.importorskip("underthesea")
 XQUAD = REPO.parent / "shared" / "eval" / "xquad" / "xquad.vi.json"
@@ -112,7 +112,7 @@ def test_templates_of_an_unknown_form_are_refused():
 
 def test_unsupported_templates_fall_back_to_underthesea(monkeypatch, caplog):
     monkeypatch.setattr(wordseg, "parse_templates", lambda names: None)
-    with caplog.at_level(logging.WARNING, logger="retrieval.wordseg"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.text.wordseg"):
         tokenizer = wordseg.load()
     assert tokenizer is underthesea.word_tokenize
     assert "templates" in caplog.text
@@ -126,7 +126,7 @@ def test_a_failed_check_falls_back_to_underthesea(monkeypatch, caplog):
         return rows[1:] + rows[:1]
 
     monkeypatch.setattr(wordseg.CrfFeatures, "__call__", off_by_one)
-    with caplog.at_level(logging.WARNING, logger="retrieval.wordseg"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.text.wordseg"):
         tokenizer = wordseg.load()
     assert tokenizer is underthesea.word_tokenize
     assert "differs" in caplog.text
@@ -139,14 +139,14 @@ def test_a_broken_model_folder_falls_back_to_underthesea(monkeypatch, caplog):
         raise FileNotFoundError(path)
 
     monkeypatch.setattr(joblib, "load", missing)
-    with caplog.at_level(logging.WARNING, logger="retrieval.wordseg"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.text.wordseg"):
         tokenizer = wordseg.load()
     assert tokenizer is underthesea.word_tokenize
     assert "unavailable" in caplog.text
 
 
 def test_a_segmenter_switches_to_the_fast_path_for_bulk_work_only_with_underthesea():
-    from retrieval.segment import Segmenter
+    from retrieval.text.segment import Segmenter
 
     seg = Segmenter()
     before = seg.terms("Hà Nội có bao nhiêu dân?")

@@ -20,7 +20,7 @@ import pytest
 from bot.cli import main
 from qa_support import copy_seeds, open_ws, replace_section, with_cache, write_article, write_config
 from rel_support import report
-from retrieval import store
+from retrieval.index import store
 from retrieval.errors import ConfigError, CorpusError
 from retrieval.service import AnswerService
 

@@ -189,7 +189,7 @@ def test_unwritable_journal_warns_once_and_keeps_deduplicating(tmp_path, caplog)
 
 def test_journal_file_is_replaced_atomically(tmp_path, monkeypatch):
     """A write that fails half-way leaves the previous journal, never a truncated one."""
-    import retrieval.atomic as atomic
+    import retrieval.index.atomic as atomic
 
     path = tmp_path / "handled.json"
     journal = UpdateJournal(path)

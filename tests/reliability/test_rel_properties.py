@@ -24,8 +24,8 @@ from bot import telegram_app as tg_app
 from bot import telegram_format as fmt
 from bot.ratelimit import SlidingWindowLimiter
 from qa_support import CONFIG_YAML
-from retrieval import messages
-from retrieval.compose import Answer, Result
+from retrieval.answer import messages
+from retrieval.answer.compose import Answer, Result
 from retrieval.config import load_config
 from tg_html import problems, utf16_len, visible_text
 

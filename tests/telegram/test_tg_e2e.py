@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from retrieval import messages
+from retrieval.answer import messages
 from tg_support import (
     FAKE_TOKEN,
     REPO,

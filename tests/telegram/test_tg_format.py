@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import telegram_format as fmt
-from retrieval.compose import Answer, Result
+from retrieval.answer.compose import Answer, Result
 from tg_html import assert_valid, problems, visible_text
 
 
@@ -237,7 +237,7 @@ def test_one_huge_quote_is_cut_with_tags_closed():
 
 
 def test_sources_and_start_and_help_are_valid():
-    from retrieval.ingest import Article
+    from retrieval.ingest.corpus import Article
 
     arts = [SimpleNamespace(title=f"Bài <{i}> & co", source="Nguồn", date="2020-01-0" + str(i % 9 + 1),
                             url="https://x.vn/" + str(i)) for i in range(400)]

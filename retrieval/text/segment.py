@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from sys import intern
 
-from .normalize import normalize
+from retrieval.text.normalize import normalize
 
 WordTokenizer = Callable[[str], list[str]]
 SentenceSplitter = Callable[[str], list[str]]
@@ -33,7 +33,7 @@ _fast: WordTokenizer | None = None
 
 
 def _fast_underthesea_words() -> WordTokenizer:
-    """underthesea's word segmentation, same words, about twice as fast (:mod:`retrieval.wordseg`).
+    """underthesea's word segmentation, same words, about twice as fast (:mod:`retrieval.text.wordseg`).
 
     Loading it takes about 0.2 s more than underthesea's model alone, so only
     bulk segmentation (building an index) asks for it.
@@ -42,7 +42,7 @@ def _fast_underthesea_words() -> WordTokenizer:
     if _fast is None:
         with _fast_lock:
             if _fast is None:
-                from . import wordseg
+                from retrieval.text import wordseg
 
                 _fast = wordseg.load()
     return _fast
@@ -95,7 +95,7 @@ class Segmenter:
         self.terms = lru_cache(maxsize=4096)(self._terms)
 
     def prepare_bulk(self) -> None:
-        """Before segmenting many texts: switch underthesea to :mod:`retrieval.wordseg`'s faster path."""
+        """Before segmenting many texts: switch underthesea to :mod:`retrieval.text.wordseg`'s faster path."""
         if self._words is _underthesea_words:
             self._words = _fast_underthesea_words()
 

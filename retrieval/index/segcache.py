@@ -1,7 +1,7 @@
 """Segmenting a whole corpus: on every core, and only what changed.
 
 Word segmentation dominates building the index (underthesea, with the
-features of :mod:`retrieval.wordseg`, does about 800-1,000 sentences a
+features of :mod:`retrieval.text.wordseg`, does about 800-1,000 sentences a
 second on one core of the machine this was measured on). This stage
 
 - segments articles in parallel worker processes (``workers``; 0 = all
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from sys import intern
 
-from .ingest import Article
+from retrieval.ingest.corpus import Article
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class Segmented:
 
 
 def segment_article(segmenter, title: str, paragraphs: Sequence[str]) -> Segmented:
-    """Sentence spans and terms of one article (``segmenter``: a :class:`~retrieval.segment.Segmenter`)."""
+    """Sentence spans and terms of one article (``segmenter``: a :class:`~retrieval.text.segment.Segmenter`)."""
     sentences = []
     for p, paragraph in enumerate(paragraphs):
         for start, end in segmenter.sentence_spans(paragraph):

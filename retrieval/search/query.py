@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from itertools import chain
 
-from .normalize import fold_diacritics, normalize
+from retrieval.text.normalize import fold_diacritics, normalize
+from retrieval.text.terms import bigrams, expand, fold_terms, has_diacritics
 
 # Answer types, recognised on the normalized question (after word segmentation
 # the phrases may be joined by "_", so both forms are matched).
@@ -32,51 +31,12 @@ _TYPE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )
 
 
-def has_diacritics(text: str) -> bool:
-    """True when the text has any Vietnamese diacritic (or đ)."""
-    return any(unicodedata.combining(ch) for ch in unicodedata.normalize("NFD", text)) or "đ" in text.lower()
-
-
-def expand(words: Iterable[str]) -> tuple[str, ...]:
-    """Index terms of the word field: each word, plus the syllables of compound words.
-
-    ``dân_số`` also yields ``dân`` and ``số``, so a question that says "dân"
-    finds a sentence that says "dân số", while an exact compound match counts more.
-    """
-    out: list[str] = []
-    for w in words:
-        out.append(w)
-        if "_" in w:
-            out.extend(s for s in w.split("_") if s)
-    return tuple(out)
-
-
-# Indexing folds every sentence's words (and every article's) more than once,
-# and a corpus repeats a small vocabulary millions of times: each word is folded
-# once (a bounded cache that keeps the most used words).
-@lru_cache(maxsize=1 << 16)
-def _folded_syllables(word: str) -> tuple[str, ...]:
-    return tuple(fold_diacritics(s) for s in word.split("_") if s)
-
-
-def fold_terms(words: Iterable[str]) -> tuple[str, ...]:
-    """Terms of the diacritic-free field: folded syllables."""
-    return tuple(chain.from_iterable(map(_folded_syllables, words)))
-
-
 _FOLDED_TYPE_PATTERNS = tuple((kind, re.compile(fold_diacritics(p.pattern))) for kind, p in _TYPE_PATTERNS)
 
 # "... là gì?" at the end of a question, chat particles after it allowed ("là gì vậy ạ?").
 _ASKS_WHAT = re.compile(r"(?<!\w)là[ _]gì(?:\s+(?:vậy|thế|ạ|nhỉ|hả|nhé|ơi))*[\W_]*$")
 # The attribute's noun stands at most this many words before "của".
 _FOCUS_SPAN = 3
-
-
-def bigrams(words: Iterable[str]) -> tuple[str, ...]:
-    """Terms of the phrase field: pairs of consecutive syllables ("lưu vực sông" ->
-    "lưu+vực", "vực+sông"), which match phrases whatever the word segmentation."""
-    syl = [s for w in words for s in w.split("_") if s]
-    return tuple(map("+".join, zip(syl, syl[1:])))
 
 
 def question_type(text: str) -> str | None:

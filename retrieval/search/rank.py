@@ -27,11 +27,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .answer_types import AskedFor, TypeRules, asked_for, has_answer_type
-from .config import RetrievalConfig
-from .index import Bm25, Hit, SentenceIndex, best_candidates
-from .normalize import normalize
-from .query import Query, expand, fold_terms
+from retrieval.text.answer_types import asked_for, AskedFor, has_answer_type, TypeRules
+from retrieval.config import RetrievalConfig
+from retrieval.index.bm25 import best_candidates, Bm25, Hit
+from retrieval.index.sentences import SentenceIndex
+from retrieval.text.normalize import normalize
+from retrieval.search.query import Query
+from retrieval.text.terms import expand, fold_terms
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +118,7 @@ def _type_bonus(
 ) -> None:
     """Multiply ``final`` by ``1 + type_bonus`` where the candidate holds the asked-for thing.
 
-    A candidate whose recorded kinds (:func:`retrieval.answer_types.sentence_kinds`) lack
+    A candidate whose recorded kinds (:func:`retrieval.text.answer_types.sentence_kinds`) lack
     the asked-for kind cannot hold it, and its text is not read. A positive bonus only
     lifts, so each candidate's final score is at least its first-stage score, and the
     k-th best of the scores known so far is a floor under the final k-th best.
@@ -224,7 +226,7 @@ def _fuse(parts: Sequence[np.ndarray], fields: Sequence[tuple[Bm25, Sequence[str
 def _compiled_scores(field: Bm25, terms: Sequence[str], out: np.ndarray | None = None) -> np.ndarray:
     """:meth:`Bm25.scores` in compiled code (the same additions in the same order), in ``out``
     (``n_docs`` float64, overwritten) when given."""
-    from . import kernels
+    from retrieval.search import kernels
 
     score = np.empty(field.n_docs) if out is None else out
     kernels.accumulate(*_sums(field, terms, score)[0])
@@ -232,7 +234,7 @@ def _compiled_scores(field: Bm25, terms: Sequence[str], out: np.ndarray | None =
 
 
 def _sums(field: Bm25, terms: Sequence[str], out: np.ndarray) -> tuple[tuple, int]:
-    """(the arguments of :func:`retrieval.kernels.accumulate` that put ``field``'s scores
+    """(the arguments of :func:`retrieval.search.kernels.accumulate` that put ``field``'s scores
     for ``terms`` in ``out``, how many postings it adds)."""
     cols = np.array([col for col in map(field.column, terms) if col is not None], dtype=np.int64)
     postings = int((field.indptr[cols + 1] - field.indptr[cols]).sum())
@@ -252,7 +254,7 @@ def _segment_ranges(field: Bm25, cols: Sequence[int], js: Sequence[int], lo: np.
         for col, j in zip(cols, js):
             lo[0, j], hi[0, j] = field.postings(col)
         return
-    from . import kernels
+    from retrieval.search import kernels
 
     kernels.segment_ranges(field.indptr, field.seg_ptr, field.seg_of, field.seg_end,
                            np.asarray(cols, dtype=np.int64), np.asarray(js, dtype=np.int64), lo, hi)
@@ -272,7 +274,7 @@ def _article_factor(index: SentenceIndex, query: Query, cfg: RetrievalConfig) ->
     """(each article's evidence factor, 1 + ``article_weight`` x :func:`_article_relative`,
     and the largest) in compiled code, the same operations in the same order; in this
     thread's buffers, valid until its next question. None when no article scores."""
-    from . import kernels
+    from retrieval.search import kernels
 
     fold_weight = _fold_weight(query, cfg)
     art, fold, factor = _article_buffers(len(index.articles))
@@ -328,7 +330,7 @@ def candidates_for(
     return candidates, base, fused, art_rel
 
 
-# From this many sentences on, the first stage runs in compiled code (retrieval.kernels, numba).
+# From this many sentences on, the first stage runs in compiled code (retrieval.search.kernels, numba).
 # Below it the numpy pass takes at most a few milliseconds more (100k sentences: retrieval p50
 # 5.9 ms in numpy, 4.6 ms compiled), and the process is spared numba's start-up time and
 # memory (about 1 s and 100-170 MB of RSS).
@@ -351,7 +353,7 @@ def load_kernels(index: SentenceIndex) -> None:
     (numba's cache; compiled once when the cache is cold), then let :func:`first_stage`
     use them. Each call with no term scores nothing but has the argument types of a
     real question, for each combination of fields a question can bring."""
-    from . import kernels  # numba loads here, not at import time
+    from retrieval.search import kernels  # numba loads here, not at import time
 
     for field in (index.article_bm25, index.article_fold):
         _compiled_scores(field, ())
@@ -403,7 +405,7 @@ def first_stage(
     candidates of :func:`candidates_for` and the same scores, bit for bit, but without
     scoring every sentence.
 
-    :func:`retrieval.kernels.maxscore` visits only the sentences that hold a query term
+    :func:`retrieval.search.kernels.maxscore` visits only the sentences that hold a query term
     whose bound can still lift a sentence into the ``rerank_depth`` best, and scores
     exactly only those whose bound reaches the current cut-off (MaxScore). Below
     ``KERNEL_MIN_SENTENCES`` sentences, until the kernels are loaded
@@ -480,17 +482,17 @@ def _maxscore(
     index: SentenceIndex, fields: Sequence[tuple[Bm25, Sequence[str], float]], occurrences: list[tuple[int, int]],
     evidence: tuple[np.ndarray, float] | None, depth: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`retrieval.kernels.maxscore` for the query terms ``occurrences`` ((field, column),
+    """:func:`retrieval.search.kernels.maxscore` for the query terms ``occurrences`` ((field, column),
     in query order) and the articles' ``evidence`` (:func:`_article_factor`): the
     candidates, their base and fused scores.
 
-    The kernel visits the index segment by segment (:data:`retrieval.index.SEGMENT`
+    The kernel visits the index segment by segment (:data:`retrieval.index.bm25.SEGMENT`
     sentences). From ``PARALLEL_MIN_SENTENCES`` sentences on, with two cores or more, two
     runs of segments holding about half of the question's postings each are searched at
     once (the kernel releases the interpreter lock), each for its own ``depth`` best, and
     merged: the ``depth`` best of the whole are among them, and each sentence's scores are
     computed the same way, so the result is the one-pass result."""
-    from . import kernels
+    from retrieval.search import kernels
 
     times = Counter(occurrences)
     scale = {key: fields[key[0]][2] * n for key, n in times.items()}

@@ -28,9 +28,9 @@ from typing import Any
 
 import yaml
 
-from .clean import clean_text, parse_date
-from .config import IngestConfig
-from .errors import ConfigError, CorpusError
+from retrieval.ingest.clean import clean_text, parse_date
+from retrieval.config import IngestConfig
+from retrieval.errors import ConfigError, CorpusError
 
 log = logging.getLogger(__name__)
 

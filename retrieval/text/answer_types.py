@@ -1,16 +1,16 @@
 """Answer types: does a sentence hold the kind of thing a question asks for?
 
 A question asking "ai" wants a person's name, "bao nhiêu" a number, "khi nào" a
-date, "ở đâu" a place; :func:`retrieval.query.analyse` names the kind. A
+date, "ở đâu" a place; :func:`retrieval.search.query.analyse` names the kind. A
 sentence answers such a question when it holds a thing of that kind which the
 question does not already name, next to the question's own words
-(:func:`has_answer_type`); :mod:`retrieval.rank` lifts those sentences.
+(:func:`has_answer_type`); :mod:`retrieval.search.rank` lifts those sentences.
 
 Part of the check does not depend on the question: a sentence without any number
 cannot answer "bao nhiêu". :func:`sentence_kinds` records, at index time, which
 kinds a sentence could answer at all (one byte per sentence, ``KIND_BITS``), so
 that a question reads and tokenizes only the candidates that might. This module
-is part of the index's code digest (:mod:`retrieval.store`): a change here
+is part of the index's code digest (:mod:`retrieval.index.store`): a change here
 rebuilds saved indexes, whose recorded kinds it decides.
 """
 
@@ -21,8 +21,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .config import RetrievalConfig
-from .normalize import fold_diacritics
+from retrieval.config import RetrievalConfig
+from retrieval.text.normalize import fold_diacritics
 
 TOKEN = re.compile(r"\d+(?:[.,/:-]\d+)*%?|[^\W\d_]+")
 _DATE = re.compile(r"\d{1,2}[/.-]\d{1,2}([/.-]\d{2,4})?|(1[5-9]|20)\d{2}")

@@ -14,10 +14,11 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
-from .config import AnswerConfig, RetrievalConfig
-from .index import Bm25, Hit, SentenceIndex
-from .normalize import normalize
-from .query import Query, analyse
+from retrieval.config import AnswerConfig, RetrievalConfig
+from retrieval.index.bm25 import Bm25, Hit
+from retrieval.index.sentences import SentenceIndex
+from retrieval.text.normalize import normalize
+from retrieval.search.query import analyse, Query
 
 
 @dataclass(frozen=True)

@@ -1,25 +1,25 @@
 """Compiled inner loops of retrieval's first stage (numba), for large indexes
-(:data:`retrieval.rank.KERNEL_MIN_SENTENCES`): an exact MaxScore top-k over the
+(:data:`retrieval.search.rank.KERNEL_MIN_SENTENCES`): an exact MaxScore top-k over the
 sentence fields (:func:`maxscore`) and the posting-list additions of the article
 evidence (:func:`accumulate`). Postings hold a document's number within its
-segment (:data:`retrieval.index.SEGMENT`); both visit the segments in order.
+segment (:data:`retrieval.index.bm25.SEGMENT`); both visit the segments in order.
 
-A posting's weight is ``idf[term] * table[code]`` (:class:`retrieval.index.Bm25`
+A posting's weight is ``idf[term] * table[code]`` (:class:`retrieval.index.bm25.Bm25`
 stores each posting's term-frequency part as a code into the field's table of
 distinct values). :func:`maxscore` adds the same float64 numbers in the same order
 as the numpy reference (``score[docs] += weights`` per query term, in query order;
 then the fields fused and multiplied by the article evidence factor), so its
-scores are bit for bit those of :func:`retrieval.rank.candidates_for`, which
+scores are bit for bit those of :func:`retrieval.search.rank.candidates_for`, which
 ``tests/test_rank.py`` checks.
 
 numba compiles each function on its first call (seconds) and keeps the machine code
 in its on-disk cache (``cache=True``: next to this file, or under the user's cache
 folder when that is read-only), so a later process only loads it (about a second
-with numba's own start-up; :func:`retrieval.rank.start_loading_kernels` does it in
+with numba's own start-up; :func:`retrieval.search.rank.start_loading_kernels` does it in
 the background).
 
 The arrays are trusted: the index file's hash is checked before they are used
-(:mod:`retrieval.store`), and the loops do not check bounds.
+(:mod:`retrieval.index.store`), and the loops do not check bounds.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ SLACK = 1e-9
 # at 4096, 2.29-2.33 at 3072, 2.22-2.35 at 6144-8192, 2.76 at 1024.
 WINDOW = 4096
 # Up to this many sentences of the rarest query terms are scored first, for a starting cut-off
-# (0: none); at least 1.5 x the depth (retrieval.rank._maxscore), or the sample could not fill.
+# (0: none); at least 1.5 x the depth (retrieval.search.rank._maxscore), or the sample could not fill.
 # Each costs a lookup of every query term: at 1M sentences, depth 20, retrieval p50 was 2.28 ms
 # at 32, 2.29 at 24, 2.37 at 64, 2.46 at 128 and 3.20 at 512 (one process, same run).
 SEED = 32
@@ -83,7 +83,7 @@ def _largest(values):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def article_factor(art, fold, fold_weight, use_fold, article_weight, out):  # pragma: no cover - compiled
-    """The article evidence factor of every article, as :func:`retrieval.rank.candidates_for`
+    """The article evidence factor of every article, as :func:`retrieval.search.rank.candidates_for`
     computes it (the same operations on the same float64 numbers): ``art`` (overwritten) plus
     ``fold_weight`` x ``fold`` when ``use_fold``, over its largest value ``top``; ``out`` =
     1 + ``article_weight`` x that. Returns ``top``; when it is not positive no article
@@ -103,7 +103,7 @@ def article_factor(art, fold, fold_weight, use_fold, article_weight, out):  # pr
 def segment_ranges(indptr, seg_ptr, seg_of, seg_end, cols, js, lo, hi):  # pragma: no cover - compiled
     """Each column ``cols[t]``'s postings in each segment of a segmented field, into column
     ``js[t]`` of ``lo`` / ``hi`` (one row per segment; a segment without postings keeps
-    what it had): :meth:`retrieval.index.Bm25.runs`."""
+    what it had): :meth:`retrieval.index.bm25.Bm25.runs`."""
     for t in range(cols.size):
         col = cols[t]
         j = js[t]
@@ -249,10 +249,10 @@ def maxscore(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2, n
     other field's sum, its fused score base x ``factor[article_ids[doc]]`` (or base when
     not ``use_factor``).
 
-    The sentences are visited segment by segment (:data:`retrieval.index.SEGMENT`
+    The sentences are visited segment by segment (:data:`retrieval.index.bm25.SEGMENT`
     sentences each, ``segment``): row ``s`` of ``t_lo`` / ``t_hi`` holds each term's
     postings in segment ``seg_first + s``, whose ids are numbers within the segment.
-    :func:`retrieval.rank.first_stage` runs two runs of segments of a large index at
+    :func:`retrieval.search.rank.first_stage` runs two runs of segments of a large index at
     once, one per core, and merges them. ``shared[0]`` is a k-th best score the calls
     share: each raises it to its own k-th best and takes it as its cut-off when it is
     higher (any value either writes is at most the k-th best of the whole, so a stale

@@ -71,16 +71,20 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from .atomic import write_atomically
-from .config import Config
-from .errors import IndexFormatError
-from .index import SentenceIndex
-from .ingest import corpus_files
+from retrieval.index.atomic import write_atomically
+from retrieval.config import Config
+from retrieval.errors import IndexFormatError
+from retrieval.index.sentences import SentenceIndex
+from retrieval.ingest.corpus import corpus_files
 
 log = logging.getLogger(__name__)
 
 MAGIC = b"VNQA-INDEX\n"
-FORMAT_VERSION = 9
+# What a saved index holds and how it is laid out. Bump it whenever the code that decides
+# the saved arrays changes (ingestion, cleaning, segmentation, term functions, the fields,
+# the layout): an index of another version is rebuilt, never served.
+# tests/test_index_golden.py fails when the arrays of a small corpus change without a bump.
+FORMAT_VERSION = 10
 # The payload's checksum is an XXH3-64 hash per chunk of this many bytes.
 CHUNK_BYTES = 16 << 20
 # From this many chunks on, the payload is checked in a forked child process (:func:`_verify`).
@@ -90,19 +94,6 @@ ALIGN = 64
 PAGE = 4096
 # The dtypes an array may have (anything else is a damaged or foreign file).
 _DTYPES = frozenset({"|u1", "<u2", "<u4", "<u8", "<i4", "<i8", "<f8"})
-# The modules whose code decides what the index holds: a change to any of
-# them (even without a version bump) makes saved indexes stale.
-_INDEX_MODULES = ("answer_types.py", "clean.py", "ingest.py", "normalize.py", "segment.py", "wordseg.py", "query.py", "index.py", "texts.py", "store.py")
-
-
-def code_digest() -> str:
-    h = hashlib.sha256()
-    here = Path(__file__).resolve().parent
-    for name in _INDEX_MODULES:
-        h.update(name.encode() + b"\0" + (here / name).read_bytes())
-    return h.hexdigest()
-
-
 def project_version() -> str:
     try:
         return metadata.version("vn-docqa-bot")
@@ -116,13 +107,12 @@ STALE_TEMP_SECONDS = 600.0
 
 def compat_key(cfg: Config, segmenter_id: str) -> str:
     """SHA-256 of what an index's structure and scoring depend on, besides the articles:
-    format, code, versions, segmenter and the retrieval settings the index is built with
+    format, versions, segmenter and the retrieval settings the index is built with
     (:meth:`RetrievalConfig.index_settings`; not the query-time ones, not the corpus, not
     the ingestion rules). An index with the same key can stand in for a failed rebuild."""
     settings = {
         "format": FORMAT_VERSION,
         "project": project_version(),
-        "code": code_digest(),
         "segmenter": segmenter_id,
         "retrieval": cfg.retrieval.index_settings(),
     }

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice
 
-from .config import IngestConfig
-from .normalize import normalize
+from retrieval.config import IngestConfig
+from retrieval.text.normalize import normalize
 
 # Sentence-ending punctuation, possibly followed by closing quotes/brackets.
 _TERMINAL = re.compile(r"[.!?…:;][\"'”’»)\]]*\s*$")

@@ -1,6 +1,6 @@
 """Everything a user reads, in Vietnamese, as plain text (console, CLI ``message``).
 
-The Telegram front end renders the same :class:`~retrieval.compose.Result`
+The Telegram front end renders the same :class:`~retrieval.answer.compose.Result`
 as HTML with its own formatter; the wording lives here.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .compose import Answer
-from .ingest import Article
+from retrieval.answer.compose import Answer
+from retrieval.ingest.corpus import Article
 
 REFUSAL = (
     "Xin lỗi, tôi không tìm thấy câu trả lời cho câu hỏi này trong các bài viết hiện có. "

@@ -1,0 +1,1 @@
+"""Ingestion: reading a corpus (folders, JSONL) into articles and cleaning site boilerplate."""
