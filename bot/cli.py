@@ -77,9 +77,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         except Exception:  # noqa: BLE001 - one bad question must not end the batch
             log.exception("failed to answer %r", question[:200])
             from retrieval.answer import messages
-            from retrieval.answer.compose import Result
+            from retrieval.answer.compose import Outcome, Result
 
-            result = Result(question=question, answered=False, answers=(), message=messages.ERROR)
+            result = Result(question=question, answers=(), message=messages.ERROR, outcome=Outcome.ERROR)
         _emit(result, args.json, one_line=True)
     return 0
 

@@ -60,7 +60,7 @@ from telegram.ext import (
 from retrieval.answer.compose import Result
 from retrieval.config import Config, TelegramConfig
 from retrieval.errors import ConfigError
-from retrieval.service import AnswerService, valid_unicode
+from retrieval.service import AnswerService
 
 from . import telegram_format as fmt
 from .delivery import DeliveryFailed, Sender, one_line
@@ -185,8 +185,7 @@ def answer_page(state: BotState, question: str, page: int) -> fmt.Page:
 
     def compute() -> Answered:
         result = service.answer(question, max_answers=state.tg.max_total_answers)
-        text = valid_unicode(question).strip()[: state.max_question_chars]
-        return result, tuple(service.composer.content_terms(service.segmenter.terms(text)))
+        return result, result.highlight
 
     result, terms = state.answers.get(question, compute)
     return fmt.result_page(

@@ -304,7 +304,7 @@ def result_page(
     if not shown:
         return Page((html.escape(NO_MORE, quote=False),), False)
     header = []
-    if page == 0 and "truncated" in result.notes:
+    if page == 0 and result.truncated:
         limit = max_question_chars if max_question_chars is not None else "?"
         header.append(f"<i>{html.escape(messages.TRUNCATED.format(limit=limit), quote=False)}</i>")
     header.append(f"<b>{html.escape(messages.ANSWER_INTRO if page == 0 else MORE_INTRO, quote=False)}</b>")

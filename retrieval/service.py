@@ -16,7 +16,7 @@ from pathlib import Path
 
 from retrieval.answer import messages
 from retrieval.text.answer_types import TypeRules
-from retrieval.answer.compose import Composer, Result
+from retrieval.answer.compose import Composer, Outcome, Result
 from retrieval.config import Config
 from retrieval.errors import BotError, ConfigError, IndexFormatError
 from retrieval.index.sentences import SentenceIndex
@@ -214,13 +214,12 @@ class AnswerService:
         """
         if not isinstance(question, str):
             question = "" if question is None else str(question)
-        notes: list[str] = []
-        text = valid_unicode(question).strip()
+        text = self.clean_question(question)
         limit = self.cfg.answer.max_question_chars
-        if len(text) > limit:
-            text = text[:limit]
-            notes.append("truncated")
-        query = self.composer.query(text, self.segmenter.terms(text))
+        truncated = len(text) > limit
+        text = text[:limit]
+        words = self.segmenter.terms(text)
+        query = self.composer.query(text, words)
         k = max(self.cfg.retrieval.top_k, 2 * (max_answers or 0))
         hits = rank(self.index, query, text, self.cfg.retrieval, k, self.type_rules)
         decision = self.composer.decide(self.index, query, hits, max_answers)
@@ -228,18 +227,23 @@ class AnswerService:
             message = messages.answer_text(decision.answers)
         else:
             message = {
-                "empty": messages.EMPTY,
-                "no_content": messages.NO_CONTENT,
-            }.get(decision.reason, messages.REFUSAL)
-            notes.append(decision.reason)
-        if "truncated" in notes and decision.reason != "empty":
+                Outcome.EMPTY: messages.EMPTY,
+                Outcome.NO_CONTENT: messages.NO_CONTENT,
+            }.get(decision.outcome, messages.REFUSAL)
+        if truncated and decision.outcome is not Outcome.EMPTY:
             message = messages.TRUNCATED.format(limit=limit) + "\n\n" + message
         if uses_kernels(self.index):
             start_loading_kernels(self.index)  # once: numba loads after the first answer
         return Result(
             question=question,
-            answered=decision.answered,
             answers=decision.answers,
             message=message,
-            notes=tuple(notes),
+            outcome=decision.outcome,
+            truncated=truncated,
+            highlight=tuple(self.composer.content_terms(words)),
         )
+
+    @staticmethod
+    def clean_question(question: str) -> str:
+        """The question as answered (before any cut): valid Unicode, without surrounding spaces."""
+        return valid_unicode(question).strip()

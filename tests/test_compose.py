@@ -9,7 +9,7 @@ import pytest
 
 from qa_support import SEEDS, open_ws, with_cache, write_article
 from retrieval.answer import messages
-from retrieval.answer.compose import Answer, Composer, Result
+from retrieval.answer.compose import Answer, Composer, Outcome, Result
 from retrieval.service import AnswerService
 
 RESULT_KEYS = {"question", "answered", "answers", "message"}
@@ -352,14 +352,14 @@ def test_needs_context_on_nfd_text(composer):
 
 def test_result_to_dict_rounds_scores_and_keeps_fields():
     answer = Answer("Trích dẫn.", "doc", "Tiêu đề", None, "2018-10-15", None, 1.234567891)
-    result = Result("Câu hỏi?", True, (answer,), "tin nhắn", notes=("x",))
+    result = Result("Câu hỏi?", (answer,), "tin nhắn", Outcome.ANSWERED, truncated=True, highlight=("câu_hỏi",))
     data = result.to_dict()
     assert set(data) == RESULT_KEYS
     assert data["answers"] == [
         {"quote": "Trích dẫn.", "doc_id": "doc", "title": "Tiêu đề", "source": None,
          "date": "2018-10-15", "url": None, "score": 1.2346}
     ]
-    assert "notes" not in data
+    assert not {"outcome", "truncated", "highlight"} & set(data)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from qa_support import open_ws, with_cache, write_article, write_jsonl_corpus
 from retrieval.answer import messages
-from retrieval.answer.compose import Result
+from retrieval.answer.compose import Outcome, Result
 from retrieval.errors import CorpusError
 
 QUESTIONS = [
@@ -66,7 +66,7 @@ def test_more_answers_page_on_from_the_default_ones(ws_service, question):
 def test_refusal_notes(ws_service):
     result = ws_service.answer("Làm thế nào để nấu bún chả ngon?")
     assert not result.answered
-    assert result.notes == ("weak",)
+    assert result.outcome is Outcome.NOT_FOUND
     assert result.message == messages.REFUSAL
 
 

@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 
 from retrieval.config import AnswerConfig, RetrievalConfig
 from retrieval.index.bm25 import Bm25, Hit
@@ -34,16 +35,32 @@ class Answer:
     score: float
 
 
+class Outcome(StrEnum):
+    """How a question ended: answered, or why it was not."""
+
+    ANSWERED = "answered"
+    EMPTY = "empty"  # nothing but spaces or punctuation
+    NO_CONTENT = "no_content"  # only question and function words ("là gì?")
+    NOT_FOUND = "not_found"  # the articles do not answer it
+    ERROR = "error"  # answering failed (a bug): the user is told to try again
+
+
 @dataclass(frozen=True)
 class Result:
     """The answer to one question; ``message`` is what a user is shown."""
 
     question: str
-    answered: bool
     answers: tuple[Answer, ...]
     message: str
-    # Why a question was refused or changed ("empty", "weak", "truncated"...): for logs and tests.
-    notes: tuple[str, ...] = field(default=(), compare=False)
+    outcome: Outcome
+    # The question was longer than answer.max_question_chars and was cut.
+    truncated: bool = False
+    # The question's content words (segmented, normalized): what a front end may highlight in quotes.
+    highlight: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def answered(self) -> bool:
+        return self.outcome is Outcome.ANSWERED
 
     def to_dict(self) -> dict:
         """The documented ``--json`` shape."""
@@ -59,9 +76,12 @@ class Result:
 class Decision:
     """What the composer decided, before any text for the user is written."""
 
-    answered: bool
     answers: tuple[Answer, ...]
-    reason: str  # "ok", "empty", "no_content", "weak"
+    outcome: Outcome
+
+    @property
+    def answered(self) -> bool:
+        return self.outcome is Outcome.ANSWERED
 
 
 def _split_slips(words: Sequence[str], field: Bm25, exact: Bm25) -> list[str]:
@@ -254,14 +274,14 @@ class Composer:
         """Refuse, or pick up to ``max_answers`` (default: the config's) non-overlapping quotes."""
         limit = max_answers or self.cfg.max_answers
         if query.empty:
-            return Decision(False, (), "empty")
+            return Decision((), Outcome.EMPTY)
         if not query.content:
-            return Decision(False, (), "no_content")
+            return Decision((), Outcome.NO_CONTENT)
         if not hits:
-            return Decision(False, (), "weak")
+            return Decision((), Outcome.NOT_FOUND)
         best = hits[0]
         if best.bm25 < self.cfg.min_score or self.coverage(index, query, best.sentence) < self.cfg.min_coverage:
-            return Decision(False, (), "weak")
+            return Decision((), Outcome.NOT_FOUND)
 
         answers: list[Answer] = []
         used: list[tuple[int, int, int, int]] = []
@@ -302,4 +322,4 @@ class Composer:
                     score=hit.score,
                 )
             )
-        return Decision(True, tuple(answers), "ok")
+        return Decision(tuple(answers), Outcome.ANSWERED)

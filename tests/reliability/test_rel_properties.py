@@ -25,7 +25,7 @@ from bot import telegram_format as fmt
 from bot.ratelimit import SlidingWindowLimiter
 from qa_support import CONFIG_YAML
 from retrieval.answer import messages
-from retrieval.answer.compose import Answer, Result
+from retrieval.answer.compose import Answer, Outcome, Result
 from retrieval.config import load_config
 from tg_html import problems, utf16_len, visible_text
 
@@ -99,7 +99,7 @@ def check_result(service, question: str, result: Result, max_answers: int) -> No
     assert result.question == question
     assert isinstance(result.message, str) and result.message.strip()
     assert result.answered == bool(result.answers)
-    assert isinstance(result.notes, tuple) and all(isinstance(n, str) for n in result.notes)
+    assert isinstance(result.outcome, Outcome) and result.answered == (result.outcome is Outcome.ANSWERED)
     assert len(result.answers) <= max_answers
     scores = [a.score for a in result.answers]
     assert scores == sorted(scores, reverse=True)
@@ -158,7 +158,7 @@ def tg_state(real_service):
 @given(question=HOSTILE)
 def test_service_answers_anything_with_verbatim_quotes(real_service, question):
     result = real_service.answer(question)
-    event("answered" if result.answered else f"refused ({', '.join(result.notes)})")
+    event("answered" if result.answered else f"refused ({result.outcome})")
     check_result(real_service, question, result, real_service.cfg.answer.max_answers)
     more = real_service.answer(question, max_answers=9)
     check_result(real_service, question, more, 9)
@@ -207,9 +207,10 @@ _answer = st.builds(
 @st.composite
 def _results(draw):
     answers = tuple(draw(st.lists(_answer, max_size=9)))
-    notes = tuple(draw(st.lists(st.sampled_from(["truncated", "weak", "empty"]), max_size=2, unique=True)))
+    truncated = draw(st.booleans())
     message = draw(st.one_of(st.just(messages.REFUSAL), _any_text.filter(lambda t: t.strip())))
-    return Result(question=draw(_any_text), answered=bool(answers), answers=answers, message=message, notes=notes)
+    return Result(question=draw(_any_text), answers=answers, message=message,
+                  outcome=Outcome.ANSWERED if answers else draw(st.sampled_from(list(Outcome)[1:])), truncated=truncated)
 
 
 @settings(max_examples=150, deadline=None)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import telegram_format as fmt
-from retrieval.answer.compose import Answer, Result
+from retrieval.answer.compose import Answer, Outcome, Result
 from tg_html import assert_valid, problems, visible_text
 
 
@@ -20,9 +20,10 @@ def make_answer(quote: str = "Hà Nội có gần 10 triệu người.", **kw) -
     return Answer(quote=quote, **fields)
 
 
-def make_result(answers=(), *, answered: bool | None = None, message: str = "msg", notes=()) -> Result:
+def make_result(answers=(), *, answered: bool | None = None, message: str = "msg", truncated: bool = False) -> Result:
     answered = bool(answers) if answered is None else answered
-    return Result(question="q", answered=answered, answers=tuple(answers), message=message, notes=tuple(notes))
+    outcome = Outcome.ANSWERED if answered else Outcome.NOT_FOUND
+    return Result(question="q", answers=tuple(answers), message=message, outcome=outcome, truncated=truncated)
 
 
 def entity(kind: str, offset: int, length: int, user_id: int | None = None):
@@ -215,7 +216,7 @@ def test_refusal_is_the_escaped_message():
 
 
 def test_truncated_question_gets_a_note():
-    page = fmt.result_page(make_result([make_answer()], notes=("truncated",)), [], max_question_chars=1000)
+    page = fmt.result_page(make_result([make_answer()], truncated=True), [], max_question_chars=1000)
     assert page.messages[0].startswith("<i>(Câu hỏi quá dài nên chỉ 1000 ký tự đầu được dùng.)</i>")
 
 
