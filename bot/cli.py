@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot {run,ask,console,index,eval,telegram}``.
+"""Command line: ``python -m bot {run,ask,console,index,eval,config,telegram}``.
 
 This is the edge: configuration is loaded here once, the answering service is
 built here once, and library errors become one clear line and exit code 2.
@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from retrieval.config import Config, load_config
+from retrieval.config import Config, effective_settings, format_value, load_config, settings_markdown
 from retrieval.errors import BotError
 from retrieval.evaluate import evaluate, format_report, load_questions
 from retrieval.service import AnswerService, valid_unicode
@@ -23,10 +23,13 @@ log = logging.getLogger("bot")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def default_config_path() -> Path:
-    """``./config.yaml`` when there is one, else the one beside the package."""
-    here = Path.cwd() / "config.yaml"
-    return here if here.is_file() else REPO_ROOT / "config.yaml"
+def default_config_path() -> Path | None:
+    """``./config.yaml`` when there is one, else the project's (in a source checkout), else
+    None: no config file, every setting at its default."""
+    for path in (Path.cwd() / "config.yaml", REPO_ROOT / "config.yaml"):
+        if path.is_file():
+            return path
+    return None
 
 
 def _setup_logging(level: str) -> None:
@@ -39,9 +42,16 @@ def _setup_logging(level: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+def _config_path(args: argparse.Namespace) -> Path | None:
+    return Path(args.config) if args.config else default_config_path()
+
+
 def _config(args: argparse.Namespace) -> Config:
-    cfg = load_config(args.config or default_config_path())
+    path = _config_path(args)
+    cfg = load_config(path)
     _setup_logging(cfg.log_level)
+    if path is None:
+        log.info("no config.yaml here or beside the project: every setting at its default")
     return cfg
 
 
@@ -115,6 +125,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    """Print the effective configuration, key by key, and where each value comes from."""
+    if args.markdown:
+        sys.stdout.write(settings_markdown())
+        return 0
+    path = _config_path(args)
+    settings = effective_settings(path)
+    print(f"# config file: {path.resolve() if path else 'none (every setting at its default)'}")
+    width = max(len(s.key) for s in settings)
+    for s in settings:
+        value = format_value(s.value)
+        if len(value) > 100 and not args.full:
+            value = value[:97] + "..."
+        print(f"{s.key:<{width}} = {value}  # {'set in the file' if s.from_file else 'default'}")
+    return 0
+
+
 def cmd_telegram(args: argparse.Namespace) -> int:
     from .telegram_app import run_telegram
 
@@ -156,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("questions_file")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("config", help="print the effective configuration and where each value comes from")
+    p.add_argument("--config", help="path to config.yaml (default: ./config.yaml or the project's)")
+    p.add_argument("--full", action="store_true", help="print long values whole")
+    p.add_argument("--markdown", action="store_true", help="print every key's default and meaning (docs/configuration.md)")
+    p.set_defaults(func=cmd_config)
 
     p = sub.add_parser("telegram", parents=[common], help="run the Telegram bot (needs TELEGRAM_BOT_TOKEN)")
     p.set_defaults(func=cmd_telegram)

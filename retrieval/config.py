@@ -16,80 +16,107 @@ from typing import Any
 
 import yaml
 
+from retrieval import vietnamese as vn
 from retrieval.errors import ConfigError
+
+
+def setting(default: Any, doc: str) -> Any:
+    """A configuration field: its default (the shipped value) and its documentation,
+    which ``python -m bot config`` prints and docs/configuration.md is made from."""
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata={"doc": doc})
+    return field(default=default, metadata={"doc": doc})
 
 
 @dataclass(frozen=True)
 class IngestConfig:
     """How articles are read and cleaned of site boilerplate."""
 
-    # A line equal to one of these (case-insensitive, optional trailing ':')
-    # starts the site's related-news / comments area: it and everything after
-    # it is dropped.
-    cut_markers: tuple[str, ...] = ()
-    # Regular expressions; a matching line is dropped (captions, credits, forms).
-    drop_line_patterns: tuple[str, ...] = ()
-    # A line with no sentence-ending punctuation and at most this many words is
-    # a heading, byline, caption or teaser, not a sentence to quote.
-    max_heading_words: int = 40
-    # Regular expressions for a source credit line; group "source" is the name.
-    source_line_patterns: tuple[str, ...] = ()
-    # Agency prefixes at the start of the lead paragraph ("(CLO) ", "HNP - "):
-    # abbreviation -> source name. The prefix is cut from the quote.
-    source_aliases: dict[str, str] = field(default_factory=dict)
-    # Only these first non-empty lines (and the title line) are searched for the
-    # publication date, so dates in the body or related-news lists are never used.
-    date_header_lines: int = 6
+    cut_markers: tuple[str, ...] = setting(
+        vn.CUT_MARKERS,
+        "A line equal to one of these (case-insensitive, optional trailing ':') starts the site's "
+        "related-news, comment or footer area: it and everything after it is not the article.")
+    drop_line_patterns: tuple[str, ...] = setting(
+        vn.DROP_LINE_PATTERNS,
+        "Regular expressions (case-insensitive); a matching line is dropped wherever it is "
+        "(photo captions with their credit, form fields).")
+    max_heading_words: int = setting(
+        40, "A line without sentence-ending punctuation and at most this many words is a heading, "
+            "byline, section label or teaser: not quoted.")
+    source_line_patterns: tuple[str, ...] = setting(
+        vn.SOURCE_LINE_PATTERNS,
+        "Source credit lines (at most 12 words); group `source` is the name and the last "
+        "'/'-separated part is kept.")
+    source_aliases: dict[str, str] = setting(
+        vn.SOURCE_ALIASES,
+        "Agency tags that open a lead paragraph ('(CLO) ', 'HNP - '), and the source they stand for; "
+        "the tag is cut from the quote.")
+    date_header_lines: int = setting(
+        6, "The publication date is read only from the title line and this many first lines "
+           "(day, month and year required), never from the body or the related-news list.")
 
 
 @dataclass(frozen=True)
 class RetrievalConfig:
-    """BM25 parameters (rank-bm25's BM25Okapi semantics)."""
+    """How sentences are scored (BM25 with rank-bm25's BM25Okapi semantics) and re-ranked."""
 
-    k1: float = 1.5
-    b: float = 0.75
-    epsilon: float = 0.25
-    top_k: int = 20
-    # Index and match the syllables of compound words too ("dân" finds "dân số").
-    expand_compounds: bool = True
-    # Leave question and function words (answer.stopwords) out of the scores.
-    drop_question_words: bool = True
-    # Words left out of the scores (empty: every answer.stopwords word).
-    question_words: tuple[str, ...] = ()
-    # Abbreviation -> expansion, added to questions that use the abbreviation.
-    abbreviations: dict[str, str] = field(default_factory=dict)
-    # Weight of the diacritic-free field for questions with / without diacritics.
-    fold_weight: float = 0.3
-    accentless_fold_weight: float = 1.0
-    # Answer-type preference: bonus factor, and how many best sentences get it.
-    type_bonus: float = 0.3
-    rerank_depth: int = 50
-    # Article-level evidence: a sentence's score is multiplied by
-    # 1 + article_weight * (its article's score / the best article's score).
-    article_weight: float = 0.0
-    # Weight of the syllable-bigram (phrase) field; 0 = not built.
-    bigram_weight: float = 0.0
-    # The same for accentless questions, over syllable pairs without diacritics.
-    accentless_bigram_weight: float = 0.0
-    # Learned re-ranker: feature name -> weight (see retrieval/rank.py FEATURES);
-    # empty means the hand-set type_bonus is used instead.
-    ranker_weights: dict[str, float] = field(default_factory=dict)
-    # Each sentence gets this share of its better neighbour's score (same article).
-    neighbor_weight: float = 0.0
-    # The answer-type thing must stand within this many words of a question word.
-    type_window: int = 4
-    # "X của Y là gì?": a sentence without the word X has its score multiplied by
-    # this (1 = off); one that states X's value gets the type bonus.
-    focus_factor: float = 1.0
-    # A run of capitalised words is a person when a title stands next to it or
-    # it starts with a common surname.
-    person_titles: tuple[str, ...] = ()
-    surnames: tuple[str, ...] = ()
-    # ... unless one of these stands just before it ("TP Hồ Chí Minh").
-    place_titles: tuple[str, ...] = ()
+    k1: float = setting(1.5, "BM25 term-frequency saturation.")
+    b: float = setting(0.5, "BM25 length normalisation (0: none, 1: full).")
+    epsilon: float = setting(
+        0.25, "BM25Okapi's IDF floor: terms in more than half of the sentences get epsilon times the mean IDF.")
+    top_k: int = setting(20, "How many best sentences the answer composer looks at.")
+    expand_compounds: bool = setting(
+        True, "Index and match the syllables of compound words as well as the words ('dân' finds "
+              "'dân số'; an exact compound match still counts more).")
+    drop_question_words: bool = setting(True, "Leave question words (retrieval.question_words) out of the scores.")
+    question_words: tuple[str, ...] = setting(
+        vn.QUESTION_WORDS,
+        "Question words and chat particles, left out of the scores (function words such as 'của' stay: "
+        "their IDF is low and they still help to rank). Empty: every word of answer.stopwords is left out.")
+    abbreviations: dict[str, str] = setting(
+        vn.ABBREVIATIONS,
+        "Abbreviations people type, expanded in questions (the abbreviation is kept too, since articles "
+        "use both forms). Matched case-insensitively.")
+    fold_weight: float = setting(
+        0.3, "Each sentence is also indexed by its syllables without diacritics; that field is added with "
+             "this weight for a question typed with diacritics (exact accents stay ahead: folding merges "
+             "different words such as dê/dế) ...")
+    accentless_fold_weight: float = setting(1.0, "... and with this weight for a question typed without any diacritic.")
+    type_bonus: float = setting(
+        0.5, "A sentence that holds what the question asks for (a name for 'ai', a number for 'bao nhiêu', "
+             "a date for 'khi nào', a place for 'ở đâu'), not already in the question, has its score "
+             "multiplied by 1 + type_bonus.")
+    rerank_depth: int = setting(
+        20, "How many best sentences of the first stage are re-ranked (answer types, attribute focus).")
+    article_weight: float = setting(
+        1.0, "Article-level evidence: each sentence's score is multiplied by 1 + article_weight x (its "
+             "article's score / the best article's score), so the article about the question wins over one "
+             "that shares a phrase.")
+    ranker_weights: dict[str, float] = setting(
+        {}, "Learned re-ranker (bench/train_ranker.py fits it on XQuAD half A): feature -> weight, see "
+            "retrieval/search/rank.py. Empty: the hand-set type_bonus is used instead.")
+    bigram_weight: float = setting(
+        0.0, "Weight of a field of syllable pairs ('lưu+vực'), which rewards phrases; 0: not built.")
+    accentless_bigram_weight: float = setting(
+        2.0, "The same over syllables without diacritics, for questions typed without any: 'dai+su' is far "
+             "less ambiguous than 'dai' and 'su' alone; 0: not built.")
+    neighbor_weight: float = setting(
+        0.0, "Each sentence also gets this share of its better neighbour's score (same article).")
+    type_window: int = setting(
+        4, "The asked-for thing must stand within this many words of one of the question's words.")
+    focus_factor: float = setting(
+        0.7, "For 'X của Y là gì?' questions: among the re-ranked sentences, one without the word X has its "
+             "score multiplied by this, one that states X's value (X then a quotation, colon or 'là') by "
+             "1 + type_bonus; 1 = off.")
+    person_titles: tuple[str, ...] = setting(
+        vn.PERSON_TITLES, "For 'ai' questions, a capitalised run is a person when one of these titles stands "
+                          "next to it (compared without diacritics) ...")
+    surnames: tuple[str, ...] = setting(vn.SURNAMES, "... or when it starts with one of these surnames.")
+    place_titles: tuple[str, ...] = setting(
+        vn.PLACE_TITLES, "A capitalised run right after one of these is a place, never a person.")
 
     def index_settings(self) -> dict[str, Any]:
-        """What a built index depends on: the arguments of ``retrieval.index.build_index``.
+        """What a built index depends on: the arguments of ``retrieval.index.build.build_index``.
         Every other retrieval setting applies when a question is asked, so changing it
         needs no rebuild."""
         return {
@@ -102,62 +129,60 @@ class RetrievalConfig:
 class AnswerConfig:
     """How ranked sentences become answers, and when to refuse."""
 
-    max_answers: int = 3
-    # Answers after the first must score at least this fraction of the best.
-    min_relative_score: float = 0.5
-    # Refusal rule, see config.yaml for the calibration.
-    min_score: float = 0.0
-    min_coverage: float = 0.0
-    unknown_word_weight: float = 2.0
-    syllable_credit: float = 0.5
-    # Question / function words: ignored when measuring coverage.
-    stopwords: tuple[str, ...] = ()
-    # A sentence starting with one of these needs the sentence before it.
-    dependent_openers: tuple[str, ...] = ()
-    # Pronouns: the sentence needs the one before it unless a name follows.
-    pronoun_openers: tuple[str, ...] = ()
-    # Quote the next sentence too when it depends on the quoted one.
-    widen_forward: bool = False
-    # Quote the sentence before or after too (same paragraph) when it holds at
-    # least this share of the question's content words (IDF-weighted) that the
-    # quote lacks; 0 = never.
-    widen_to_cover: float = 0.0
-    # A sentence naming one of the question's words followed by one of these
-    # ("các thiết bị này") refers back: it is quoted with the sentence before it.
-    demonstratives: tuple[str, ...] = ()
-    # Questions longer than this (characters) are cut before answering.
-    max_question_chars: int = 1000
+    max_answers: int = setting(3, "At most this many quotes per question, best first.")
+    min_relative_score: float = setting(
+        0.3, "Quotes after the first must score at least this fraction of the best one.")
+    min_score: float = setting(2.0, "Refusal: the best sentence's BM25 score must reach this floor ...")
+    min_coverage: float = setting(
+        0.25, "... and its article must hold at least this share of the question's content words, "
+              "weighted by IDF (question and function words do not count).")
+    unknown_word_weight: float = setting(
+        2.0, "A question word the corpus never uses weighs this many times the rarest possible word.")
+    syllable_credit: float = setting(
+        0.5, "A question word found in the article only as a syllable of another compound counts this much.")
+    stopwords: tuple[str, ...] = setting(
+        vn.STOPWORDS, "Question and function words: not counted when measuring what a question is about.")
+    dependent_openers: tuple[str, ...] = setting(
+        vn.DEPENDENT_OPENERS, "A sentence that opens with one of these is quoted with the sentence before it.")
+    pronoun_openers: tuple[str, ...] = setting(
+        vn.PRONOUN_OPENERS, "Pronoun openers: the sentence before is added unless a name follows.")
+    widen_forward: bool = setting(
+        True, "A quoted sentence also takes the next one when that one opens with a dependent opener "
+              "(same paragraph).")
+    widen_to_cover: float = setting(
+        0.05, "A quote also takes the sentence before or after it (same paragraph) when that sentence holds "
+              "at least this share of the question's content words (IDF-weighted) the quote lacks; 0 = never.")
+    demonstratives: tuple[str, ...] = setting(
+        vn.DEMONSTRATIVES, "A quoted sentence naming a question word followed by one of these ('các thiết bị "
+                           "này') is quoted with the sentence before it. Empty: never.")
+    max_question_chars: int = setting(1000, "Longer questions are cut to this many characters (with a note).")
 
 
 @dataclass(frozen=True)
 class TelegramConfig:
     """The Telegram front end. The token is never here: it is read from TELEGRAM_BOT_TOKEN."""
 
-    # "polling" (long polling) or "webhook".
-    mode: str = "polling"
-    # Webhook mode: where to listen, the public HTTPS URL Telegram calls, and the
-    # name of the environment variable holding the webhook secret token.
-    webhook_listen: str = "0.0.0.0"
-    webhook_port: int = 8443
-    webhook_url: str = ""
-    webhook_secret_env: str = "TELEGRAM_WEBHOOK_SECRET"
-    # Only these chats are served when the list is not empty.
-    allowed_chat_ids: tuple[int, ...] = ()
-    # Per-user limit: at most this many questions per window (seconds).
-    user_rate_limit: int = 10
-    user_rate_window: float = 60.0
-    # Answers shown per message; "Xem thêm" shows the next ones, up to max_total_answers.
-    answers_per_message: int = 3
-    max_total_answers: int = 9
-    # Example questions shown by /start (they should be answerable from the corpus).
-    example_questions: tuple[str, ...] = ()
-    # Telegram's flood limit for the whole bot (messages per second, python-telegram-bot's
-    # AIORateLimiter); 0 switches it off (only for a self-hosted Bot API server or tests).
-    max_messages_per_second: float = 30.0
-    # How long a reply is retried (with growing pauses) when the Bot API cannot be
-    # reached or answers 429 / 5xx; 0 means one attempt. Failures that may have
-    # delivered the message (a read timeout, a dropped response) are never retried.
-    send_retry_seconds: float = 60.0
+    mode: str = setting(
+        "polling", "'polling' (long polling, works anywhere) or 'webhook' (a public HTTPS URL; plain http:// "
+                   "is accepted with a self-hosted Bot API server, TELEGRAM_BASE_URL).")
+    webhook_listen: str = setting("0.0.0.0", "Webhook mode: the address to listen on.")
+    webhook_port: int = setting(8443, "Webhook mode: the port to listen on.")
+    webhook_url: str = setting("", "Webhook mode: the public URL Telegram calls.")
+    webhook_secret_env: str = setting(
+        "TELEGRAM_WEBHOOK_SECRET", "Webhook mode: the environment variable that holds the secret token.")
+    allowed_chat_ids: tuple[int, ...] = setting((), "When not empty, only these chat ids are served.")
+    user_rate_limit: int = setting(10, "Per-user limit: at most this many questions ...")
+    user_rate_window: float = setting(60.0, "... per this many seconds.")
+    answers_per_message: int = setting(3, "Quotes per message; the 'Xem thêm' button shows the next ones ...")
+    max_total_answers: int = setting(9, "... up to this many.")
+    example_questions: tuple[str, ...] = setting(
+        (), "Shown by /start as examples; pick questions the corpus answers.")
+    max_messages_per_second: float = setting(
+        30.0, "Telegram's flood limit for the whole bot (Telegram allows about 30); 0 switches it off: only "
+              "against a self-hosted Bot API server or in tests.")
+    send_retry_seconds: float = setting(
+        60.0, "How long a reply is retried, with growing pauses, when the Bot API cannot be reached or answers "
+              "429 / 5xx; 0 means one attempt. A failure that may have delivered the message is never retried.")
 
     def __post_init__(self) -> None:
         if self.max_messages_per_second < 0:
@@ -170,11 +195,13 @@ class TelegramConfig:
 class Config:
     """The whole configuration; paths are absolute after loading."""
 
-    corpus: Path = Path("seeds")
-    cache_dir: Path = Path(".cache")
-    log_level: str = "INFO"
-    # Processes that segment articles when the index is built (0 = all cores).
-    build_workers: int = 0
+    corpus: Path = setting(
+        Path("seeds"), "The articles: a folder of .txt/.md files (optional YAML front matter) or a JSONL file "
+                       "of {id, title, text, source?, date?, url?}. `--corpus` overrides it.")
+    cache_dir: Path = setting(Path(".cache"), "Where the saved index lives (one file per corpus). Safe to delete.")
+    log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR (logs go to stderr).")
+    build_workers: int = setting(
+        0, "Processes that read, clean and segment articles when the index is built; 0 = all cores.")
     ingest: IngestConfig = field(default_factory=IngestConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
@@ -282,9 +309,8 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(message)
 
 
-def load_config(path: str | Path) -> Config:
-    """Read ``config.yaml``; relative paths in it are relative to its folder."""
-    path = Path(path)
+def _read(path: Path) -> dict[str, Any]:
+    """The settings in the YAML file ``path`` (a mapping; an empty file is no settings)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -299,11 +325,20 @@ def load_config(path: str | Path) -> Config:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"config file {path} is not valid YAML{at}: {problem}") from None
     if data is None:
-        data = {}
+        return {}
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must be a mapping of settings")
+    return data
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read ``config.yaml`` over the defaults; relative paths in it are relative to its folder.
+
+    ``None``: no config file, the defaults (relative paths then start from the current folder).
+    """
+    data = {} if path is None else _read(Path(path))
     cfg = _build(Config, data)
-    base = path.resolve().parent
+    base = Path.cwd() if path is None else Path(path).resolve().parent
     cfg = dataclasses.replace(
         cfg,
         corpus=(base / cfg.corpus).resolve(),
@@ -311,3 +346,71 @@ def load_config(path: str | Path) -> Config:
     )
     _validate(cfg)
     return cfg
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One effective setting, for ``python -m bot config``."""
+
+    key: str  # dotted: "retrieval.k1"
+    value: Any
+    from_file: bool
+    doc: str
+
+
+def _settings(cls: type, obj: Any, data: dict[str, Any], prefix: str) -> list[Setting]:
+    out: list[Setting] = []
+    for f in dataclasses.fields(cls):
+        value = getattr(obj, f.name) if obj is not None else f.default
+        given = data.get(f.name) if isinstance(data, dict) else None
+        if dataclasses.is_dataclass(f.type if isinstance(f.type, type) else typing.get_type_hints(cls)[f.name]):
+            sub = typing.get_type_hints(cls)[f.name]
+            out.extend(_settings(sub, value, given if isinstance(given, dict) else {}, f"{prefix}{f.name}."))
+        else:
+            out.append(Setting(prefix + f.name, value, isinstance(data, dict) and data.get(f.name) is not None,
+                               f.metadata.get("doc", "")))
+    return out
+
+
+def effective_settings(path: str | Path | None) -> list[Setting]:
+    """Every setting of the configuration at ``path`` (None: no file), in declaration order,
+    with whether the file set it or it is the default."""
+    data = {} if path is None else _read(Path(path))
+    return _settings(Config, load_config(path), data, "")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def format_value(value: Any) -> str:
+    """A setting's value as one line of YAML (flow style)."""
+    text = yaml.safe_dump(_plain(value), allow_unicode=True, default_flow_style=True, width=1 << 20)
+    return text.strip().removesuffix("...").strip()
+
+
+def settings_markdown() -> str:
+    """docs/configuration.md: every key, its default and what it does (from the code)."""
+    lines = ["# Configuration", "",
+             "Generated by `python -m bot config --markdown` from `retrieval/config.py`, where the defaults live.",
+             "A `config.yaml` sets only what it changes; every key below is optional. Relative paths are",
+             "relative to the config file's folder. `python -m bot config` shows the effective values and",
+             "which of them the file set."]
+    section = None
+    for s in _settings(Config, Config(), {}, ""):
+        head = s.key.split(".")[0] if "." in s.key else "top level"
+        if head != section:
+            section = head
+            lines += ["", f"## {section}", "", "| key | default | meaning |", "|---|---|---|"]
+        value = format_value(s.value)
+        if len(value) > 80:
+            value = value[:77] + "..."
+        cells = [f"`{s.key}`", f"`{value}`", s.doc]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"

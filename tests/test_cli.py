@@ -271,3 +271,25 @@ def test_relative_corpus_in_config_is_resolved_against_its_folder(tmp_path):
     assert json.loads(proc.stdout)["answered"] is True
     assert list((tmp_path / "conf" / "cache").glob("index-*.bin"))
     assert Path(tmp_path / "conf" / "cache").is_dir()
+
+
+def test_config_command_prints_every_key_and_its_origin(tmp_path):
+    path = write_config(tmp_path, raw="corpus: mine\nanswer:\n  max_answers: 2\n")
+    out = run_bot("config", "--config", str(path))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("# config file:")
+    by_key = {line.split(" = ")[0].strip(): line for line in lines[1:]}
+    assert by_key["answer.max_answers"].endswith("2  # set in the file")
+    assert by_key["retrieval.k1"].endswith("1.5  # default")
+    assert "retrieval.question_words" in by_key and len(by_key) > 50
+
+
+def test_without_any_config_file_the_defaults_answer(tmp_path, monkeypatch):
+    """An installed package has no config.yaml beside it: `ask --corpus` runs on the defaults."""
+    import bot.cli as cli
+
+    monkeypatch.setattr(cli, "REPO_ROOT", tmp_path / "site-packages")
+    monkeypatch.chdir(tmp_path)
+    assert cli.default_config_path() is None
+    assert cli._config_path(cli.build_parser().parse_args(["ask", "x"])) is None

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from qa_support import CONFIG_YAML, write_config
-from retrieval.config import Config, ConfigError, load_config, RetrievalConfig
+from retrieval.config import (
+    AnswerConfig, Config, ConfigError, effective_settings, load_config, RetrievalConfig, settings_markdown,
+)
 
 
 def test_project_config_loads(repo_config):
@@ -138,3 +140,48 @@ def test_missing_or_unreadable_config(tmp_path):
 def test_config_is_frozen(repo_config):
     with pytest.raises(dataclasses.FrozenInstanceError):
         repo_config.retrieval.k1 = 3.0  # type: ignore[misc]
+
+
+# --- One source of defaults ---------------------------------------------------------------
+
+
+def test_the_shipped_config_sets_only_what_this_deployment_changes(repo_config):
+    """The code's defaults are the shipped values: config.yaml changes only the seeds'
+    example questions (and paths), so a config with only `corpus:` behaves the same."""
+    defaults = load_config(None)
+    assert dataclasses.replace(repo_config, telegram=defaults.telegram, corpus=defaults.corpus,
+                               cache_dir=defaults.cache_dir) == defaults
+    assert repo_config.telegram == dataclasses.replace(
+        defaults.telegram, example_questions=repo_config.telegram.example_questions)
+
+
+def test_a_config_of_only_the_corpus_equals_the_shipped_one(tmp_path, repo_config):
+    cfg = load_config(write_config(tmp_path, raw=f"corpus: {repo_config.corpus}\n"))
+    assert dataclasses.replace(cfg, cache_dir=repo_config.cache_dir, telegram=repo_config.telegram) == repo_config
+
+
+def test_no_config_file_means_the_defaults_relative_to_the_working_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(None)
+    assert cfg.corpus == (tmp_path / "seeds").resolve() and cfg.cache_dir == (tmp_path / ".cache").resolve()
+    assert cfg.retrieval == RetrievalConfig() and cfg.answer.min_score == AnswerConfig().min_score
+
+
+def test_every_setting_is_documented():
+    for s in effective_settings(None):
+        assert len(s.doc) > 10, s.key
+
+
+def test_effective_settings_mark_what_the_file_set(tmp_path):
+    path = write_config(tmp_path, raw="corpus: mine\nretrieval:\n  k1: 2\n")
+    settings = {s.key: s for s in effective_settings(path)}
+    assert settings["retrieval.k1"].from_file and settings["retrieval.k1"].value == 2.0
+    assert settings["corpus"].from_file
+    assert not settings["retrieval.b"].from_file and settings["retrieval.b"].value == RetrievalConfig().b
+    assert not settings["answer.stopwords"].from_file
+
+
+def test_docs_configuration_md_is_current():
+    docs = CONFIG_YAML.parent / "docs" / "configuration.md"
+    assert docs.read_text(encoding="utf-8") == settings_markdown(), (
+        "docs/configuration.md is stale: python -m bot config --markdown > docs/configuration.md")
