@@ -77,6 +77,12 @@ class RetrievalConfig:
         vn.ABBREVIATIONS,
         "Abbreviations people type, expanded in questions (the abbreviation is kept too, since articles "
         "use both forms). Matched case-insensitively.")
+    equivalents: tuple[tuple[str, ...], ...] = setting(
+        vn.EQUIVALENTS,
+        "Spellings of one meaning, each group its canonical form first ('phần trăm', '%'): rewritten to the "
+        "canonical form in articles and questions alike before words are segmented, so they neither miss nor "
+        "look unknown. Numbers are always rewritten ('1.200' -> '1200', '1,5' -> '1.5'). Changing it rebuilds "
+        "the index.")
     fold_weight: float = setting(
         0.3, "Each sentence is also indexed by its syllables without diacritics; that field is added with "
              "this weight for a question typed with diacritics (exact accents stay ahead: folding merges "

@@ -25,6 +25,7 @@ from retrieval.ingest.corpus import Article, load_corpus
 from retrieval.search.rank import rank, start_loading_kernels, uses_kernels
 from retrieval.index.segcache import segment_corpus
 from retrieval.text.segment import Segmenter, underthesea_version
+from retrieval.text.variants import variants_for
 from retrieval.index.store import compat_key, fingerprint, index_path, load_index, load_last_good, save_index
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,8 @@ class AnswerService:
 
     def __init__(self, index: SentenceIndex, segmenter: Segmenter, cfg: Config, info: IndexInfo | None = None):
         self.index = index
-        self.segmenter = segmenter
+        # Questions are rewritten the way the index's articles were (one spelling per meaning).
+        self.segmenter = segmenter.rewriting(variants_for(cfg.retrieval.equivalents))
         self.cfg = cfg
         # Abbreviations are segmented once, like any other text.
         abbreviations = {
@@ -102,7 +104,8 @@ class AnswerService:
         over, and ``rebuild=True`` (``bot index``) never falls back.
         """
         corpus = Path(corpus or cfg.corpus).resolve()
-        segmenter = segmenter or Segmenter()
+        variants = variants_for(cfg.retrieval.equivalents)
+        segmenter = (segmenter or Segmenter()).rewriting(variants)
         seg_id = segmenter_id or f"underthesea-{underthesea_version()}"
         started = time.perf_counter()
         path = index_path(cfg, corpus)
@@ -166,7 +169,7 @@ class AnswerService:
         articles = load_corpus(corpus, cfg.ingest, workers=cfg.build_workers).articles
         stage("ingest")
         segmented = segment_corpus(
-            articles, segmenter, seg_id,
+            articles, segmenter, f"{seg_id}+variants-{variants_for(cfg.retrieval.equivalents).digest}",
             cache_path=path.with_suffix(".segments.sqlite"), workers=cfg.build_workers, progress=progress,
         )
         stage("segment")

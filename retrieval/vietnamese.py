@@ -130,3 +130,21 @@ PRONOUN_OPENERS: tuple[str, ...] = (
 DEMONSTRATIVES: tuple[str, ...] = (
     "này", "đó", "ấy",
 )
+
+
+# Spellings of one meaning, canonical form first (retrieval.text.variants): symbols and units
+# written out, places and their short forms. Rewritten in articles and questions alike.
+EQUIVALENTS: tuple[tuple[str, ...], ...] = (
+    ("phần trăm", "%"),
+    ("độ C", "°C", "℃", "độ xê"),
+    ("ki-lô-mét", "km", "kilômét", "kilomet"),
+    ("mét vuông", "m2", "m²"),
+    ("ki-lô-gam", "kg", "kilôgam", "kilogam"),
+    ("đô la", "USD", "đô-la", "$"),
+    ("Hà Nội", "HN"),
+    ("Thành phố Hồ Chí Minh", "TP.HCM", "TP. HCM", "TP HCM", "TPHCM", "HCM", "TP Hồ Chí Minh", "TP. Hồ Chí Minh",
+     "Sài Gòn", "Saigon"),
+    ("Đà Nẵng", "ĐN"),
+    ("Luân Đôn", "London"),
+    ("Mát-xcơ-va", "Moscow", "Matxcơva"),
+)

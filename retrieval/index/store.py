@@ -76,6 +76,7 @@ from retrieval.config import Config
 from retrieval.errors import IndexFormatError
 from retrieval.index.sentences import SentenceIndex
 from retrieval.ingest.corpus import corpus_files
+from retrieval.text.variants import variants_for
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ MAGIC = b"VNQA-INDEX\n"
 # the saved arrays changes (ingestion, cleaning, segmentation, term functions, the fields,
 # the layout): an index of another version is rebuilt, never served.
 # tests/test_index_golden.py fails when the arrays of a small corpus change without a bump.
-FORMAT_VERSION = 10
+FORMAT_VERSION = 11
 # The payload's checksum is an XXH3-64 hash per chunk of this many bytes.
 CHUNK_BYTES = 16 << 20
 # From this many chunks on, the payload is checked in a forked child process (:func:`_verify`).
@@ -114,6 +115,7 @@ def compat_key(cfg: Config, segmenter_id: str) -> str:
         "format": FORMAT_VERSION,
         "project": project_version(),
         "segmenter": segmenter_id,
+        "variants": variants_for(cfg.retrieval.equivalents).digest,
         "retrieval": cfg.retrieval.index_settings(),
     }
     return hashlib.sha256(json.dumps(settings, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()

@@ -89,10 +89,19 @@ class Segmenter:
         self,
         word_tokenize: WordTokenizer | None = None,
         sent_tokenize: SentenceSplitter | None = None,
+        rewrite: Callable[[str], str] | None = None,
     ) -> None:
         self._words = word_tokenize or _underthesea_words
         self._sents = sent_tokenize or _underthesea_sentences
+        # Applied to the normalized text before its words are segmented
+        # (:class:`retrieval.text.variants.Variants`: one spelling per meaning).
+        self.rewrite = rewrite
         self.terms = lru_cache(maxsize=4096)(self._terms)
+
+    def rewriting(self, rewrite: Callable[[str], str] | None) -> Segmenter:
+        """This segmenter (same tokenizers, already loaded) with ``rewrite`` applied before
+        words are segmented."""
+        return self if rewrite is self.rewrite else Segmenter(self._words, self._sents, rewrite)
 
     def prepare_bulk(self) -> None:
         """Before segmenting many texts: switch underthesea to :mod:`retrieval.text.wordseg`'s faster path."""
@@ -105,6 +114,8 @@ class Segmenter:
 
     def _terms(self, text: str) -> tuple[str, ...]:
         norm = normalize(text)
+        if self.rewrite is not None:
+            norm = self.rewrite(norm)
         if not any(ch.isalnum() for ch in norm):
             return ()
         # Terms are interned: a corpus uses the same words millions of times, so
