@@ -83,6 +83,10 @@ class RetrievalConfig:
         "canonical form in articles and questions alike before words are segmented, so they neither miss nor "
         "look unknown. Numbers are always rewritten ('1.200' -> '1200', '1,5' -> '1.5'). Changing it rebuilds "
         "the index.")
+    question_forms: tuple[tuple[str, ...], ...] = setting(
+        vn.QUESTION_FORMS,
+        "Short and chat forms people type ('ko', 'dc', 'bn', 'cty'), each group its full form first: rewritten "
+        "in questions only, before their words are segmented.")
     fold_weight: float = setting(
         0.3, "Each sentence is also indexed by its syllables without diacritics; that field is added with "
              "this weight for a question typed with diacritics (exact accents stay ahead: folding merges "
@@ -138,12 +142,22 @@ class AnswerConfig:
     max_answers: int = setting(3, "At most this many quotes per question, best first.")
     min_relative_score: float = setting(
         0.3, "Quotes after the first must score at least this fraction of the best one.")
-    min_score: float = setting(2.0, "Refusal: the best sentence's BM25 score must reach this floor ...")
+    strictness: float = setting(
+        0.5, "Answer or refuse: a question is answered only when the confidence model "
+             "(retrieval/answer/confidence.py) gives at least this probability that the articles answer it. "
+             "Higher refuses more; docs/quality.md has the curve of refused off-topic questions against "
+             "refused answerable ones for each value.")
     min_coverage: float = setting(
-        0.25, "... and its article must hold at least this share of the question's content words, "
-              "weighted by IDF (question and function words do not count).")
+        0.25, "Quotes after the first must come from an article that holds at least this share of the "
+              "question's content words, weighted by IDF (question and function words do not count).")
     unknown_word_weight: float = setting(
-        2.0, "A question word the corpus never uses weighs this many times the rarest possible word.")
+        2.0, "In that share, a question word the corpus never uses weighs this many times the rarest possible "
+             "word.")
+    max_suggestions: int = setting(
+        3, "A refused question names up to this many articles close to it, so the user can rephrase; 0 = none.")
+    suggest_coverage: float = setting(
+        0.3, "An article is close enough to name after a refusal when it holds at least this share of the "
+             "question's content words (IDF-weighted, as min_coverage).")
     syllable_credit: float = setting(
         0.5, "A question word found in the article only as a syllable of another compound counts this much.")
     stopwords: tuple[str, ...] = setting(
@@ -295,6 +309,9 @@ def _validate(cfg: Config) -> None:
         (a.max_answers >= 1, "answer.max_answers must be >= 1"),
         (0 <= a.min_relative_score <= 1, "answer.min_relative_score must be between 0 and 1"),
         (0 <= a.min_coverage <= 1, "answer.min_coverage must be between 0 and 1"),
+        (0 <= a.strictness <= 1, "answer.strictness must be between 0 and 1"),
+        (a.max_suggestions >= 0, "answer.max_suggestions must be >= 0"),
+        (0 <= a.suggest_coverage <= 1, "answer.suggest_coverage must be between 0 and 1"),
         (a.unknown_word_weight > 0, "answer.unknown_word_weight must be > 0"),
         (0 <= a.syllable_credit <= 1, "answer.syllable_credit must be between 0 and 1"),
         (0 <= a.widen_to_cover <= 1, "answer.widen_to_cover must be between 0 and 1"),

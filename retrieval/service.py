@@ -24,6 +24,9 @@ from retrieval.index.build import build_index
 from retrieval.ingest.corpus import Article, load_corpus
 from retrieval.search.rank import rank, start_loading_kernels, uses_kernels
 from retrieval.index.segcache import segment_corpus
+from retrieval.search.correct import Corrector
+from retrieval.text.lexicon import Lexicon
+from retrieval.text.normalize import normalize
 from retrieval.text.segment import Segmenter, underthesea_version
 from retrieval.text.variants import variants_for
 from retrieval.index.store import compat_key, fingerprint, index_path, load_index, load_last_good, save_index
@@ -68,18 +71,21 @@ def _describe(exc: BaseException) -> str:
 class AnswerService:
     """Answers questions from one corpus. Thread-safe for concurrent ``answer`` calls."""
 
-    def __init__(self, index: SentenceIndex, segmenter: Segmenter, cfg: Config, info: IndexInfo | None = None):
+    def __init__(self, index: SentenceIndex, segmenter: Segmenter, cfg: Config, info: IndexInfo | None = None,
+                 lexicon: Lexicon | None = None):
         self.index = index
         # Questions are rewritten the way the index's articles were (one spelling per meaning).
         self.segmenter = segmenter.rewriting(variants_for(cfg.retrieval.equivalents))
         self.cfg = cfg
+        self.corrector = Corrector(index.fold)
+        self.question_forms = variants_for(cfg.retrieval.question_forms)
         # Abbreviations are segmented once, like any other text.
         abbreviations = {
             "_".join(segmenter.terms(short)): segmenter.terms(long)
             for short, long in cfg.retrieval.abbreviations.items()
             if segmenter.terms(short)
         }
-        self.composer = Composer(cfg.answer, cfg.retrieval, abbreviations)
+        self.composer = Composer(cfg.answer, cfg.retrieval, abbreviations, lexicon=lexicon or Lexicon.load())
         self.type_rules = TypeRules.from_config(cfg.retrieval)  # built once, used by every question
         self.info = info
 
@@ -221,18 +227,19 @@ class AnswerService:
         limit = self.cfg.answer.max_question_chars
         truncated = len(text) > limit
         text = text[:limit]
-        words = self.segmenter.terms(text)
+        words = self.corrector.words(self.segmenter.terms(self.question_forms(normalize(text))))
         query = self.composer.query(text, words)
         k = max(self.cfg.retrieval.top_k, 2 * (max_answers or 0))
         hits = rank(self.index, query, text, self.cfg.retrieval, k, self.type_rules)
-        decision = self.composer.decide(self.index, query, hits, max_answers)
+        decision = self.composer.decide(self.index, query, hits, text, max_answers)
         if decision.answered:
             message = messages.answer_text(decision.answers)
+        elif decision.outcome is Outcome.EMPTY:
+            message = messages.EMPTY
+        elif decision.outcome is Outcome.NO_CONTENT:
+            message = messages.NO_CONTENT
         else:
-            message = {
-                Outcome.EMPTY: messages.EMPTY,
-                Outcome.NO_CONTENT: messages.NO_CONTENT,
-            }.get(decision.outcome, messages.REFUSAL)
+            message = messages.refusal_text(decision.suggestions)
         if truncated and decision.outcome is not Outcome.EMPTY:
             message = messages.TRUNCATED.format(limit=limit) + "\n\n" + message
         if uses_kernels(self.index):
@@ -244,6 +251,9 @@ class AnswerService:
             outcome=decision.outcome,
             truncated=truncated,
             highlight=tuple(self.composer.content_terms(words)),
+            suggestions=decision.suggestions,
+            confidence=decision.judgement.probability if decision.judgement else None,
+            evidence=decision.judgement.evidence if decision.judgement else None,
         )
 
     @staticmethod

@@ -108,6 +108,9 @@ STOPWORDS: tuple[str, ...] = (
     "đó", "ấy", "nhỉ", "vậy", "hả", "ạ", "à", "ơi", "nhé", "một", "để", "do", "bởi", "theo", "trên",
     "dưới", "đã", "đang", "sẽ", "rồi", "còn", "hay", "hoặc", "cũng", "như", "làm_sao", "bao_lâu",
     "hôm_nay", "tên", "gọi", "người", "nhiêu", "bao", "khi",
+    # Phrases of asking: how a question is put, not what it is about. Only words whose syllables,
+    # without diacritics, are not also common content ("nói" would drop "nội", "hỏi" "hội").
+    "gọi_là", "điều", "những_gì", "ra_sao", "phải", "biết", "cho_biết", "giúp", "xin", "ad", "admin",
 )
 
 
@@ -147,4 +150,28 @@ EQUIVALENTS: tuple[tuple[str, ...], ...] = (
     ("Đà Nẵng", "ĐN"),
     ("Luân Đôn", "London"),
     ("Mát-xcơ-va", "Moscow", "Matxcơva"),
+)
+
+
+# Short and chat forms people type in questions, canonical form first: rewritten before a
+# question's words are segmented (questions only: articles do not write them, and some are
+# other things there, such as "DC" in "Washington DC").
+QUESTION_FORMS: tuple[tuple[str, ...], ...] = (
+    ("không", "ko", "hok", "hông", "khum", "kh"),
+    ("được", "dc", "đc", "đk"),
+    ("gì", "j"),
+    ("bao nhiêu", "bn", "bnhieu", "bao nhiu"),
+    ("số lượng", "sl"),
+    ("người", "ng"),
+    ("mọi người", "mn", "mng"),
+    ("công ty", "cty"),
+    ("học sinh", "hs"),
+    ("sinh viên", "sv"),
+    ("giáo viên", "gv"),
+    ("với", "vs"),
+    ("như thế nào", "ntn"),
+    ("trước", "trc"),
+    ("biết", "bít", "bik"),
+    ("thành phố", "tp"),
+    ("Việt Nam", "vn"),
 )

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 REPORT_KEYS = {
     "hit_at_1", "hit_at_3", "mrr", "refusal_accuracy", "per_tag", "latency_ms_p50", "latency_ms_p95", "misses",
 }
-RESULT_KEYS = {"question", "answered", "answers", "message"}
+RESULT_KEYS = {"question", "answered", "answers", "message", "suggestions"}
 
 
 def run_bot(*args: str, stdin: str | bytes | None = None, timeout: float = 120) -> subprocess.CompletedProcess:

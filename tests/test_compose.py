@@ -12,7 +12,7 @@ from retrieval.answer import messages
 from retrieval.answer.compose import Answer, Composer, Outcome, Result
 from retrieval.service import AnswerService
 
-RESULT_KEYS = {"question", "answered", "answers", "message"}
+RESULT_KEYS = {"question", "answered", "answers", "message", "suggestions"}
 ANSWER_KEYS = {"quote", "doc_id", "title", "source", "date", "url", "score"}
 
 # Questions about the seeds in our own words (not the dev set): used for properties only.

@@ -49,7 +49,7 @@ def test_absolute_paths_are_kept(tmp_path):
     [
         ("colour: blue\n", "'colour'", ["corpus", "cache_dir", "retrieval", "answer"]),
         ("retrieval:\n  k3: 1\n", "'retrieval.k3'", ["k1", "b", "epsilon", "top_k"]),
-        ("answer:\n  max_answer: 3\n", "'answer.max_answer'", ["max_answers", "min_score"]),
+        ("answer:\n  max_answer: 3\n", "'answer.max_answer'", ["max_answers", "strictness"]),
         ("ingest:\n  cut_marker: [x]\n", "'ingest.cut_marker'", ["cut_markers", "drop_line_patterns"]),
         ("telegram:\n  token: abc\n", "'telegram.token'", ["mode", "allowed_chat_ids"]),
     ],
@@ -164,7 +164,7 @@ def test_no_config_file_means_the_defaults_relative_to_the_working_folder(tmp_pa
     monkeypatch.chdir(tmp_path)
     cfg = load_config(None)
     assert cfg.corpus == (tmp_path / "seeds").resolve() and cfg.cache_dir == (tmp_path / ".cache").resolve()
-    assert cfg.retrieval == RetrievalConfig() and cfg.answer.min_score == AnswerConfig().min_score
+    assert cfg.retrieval == RetrievalConfig() and cfg.answer.strictness == AnswerConfig().strictness
 
 
 def test_every_setting_is_documented():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from qa_support import DEV_QUESTIONS
@@ -87,3 +89,31 @@ def test_more_off_topic_questions_are_refused(real_service, question):
 )
 def test_off_topic_and_boilerplate_questions_are_refused(real_service, question):
     assert not real_service.answer(question).answered
+
+
+# --- Questions written for the refusal work (tests/data/eval/) -----------------------------------
+
+DATA = Path(__file__).parent / "data" / "eval"
+# Measured by bench/refusal.py at the shipped strictness: 25/35 off-topic refused, chat Hit@1 37/48
+# with 3 refused. Issue #19 asks for >= 90% and >= 0.85 with at most 1 in 20: not reached yet
+# (docs/quality.md says what limits it); these floors keep what is reached.
+OFF_TOPIC_REFUSED_FLOOR = 0.70
+CHAT_HIT_AT_1_FLOOR = 0.75
+CHAT_REFUSED_CEILING = 4 / 48
+
+
+def test_new_off_topic_questions_are_mostly_refused(real_service):
+    questions = load_questions(DATA / "seeds_offtopic.yaml")
+    assert len(questions) >= 25 and not any(q.answerable for q in questions)
+    answered = [q.question for q in questions if real_service.answer(q.question).answered]
+    refused = 1 - len(answered) / len(questions)
+    assert refused >= OFF_TOPIC_REFUSED_FLOOR, answered
+
+
+def test_chat_style_questions_are_answered(real_service):
+    """Held out from every fitting and tuning: no diacritics, short forms, particles, typos."""
+    questions = load_questions(DATA / "seeds_chat.yaml")
+    assert len(questions) >= 25 and all(q.answerable for q in questions)
+    report = evaluate(real_service.answer, questions)
+    assert report.hit_at_1 >= CHAT_HIT_AT_1_FLOOR, "\n" + format_report(report)
+    assert report.answerable_refused / len(questions) <= CHAT_REFUSED_CEILING, "\n" + format_report(report)

@@ -15,9 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
+from retrieval.answer.confidence import ConfidenceModel, Judgement, evidence, split_slips
 from retrieval.config import AnswerConfig, RetrievalConfig
 from retrieval.index.bm25 import Bm25, Hit
 from retrieval.index.sentences import SentenceIndex
+from retrieval.text.lexicon import Lexicon
 from retrieval.text.normalize import normalize
 from retrieval.search.query import analyse, Query
 
@@ -33,6 +35,14 @@ class Answer:
     date: str | None
     url: str | None
     score: float
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """An article close to a refused question, named so the user can rephrase."""
+
+    doc_id: str
+    title: str
 
 
 class Outcome(StrEnum):
@@ -57,6 +67,12 @@ class Result:
     truncated: bool = False
     # The question's content words (segmented, normalized): what a front end may highlight in quotes.
     highlight: tuple[str, ...] = field(default=(), compare=False)
+    # Articles close to a refused question (empty when answered or when nothing is close).
+    suggestions: tuple[Suggestion, ...] = ()
+    # The probability that the articles answer the question, and the evidence it was judged on
+    # (retrieval.answer.confidence; None when it could not be judged): for logs and benchmarks.
+    confidence: float | None = field(default=None, compare=False)
+    evidence: Mapping[str, float] | None = field(default=None, compare=False, repr=False)
 
     @property
     def answered(self) -> bool:
@@ -69,6 +85,7 @@ class Result:
             "answered": self.answered,
             "answers": [asdict(a) | {"score": round(a.score, 4)} for a in self.answers],
             "message": self.message,
+            "suggestions": [asdict(s) for s in self.suggestions],
         }
 
 
@@ -78,27 +95,13 @@ class Decision:
 
     answers: tuple[Answer, ...]
     outcome: Outcome
+    # The evidence and the probability that the articles answer (None when not judged: empty, no content words).
+    judgement: Judgement | None = None
+    suggestions: tuple[Suggestion, ...] = ()
 
     @property
     def answered(self) -> bool:
         return self.outcome is Outcome.ANSWERED
-
-
-def _split_slips(words: Sequence[str], field: Bm25, exact: Bm25) -> list[str]:
-    """Replace segmentation slips by their syllables.
-
-    A compound the corpus never uses whose syllables are all words the corpus
-    does use ("mỹ_muốn" from "Mỹ muốn") is a slip of the word segmenter; a real
-    unknown compound ("tổng_thống" where only "hệ thống" exists) is kept.
-    """
-    out: list[str] = []
-    for word in words:
-        parts = [p for p in word.split("_") if p]
-        if len(parts) > 1 and field.idf_of(word) is None and all(exact.idf_of(p) is not None for p in parts):
-            out.extend(parts)
-        else:
-            out.append(word)
-    return out
 
 
 def _opener_pattern(openers: Sequence[str]) -> re.Pattern[str] | None:
@@ -116,9 +119,14 @@ class Composer:
         cfg: AnswerConfig,
         retrieval: RetrievalConfig | None = None,
         abbreviations: Mapping[str, tuple[str, ...]] | None = None,
+        *,
+        lexicon: Lexicon | None = None,
+        model: ConfidenceModel | None = None,
     ) -> None:
         self.cfg = cfg
         self.retrieval = retrieval or RetrievalConfig()
+        self.lexicon = lexicon if lexicon is not None else Lexicon(frozenset())
+        self.model = model if model is not None else ConfidenceModel.load()
         self.abbreviations = dict(abbreviations or {})
         self.stopwords = frozenset(normalize(w).replace(" ", "_") for w in cfg.stopwords)
         self.question_words = (
@@ -163,7 +171,7 @@ class Composer:
             return 0.0
         unknown = field.max_idf() * self.cfg.unknown_word_weight
         if exact is not None:
-            wanted = _split_slips(wanted, field, exact)
+            wanted = split_slips(wanted, field, exact)
         total = have = 0.0
         for term in dict.fromkeys(wanted):
             idf = field.idf_of(term)
@@ -268,8 +276,39 @@ class Composer:
             spans.append((ref.article, ref.paragraph, ref.start, index.sentences[hi].end))
         return spans
 
+    def window(self, index: SentenceIndex, i: int) -> list[int]:
+        """The sentences of sentence ``i``'s quote and one neighbour on each side, same paragraph."""
+        first, last = self.unit(index, i)
+        return [k for k in range(max(first - 1, 0), min(last + 2, len(index.sentences)))
+                if self._same_paragraph(index, k, i)]
+
+    def judge(self, index: SentenceIndex, query: Query, hits: Sequence[Hit], question: str) -> Judgement:
+        """The evidence that the best hit answers ``question``, and the model's probability."""
+        found = evidence(index, query, hits, question, self.window(index, hits[0].sentence), self.lexicon,
+                         self.cfg.syllable_credit, self.retrieval.k1)
+        return Judgement(found, self.model.probability(found, query.accentless))
+
+    def suggestions(self, index: SentenceIndex, query: Query, hits: Sequence[Hit]) -> tuple[Suggestion, ...]:
+        """Up to ``answer.max_suggestions`` articles of the hits, best first, that hold at least
+        ``answer.suggest_coverage`` of the question's content words: close enough to name after a
+        refusal. None for a question on a topic the articles never touch."""
+        out: list[Suggestion] = []
+        seen: set[int] = set()
+        for hit in hits:
+            if len(out) >= self.cfg.max_suggestions:
+                break
+            art = index.sentences[hit.sentence].article
+            if art in seen:
+                continue
+            seen.add(art)
+            if self.coverage(index, query, hit.sentence) >= self.cfg.suggest_coverage:
+                article = index.articles[art]
+                out.append(Suggestion(article.doc_id, article.title))
+        return tuple(out)
+
     def decide(
-        self, index: SentenceIndex, query: Query, hits: Sequence[Hit], max_answers: int | None = None
+        self, index: SentenceIndex, query: Query, hits: Sequence[Hit], question: str = "",
+        max_answers: int | None = None,
     ) -> Decision:
         """Refuse, or pick up to ``max_answers`` (default: the config's) non-overlapping quotes."""
         limit = max_answers or self.cfg.max_answers
@@ -280,8 +319,9 @@ class Composer:
         if not hits:
             return Decision((), Outcome.NOT_FOUND)
         best = hits[0]
-        if best.bm25 < self.cfg.min_score or self.coverage(index, query, best.sentence) < self.cfg.min_coverage:
-            return Decision((), Outcome.NOT_FOUND)
+        judgement = self.judge(index, query, hits, question)
+        if judgement.probability < self.cfg.strictness:
+            return Decision((), Outcome.NOT_FOUND, judgement, self.suggestions(index, query, hits))
 
         answers: list[Answer] = []
         used: list[tuple[int, int, int, int]] = []
@@ -322,4 +362,4 @@ class Composer:
                     score=hit.score,
                 )
             )
-        return Decision(tuple(answers), Outcome.ANSWERED)
+        return Decision(tuple(answers), Outcome.ANSWERED, judgement)

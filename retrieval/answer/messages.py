@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from retrieval.answer.compose import Answer
+from retrieval.answer.compose import Answer, Suggestion
 from retrieval.ingest.corpus import Article
 
 REFUSAL = (
@@ -21,6 +21,7 @@ NO_CONTENT = (
     "ví dụ nêu tên người, nơi chốn hay sự việc cần hỏi."
 )
 TRUNCATED = "(Câu hỏi quá dài nên chỉ {limit} ký tự đầu được dùng.)"
+SUGGESTIONS_INTRO = "Các bài viết gần nhất với câu hỏi:"
 ANSWER_INTRO = "Theo các bài viết:"
 ERROR = "Xin lỗi, đã có lỗi khi xử lý câu hỏi. Bạn hãy thử lại sau."
 
@@ -55,6 +56,13 @@ def answer_text(answers: Sequence[Answer]) -> str:
         if a.url:
             lines.append(f"   {a.url}")
     return "\n".join(lines)
+
+
+def refusal_text(suggestions: Sequence[Suggestion]) -> str:
+    """The refusal, naming the articles closest to the question when there are any."""
+    if not suggestions:
+        return REFUSAL
+    return "\n".join([REFUSAL, "", SUGGESTIONS_INTRO, *(f"- {s.title}" for s in suggestions)])
 
 
 def sources_text(articles: Sequence[Article]) -> str:

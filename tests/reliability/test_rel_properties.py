@@ -111,10 +111,12 @@ def check_result(service, question: str, result: Result, max_answers: int) -> No
         assert (answer.title, answer.source, answer.date, answer.url) == (article.title, article.source,
                                                                           article.date, article.url)
     if not result.answered:
-        base = result.message.split("\n\n")[-1]
-        assert base in (messages.EMPTY, messages.NO_CONTENT, messages.REFUSAL)
+        body = result.message
+        if result.truncated and result.outcome is not Outcome.EMPTY:
+            body = body.split("\n\n", 1)[1]
+        assert body in (messages.EMPTY, messages.NO_CONTENT, messages.refusal_text(result.suggestions))
     data = result.to_dict()
-    assert set(data) == {"question", "answered", "answers", "message"}
+    assert set(data) == {"question", "answered", "answers", "message", "suggestions"}
     json.dumps(data, ensure_ascii=False)
 
 

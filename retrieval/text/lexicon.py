@@ -1,0 +1,69 @@
+"""Common Vietnamese words: which words of a question are ordinary language.
+
+A question word the articles never use says they are not about the question,
+but how strongly depends on the word: "Broncos", "Lindisfarne" or a product
+code name a specific thing the articles would have to mention, while "thương
+vong", "mình", "hỏi" are everyday words that articles may simply phrase
+otherwise. The answer-or-refuse decision weighs the two apart
+(:mod:`retrieval.answer.confidence`), and needs a list of ordinary words to tell
+them: the general Vietnamese dictionary that underthesea ships (Viet74K, about
+74,000 words and phrases), read from the installed package, never downloaded.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+
+from retrieval.text.normalize import fold_diacritics, normalize
+
+log = logging.getLogger(__name__)
+
+# Inside the underthesea package.
+DICTIONARY = Path("corpus") / "data" / "Viet74K.txt"
+
+
+def _dictionary_file() -> Path | None:
+    spec = importlib.util.find_spec("underthesea")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / DICTIONARY
+    return path if path.is_file() else None
+
+
+class Lexicon:
+    """Index terms (``thương_vong``) and folded syllables (``thuong``) of ordinary Vietnamese words."""
+
+    def __init__(self, words: frozenset[str]):
+        self.words = words
+        self.syllables = frozenset(fold_diacritics(s) for w in words for s in w.split("_"))
+
+    @classmethod
+    def from_lines(cls, lines: list[str]) -> Lexicon:
+        terms = set()
+        for line in lines:
+            for entry in line.split(","):  # "ă,Ă"
+                entry = normalize(entry.strip())
+                if entry and not entry.isdigit():
+                    terms.add("_".join(entry.replace("-", " ").split()))
+        return cls(frozenset(terms))
+
+    @classmethod
+    def load(cls) -> Lexicon:
+        """underthesea's dictionary; an empty lexicon (every unknown word counts as specific)
+        with a warning when the package does not ship it."""
+        path = _dictionary_file()
+        if path is None:
+            log.warning("underthesea's word list (%s) not found: every word the articles lack counts as "
+                        "a specific one, so more questions are refused", DICTIONARY)
+            return cls(frozenset())
+        return cls.from_lines(path.read_text(encoding="utf-8").splitlines())
+
+    def common(self, term: str) -> bool:
+        """Is ``term`` (a word, syllables joined by '_') an ordinary Vietnamese word?"""
+        return term.replace("-", "_") in self.words
+
+    def common_folded(self, syllable: str) -> bool:
+        """Is ``syllable`` (without diacritics) a syllable of ordinary Vietnamese words?"""
+        return syllable in self.syllables

@@ -1,0 +1,28 @@
+"""Ordinary Vietnamese words (underthesea's dictionary), told from names and foreign words."""
+
+from __future__ import annotations
+
+import logging
+
+from retrieval.text import lexicon as lexicon_module
+from retrieval.text.lexicon import Lexicon
+
+
+def test_the_installed_dictionary_knows_ordinary_words_and_not_names():
+    lex = Lexicon.load()
+    assert lex.common("thương_vong") and lex.common("hà_nội") and lex.common("tư_thục")
+    assert not lex.common("broncos") and not lex.common("lindisfarne")
+    assert lex.common_folded("thuong") and not lex.common_folded("broncos")
+
+
+def test_entries_are_index_terms():
+    lex = Lexicon.from_lines(["ă,Ă", "ắc-quy", "Hà Nội"])
+    assert lex.common("ă") and lex.common("ắc_quy") and lex.common("hà_nội")
+
+
+def test_without_the_dictionary_every_word_is_specific(monkeypatch, caplog):
+    monkeypatch.setattr(lexicon_module, "_dictionary_file", lambda: None)
+    with caplog.at_level(logging.WARNING):
+        lex = Lexicon.load()
+    assert not lex.common("thương_vong")
+    assert "not found" in caplog.text
