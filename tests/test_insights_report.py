@@ -77,7 +77,7 @@ def test_figures_of_a_small_log(report: Report) -> None:
     assert (report.up_votes, report.down_votes, report.voted_answers) == (2, 2, 2)
     # 16 latencies: 1, 5 x8, 10..60, 900 -> nearest rank: p50 the 8th, p95 the 16th
     assert (report.latency_p50_ms, report.latency_p95_ms) == (5.0, 900.0)
-    assert [d.day.isoformat() for d in report.days][0] == "2026-03-04" and len(report.days) == 7
+    assert report.days[0].day.isoformat() == "2026-03-04" and len(report.days) == 7
     assert sum(d.questions for d in report.days) == 16
     assert [(a.doc_id, a.count) for a in report.most_cited] == [("doc-a", 4), ("doc-b", 4)]
     assert [a.doc_id for a in report.never_cited] == ["doc-c"] and report.never_cited_total == 1
