@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import queue
+import re
 import secrets
 import sqlite3
 import threading
@@ -206,6 +207,20 @@ class LogStats:
 def new_answer_id() -> str:
     """A short random id (16 URL-safe characters): fits Telegram's 64-byte callback data."""
     return secrets.token_urlsafe(12)
+
+
+_FEEDBACK_DATA = re.compile(r"vote:([A-Za-z0-9_-]{16}):([+-])")
+
+
+def feedback_data(answer_id: str, value: int) -> str:
+    """The callback data of a 👍 (+1) or 👎 (-1) button: ``vote:<answer id>:+`` (23 bytes)."""
+    return f"vote:{answer_id}:{'+' if value > 0 else '-'}"
+
+
+def parse_feedback_data(data: str | None) -> tuple[str, int] | None:
+    """``(answer_id, +1 or -1)`` of a button's callback data; ``None`` when it is not a vote button's."""
+    match = _FEEDBACK_DATA.fullmatch(data or "")
+    return None if match is None else (match.group(1), 1 if match.group(2) == "+" else -1)
 
 
 # --- The database ---------------------------------------------------------------------

@@ -19,13 +19,18 @@ import html
 import io
 import json
 import math
+import re
 import string
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import TYPE_CHECKING
 
 from .questionlog import Reason, open_for_reading, utc_now
+
+if TYPE_CHECKING:  # only for a type: the report itself never needs the index loaded
+    from retrieval.service import AnswerService
 
 DocId = str
 Terms = Callable[[str], Sequence[str]]
@@ -115,6 +120,27 @@ class Report:
 
 
 # --- Building --------------------------------------------------------------------------
+
+_SINCE = re.compile(r"\s*(\d{1,4})\s*([hdw])\s*")
+_UNIT = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def parse_since(text: str) -> timedelta:
+    """``"7d"``, ``"24h"``, ``"2w"`` -> a duration (the CLI's ``--since``)."""
+    match = _SINCE.fullmatch(text)
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f"--since must be a number of hours, days or weeks such as 24h, 7d or 2w, got {text!r}")
+    return int(match.group(1)) * _UNIT[match.group(2)]
+
+
+def service_inputs(service: AnswerService) -> tuple[Terms, Idf, list[tuple[DocId, str]]]:
+    """What :func:`build_report` needs from the answering service: its content words (the same
+    segmentation and stopwords as for answering), the sentence index's IDF, and the articles."""
+    def terms(question: str) -> Sequence[str]:
+        return service.composer.content_terms(service.segmenter.terms(question))
+
+    return terms, service.index.bm25.idf_of, [(a.doc_id, a.title) for a in service.articles]
+
 
 
 def build_report(

@@ -241,3 +241,15 @@ def test_off_switch_and_bad_calls(db_path: Path) -> None:
         QuestionLog(db_path, retention_days=-1)
     with pytest.raises(QuestionLogError, match="no question log"):
         open_for_reading(db_path.with_name("missing.sqlite"))
+
+
+def test_feedback_button_data_round_trips() -> None:
+    from bot.questionlog import feedback_data, new_answer_id, parse_feedback_data
+
+    answer = new_answer_id()
+    for value in (1, -1):
+        data = feedback_data(answer, value)
+        assert len(data.encode()) <= 64  # Telegram's limit for callback data
+        assert parse_feedback_data(data) == (answer, value)
+    for other in (None, "", "more:abc:1", f"vote:{answer}:0", f"vote:{answer[:-1]}:+", f"vote:{answer}:+x"):
+        assert parse_feedback_data(other) is None

@@ -218,3 +218,40 @@ def test_report_on_ten_thousand_generated_questions(tmp_path: Path) -> None:
     topics = {"vàng", "học", "xổ", "thời", "lịch", "la", "tỷ", "đô", "nhiệt", "mưa", "bão"}
     assert all(g.keywords[0] in topics for g in report.refusal_groups[:5])
     assert {a.doc_id for a in report.never_cited} == {d for d, _, qs in gen.ARTICLES if not qs}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("7d", timedelta(days=7)), ("24h", timedelta(hours=24)), ("2w", timedelta(days=14)), (" 90d ", timedelta(days=90)),
+])
+def test_parse_since(text: str, expected: timedelta) -> None:
+    from bot.report import parse_since
+
+    assert parse_since(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "7", "0d", "7 days", "-1d", "1.5d", "d"])
+def test_parse_since_refuses_with_the_accepted_forms(text: str) -> None:
+    from bot.report import parse_since
+
+    with pytest.raises(ValueError, match="24h, 7d or 2w"):
+        parse_since(text)
+
+
+def test_report_with_the_service_inputs(ws_service, tmp_path: Path) -> None:
+    """The service's own segmentation, IDF and articles: a word of the seeds is known, a missing topic's is not."""
+    from bot.questionlog import QuestionLog
+    from bot.report import service_inputs
+
+    terms, idf, articles = service_inputs(ws_service)
+    assert len(articles) == len(ws_service.articles)
+    assert terms("Hà Nội là gì?") == ["hà", "nội"]  # whitespace words without the stopwords
+    assert idf("nội") is not None and idf("vietlott") is None
+    path = tmp_path / "q.sqlite"
+    with QuestionLog(path) as qlog:
+        for text in ("Hà Nội hợp tác với Phần Lan về việc gì?", "Xổ số Vietlott tối nay?", "Vietlott trả thưởng ra sao?"):
+            result = ws_service.answer(text)
+            qlog.record(text, result, kind="console", latency_ms=5)
+    report = build_report(str(path), timedelta(days=1), terms, idf, articles)
+    assert report.answered == 1 and report.refusal_groups[0].keywords[0] == "vietlott"
+    assert report.refusal_groups[0].count == 2
+    assert report.most_cited[0].title in dict(articles).values()
