@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .questionlog import Reason, open_for_reading, utc_now
@@ -144,7 +145,7 @@ def service_inputs(service: AnswerService) -> tuple[Terms, Idf, list[tuple[DocId
 
 
 def build_report(
-    db_path: str, since: timedelta, terms: Terms, idf: Idf, articles: Sequence[tuple[DocId, str]],
+    db_path: str | Path, since: timedelta, terms: Terms, idf: Idf, articles: Sequence[tuple[DocId, str]],
     *, tz: tzinfo = UTC, now: datetime | None = None,
 ) -> Report:
     """The report of the last ``since`` (whole days in ``tz``, today included) from the log at ``db_path``.
@@ -224,7 +225,7 @@ class _Row:
     down: int
 
 
-def _read(db_path: str, start: datetime) -> list[_Row]:
+def _read(db_path: str | Path, start: datetime) -> list[_Row]:
     conn = open_for_reading(db_path)
     try:
         cursor = conn.execute(
@@ -442,16 +443,28 @@ svg text{font-family:inherit;font-size:12px;fill:#374151}
 """
 
 
+# What the codes in the log mean, for the operator's page.
+REASON_LABELS = {
+    "ok": "trả lời được", "weak": "không có bài phù hợp", "no_content": "câu hỏi chưa rõ ý",
+    "empty": "tin nhắn trống", "refused": "từ chối (lý do khác)", "error": "lỗi khi trả lời",
+}
+KIND_LABELS = {"private": "chat riêng", "group": "nhóm", "console": "console", "cli": "dòng lệnh"}
+
+
 def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _nice_max(value: int) -> int:
-    """The smallest 1, 2 or 5 times a power of ten that is at least ``value``."""
-    if value <= 0:
-        return 1
-    base = 10 ** math.floor(math.log10(value))
-    return next(m * base for m in (1, 2, 5, 10) if m * base >= value)
+def _axis(max_value: int, most: int = 5) -> tuple[int, int]:
+    """``(step, top)`` of a count axis: a whole 1, 2, 2.5 or 5 times a power of ten, at most ``most``
+    steps from 0 to ``top`` >= ``max_value`` (411 -> 100 up to 500; 4 -> 1 up to 4)."""
+    scale = 1
+    while True:
+        for m in (1, 2, 2.5, 5):
+            step = m * scale
+            if step == int(step) and math.ceil(max_value / step) <= most:
+                return int(step), int(step) * max(1, math.ceil(max_value / step))
+        scale *= 10
 
 
 def chart_svg(report: Report, width: int = 1000, height: int = 320) -> str:
@@ -459,16 +472,18 @@ def chart_svg(report: Report, width: int = 1000, height: int = 320) -> str:
     left, right, top, bottom = 56, 56, 30, 36
     plot_w, plot_h = width - left - right, height - top - bottom
     days = report.days
-    y_max = _nice_max(max((d.questions for d in days), default=0))
+    y_step, y_max = _axis(max((d.questions for d in days), default=0))
     step = plot_w / max(1, len(days))
     bar_w = max(1.0, step * 0.7)
     label = "Số câu hỏi mỗi ngày và tỉ lệ từ chối"
     out = [f'<svg id="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" aria-label="{label}">']
-    for k in range(5):  # grid and both axes' labels
-        y = top + plot_h * (1 - k / 4)
+    for value in range(0, y_max + 1, y_step):  # grid lines and the left axis: questions
+        y = top + plot_h * (1 - value / y_max)
         out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="{COLORS["grid"]}"/>')
-        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{_int(round(y_max * k / 4))}</text>')
-        out.append(f'<text x="{left + plot_w + 6}" y="{y + 4:.1f}">{25 * k}%</text>')
+        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{_int(value)}</text>')
+    for percent in range(0, 101, 25):  # the right axis: refusal rate
+        y = top + plot_h * (1 - percent / 100)
+        out.append(f'<text x="{left + plot_w + 6}" y="{y + 4:.1f}">{percent}%</text>')
     label_every = max(1, math.ceil(len(days) / 15))
     points: list[tuple[float, float] | None] = []
     for i, d in enumerate(days):
@@ -523,7 +538,7 @@ def to_html(report: Report) -> str:
         ("Trả lời", _pct(r.answered, r.questions)),
         ("Từ chối", _pct(r.refused, r.questions)),
         ("Lỗi", _pct(r.errors, r.questions)),
-        ("👍 thích / 👎 không", f"{_int(r.up_votes)} / {_int(r.down_votes)}"),
+        ("👍 thích / 👎 chê", f"{_int(r.up_votes)} / {_int(r.down_votes)}"),
         ("Được đánh giá", _pct(r.voted_answers, r.answered)),
         ("Thời gian p50", _ms(r.latency_p50_ms)),
         ("Thời gian p95", _ms(r.latency_p95_ms)),
@@ -539,8 +554,8 @@ def to_html(report: Report) -> str:
         _table(["Từ khóa", "Số câu", "Ví dụ"],
                ((", ".join(g.keywords), _int(g.count), " | ".join(g.examples)) for g in r.refusal_groups),
                numeric=[1]),
-        "<h2>Câu trả lời bị 👎</h2>",
-        _table(["Thời gian", "Câu hỏi", "Câu trích", "Bài viết", "👍", "👎"],
+        "<h2>Câu trả lời bị chê (👎)</h2>",
+        _table(["Thời gian", "Câu hỏi", "Câu trích", "Bài viết", "👍 thích", "👎 chê"],
                ((d.at.astimezone(r.end.tzinfo).strftime("%d/%m %H:%M"), d.question, d.quote, d.title, d.up, d.down)
                 for d in r.disliked), numeric=[4, 5]),
         "<h2>Bài viết được trích nhiều nhất</h2>",
@@ -555,8 +570,9 @@ def to_html(report: Report) -> str:
                ((d.day.strftime("%d/%m/%Y"), _int(d.questions), _int(d.answered), _int(d.refused),
                  _pct(d.refused, d.questions)) for d in reversed(r.days)), numeric=[1, 2, 3, 4]),
         "<h2>Lý do và nơi hỏi</h2>",
-        _table(["Lý do", "Số câu"], ((k, _int(n)) for k, n in r.reasons), numeric=[1]),
-        _table(["Nơi hỏi", "Số câu"], ((k, _int(n)) for k, n in r.chat_kinds), numeric=[1]),
+        _table(["Lý do", "Mã", "Số câu"], ((REASON_LABELS.get(k, k), k, _int(n)) for k, n in r.reasons), numeric=[2]),
+        _table(["Nơi hỏi", "Mã", "Số câu"], ((KIND_LABELS.get(k, k), k, _int(n)) for k, n in r.chat_kinds),
+               numeric=[2]),
         "</body></html>\n",
     ]
     return "\n".join(parts)
