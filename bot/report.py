@@ -23,12 +23,12 @@ import re
 import string
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .questionlog import Reason, open_for_reading, utc_now
+from .questionlog import Reason, open_for_reading, to_iso, utc_now
 
 if TYPE_CHECKING:  # only for a type: the report itself never needs the index loaded
     from retrieval.service import AnswerService
@@ -113,7 +113,7 @@ class Report:
     most_cited: tuple[ArticleCount, ...]
     never_cited: tuple[ArticleCount, ...]  # at most MAX_LISTED, in corpus order
     never_cited_total: int
-    articles: int = field(default=0)
+    articles: int  # in the index
 
     def share(self, n: int, of: int | None = None) -> float:
         total = self.questions if of is None else of
@@ -141,7 +141,6 @@ def service_inputs(service: AnswerService) -> tuple[Terms, Idf, list[tuple[DocId
         return service.composer.content_terms(service.segmenter.terms(question))
 
     return terms, service.index.bm25.idf_of, [(a.doc_id, a.title) for a in service.articles]
-
 
 
 def build_report(
@@ -237,7 +236,7 @@ def _read(db_path: str | Path, start: datetime) -> list[_Row]:
                        FROM votes GROUP BY answer_id) AS v USING (answer_id)
             WHERE q.ts >= ? ORDER BY q.ts
             """,
-            (start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),),
+            (to_iso(start),),
         )
         return [_Row(*r) for r in cursor]
     finally:

@@ -138,6 +138,23 @@ def test_retention_deletes_old_rows_on_open(db_path: Path) -> None:
     assert [v["answer_id"] for v in rows(db_path, "SELECT answer_id FROM votes")] == [new]
 
 
+def test_retention_runs_again_while_the_log_stays_open(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.questionlog
+
+    monkeypatch.setattr(bot.questionlog, "_PURGE_EVERY", 0.2)  # "daily", sped up
+    now = [datetime.now(UTC)]
+    with QuestionLog(db_path, retention_days=1, clock=lambda: now[0]) as qlog:
+        qlog.record("hôm qua", None, kind="cli", latency_ms=1, at=now[0] - timedelta(hours=20))
+        assert qlog.flush(timeout=5)
+        time.sleep(0.4)
+        assert len(rows(db_path)) == 1  # not a day old yet
+        now[0] += timedelta(hours=5)  # now it is
+        deadline = time.monotonic() + 5
+        while rows(db_path) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert rows(db_path) == []
+
+
 def test_a_locked_database_costs_one_warning_and_no_row(db_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
     qlog = QuestionLog(db_path, busy_timeout=0.5)
