@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot {run,ask,console,index,eval,config,telegram}``.
+"""Command line: ``python -m bot {run,ask,console,index,eval,report,config,telegram}``.
 
 This is the edge: configuration is loaded here once, the answering service is
 built here once, and library errors become one clear line and exit code 2.
@@ -96,9 +96,40 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_console(args: argparse.Namespace) -> int:
     from .console import run_console
+    from .questionlog import open_question_log
 
     cfg = _config(args)
-    return run_console(_service(args, cfg), history=cfg.cache_dir / "console_history")
+    service = _service(args, cfg)
+    return run_console(service, history=cfg.cache_dir / "console_history", question_log=open_question_log(cfg))
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """What people asked, what the bot could not answer, and how its answers were rated."""
+    from zoneinfo import ZoneInfo
+
+    from retrieval.index.atomic import write_atomically
+
+    from . import report
+
+    cfg = _config(args)
+    try:
+        since = report.parse_since(args.since)
+    except ValueError as exc:
+        raise BotError(str(exc)) from None
+    report.open_for_reading(cfg.question_log_path).close()  # a clear error before the index is loaded
+    built = report.build_report(cfg.question_log_path, since, *report.service_inputs(_service(args, cfg)),
+                                tz=ZoneInfo(cfg.insights.report_timezone))
+    if args.out:
+        try:
+            write_atomically(Path(args.out), report.to_html(built).encode("utf-8"))
+        except OSError as exc:
+            raise BotError(f"cannot write the report to {args.out}: {exc.strerror or exc}") from None
+        print(f"report written to {args.out}", file=sys.stderr)
+    if args.json:
+        print(report.to_json(built))
+    elif not args.out:
+        print(report.to_text(built))
+    return 0
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -183,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("questions_file")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("report", parents=[common], help="what people asked and what the bot could not answer")
+    p.add_argument("--since", default="7d", help="the period: hours, days or weeks such as 24h, 7d, 2w (default 7d)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--out", help="write the report as one self-contained HTML file")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("config", help="print the effective configuration and where each value comes from")
     p.add_argument("--config", help="path to config.yaml (default: ./config.yaml or the project's)")

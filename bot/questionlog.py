@@ -50,6 +50,7 @@ from retrieval.answer.compose import Outcome
 from retrieval.errors import BotError
 
 if TYPE_CHECKING:  # the front ends have the service loaded; this module does not need it
+    from retrieval.config import Config
     from retrieval.answer.compose import Result
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ _SCHEMA = (
         chat_hash  TEXT,
         question   TEXT NOT NULL,
         answered   INTEGER NOT NULL,   -- 1 answered, 0 refused or failed
-        reason     TEXT NOT NULL,      -- a Outcome value
+        reason     TEXT NOT NULL,      -- the Outcome value (answered, not_found, empty, no_content, error)
         answers    TEXT NOT NULL,      -- JSON [{"doc_id", "score", "quote"}], best first
         latency_ms REAL NOT NULL
     )""",
@@ -632,3 +633,11 @@ class NullQuestionLog:
 
     def close(self, timeout: float = 5.0) -> bool:
         return True
+
+
+def open_question_log(cfg: Config) -> QuestionSink:
+    """The question log the configuration asks for (the off switch: a :class:`NullQuestionLog`)."""
+    if not cfg.insights.log_questions:
+        return NullQuestionLog()
+    return QuestionLog(cfg.question_log_path, retention_days=cfg.insights.retention_days,
+                       salt_env=cfg.insights.salt_env)

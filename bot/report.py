@@ -139,10 +139,7 @@ def parse_since(text: str) -> timedelta:
 def service_inputs(service: AnswerService) -> tuple[Terms, Idf, list[tuple[DocId, str]]]:
     """What :func:`build_report` needs from the answering service: its content words (the same
     segmentation and stopwords as for answering), the sentence index's IDF, and the articles."""
-    def terms(question: str) -> Sequence[str]:
-        return service.composer.content_terms(service.segmenter.terms(question))
-
-    return terms, service.index.bm25.idf_of, [(a.doc_id, a.title) for a in service.articles]
+    return service.content_words, service.idf, [(a.doc_id, a.title) for a in service.articles]
 
 
 def build_report(

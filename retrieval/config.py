@@ -13,6 +13,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -191,6 +192,9 @@ class TelegramConfig:
     webhook_secret_env: str = setting(
         "TELEGRAM_WEBHOOK_SECRET", "Webhook mode: the environment variable that holds the secret token.")
     allowed_chat_ids: tuple[int, ...] = setting((), "When not empty, only these chat ids are served.")
+    admins: tuple[int, ...] = setting(
+        (), "Telegram user ids allowed the administrators' commands (/stats); also read from the "
+            "TELEGRAM_ADMINS environment variable (ids separated by commas), added to these.")
     user_rate_limit: int = setting(10, "Per-user limit: at most this many questions ...")
     user_rate_window: float = setting(60.0, "... per this many seconds.")
     answers_per_message: int = setting(3, "Quotes per message; the 'Xem thêm' button shows the next ones ...")
@@ -212,6 +216,26 @@ class TelegramConfig:
 
 
 @dataclass(frozen=True)
+class InsightsConfig:
+    """What the operator can see: the question log, its report, metrics and log format."""
+
+    log_questions: bool = setting(
+        True, "Keep a log of the questions asked in Telegram and the console (SQLite): time, chat kind, salted "
+              "hashes of the user and chat ids (never the ids or names), the question, answered or why not, the "
+              "cited articles and scores, latency, and 👍/👎 votes. `python -m bot report` reads it.")
+    question_log: str = setting("", "The log's file; empty: questions.sqlite in cache_dir.")
+    retention_days: int = setting(90, "Rows older than this are deleted (at start and daily); 0 keeps them.")
+    salt_env: str = setting(
+        "QUESTION_LOG_SALT", "Environment variable holding the salt of the id hashes; unset: a salt is made once "
+                             "and kept in the log file (then anyone with the file can test a guessed id).")
+    report_timezone: str = setting("Asia/Ho_Chi_Minh", "The time zone whose days the report counts.")
+    metrics_port: int = setting(
+        0, "Serve Prometheus metrics at /metrics and a health check at /healthz on this port; 0 = off.")
+    metrics_host: str = setting("127.0.0.1", "The address the metrics endpoint listens on.")
+    log_format: str = setting("text", "'text' or 'json' (one JSON object per line, for log collectors).")
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; paths are absolute after loading."""
 
@@ -226,6 +250,11 @@ class Config:
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    insights: InsightsConfig = field(default_factory=InsightsConfig)
+
+    @property
+    def question_log_path(self) -> Path:
+        return Path(self.insights.question_log) if self.insights.question_log else self.cache_dir / "questions.sqlite"
 
 
 def _type_name(tp: Any) -> str:
@@ -324,12 +353,20 @@ def _validate(cfg: Config) -> None:
          "telegram.max_total_answers must be >= telegram.answers_per_message"),
         (cfg.ingest.max_heading_words >= 0, "ingest.max_heading_words must be >= 0"),
         (cfg.build_workers >= 0, "build_workers must be >= 0 (0 = all cores)"),
+        (cfg.insights.retention_days >= 0, "insights.retention_days must be >= 0 (0 keeps every row)"),
+        (0 <= cfg.insights.metrics_port <= 65535, "insights.metrics_port must be between 0 (off) and 65535"),
+        (cfg.insights.log_format in {"text", "json"}, "insights.log_format must be 'text' or 'json'"),
         (cfg.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
          "log_level must be one of DEBUG, INFO, WARNING, ERROR"),
     ]
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
+    try:
+        ZoneInfo(cfg.insights.report_timezone)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ConfigError(f"insights.report_timezone must be a time zone such as Asia/Ho_Chi_Minh, "
+                          f"got {cfg.insights.report_timezone!r}") from None
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -367,6 +404,9 @@ def load_config(path: str | Path | None) -> Config:
         corpus=(base / cfg.corpus).resolve(),
         cache_dir=(base / cfg.cache_dir).resolve(),
     )
+    if cfg.insights.question_log:
+        log_path = str((base / cfg.insights.question_log).resolve())
+        cfg = dataclasses.replace(cfg, insights=dataclasses.replace(cfg.insights, question_log=log_path))
     _validate(cfg)
     return cfg
 

@@ -227,7 +227,7 @@ class AnswerService:
         limit = self.cfg.answer.max_question_chars
         truncated = len(text) > limit
         text = text[:limit]
-        words = self.corrector.words(self.segmenter.terms(self.question_forms(normalize(text))))
+        words = self._words(text)
         query = self.composer.query(text, words)
         k = max(self.cfg.retrieval.top_k, 2 * (max_answers or 0))
         hits = rank(self.index, query, text, self.cfg.retrieval, k, self.type_rules)
@@ -255,6 +255,19 @@ class AnswerService:
             confidence=decision.judgement.probability if decision.judgement else None,
             evidence=decision.judgement.evidence if decision.judgement else None,
         )
+
+    def content_words(self, question: str) -> tuple[str, ...]:
+        """The question's content words, segmented as for answering (what the report groups by)."""
+        text = self.clean_question(question)[: self.cfg.answer.max_question_chars]
+        return tuple(self.composer.content_terms(self._words(text)))
+
+    def _words(self, text: str) -> tuple[str, ...]:
+        """A question's segmented words: chat forms rewritten, typing slips corrected."""
+        return self.corrector.words(self.segmenter.terms(self.question_forms(normalize(text))))
+
+    def idf(self, term: str) -> float | None:
+        """The sentence index's IDF of ``term`` (None: no sentence holds it)."""
+        return self.index.bm25.idf_of(term)
 
     @staticmethod
     def clean_question(question: str) -> str:

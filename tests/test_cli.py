@@ -293,3 +293,24 @@ def test_without_any_config_file_the_defaults_answer(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert cli.default_config_path() is None
     assert cli._config_path(cli.build_parser().parse_args(["ask", "x"])) is None
+
+
+def test_report_reads_the_question_log(tmp_path):
+    """The console logs its questions; `report` summarises them (text, JSON, one HTML file)."""
+    seeds = copy_seeds(tmp_path / "seeds")
+    config = write_config(tmp_path, {"corpus": str(seeds), "cache_dir": str(tmp_path / "cache")})
+    missing = run_bot("report", "--config", str(config))
+    assert missing.returncode == 2 and "error: no question log" in missing.stderr
+    assert "building index" not in missing.stderr
+    console = run_bot("console", "--config", str(config),
+                      stdin="Đại sứ Mỹ tại Việt Nam tên là gì?\n/good\nGiá vàng SJC hôm nay bao nhiêu?\n")
+    assert console.returncode == 0, console.stderr
+    out = run_bot("report", "--config", str(config), "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["questions"] == 2 and data["answered"] == 1 and data["refused"] == 1
+    html = tmp_path / "report.html"
+    assert run_bot("report", "--config", str(config), "--out", str(html), "--since", "2w").returncode == 0
+    assert "<svg" in html.read_text(encoding="utf-8")
+    bad = run_bot("report", "--config", str(config), "--since", "soon")
+    assert bad.returncode == 2 and "--since" in bad.stderr

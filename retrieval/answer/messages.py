@@ -28,7 +28,12 @@ ERROR = "Xin lỗi, đã có lỗi khi xử lý câu hỏi. Bạn hãy thử l�
 CONSOLE_HELP = """Gõ câu hỏi bằng tiếng Việt rồi nhấn Enter. Các lệnh:
   /help     xem hướng dẫn này
   /sources  danh sách các bài viết
+  /good     câu trả lời vừa rồi hữu ích
+  /bad      câu trả lời vừa rồi không đúng hoặc không hữu ích
   /quit     thoát (hoặc Ctrl-D)"""
+NOTHING_TO_RATE = "Chưa có câu trả lời nào để đánh giá."
+RATED_GOOD = "Đã ghi nhận 👍 cho câu trả lời vừa rồi. Cảm ơn bạn!"
+RATED_BAD = "Đã ghi nhận 👎 cho câu trả lời vừa rồi. Cảm ơn bạn đã góp ý!"
 CONSOLE_WELCOME = "Hỏi đáp về {n} bài viết. Gõ /help để xem hướng dẫn, /quit để thoát."
 SOURCES_TITLE = "Các bài viết ({n}):"
 
