@@ -1,0 +1,1 @@
+"""Bring your own documents: HTML, PDF, DOCX and plain text files read into one neutral document."""
