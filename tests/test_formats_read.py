@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import socket
 import zipfile
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from retrieval.formats import (
     skip_kind,
     sniff,
 )
+from retrieval.formats.legacy import Legacy, from_unicode
 
 
 def _zip(names: list[str]) -> bytes:
@@ -140,6 +142,17 @@ def test_unusable_files_are_refused_with_a_reason(rel: str) -> None:
     assert isinstance(info.value, ValueError)  # what retrieval.ingest already skips files on
 
 
+def test_reading_never_touches_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a reader tried to reach the network")
+
+    for name in ("connect", "connect_ex", "sendto"):
+        monkeypatch.setattr(socket.socket, name, refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    for rel in EXPECTED:
+        read_document(DOCS / rel)
+
+
 def test_not_a_document_says_which_kind() -> None:
     with pytest.raises(NotADocument) as info:
         read_document(DOCS / "misc/image_named_as.html")
@@ -149,6 +162,22 @@ def test_not_a_document_says_which_kind() -> None:
 def test_a_legacy_encoded_pdf_is_converted() -> None:
     doc = read_document(DOCS / "pdf/thong_bao_tcvn3.pdf")
     assert [b.text for b in doc.blocks] == fixture_source().WARD_NEWS[:3]
+
+
+def test_old_web_pages_in_windows_1258_or_vntime_fonts() -> None:
+    source = fixture_source()
+    paragraphs = source.WARD_NEWS[:3]
+    head = '<html><head><meta http-equiv="Content-Type" content="text/html; charset=windows-1258">'
+    page = f"{head}<title>Tin phường</title></head><body><article><h1>Tin phường</h1>" + "".join(
+        f"<p>{p}</p>" for p in paragraphs) + "</article></body></html>"
+    doc = read_document("tin.html", data=source.cp1258(page))
+    assert (doc.title, [b.text for b in doc.blocks]) == ("Tin phường", paragraphs)
+
+    tcvn3 = [from_unicode(p, Legacy.TCVN3) for p in paragraphs]
+    page_bytes = (b'<html><head><meta charset="windows-1252"><title>x</title></head><body><article>'
+                  b'<font face=".VnTime">' + b"".join(b"<p>" + p + b"</p>" for p in tcvn3)
+                  + b"</font></article></body></html>")
+    assert [b.text for b in read_document("cu.htm", data=page_bytes).blocks] == paragraphs
 
 
 def test_data_already_read_is_used_and_the_name_is_only_a_hint() -> None:
