@@ -1,0 +1,170 @@
+"""The neutral document every reader returns, the error they raise, and small shared helpers.
+
+Every format (HTML, PDF, DOCX, plain text) is read into the same
+:class:`Document`: citation metadata and :class:`Block` paragraphs in reading
+order. A block keeps where it came from (PDF page, DOCX/HTML heading) so an
+answer quoting it can cite the place, not just the file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ..errors import BotError
+
+
+class Kind(StrEnum):
+    """The formats :func:`~retrieval.formats.read_document` reads."""
+
+    HTML = "html"
+    PDF = "pdf"
+    DOCX = "docx"
+    TEXT = "text"
+
+
+class SkipKind(StrEnum):
+    """What a file that is not a readable document is, for "skipped 3 images, 1 archive"."""
+
+    EMPTY = "empty file"
+    IMAGE = "image"
+    ARCHIVE = "archive"
+    EXECUTABLE = "executable"
+    AUDIO_VIDEO = "audio/video"
+    OFFICE = "unsupported office file"  # .doc/.xls/.ppt (OLE2), .xlsx, .pptx, .odt, .rtf
+    BINARY = "binary file"
+    OTHER = "unsupported file type"
+
+
+@dataclass(frozen=True)
+class Block:
+    """A paragraph of text, in reading order."""
+
+    text: str
+    page: int | None = None  # 1-based PDF page where the paragraph starts
+    section: str | None = None  # the DOCX/HTML heading it sits under, if any
+
+
+@dataclass(frozen=True)
+class Document:
+    """A file read into citation metadata and paragraphs, whatever its format."""
+
+    blocks: tuple[Block, ...]
+    kind: Kind
+    title: str | None = None
+    date: str | None = None  # ISO YYYY-MM-DD
+    source: str | None = None  # site name or publisher
+    author: str | None = None
+    url: str | None = None  # canonical URL
+
+
+class UnreadableDocument(BotError, ValueError):
+    """A file that cannot be read as a document; ``reason`` says why, for a skip log.
+
+    It is a ``ValueError`` too, so code that already skips bad files on
+    ``ValueError`` (``retrieval.ingest``) skips these with their reason.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NotADocument(UnreadableDocument):
+    """A file that is no document at all (an image, an archive...): ``skip_kind`` says which."""
+
+    def __init__(self, skip_kind: SkipKind, detail: str = "") -> None:
+        super().__init__(f"not a document: {skip_kind}{f' ({detail})' if detail else ''}")
+        self.skip_kind = skip_kind
+
+
+class Sections:
+    """The heading each block sits under, from the headings met in reading order.
+
+    A heading of level n closes the open headings of level n and deeper; the
+    blocks after it sit under it, and it sits under the heading that is still open.
+    """
+
+    def __init__(self) -> None:
+        self._open: list[tuple[int, str]] = []
+
+    @property
+    def current(self) -> str | None:
+        return self._open[-1][1] if self._open else None
+
+    def enter(self, level: int, heading: str) -> str | None:
+        """Open ``heading``; returns the heading it itself sits under."""
+        while self._open and self._open[-1][0] >= level:
+            self._open.pop()
+        parent = self.current
+        self._open.append((level, heading))
+        return parent
+
+
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+# Zero-width characters and C0/C1 controls other than tab/newline: never text.
+_INVISIBLE = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200d\u2060\ufeff]")
+
+
+def clean_line(text: str) -> str:
+    """NFC text with runs of spaces collapsed and invisible characters removed, stripped."""
+    text = unicodedata.normalize("NFC", text)
+    return _SPACES.sub(" ", _INVISIBLE.sub("", text)).strip()
+
+
+def clean_block(text: str) -> str:
+    """A paragraph on one line: :func:`clean_line` with line breaks turned into spaces."""
+    return clean_line(text.replace("\r", " ").replace("\n", " "))
+
+
+_DMY = re.compile(r"(?<!\d)(\d{1,2})\s*([/.-])\s*(\d{1,2})\s*\2\s*(\d{4})(?!\d)")
+_ISO = re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
+_VERBAL = re.compile(r"ngày\s+(\d{1,2})\s+tháng\s+(\d{1,2})\s+năm\s+(\d{4})", re.IGNORECASE)
+
+
+def find_date(text: str) -> str | None:
+    """The first complete date in ``text`` as ISO ``YYYY-MM-DD``.
+
+    Understands "ngày 15 tháng 10 năm 2018", "15/10/2018" (day first, as
+    Vietnamese writes it) and "2018-10-15". The same rules as
+    ``retrieval.clean.parse_date``, repeated here because this package may
+    import nothing else from ``retrieval``.
+    """
+    candidates: list[tuple[int, int, int, int]] = []  # (position, year, month, day)
+    for m in _DMY.finditer(text):
+        candidates.append((m.start(), int(m[4]), int(m[3]), int(m[1])))
+    for m in _ISO.finditer(text):
+        candidates.append((m.start(), int(m[1]), int(m[2]), int(m[3])))
+    for m in _VERBAL.finditer(text):
+        candidates.append((m.start(), int(m[3]), int(m[2]), int(m[1])))
+    for _, year, month, day in sorted(candidates):
+        try:
+            return dt.date(year, month, day).isoformat()
+        except ValueError:
+            continue
+    return None
+
+
+def iso_date(value: object) -> str | None:
+    """A date or datetime (or an ISO-like string starting with one) as ``YYYY-MM-DD``."""
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()[:10]
+    if isinstance(value, str):
+        m = _ISO.search(value)
+        if m:
+            try:
+                return dt.date(int(m[1]), int(m[2]), int(m[3])).isoformat()
+            except ValueError:
+                return None
+    return None
+
+
+def optional_text(value: object) -> str | None:
+    """A metadata value as stripped one-line text, or None when empty."""
+    if value is None:
+        return None
+    text = clean_block(str(value))
+    return text or None

@@ -1,0 +1,123 @@
+"""Word documents: headings as sections, table rows, legacy-font runs, and the zip checks."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+
+from formats_support import DOCS, fixture_source
+from retrieval.formats.base import UnreadableDocument
+from retrieval.formats.docx import MAX_RATIO, read_docx
+
+DECISION = "docx/quyet_dinh_thanh_lap_to.docx"
+REPORT = "docx/bao_cao_so_ket.docx"
+VNTIME = "docx/thong_bao_font_vntime.docx"
+
+
+def _read(rel: str):
+    return read_docx((DOCS / rel).read_bytes())
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def test_decision_metadata_title_from_core_properties_date_from_the_dateline() -> None:
+    doc = _read(DECISION)
+    assert doc.kind == "docx"
+    assert doc.title == "Quyết định thành lập Tổ công nghệ số cộng đồng phường Phúc Xá"
+    assert doc.date == "2024-03-01"  # "Phúc Xá, ngày 01 tháng 3 năm 2024", not created (2024-03-04)
+    assert doc.author == "UBND phường Phúc Xá"
+
+
+def test_table_rows_are_blocks_under_their_heading_and_empty_rows_are_skipped() -> None:
+    doc = _read(DECISION)
+    rows = [b for b in doc.blocks if " | " in b.text]
+    assert [b.text for b in rows] == [
+        "STT | Họ và tên | Chức vụ | Nhiệm vụ trong Tổ",
+        "1 | Nguyễn Văn An | Chủ tịch UBND phường | Tổ trưởng",
+        "2 | Trần Thị Bình | Công chức Văn phòng - Thống kê | Tổ phó thường trực",
+        "3 | Lê Minh Cường | Phó Trưởng Công an phường | Thành viên",
+        "4 | Phạm Thu Hà | Bí thư Đoàn phường | Thành viên",
+    ]
+    assert {b.section for b in rows} == {"Điều 1. Thành lập Tổ công nghệ số cộng đồng phường Phúc Xá"}
+
+
+def test_each_block_sits_under_the_latest_heading() -> None:
+    doc = _read(DECISION)
+    by_text = {b.text: b.section for b in doc.blocks}
+    assert by_text["Căn cứ Luật Tổ chức chính quyền địa phương ngày 19 tháng 6 năm 2015;"] is None
+    assert by_text["Tổng hợp phản ánh của người dân, báo cáo UBND phường trước ngày 25 hằng tháng."] == (
+        "Điều 2. Nhiệm vụ của Tổ")
+    assert by_text["Điều 3. Hiệu lực thi hành"] is None  # a heading sits under the one above it (none here)
+    assert by_text["QUYẾT ĐỊNH"] is None  # a Title paragraph that is not the title stays a block
+
+
+def test_report_title_from_its_first_heading_date_from_core_properties_nested_sections() -> None:
+    doc = _read(REPORT)
+    assert doc.title == "Báo cáo sơ kết công tác cải cách hành chính 6 tháng đầu năm 2024"
+    assert doc.date == "2024-07-05"
+    sections = {b.text: b.section for b in doc.blocks}
+    assert sections["1. Công tác chỉ đạo, điều hành"] == "I. Kết quả đạt được"
+    assert sections["Hộ tịch | 512 | 401 | 78,3"] == "2. Cải cách thủ tục hành chính"
+    assert sections["II. Phương hướng, nhiệm vụ 6 tháng cuối năm"] is None
+    assert sections[doc.blocks[-1].text] == "II. Phương hướng, nhiệm vụ 6 tháng cuối năm"
+
+
+def test_legacy_font_runs_are_converted_by_their_font() -> None:
+    doc = _read(VNTIME)
+    notice = fixture_source().TCVN3_NOTICE
+    assert doc.title == "THÔNG BÁO LỊCH TIẾP CÔNG DÂN THÁNG 4 NĂM 2024"  # a .VnTimeH heading: capitals
+    texts = [b.text for b in doc.blocks]
+    assert texts[1:4] == notice  # .VnTime runs, and a paragraph whose style sets .VnTime
+    assert "Địa chỉ liên hệ: Số 2 phố Phúc Xá, quận Ba Đình, Hà Nội (điện thoại 024 3829 0000)." in texts
+    assert "Thứ Năm 11/4/2024 | Chủ tịch UBND phường" in texts
+    assert doc.date == "2024-03-28"  # created: a date in the table is not the document's
+
+
+def test_a_file_that_is_not_a_zip_is_refused() -> None:
+    with pytest.raises(UnreadableDocument, match="not a zip archive"):
+        _read("broken/not_a_zip.docx")
+
+
+def test_a_zip_bomb_is_refused_before_inflating() -> None:
+    with pytest.raises(UnreadableDocument, match="zip bomb guard: the archive inflates to 120 MB"):
+        _read("broken/zip_bomb.docx")
+
+
+def test_an_entry_inflating_too_many_times_is_refused() -> None:
+    data = _zip({"word/document.xml": b"<w:document/>" + b"\0" * (5 * 1024 * 1024)})
+    with pytest.raises(UnreadableDocument, match=f"word/document.xml inflates .* times \\(limit {MAX_RATIO}\\)"):
+        read_docx(data)
+
+
+def test_a_zip_without_a_word_document_is_refused() -> None:
+    with pytest.raises(UnreadableDocument, match="without word/document.xml"):
+        read_docx(_zip({"xl/workbook.xml": b"<workbook/>"}))
+
+
+def test_a_docx_with_broken_parts_is_refused() -> None:
+    original = (DOCS / REPORT).read_bytes()
+    with zipfile.ZipFile(io.BytesIO(original)) as source:
+        files = {name: source.read(name) for name in source.namelist()}
+    files["word/document.xml"] = files["word/document.xml"][:500]  # cut mid-element
+    with pytest.raises(UnreadableDocument, match="broken DOCX file"):
+        read_docx(_zip(files))
+
+
+def test_page_headers_and_footers_are_not_read() -> None:
+    import docx
+
+    document = docx.Document()
+    document.sections[0].header.paragraphs[0].text = "UBND phường Phúc Xá - Lưu hành nội bộ"
+    document.sections[0].footer.paragraphs[0].text = "Trang 1"
+    document.add_paragraph("Nội dung thông báo.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    assert [b.text for b in read_docx(buffer.getvalue()).blocks] == ["Nội dung thông báo."]
