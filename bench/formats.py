@@ -1,4 +1,4 @@
-"""Throughput of the document readers (``retrieval.formats``) on the fixtures and on a 1,000-page PDF.
+"""Throughput of the document readers (``retrieval.ingest.formats``) on the fixtures and on a 1,000-page PDF.
 
 Usage (from the repository root)::
 
@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from retrieval.formats import Document, UnreadableDocument, read_document  # noqa: E402
+from retrieval.ingest.formats import Document, UnreadableDocument, read_document  # noqa: E402
 
 DOCS = ROOT / "tests" / "data" / "docs"
 

@@ -1,4 +1,4 @@
-"""Shared by the tests of retrieval.formats: the fixture folder and the texts its files were made from."""
+"""Shared by the tests of retrieval.ingest.formats: the fixture folder and the texts its files were made from."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 
-from retrieval.formats.base import Document
+from retrieval.ingest.formats.base import Document
 
 DOCS = Path(__file__).resolve().parent / "data" / "docs"
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"

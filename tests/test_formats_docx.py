@@ -8,8 +8,8 @@ import zipfile
 import pytest
 
 from formats_support import DOCS, fixture_source
-from retrieval.formats.base import UnreadableDocument
-from retrieval.formats.docx import MAX_RATIO, read_docx
+from retrieval.ingest.formats.base import UnreadableDocument
+from retrieval.ingest.formats.docx import MAX_RATIO, read_docx
 
 DECISION = "docx/quyet_dinh_thanh_lap_to.docx"
 REPORT = "docx/bao_cao_so_ket.docx"

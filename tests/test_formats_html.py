@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from formats_support import DOCS, all_text, seed_paragraph
-from retrieval.formats.base import UnreadableDocument, clean_block
-from retrieval.formats.html import _fallback_blocks, read_html
+from retrieval.ingest.formats.base import UnreadableDocument, clean_block
+from retrieval.ingest.formats.html import _fallback_blocks, read_html
 
 # file: (title, date, source, author, url, seed paragraphs (prefix, line numbers))
 PAGES = {

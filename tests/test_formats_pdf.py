@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from formats_support import DOCS, all_text, fixture_source
-from retrieval.formats.base import UnreadableDocument
-from retrieval.formats.pdf import SCANNED, _drop_running_lines, _join, _Line, _measure, _paragraphs, read_pdf
+from retrieval.ingest.formats.base import UnreadableDocument
+from retrieval.ingest.formats.pdf import SCANNED, _drop_running_lines, _join, _Line, _measure, _paragraphs, read_pdf
 
 
 def _read(rel: str):

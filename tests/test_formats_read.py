@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from formats_support import DOCS, fixture_source
-from retrieval.formats import (
+from retrieval.ingest.formats import (
     Kind,
     NotADocument,
     SkipKind,
@@ -21,7 +21,7 @@ from retrieval.formats import (
     skip_kind,
     sniff,
 )
-from retrieval.formats.legacy import Legacy, from_unicode
+from retrieval.ingest.formats.legacy import Legacy, from_unicode
 
 
 def _zip(names: list[str]) -> bytes:

@@ -7,9 +7,9 @@ import unicodedata
 import pytest
 
 from formats_support import DOCS, fixture_source, seed_paragraph
-from retrieval.formats.base import UnreadableDocument
-from retrieval.formats.legacy import Legacy, from_unicode
-from retrieval.formats.text import decode_text, paragraphs, read_text
+from retrieval.ingest.formats.base import UnreadableDocument
+from retrieval.ingest.formats.legacy import Legacy, from_unicode
+from retrieval.ingest.formats.text import decode_text, paragraphs, read_text
 
 SAMPLE = seed_paragraph("000", 7)
 

@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT))
 
-from retrieval.formats.legacy import Legacy, from_unicode  # noqa: E402
+from retrieval.ingest.formats.legacy import Legacy, from_unicode  # noqa: E402
 
 SEEDS = ROOT / "seeds"
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")

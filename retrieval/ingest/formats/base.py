@@ -14,11 +14,11 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..errors import BotError
+from retrieval.errors import BotError
 
 
 class Kind(StrEnum):
-    """The formats :func:`~retrieval.formats.read_document` reads."""
+    """The formats :func:`~retrieval.ingest.formats.read_document` reads."""
 
     HTML = "html"
     PDF = "pdf"
@@ -120,32 +120,7 @@ def clean_block(text: str) -> str:
     return clean_line(text.replace("\r", " ").replace("\n", " "))
 
 
-_DMY = re.compile(r"(?<!\d)(\d{1,2})\s*([/.-])\s*(\d{1,2})\s*\2\s*(\d{4})(?!\d)")
 _ISO = re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
-_VERBAL = re.compile(r"ngày\s+(\d{1,2})\s+tháng\s+(\d{1,2})\s+năm\s+(\d{4})", re.IGNORECASE)
-
-
-def find_date(text: str) -> str | None:
-    """The first complete date in ``text`` as ISO ``YYYY-MM-DD``.
-
-    Understands "ngày 15 tháng 10 năm 2018", "15/10/2018" (day first, as
-    Vietnamese writes it) and "2018-10-15". The same rules as
-    ``retrieval.clean.parse_date``, repeated here because this package may
-    import nothing else from ``retrieval``.
-    """
-    candidates: list[tuple[int, int, int, int]] = []  # (position, year, month, day)
-    for m in _DMY.finditer(text):
-        candidates.append((m.start(), int(m[4]), int(m[3]), int(m[1])))
-    for m in _ISO.finditer(text):
-        candidates.append((m.start(), int(m[1]), int(m[2]), int(m[3])))
-    for m in _VERBAL.finditer(text):
-        candidates.append((m.start(), int(m[3]), int(m[2]), int(m[1])))
-    for _, year, month, day in sorted(candidates):
-        try:
-            return dt.date(year, month, day).isoformat()
-        except ValueError:
-            continue
-    return None
 
 
 def iso_date(value: object) -> str | None:

@@ -35,7 +35,9 @@ from dataclasses import dataclass
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from .base import Block, Document, Kind, UnreadableDocument, clean_line, find_date, iso_date, optional_text
+from retrieval.ingest.clean import parse_date
+
+from .base import Block, Document, Kind, UnreadableDocument, clean_line, iso_date, optional_text
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +263,7 @@ def read_pdf(data: bytes) -> Document:
     title = meta_title if meta_title and not _JUNK_TITLE.match(meta_title) else _title_from_lines(pages[0])
     if title and title != meta_title:  # taken from the text: not a paragraph of it as well
         paragraphs = [p for i, p in enumerate(paragraphs) if not (i < 3 and p[0] == title)]
-    date = next((d for ln in pages[0][:15] if len(ln.text) < 120 and (d := find_date(ln.text))), None)
+    date = next((d for ln in pages[0][:15] if len(ln.text) < 120 and (d := parse_date(ln.text))), None)
     blocks = tuple(Block(text, page=page) for text, page, _ in paragraphs)
     return Document(
         blocks=blocks,

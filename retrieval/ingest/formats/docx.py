@@ -29,8 +29,10 @@ from docx.text.paragraph import Paragraph
 from docx.text.run import Run
 from lxml import etree
 
+from retrieval.ingest.clean import parse_date
+
 from . import legacy
-from .base import Block, Document, Kind, Sections, UnreadableDocument, clean_block, find_date, iso_date, optional_text
+from .base import Block, Document, Kind, Sections, UnreadableDocument, clean_block, iso_date, optional_text
 
 # Zip bomb guard: a Word document's parts, inflated, stay far below these.
 MAX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024
@@ -196,7 +198,7 @@ def read_docx(data: bytes) -> Document:
     head = itertools.takewhile(lambda i: not i.level, found)
     date = next(
         (d for i in itertools.islice(head, 15) if not i.row and len(i.block.text) < 120
-         and (d := find_date(i.block.text))),
+         and (d := parse_date(i.block.text))),
         None,
     )
     return Document(
