@@ -47,6 +47,7 @@ def test_table_rows_are_blocks_under_their_heading_and_empty_rows_are_skipped() 
         "4 | Phạm Thu Hà | Bí thư Đoàn phường | Thành viên",
     ]
     assert {b.section for b in rows} == {"Điều 1. Thành lập Tổ công nghệ số cộng đồng phường Phúc Xá"}
+    assert all(b.row for b in rows) and not any(b.row for b in doc.blocks if " | " not in b.text)
 
 
 def test_each_block_sits_under_the_latest_heading() -> None:

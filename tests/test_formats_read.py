@@ -74,6 +74,19 @@ def test_classify(name: str, head: bytes, expected: Kind | SkipKind) -> None:
     assert skip_kind(name, head) == (expected if isinstance(expected, SkipKind) else None)
 
 
+@pytest.mark.parametrize("kind, n, words", [(SkipKind.IMAGE, 1, "1 image"), (SkipKind.ARCHIVE, 3, "3 archives"),
+                                            (SkipKind.AUDIO_VIDEO, 2, "2 audio/video files")])
+def test_skip_kinds_count_in_words(kind: SkipKind, n: int, words: str) -> None:
+    assert kind.count(n) == words
+    assert all(k.count(2) for k in SkipKind)  # every kind has its plural
+
+
+def test_the_reader_id_names_the_version_and_the_libraries() -> None:
+    from retrieval.ingest.formats import READER_VERSION, reader_id
+
+    assert reader_id().startswith(f"readers-{READER_VERSION}+") and "pypdfium2-" in reader_id()
+
+
 def test_a_zip_is_sniffed_from_the_file_when_only_its_head_is_given(tmp_path: Path) -> None:
     path = tmp_path / "tai_lieu.bin"
     path.write_bytes(DOCX)

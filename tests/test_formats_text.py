@@ -9,7 +9,7 @@ import pytest
 from formats_support import DOCS, fixture_source, seed_paragraph
 from retrieval.ingest.formats.base import UnreadableDocument
 from retrieval.ingest.formats.legacy import Legacy, from_unicode
-from retrieval.ingest.formats.text import decode_text, paragraphs, read_text
+from retrieval.ingest.formats.text import decode_text, markdown_heading, paragraphs, read_text
 
 SAMPLE = seed_paragraph("000", 7)
 
@@ -96,6 +96,14 @@ def test_markdown_headings_are_sections() -> None:
         ("## Mục tiêu", "Kế hoạch"), ("Đạt 80%.", "Mục tiêu"),
         ("## Giải pháp", "Kế hoạch"), ("Số hóa.", "Giải pháp"),
     ]
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("# Kế hoạch", (1, "Kế hoạch")), ("### Mục 3 ###", (3, "Mục 3")), ("#Không cách", None),
+    ("Một dòng thường", None), ("####### Bảy dấu", None),
+])
+def test_markdown_heading(line: str, expected: tuple[int, str] | None) -> None:
+    assert markdown_heading(line) == expected
 
 
 def test_plain_text_has_no_sections_and_no_metadata() -> None:

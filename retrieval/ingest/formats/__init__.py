@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import stat
 from collections.abc import Callable
+from functools import cache
+from importlib import metadata
 from pathlib import Path
 
 from . import legacy
@@ -24,15 +26,33 @@ from .docx import read_docx
 from .html import read_html
 from .pdf import read_pdf
 from .sniff import HEAD_BYTES, Sniffed, classify, skip_kind, sniff
-from .text import decode_text, read_text
+from .text import decode_text, markdown_heading, read_text
 
 __all__ = [
-    "HEAD_BYTES", "MAX_DOCUMENT_BYTES", "Block", "Document", "Kind", "NotADocument", "SkipKind", "Sniffed",
-    "UnreadableDocument", "classify", "decode_text", "read_document", "skip_kind", "sniff",
+    "HEAD_BYTES", "MAX_DOCUMENT_BYTES", "READER_VERSION", "Block", "Document", "Kind", "NotADocument", "SkipKind",
+    "Sniffed", "UnreadableDocument", "classify", "decode_text", "markdown_heading", "read_document", "reader_id",
+    "skip_kind", "sniff",
 ]
 
 # Larger files are refused before they are read.
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+# Bump when a reader's output for the same bytes changes: documents cached by
+# ``retrieval.ingest.doccache`` under another version are read again.
+READER_VERSION = 1
+# The libraries whose versions decide what the readers return.
+_READER_LIBRARIES = ("trafilatura", "htmldate", "lxml", "pypdfium2", "python-docx", "charset-normalizer")
+
+
+@cache
+def reader_id() -> str:
+    """What decides a document read from given bytes: :data:`READER_VERSION` and the libraries' versions."""
+    versions = []
+    for name in _READER_LIBRARIES:
+        try:
+            versions.append(f"{name}-{metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{name}-none")
+    return f"readers-{READER_VERSION}+" + "+".join(versions)
 
 
 def _read_text_file(data: bytes, path: Path) -> Document:

@@ -38,6 +38,23 @@ class SkipKind(StrEnum):
     BINARY = "binary file"
     OTHER = "unsupported file type"
 
+    def count(self, n: int) -> str:
+        """``n`` files of this kind, in words: "1 image", "3 archives", "2 audio/video files"."""
+        one, many = _SKIP_NOUNS[self]
+        return f"{n} {one if n == 1 else many}"
+
+
+_SKIP_NOUNS = {
+    SkipKind.EMPTY: ("empty file", "empty files"),
+    SkipKind.IMAGE: ("image", "images"),
+    SkipKind.ARCHIVE: ("archive", "archives"),
+    SkipKind.EXECUTABLE: ("executable", "executables"),
+    SkipKind.AUDIO_VIDEO: ("audio/video file", "audio/video files"),
+    SkipKind.OFFICE: ("unsupported office file", "unsupported office files"),
+    SkipKind.BINARY: ("binary file", "binary files"),
+    SkipKind.OTHER: ("file of an unsupported type", "files of unsupported types"),
+}
+
 
 @dataclass(frozen=True)
 class Block:
@@ -46,6 +63,7 @@ class Block:
     text: str
     page: int | None = None  # 1-based PDF page where the paragraph starts
     section: str | None = None  # the DOCX/HTML heading it sits under, if any
+    row: bool = False  # a table row (cells joined with " | "): text, though it has no sentence end
 
 
 @dataclass(frozen=True)

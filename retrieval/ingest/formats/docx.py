@@ -72,7 +72,6 @@ def check_zip(data: bytes) -> zipfile.ZipFile:
 class _Item(NamedTuple):
     block: Block
     level: int | None  # heading level (0 = Title), None for body text and rows
-    row: bool = False  # a table row
 
 
 class _Reader:
@@ -157,7 +156,7 @@ class _Reader:
         for item in self.document.iter_inner_content():
             if isinstance(item, Table):
                 for row in self.rows(item):
-                    yield _Item(Block(row, section=sections.current), None, row=True)
+                    yield _Item(Block(row, section=sections.current, row=True), None)
                 continue
             text = clean_block(self.paragraph_text(item))
             if not text:
@@ -197,7 +196,7 @@ def read_docx(data: bytes) -> Document:
     # A dateline belongs to the document's head: the paragraphs before its first heading.
     head = itertools.takewhile(lambda i: not i.level, found)
     date = next(
-        (d for i in itertools.islice(head, 15) if not i.row and len(i.block.text) < 120
+        (d for i in itertools.islice(head, 15) if not i.block.row and len(i.block.text) < 120
          and (d := parse_date(i.block.text))),
         None,
     )

@@ -63,7 +63,7 @@ def _trafilatura_blocks(body: etree._Element, title: str | None) -> Iterator[Blo
         elif tag == "table":
             for row in element.iter("row"):
                 cells = [_element_text(cell) for cell in row.iter("cell")]
-                yield Block(" | ".join(c for c in cells if c), section=sections.current)
+                yield Block(" | ".join(c for c in cells if c), section=sections.current, row=True)
         else:  # p, quote, code and anything newer
             yield Block(_element_text(element), section=sections.current)
         first = False

@@ -100,6 +100,12 @@ def paragraphs(text: str) -> list[str]:
     return out
 
 
+def markdown_heading(line: str) -> tuple[int, str] | None:
+    """(level, text) of a Markdown "## heading" line; None for any other line."""
+    m = _MD_HEADING.match(line)
+    return (len(line) - len(line.lstrip("#")), m.group(1)) if m else None
+
+
 def read_text(data: bytes, *, markdown: bool = False) -> Document:
     """A plain-text document: its paragraphs; in Markdown, "# heading" lines become sections.
 
@@ -110,10 +116,9 @@ def read_text(data: bytes, *, markdown: bool = False) -> Document:
     blocks: list[Block] = []
     sections = Sections()
     for para in paragraphs(decode_text(data)):
-        heading = _MD_HEADING.match(para) if markdown and "\n" not in para else None
+        heading = markdown_heading(para) if markdown and "\n" not in para else None
         if heading:
-            level = len(para) - len(para.lstrip("#"))
-            blocks.append(Block(para, section=sections.enter(level, heading.group(1))))
+            blocks.append(Block(para, section=sections.enter(*heading)))
         else:
             blocks.append(Block(para, section=sections.current))
     if not blocks:
