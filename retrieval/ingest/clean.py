@@ -152,14 +152,17 @@ def clean_text(
     title: str | None = None,
     source: str | None = None,
     date: str | None = None,
-    keep_lines: frozenset[int] = frozenset(),
+    text_lines: frozenset[int] = frozenset(),
+    heading_lines: frozenset[int] = frozenset(),
 ) -> Cleaned:
     """Split an article into title, source, date and body paragraphs.
 
     ``title``/``source``/``date`` given by the caller (front matter, JSONL
     fields, a document's metadata) win over what is found in the text.
-    ``keep_lines``: lines (0-based) that are text though they look like
-    headings (a document's table rows, which have no sentence end).
+    What a document's format tells about its lines (0-based) overrides the
+    guess from their look: ``text_lines`` are text though they may look like
+    headings (table rows have no sentence end), ``heading_lines`` are headings
+    though they may look like text (a numbered "1. Mục đích").
     """
     lines = text.splitlines()
     markers = _marker_forms(rules.cut_markers)
@@ -230,15 +233,16 @@ def clean_text(
                 continue
         if _is_dateline(block):
             continue
-        if (
+        line = offset + at
+        if line in heading_lines or (
             not has_terminal_punctuation(block)
             and words <= rules.max_heading_words
             and not _LIST_ITEM.match(block)
-            and offset + at not in keep_lines
+            and line not in text_lines
         ):
             continue
         paragraphs.append(block)
-        starts.append(offset + at)
+        starts.append(line)
 
     # An agency tag opening the lead ("(CLO) ", "HNP - ") names the source and
     # is not part of any sentence worth quoting.

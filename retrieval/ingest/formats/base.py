@@ -64,6 +64,7 @@ class Block:
     page: int | None = None  # 1-based PDF page where the paragraph starts
     section: str | None = None  # the DOCX/HTML heading it sits under, if any
     row: bool = False  # a table row (cells joined with " | "): text, though it has no sentence end
+    heading: bool = False  # a heading (its ``section`` is the heading it sits under): not body text
 
 
 @dataclass(frozen=True)

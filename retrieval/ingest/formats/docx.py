@@ -165,9 +165,9 @@ class _Reader:
             if level is None:
                 yield _Item(Block(text, section=sections.current), None)
             elif level == 0:  # a Title paragraph heads the document, not a section
-                yield _Item(Block(text), 0)
+                yield _Item(Block(text, heading=True), 0)
             else:
-                yield _Item(Block(text, section=sections.enter(level, text)), level)
+                yield _Item(Block(text, section=sections.enter(level, text), heading=True), level)
 
 
 def read_docx(data: bytes) -> Document:

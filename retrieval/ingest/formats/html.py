@@ -56,7 +56,7 @@ def _trafilatura_blocks(body: etree._Element, title: str | None) -> Iterator[Blo
             level = int(level_match.group(1)) if level_match else 2
             # The page's own <h1> repeats the title: it is the title, not a section.
             if not (first and title and text == title):
-                yield Block(text, section=sections.enter(level, text))
+                yield Block(text, section=sections.enter(level, text), heading=True)
         elif tag == "list":
             for item in element.iter("item"):
                 yield Block(_element_text(item), section=sections.current)
@@ -95,7 +95,7 @@ def _fallback_blocks(page: bytes, title: str | None) -> list[Block]:
             continue
         if element.tag[0] == "h" and element.tag[1:].isdigit():
             if not (not blocks and title and text == title):
-                blocks.append(Block(text, section=sections.enter(int(element.tag[1]), text)))
+                blocks.append(Block(text, section=sections.enter(int(element.tag[1]), text), heading=True))
         else:
             blocks.append(Block(text, section=sections.current))
     return blocks

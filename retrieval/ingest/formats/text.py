@@ -118,7 +118,7 @@ def read_text(data: bytes, *, markdown: bool = False) -> Document:
     for para in paragraphs(decode_text(data)):
         heading = markdown_heading(para) if markdown and "\n" not in para else None
         if heading:
-            blocks.append(Block(para, section=sections.enter(*heading)))
+            blocks.append(Block(para, section=sections.enter(*heading), heading=True))
         else:
             blocks.append(Block(para, section=sections.current))
     if not blocks:
