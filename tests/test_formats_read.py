@@ -114,6 +114,9 @@ EXPECTED = {
     "text/thong_bao_vni.txt": ("text", None, None),
     "text/ke_hoach_cp1258.txt": ("text", None, None),
     "text/ke_hoach_utf16.txt": ("text", None, None),
+    "text/hoi_nghi_tcvn3.txt": ("text", None, None),
+    "text/tiem_chung_vni.txt": ("text", None, None),
+    "text/sot_xuat_huyet_cp1258.txt": ("text", None, None),
     "misc/pdf_named_as.txt": ("pdf", "Phường Phúc Xá ra mắt mô hình Tổ công nghệ số cộng đồng hỗ trợ người dân "
                               "sử dụng dịch vụ công trực tuyến", "2024-03-15"),
 }

@@ -706,6 +706,41 @@ def cp1258(text: str) -> bytes:
     return bytes(out)
 
 
+# Texts of their own for the mixed-folder evidence (bench/mixed_folder.py): an old article in
+# TCVN3, a notice in VNI and one in Windows-1258, each with a title, a date and facts to ask about.
+VACCINATION_NOTICE = [
+    "THÔNG BÁO LỊCH TIÊM CHỦNG MỞ RỘNG THÁNG 5 NĂM 2024",
+    "Phúc Xá, ngày 25 tháng 4 năm 2024",
+    "Trạm Y tế phường Phúc Xá tổ chức tiêm chủng mở rộng cho trẻ em dưới 5 tuổi vào ngày 8 và ngày 9 "
+    "tháng 5 năm 2024, từ 7 giờ 30 đến 11 giờ, tại hội trường tổ dân phố số 6.",
+    "Các vắc xin được tiêm gồm vắc xin phòng lao, viêm gan B, bạch hầu - ho gà - uốn ván, bại liệt và sởi.",
+    "Cha mẹ mang theo sổ tiêm chủng của trẻ và cho trẻ ăn no trước khi tiêm; trẻ đang sốt sẽ được hẹn "
+    "tiêm vào đợt sau.",
+    "Sau khi tiêm, trẻ được theo dõi 30 phút tại điểm tiêm; mọi thắc mắc xin liên hệ bác sĩ Hoàng Thị Lan, "
+    "Trạm trưởng Trạm Y tế phường.",
+]
+DENGUE_NEWS = [
+    "Phường Phúc Xá ra quân diệt bọ gậy phòng chống sốt xuất huyết",
+    "Thứ Bảy, 15/06/2024 09:30",
+    "Sáng 15/6, UBND phường Phúc Xá phối hợp với Trạm Y tế phường tổ chức chiến dịch vệ sinh môi trường, "
+    "diệt bọ gậy phòng chống dịch sốt xuất huyết trên địa bàn 12 tổ dân phố.",
+    "Theo Trạm Y tế phường, từ đầu năm đến nay phường ghi nhận 17 ca mắc sốt xuất huyết, tăng 5 ca so với "
+    "cùng kỳ năm 2023.",
+    "Lực lượng tham gia chiến dịch gồm hơn 200 người; các tổ đã thu gom 3 tấn rác thải và xử lý hơn 400 "
+    "dụng cụ chứa nước đọng.",
+    "Người dân được khuyến cáo đậy kín các dụng cụ chứa nước, thả cá diệt bọ gậy và đến cơ sở y tế ngay khi "
+    "sốt cao liên tục.",
+    "Theo Cổng thông tin điện tử quận Ba Đình",
+]
+
+
+def make_evidence_texts() -> None:
+    conference = seed_lines("003", [3]) + ["Thứ Năm, 30/11/2023 08:15"] + seed_lines("003", [8, 16, 38])
+    write("text/hoi_nghi_tcvn3.txt", from_unicode("\n\n".join(conference) + "\n", Legacy.TCVN3))
+    write("text/tiem_chung_vni.txt", from_unicode("\r\n\r\n".join(VACCINATION_NOTICE) + "\r\n", Legacy.VNI))
+    write("text/sot_xuat_huyet_cp1258.txt", cp1258("\n\n".join(DENGUE_NEWS) + "\n"))
+
+
 def make_text() -> None:
     seed = next(SEEDS.glob("000_*.txt")).read_text(encoding="utf-8").splitlines()
     article = "\n\n".join(seed[n - 1].strip() for n in (1, 5, 7, 9)) + "\n"
@@ -744,6 +779,7 @@ def main() -> None:
     make_pdf()
     make_docx()
     make_text()
+    make_evidence_texts()
 
 
 if __name__ == "__main__":
