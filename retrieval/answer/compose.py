@@ -33,6 +33,9 @@ class Answer:
     date: str | None
     url: str | None
     score: float
+    # Where in the document the quote is, when the format tells: PDF page, section heading.
+    page: int | None = None
+    section: str | None = None
 
 
 class Outcome(StrEnum):
@@ -320,6 +323,8 @@ class Composer:
                     date=article.date,
                     url=article.url,
                     score=hit.score,
+                    page=article.page(par),
+                    section=article.section(par),
                 )
             )
         return Decision(tuple(answers), Outcome.ANSWERED)

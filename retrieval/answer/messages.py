@@ -30,6 +30,8 @@ CONSOLE_HELP = """Gõ câu hỏi bằng tiếng Việt rồi nhấn Enter. Các 
   /quit     thoát (hoặc Ctrl-D)"""
 CONSOLE_WELCOME = "Hỏi đáp về {n} bài viết. Gõ /help để xem hướng dẫn, /quit để thoát."
 SOURCES_TITLE = "Các bài viết ({n}):"
+PAGE = "trang {page}"
+SECTION = "mục “{section}”"
 
 
 def format_date(iso: str | None) -> str | None:
@@ -40,9 +42,12 @@ def format_date(iso: str | None) -> str | None:
     return f"{day}/{month}/{year}"
 
 
-def citation(title: str, source: str | None, date: str | None) -> str:
-    """``Title (Source, 15/10/2018)``; missing parts are left out."""
-    extra = ", ".join(x for x in (source, format_date(date)) if x)
+def citation(title: str, source: str | None, date: str | None, *, page: int | None = None,
+             section: str | None = None) -> str:
+    """``Title (Source, 15/10/2018, trang 3)`` or ``… , mục “2. Yêu cầu”)``: what the document
+    tells; missing parts are left out. The one place a citation is worded (console, CLI, Telegram)."""
+    where = [PAGE.format(page=page) if page else None, SECTION.format(section=section) if section else None]
+    extra = ", ".join(x for x in (source, format_date(date), *where) if x)
     return f"{title} ({extra})" if extra else title
 
 
@@ -51,7 +56,7 @@ def answer_text(answers: Sequence[Answer]) -> str:
     for n, a in enumerate(answers, start=1):
         lines.append("")
         lines.append(f"{n}. «{a.quote}»")
-        lines.append(f"   — {citation(a.title, a.source, a.date)}")
+        lines.append(f"   — {citation(a.title, a.source, a.date, page=a.page, section=a.section)}")
         if a.url:
             lines.append(f"   {a.url}")
     return "\n".join(lines)

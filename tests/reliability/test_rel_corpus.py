@@ -116,7 +116,7 @@ def test_a_folder_full_of_broken_files_still_answers(tmp_path, capsys, caplog):
     rc, out, _ = run_cli(capsys, "ask", "--json", "Những lĩnh vực nào được ưu tiên số hóa hồ sơ?", "--config",
                          str(config))
     (first, *_) = json.loads(out)["answers"]
-    assert first["doc_id"] == "ke_hoach_chuyen_doi_so" and rc == 0
+    assert (first["doc_id"], first["page"]) == ("ke_hoach_chuyen_doi_so", 2) and rc == 0
     # The index was saved and is reused: the FIFO and the loops do not stop the fingerprint either.
     caplog.clear()
     with caplog.at_level(logging.INFO):
@@ -127,7 +127,7 @@ def test_a_folder_full_of_broken_files_still_answers(tmp_path, capsys, caplog):
            "symlink, a FIFO -> one warning each naming the file and the reason "
            f"(e.g. '{next(w for w in warnings if '/mat_khau.pdf:' in w).split('/')[-1]}'); images, an archive "
            f"and an executable -> one warning ('{summary.split(' in ')[0]}: ...'); users get answers from the "
-           "seeds and from the good PDF")
+           "seeds and from the good PDF (cited with its page)")
 
 
 @pytest.mark.parametrize("how", ["empty folder", "only broken files"])
