@@ -40,14 +40,30 @@ def test_table_rows_are_blocks_under_their_heading_and_empty_rows_are_skipped() 
     doc = _read(DECISION)
     rows = [b for b in doc.blocks if " | " in b.text]
     assert [b.text for b in rows] == [
-        "STT | Họ và tên | Chức vụ | Nhiệm vụ trong Tổ",
-        "1 | Nguyễn Văn An | Chủ tịch UBND phường | Tổ trưởng",
-        "2 | Trần Thị Bình | Công chức Văn phòng - Thống kê | Tổ phó thường trực",
-        "3 | Lê Minh Cường | Phó Trưởng Công an phường | Thành viên",
-        "4 | Phạm Thu Hà | Bí thư Đoàn phường | Thành viên",
+        "STT | Họ và tên | Chức vụ | Nhiệm vụ trong Tổ",  # the header: a heading
+        "Họ và tên: Nguyễn Văn An | Chức vụ: Chủ tịch UBND phường | Nhiệm vụ trong Tổ: Tổ trưởng",
+        "Họ và tên: Trần Thị Bình | Chức vụ: Công chức Văn phòng - Thống kê | Nhiệm vụ trong Tổ: Tổ phó thường trực",
+        "Họ và tên: Lê Minh Cường | Chức vụ: Phó Trưởng Công an phường | Nhiệm vụ trong Tổ: Thành viên",
+        "Họ và tên: Phạm Thu Hà | Chức vụ: Bí thư Đoàn phường | Nhiệm vụ trong Tổ: Thành viên",
     ]
     assert {b.section for b in rows} == {"Điều 1. Thành lập Tổ công nghệ số cộng đồng phường Phúc Xá"}
-    assert all(b.row for b in rows) and not any(b.row for b in doc.blocks if " | " not in b.text)
+    assert rows[0].heading and not rows[0].row and all(b.row and not b.heading for b in rows[1:])
+    assert not any(b.row for b in doc.blocks if " | " not in b.text)
+
+
+@pytest.mark.parametrize("rows, texts, headings", [
+    ([["STT", "Họ và tên"], ["1", "An"], ["2", "Bình", "thừa"]],  # a row of another width stays bare
+     ["STT | Họ và tên", "Họ và tên: An", "2 | Bình | thừa"], [True, False, False]),
+    ([["Năm", "2023"], ["Hồ sơ", "1.245"]], ["Năm | 2023", "Hồ sơ | 1.245"], [False, False]),  # a number
+    ([["Ngày", "Người tiếp"]], ["Ngày | Người tiếp"], [False]),  # one row: no header
+    ([["Chỉ một ô"], ["Một ô nữa"]], ["Chỉ một ô", "Một ô nữa"], [False, False]),
+])
+def test_a_header_row_names_the_cells_of_the_rows_below(rows, texts, headings) -> None:
+    from retrieval.ingest.formats.base import table_blocks
+
+    blocks = table_blocks(rows, "Mục")
+    assert [b.text for b in blocks] == texts and {b.section for b in blocks} == {"Mục"}
+    assert [b.heading for b in blocks] == headings and [b.row for b in blocks] == [not h for h in headings]
 
 
 def test_each_block_sits_under_the_latest_heading() -> None:
@@ -66,7 +82,8 @@ def test_report_title_from_its_first_heading_date_from_core_properties_nested_se
     assert doc.date == "2024-07-05"
     sections = {b.text: b.section for b in doc.blocks}
     assert sections["1. Công tác chỉ đạo, điều hành"] == "I. Kết quả đạt được"
-    assert sections["Hộ tịch | 512 | 401 | 78,3"] == "2. Cải cách thủ tục hành chính"
+    assert sections["Lĩnh vực: Hộ tịch | Hồ sơ tiếp nhận: 512 | Trực tuyến: 401 | Tỷ lệ (%): 78,3"] == (
+        "2. Cải cách thủ tục hành chính")
     assert sections["II. Phương hướng, nhiệm vụ 6 tháng cuối năm"] is None
     assert sections[doc.blocks[-1].text] == "II. Phương hướng, nhiệm vụ 6 tháng cuối năm"
 
@@ -78,7 +95,7 @@ def test_legacy_font_runs_are_converted_by_their_font() -> None:
     texts = [b.text for b in doc.blocks]
     assert texts[1:4] == notice  # .VnTime runs, and a paragraph whose style sets .VnTime
     assert "Địa chỉ liên hệ: Số 2 phố Phúc Xá, quận Ba Đình, Hà Nội (điện thoại 024 3829 0000)." in texts
-    assert "Thứ Năm 11/4/2024 | Chủ tịch UBND phường" in texts
+    assert "Ngày: Thứ Năm 11/4/2024 | Người tiếp: Chủ tịch UBND phường" in texts
     assert doc.date == "2024-03-28"  # created: a date in the table is not the document's
 
 

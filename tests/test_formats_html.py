@@ -114,7 +114,17 @@ def test_lists_and_tables_in_the_article_are_blocks() -> None:
     <table>{rows}</table></article></body></html>"""
     blocks = {b.text: b for b in read_html(page.encode()).blocks}
     assert "Số hóa hồ sơ hộ tịch từ năm 2015." in blocks
-    assert blocks["Hộ tịch | 512"].row and not blocks["Số hóa hồ sơ hộ tịch từ năm 2015."].row
+    assert blocks["Hộ tịch | 512"].row and not blocks["Số hóa hồ sơ hộ tịch từ năm 2015."].row  # no header
+
+
+def test_a_table_with_a_header_names_its_cells() -> None:
+    rows = "".join(f"<tr><td>{a}</td><td>{b}</td></tr>" for a, b in [("Lĩnh vực", "Hồ sơ"), ("Hộ tịch", "512"),
+                                                                      ("Chứng thực", "468")])
+    page = f"""<html><head><title>Báo cáo</title></head><body><article><h1>Báo cáo</h1>
+    <p>{seed_paragraph("000", 7)}</p><p>{seed_paragraph("000", 9)}</p><table>{rows}</table></article></body></html>"""
+    blocks = {b.text: b for b in read_html(page.encode()).blocks}
+    assert blocks["Lĩnh vực | Hồ sơ"].heading
+    assert blocks["Lĩnh vực: Hộ tịch | Hồ sơ: 512"].row and "Lĩnh vực: Chứng thực | Hồ sơ: 468" in blocks
 
 
 def test_a_page_without_text_is_unreadable() -> None:

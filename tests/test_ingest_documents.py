@@ -99,15 +99,15 @@ def test_pdf_paragraphs_know_their_page(mixed):
 def test_docx_paragraphs_know_their_section_and_tables_are_kept(mixed):
     decision = by_id(mixed)["docx/quyet_dinh_thanh_lap_to"]
     sections = dict(zip(decision.paragraphs, decision.sections))
-    assert sections["1 | Nguyễn Văn An | Chủ tịch UBND phường | Tổ trưởng"] == \
+    assert sections["Họ và tên: Nguyễn Văn An | Chức vụ: Chủ tịch UBND phường | Nhiệm vụ trong Tổ: Tổ trưởng"] == \
         "Điều 1. Thành lập Tổ công nghệ số cộng đồng phường Phúc Xá"
     assert sections["Xét đề nghị của Văn phòng HĐND - UBND phường."] is None  # before the first heading
-    assert not any(p.startswith("Điều ") for p in decision.paragraphs)  # headings are sections, not text
+    assert not any(p.startswith(("Điều ", "STT")) for p in decision.paragraphs)  # headings are sections
     assert decision.pages == ()
     report = by_id(mixed)["docx/bao_cao_so_ket"]
     # The report's first heading is its title: the paragraphs under it have no section of their own.
     assert report.section(0) is None and report.section(1) == "1. Công tác chỉ đạo, điều hành"
-    assert "Hộ tịch | 512 | 401 | 78,3" in report.paragraphs
+    assert "Lĩnh vực: Hộ tịch | Hồ sơ tiếp nhận: 512 | Trực tuyến: 401 | Tỷ lệ (%): 78,3" in report.paragraphs
 
 
 def test_html_paragraphs_know_their_heading_and_the_site_is_gone(mixed):

@@ -123,6 +123,35 @@ class Sections:
         return parent
 
 
+# A table's first row is its header when each of its cells is a short label, not a number ...
+MAX_HEADER_WORDS = 8
+_NUMBER = re.compile(r"[\d\s.,%/:+-]*")
+# ... and a header cell that only numbers the rows is left out of the labelled rows.
+_ROW_NUMBER_HEADERS = frozenset({"stt", "tt", "số tt", "số thứ tự", "no", "no.", "#"})
+
+
+def table_blocks(rows: list[list[str]], section: str | None) -> list[Block]:
+    """A table's rows (their non-empty cells) as blocks, cells joined with " | ".
+
+    When the first row reads as a header (two or more rows; every header cell a short label,
+    not a number) it is a heading block, and each row with as many cells names them:
+    "Họ và tên: Nguyễn Văn An | Chức vụ: Chủ tịch UBND phường", without a row-number column
+    ("STT"). A row alone ("2 | Trần Thị Bình") answers nothing a question asks about.
+    """
+    rows = [r for r in rows if r]
+    header = rows[0] if len(rows) >= 2 and len(rows[0]) >= 2 else None
+    if header is not None and any(len(c.split()) > MAX_HEADER_WORDS or _NUMBER.fullmatch(c) for c in header):
+        header = None
+    if header is None:
+        return [Block(" | ".join(r), section=section, row=True) for r in rows]
+    blocks = [Block(" | ".join(header), section=section, heading=True)]
+    for row in rows[1:]:
+        if len(row) == len(header):
+            row = [f"{label}: {cell}" for label, cell in zip(header, row) if label.casefold() not in _ROW_NUMBER_HEADERS]
+        blocks.append(Block(" | ".join(row), section=section, row=True))
+    return blocks
+
+
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 # Zero-width characters and C0/C1 controls other than tab/newline: never text.
 _INVISIBLE = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200d\u2060\ufeff]")

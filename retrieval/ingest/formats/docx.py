@@ -32,7 +32,9 @@ from lxml import etree
 from retrieval.ingest.clean import parse_date
 
 from . import legacy
-from .base import Block, Document, Kind, Sections, UnreadableDocument, clean_block, iso_date, optional_text
+from .base import (
+    Block, Document, Kind, Sections, UnreadableDocument, clean_block, iso_date, optional_text, table_blocks,
+)
 
 # Zip bomb guard: a Word document's parts, inflated, stay far below these.
 MAX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024
@@ -138,8 +140,8 @@ class _Reader:
             style = style.base_style
         return None
 
-    def rows(self, table: Table) -> Iterator[str]:
-        """Each row's non-empty cells joined with " | " (a merged cell counted once)."""
+    def rows(self, table: Table) -> Iterator[list[str]]:
+        """Each row's non-empty cells (a merged cell counted once)."""
         for tr in table._tbl.tr_lst:
             cells: list[str] = []
             for tc in tr.tc_lst:
@@ -147,16 +149,15 @@ class _Reader:
                 text = clean_block(" ".join(self.paragraph_text(p) for p in cell.paragraphs))
                 if text and (not cells or cells[-1] != text):
                     cells.append(text)
-            if cells:
-                yield " | ".join(cells)
+            yield cells
 
     def blocks(self) -> Iterator[_Item]:
         """The document's blocks in reading order, with what each one is."""
         sections = Sections()
         for item in self.document.iter_inner_content():
             if isinstance(item, Table):
-                for row in self.rows(item):
-                    yield _Item(Block(row, section=sections.current, row=True), None)
+                for block in table_blocks(list(self.rows(item)), sections.current):
+                    yield _Item(block, None)
                 continue
             text = clean_block(self.paragraph_text(item))
             if not text:
@@ -196,7 +197,7 @@ def read_docx(data: bytes) -> Document:
     # A dateline belongs to the document's head: the paragraphs before its first heading.
     head = itertools.takewhile(lambda i: not i.level, found)
     date = next(
-        (d for i in itertools.islice(head, 15) if not i.block.row and len(i.block.text) < 120
+        (d for i in itertools.islice(head, 15) if not (i.block.row or i.block.heading) and len(i.block.text) < 120
          and (d := parse_date(i.block.text))),
         None,
     )

@@ -18,7 +18,9 @@ import trafilatura
 from lxml import etree
 from lxml import html as lxml_html
 
-from .base import Block, Document, Kind, Sections, UnreadableDocument, clean_block, iso_date, optional_text
+from .base import (
+    Block, Document, Kind, Sections, UnreadableDocument, clean_block, iso_date, optional_text, table_blocks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +63,8 @@ def _trafilatura_blocks(body: etree._Element, title: str | None) -> Iterator[Blo
             for item in element.iter("item"):
                 yield Block(_element_text(item), section=sections.current)
         elif tag == "table":
-            for row in element.iter("row"):
-                cells = [_element_text(cell) for cell in row.iter("cell")]
-                yield Block(" | ".join(c for c in cells if c), section=sections.current, row=True)
+            rows = [[text for cell in row.iter("cell") if (text := _element_text(cell))] for row in element.iter("row")]
+            yield from table_blocks(rows, sections.current)
         else:  # p, quote, code and anything newer
             yield Block(_element_text(element), section=sections.current)
         first = False
