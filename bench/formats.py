@@ -1,32 +1,39 @@
-"""Throughput of the document readers (``retrieval.ingest.formats``) on the fixtures and on a 1,000-page PDF.
+"""Throughput of the document readers on the fixtures, per format on 2 cores, and a 1,000-page PDF indexed end to end.
 
-Usage (from the repository root)::
+Usage (from the repository root; run it under ``flock /tmp/heavy.lock`` on a shared machine)::
 
-    .venv/bin/python bench/formats.py                  # fixtures, then a generated 1,000-page PDF
-    .venv/bin/python bench/formats.py --pages 200 --min-seconds 0.5
+    .venv/bin/python bench/formats.py                  # all three parts
+    .venv/bin/python bench/formats.py --pages 200 --min-seconds 0.5 --copies 16
 
 What is measured
 ----------------
 * **fixtures**: every readable file in ``tests/data/docs`` (HTML, PDF, DOCX,
   text), read from memory with ``read_document(path, data)`` again and again
   for at least ``--min-seconds`` per file; per kind: files, total size,
-  files/s, MB/s and, for PDFs, pages/s. These files are small (a few KB of
-  text), so the figures are dominated by per-file costs (parsing the
+  files/s, MB/s and, for PDFs, pages/s. One process. These files are small (a
+  few KB of text), so the figures are dominated by per-file costs (parsing the
   container, trafilatura's page analysis).
-* **generated PDF**: ``--pages`` A4 pages of the ward plan text (a running
-  header, a "Trang n/N" footer, indented paragraphs) written with fpdf2 and
-  the DejaVu Sans font into a temporary folder (needs the ``fixtures``
-  extra: ``pip install -e '.[fixtures]'``), then read once after a warm-up
-  read: pages/s and MB/s.
+* **ingest**: per kind, a folder of ``--copies`` copies of each readable fixture
+  of that kind, loaded as a corpus (``load_corpus``: sniffing, reading,
+  cleaning into articles; no document cache) in one process and in
+  ``--workers`` processes: files/s, MB/s, pages/s.
+* **end to end**: a generated ``--pages`` A4 PDF (the ward plan text, a running
+  header, a "Trang n/N" footer, indented paragraphs; written with fpdf2 and
+  DejaVu Sans, so it needs the ``fixtures`` extra) in a folder, indexed by
+  ``AnswerService.open`` with the real segmenter on ``build_workers`` (all
+  cores): the build's stages, then the same folder with one article added
+  (the PDF comes from the document cache), then a load of the saved index,
+  and a question answered with its page.
 
-One process, one thread; the machine's other load shows in the figures, so
-compare runs made back to back.
+The machine's other load shows in the figures, so compare runs made back to back.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
+import shutil
 import sys
 import tempfile
 import time
@@ -39,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 from retrieval.ingest.formats import Document, UnreadableDocument, read_document  # noqa: E402
 
 DOCS = ROOT / "tests" / "data" / "docs"
+KINDS = {"html": (".html",), "pdf": (".pdf",), "docx": (".docx",), "text": (".txt",)}
 
 
 def _pages(document: Document) -> int:
@@ -123,16 +131,112 @@ def bench_generated_pdf(pages: int) -> None:
           f"{read_pages / seconds:.0f} pages/s, {len(data) / seconds / 2**20:.2f} MB/s")
 
 
+def _readable(kind: str) -> list[Path]:
+    found = []
+    for path in sorted(DOCS.rglob("*")):
+        if path.suffix in KINDS[kind] and "broken" not in path.parts:
+            try:
+                read_document(path)
+            except UnreadableDocument:
+                continue
+            found.append(path)
+    return found
+
+
+def _pdf_pages(path: Path) -> int:
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(str(path))
+    try:
+        return len(document)
+    finally:
+        document.close()
+
+
+def bench_ingest(copies: int, workers: int) -> None:
+    """Each kind's fixtures, ``copies`` times over, loaded as a corpus in 1 and in ``workers`` processes."""
+    from retrieval.config import load_config
+    from retrieval.ingest.corpus import load_corpus
+
+    rules = load_config(ROOT / "config.yaml").ingest
+    print(f"\n{'ingest':8} {'files':>6} {'MB':>6} {'procs':>5} {'seconds':>8} {'files/s':>8} {'MB/s':>6} {'pages/s':>8}")
+    for kind in KINDS:
+        sources = _readable(kind)
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            size = pages = 0
+            for n in range(copies):
+                for source in sources:
+                    target = folder / f"{n:04d}_{source.name}"
+                    shutil.copy(source, target)
+                    size += target.stat().st_size
+                    pages += _pdf_pages(source) if kind == "pdf" else 0
+            files = copies * len(sources)
+            for procs in dict.fromkeys((1, workers)):
+                start = time.perf_counter()
+                loaded = load_corpus(folder, rules, workers=procs)
+                seconds = time.perf_counter() - start
+                assert len(loaded.articles) == files, loaded.skipped[:3]
+                rate = f"{pages / seconds:8.0f}" if pages else f"{'-':>8}"
+                print(f"{kind:8} {files:6d} {size / 2**20:6.1f} {procs:5d} {seconds:8.2f} {files / seconds:8.1f} "
+                      f"{size / seconds / 2**20:6.2f} {rate}")
+
+
+def bench_end_to_end(pages: int) -> None:
+    """The generated PDF indexed by the service (real segmenter), re-indexed with an article added, loaded."""
+    import dataclasses
+
+    from retrieval.config import load_config
+    from retrieval.service import AnswerService
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "corpus"
+        folder.mkdir()
+        path = _make_pdf(pages, folder)
+        if path is None:
+            return
+        cfg = dataclasses.replace(load_config(ROOT / "config.yaml"), cache_dir=Path(tmp) / "cache")
+        size = path.stat().st_size
+        runs = []
+        start = time.perf_counter()
+        service = AnswerService.open(cfg, folder, rebuild=True, progress=False)
+        runs.append(("first build", time.perf_counter() - start, service.info))
+        (folder / "ghi_chu.txt").write_text("Ghi chú\n\nPhường Phúc Xá có 12 tổ dân phố.\n", encoding="utf-8")
+        start = time.perf_counter()
+        service = AnswerService.open(cfg, folder, progress=False)
+        runs.append(("an article added", time.perf_counter() - start, service.info))
+        start = time.perf_counter()
+        service = AnswerService.open(cfg, folder, progress=False)
+        runs.append(("saved index loaded", time.perf_counter() - start, service.info))
+        result = service.answer("Những lĩnh vực nào được ưu tiên số hóa hồ sơ?")
+    articles, sentences = len(service.index.articles), len(service.index.sentences)
+    print(f"\nend to end: {pages} pages, {size / 2**20:.1f} MB -> {articles} articles, {sentences} sentences "
+          f"({cfg.build_workers or os.cpu_count()} build processes)")
+    for name, seconds, info in runs:
+        stages = ", ".join(f"{stage} {s:.1f}s" for stage, s in info.stages) or info.reason
+        print(f"  {name:20} {seconds:6.1f} s  ({stages})")
+    if result.answers:
+        a = result.answers[0]
+        print(f"  answer: «{a.quote[:70]}...» (trang {a.page})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pages", type=int, default=1000, help="pages of the generated PDF (0: none)")
     parser.add_argument("--min-seconds", type=float, default=1.0, help="time spent reading each fixture")
+    parser.add_argument("--copies", type=int, default=32, help="copies of each fixture in the ingest part (0: none)")
+    parser.add_argument("--workers", type=int, default=2, help="processes of the ingest part")
+    parser.add_argument("--skip-fixtures", action="store_true", help="leave out the one-process fixture reads")
     args = parser.parse_args()
-    if args.pages < 0 or args.min_seconds <= 0:
-        parser.error("--pages must be >= 0 and --min-seconds > 0")
-    bench_fixtures(args.min_seconds)
+    if args.pages < 0 or args.min_seconds <= 0 or args.copies < 0 or args.workers < 1:
+        parser.error("--pages and --copies must be >= 0, --min-seconds > 0, --workers >= 1")
+    if not args.skip_fixtures:
+        bench_fixtures(args.min_seconds)
+    if args.copies:
+        bench_ingest(args.copies, args.workers)
     if args.pages:
         bench_generated_pdf(args.pages)
+        bench_end_to_end(args.pages)
 
 
 if __name__ == "__main__":

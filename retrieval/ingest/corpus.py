@@ -44,7 +44,9 @@ log = logging.getLogger(__name__)
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 # Below this many files or JSONL lines, worker processes cost more than they save ...
 MIN_PARALLEL_ITEMS = 256
-# ... unless the PDF, DOCX and HTML files to read (not in the document cache) weigh this much.
+# ... unless there are this many PDF, DOCX and HTML files to read (not in the document cache;
+# each takes 10-30 ms, a pool of workers about as much to start), or they weigh this much.
+MIN_PARALLEL_DOCUMENTS = 8
 MIN_PARALLEL_BYTES = 1 << 20
 # A warning about skipped non-documents names at most this many of them.
 SKIPPED_NAMES_SHOWN = 20
@@ -242,8 +244,9 @@ def _load_files(root: Path, files: list[Path], rules: IngestConfig, workers: int
                  for f, key in zip(files, keys)]
         order = sorted(range(len(files)), key=lambda i: -costs[i])  # the slowest first, for the workers
         read = functools.partial(_read_file, rules, max_bytes, cached)
-        done = _read_all(read, [(files[i], ids[i], keys[i]) for i in order], workers,
-                         many=len(files) > 1 and sum(costs) >= MIN_PARALLEL_BYTES)
+        extract = [cost for cost in costs if cost]
+        many = len(extract) >= MIN_PARALLEL_DOCUMENTS or (len(files) > 1 and sum(extract) >= MIN_PARALLEL_BYTES)
+        done = _read_all(read, [(files[i], ids[i], keys[i]) for i in order], workers, many=many)
         reads: list[_FileRead] = [None] * len(files)  # type: ignore[list-item]
         for i, result in zip(order, done):
             reads[i] = result
