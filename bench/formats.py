@@ -159,7 +159,8 @@ def bench_ingest(copies: int, workers: int) -> None:
     from retrieval.ingest.corpus import load_corpus
 
     rules = load_config(ROOT / "config.yaml").ingest
-    print(f"\n{'ingest':8} {'files':>6} {'MB':>6} {'procs':>5} {'seconds':>8} {'files/s':>8} {'MB/s':>6} {'pages/s':>8}")
+    print(f"\n{'ingest':8} {'files':>6} {'MB':>6} {'procs':>5} {'seconds':>8} {'files/s':>8} {'MB/s':>6} "
+          f"{'pages/s':>8}")
     for kind in KINDS:
         sources = _readable(kind)
         with tempfile.TemporaryDirectory() as tmp:

@@ -195,7 +195,8 @@ def _read_all(read: Callable[[object], Any], items: Sequence[object], workers: i
               many: bool = False) -> Iterable[Any]:
     """``read`` of every item, in order: in worker processes when there are many (or ``many``)."""
     workers = workers or os.cpu_count() or 1
-    if workers <= 1 or not (many or len(items) >= MIN_PARALLEL_ITEMS) or "fork" not in mp.get_all_start_methods():
+    many = many or len(items) >= MIN_PARALLEL_ITEMS
+    if workers <= 1 or not many or "fork" not in mp.get_all_start_methods():
         return map(read, items)
     chunk = max(1, min(64, len(items) // (workers * 8)))
     with mp.get_context("fork").Pool(workers, initializer=_init_reader, initargs=(read,)) as pool:
@@ -247,9 +248,7 @@ def _load_files(root: Path, files: list[Path], rules: IngestConfig, workers: int
         extract = [cost for cost in costs if cost]
         many = len(extract) >= MIN_PARALLEL_DOCUMENTS or (len(files) > 1 and sum(extract) >= MIN_PARALLEL_BYTES)
         done = _read_all(read, [(files[i], ids[i], keys[i]) for i in order], workers, many=many)
-        reads: list[_FileRead] = [None] * len(files)  # type: ignore[list-item]
-        for i, result in zip(order, done):
-            reads[i] = result
+        reads = [result for _, result in sorted(zip(order, done), key=lambda pair: pair[0])]  # files' order
         cache.put_many(r.fresh for r in reads if r.fresh)
         cache.keep_only({k for k in keys if k})
     articles = tuple(r.article for r in reads if r.article is not None)
