@@ -149,13 +149,15 @@ def test_non_documents_are_counted_by_kind_in_one_warning(tmp_path, repo_config,
     write_article(folder, "cai_dat.exe", b"MZ\x90\x00\x03")
     write_article(folder, "du_lieu.csv", "a,b\n1,2\n")
     write_article(folder, "cu.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(40))  # warned on its own
+    write_article(folder, "anh/Thumbs.db", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(40))  # only counted
     with caplog.at_level(logging.WARNING, logger="retrieval.ingest.corpus"):
         loaded = load_corpus(folder, repo_config.ingest)
     assert [a.doc_id for a in loaded.articles] == ["bai"]
     warnings = [r.getMessage() for r in caplog.records]
     (summary,) = [w for w in warnings if "not documents" in w]
-    assert summary.startswith("skipped 2 images, 1 archive, 1 executable, 1 file of an unsupported type")
-    assert summary.endswith(": anh/a.png, anh/b.jpg, nen.zip, cai_dat.exe, du_lieu.csv")
+    assert summary.startswith("skipped 2 images, 1 archive, 1 executable, 1 unsupported office file, "
+                              "1 file of an unsupported type")
+    assert summary.endswith(": anh/a.png, anh/b.jpg, nen.zip, cai_dat.exe, anh/Thumbs.db, du_lieu.csv")
     (doc,) = [w for w in warnings if "cu.doc" in w]
     assert "save it as .docx" in doc
     assert len(warnings) == 2

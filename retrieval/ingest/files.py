@@ -42,9 +42,11 @@ from retrieval.ingest.formats.sniff import HTML_SUFFIXES
 # The names a single-file corpus may have (in a folder, every file is looked at).
 DOCUMENT_SUFFIXES = frozenset(HTML_SUFFIXES | {".pdf", ".docx", ".txt", ".md", ".markdown"})
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
-# Non-documents that are surely a mistake to drop in: each gets its own warning (with the
-# reason, which says what to do) instead of being counted with the images and archives.
-_WARNED_KINDS = frozenset({SkipKind.EMPTY, SkipKind.OFFICE})
+# Office files that are documents the bot does not read (.doc, .xlsx...), named so: each gets its
+# own warning (the reason says what to do) instead of being counted with the images and archives,
+# as an empty file does. An OLE2 file of another name (Windows' Thumbs.db) is only counted.
+_OFFICE_SUFFIXES = frozenset({".doc", ".dot", ".docm", ".xls", ".xlsx", ".ppt", ".pptx", ".odt", ".ods", ".odp",
+                              ".rtf", ".epub"})
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,8 @@ def read_file(file: Path, max_bytes: int, cached: Document | str | None = None) 
     data = _load(file, max_bytes)
     found = classify(file, data)
     if isinstance(found.kind, SkipKind):
-        if found.kind in _WARNED_KINDS:
+        if found.kind is SkipKind.EMPTY or (found.kind is SkipKind.OFFICE
+                                            and file.suffix.lower() in _OFFICE_SUFFIXES):
             raise UnreadableDocument(f"{found.kind}{f' ({found.detail})' if found.detail else ''}")
         raise NotADocument(found.kind, found.detail)
     if found.kind is Kind.TEXT:
