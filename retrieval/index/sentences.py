@@ -131,10 +131,10 @@ class Articles(Sequence[Article]):
         sections: list[int] = []
         for a in self:
             headings: dict[str, int] = {}
-            for p in range(len(a.paragraphs)):
-                page, section = a.page(p), a.section(p)
-                pages.append(page or 0)
-                sections.append(-1 if section is None else headings.setdefault(section, len(headings)))
+            n = len(a.paragraphs)
+            pages.extend([page or 0 for page in a.pages] if a.pages else [0] * n)
+            sections.extend([-1 if s is None else headings.setdefault(s, len(headings)) for s in a.sections]
+                            if a.sections else [-1] * n)
             meta.append(json.dumps([a.doc_id, a.title, a.source, a.date, a.url, a.origin, list(headings)],
                                    ensure_ascii=False).encode("utf-8", "surrogatepass"))
             texts.extend(p.encode("utf-8", "surrogatepass") for p in a.paragraphs)
