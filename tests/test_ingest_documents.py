@@ -84,6 +84,7 @@ def test_broken_files_are_skipped_with_their_reason(mixed):
     assert set(reasons) == set(BROKEN)
     for name, fragment in BROKEN.items():
         assert fragment in reasons[name] and "\n" not in reasons[name], (name, reasons[name])
+        assert "UnreadableDocument" not in reasons[name]  # the reason, not an exception's repr
     assert all(s.kind is None for s in mixed.skipped)  # each gets its own warning
 
 

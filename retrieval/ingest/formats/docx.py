@@ -183,6 +183,8 @@ def read_docx(data: bytes) -> Document:
         document = docx.Document(io.BytesIO(data))
         found = list(_Reader(document, legacy_fonts).blocks())
         props = document.core_properties
+    except UnreadableDocument:
+        raise  # check_zip's reason as it is
     except (OpcError, KeyError, ValueError, zipfile.BadZipFile, etree.XMLSyntaxError) as exc:
         raise UnreadableDocument(f"broken DOCX file ({type(exc).__name__}: {exc})") from None
 
