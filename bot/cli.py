@@ -40,6 +40,9 @@ def _setup_logging(level: str) -> None:
     )
     # httpx logs every request URL, and Bot API URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # trafilatura warns "discarding data: None" about a page without text, without naming it:
+    # the corpus reader's own warning names the file and the reason.
+    logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
 
 def _config_path(args: argparse.Namespace) -> Path | None:

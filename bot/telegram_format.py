@@ -269,7 +269,8 @@ def answer_block(answer: Answer, terms: Iterable[str], number: int | None = None
     """One quote in a blockquote (words of the question in bold), then its citation."""
     tag = "blockquote expandable" if len(answer.quote) > EXPANDABLE_QUOTE_CHARS else "blockquote"
     prefix = f"{number}. " if number is not None else ""
-    cite = html.escape(messages.citation(answer.title, answer.source, answer.date), quote=False)
+    cite = html.escape(messages.citation(answer.title, answer.source, answer.date, page=answer.page,
+                                         section=answer.section), quote=False)
     return f"<{tag}>{prefix}{highlight(answer.quote, terms)}</blockquote>\n— {_link(answer.url, cite)}"
 
 

@@ -55,6 +55,9 @@ class IngestConfig:
     date_header_lines: int = setting(
         6, "The publication date is read only from the title line and this many first lines "
            "(day, month and year required), never from the body or the related-news list.")
+    max_file_mb: int = setting(
+        50, "Files larger than this many megabytes are skipped with a warning, unread (a folder's documents "
+            "of every kind; a JSONL corpus is not limited).")
 
 
 @dataclass(frozen=True)
@@ -240,8 +243,9 @@ class Config:
     """The whole configuration; paths are absolute after loading."""
 
     corpus: Path = setting(
-        Path("seeds"), "The articles: a folder of .txt/.md files (optional YAML front matter) or a JSONL file "
-                       "of {id, title, text, source?, date?, url?}. `--corpus` overrides it.")
+        Path("seeds"), "The articles: a folder (read recursively) of documents: .html/.htm pages, .pdf, .docx, "
+                       ".txt/.md (optional YAML front matter); or one such file; or a JSONL file of {id, title, "
+                       "text, source?, date?, url?}. `--corpus` overrides it.")
     cache_dir: Path = setting(Path(".cache"), "Where the saved index lives (one file per corpus). Safe to delete.")
     log_level: str = setting("INFO", "DEBUG, INFO, WARNING or ERROR (logs go to stderr).")
     build_workers: int = setting(
@@ -352,6 +356,7 @@ def _validate(cfg: Config) -> None:
         (cfg.telegram.max_total_answers >= cfg.telegram.answers_per_message,
          "telegram.max_total_answers must be >= telegram.answers_per_message"),
         (cfg.ingest.max_heading_words >= 0, "ingest.max_heading_words must be >= 0"),
+        (cfg.ingest.max_file_mb >= 1, "ingest.max_file_mb must be >= 1"),
         (cfg.build_workers >= 0, "build_workers must be >= 0 (0 = all cores)"),
         (cfg.insights.retention_days >= 0, "insights.retention_days must be >= 0 (0 keeps every row)"),
         (0 <= cfg.insights.metrics_port <= 65535, "insights.metrics_port must be between 0 (off) and 65535"),

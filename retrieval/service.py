@@ -172,7 +172,8 @@ class AnswerService:
             stages.append((name, now - clock))
             clock = now
 
-        articles = load_corpus(corpus, cfg.ingest, workers=cfg.build_workers).articles
+        articles = load_corpus(corpus, cfg.ingest, workers=cfg.build_workers,
+                               cache_path=path.with_suffix(".documents.sqlite")).articles
         stage("ingest")
         segmented = segment_corpus(
             articles, segmenter, f"{seg_id}+variants-{variants_for(cfg.retrieval.equivalents).digest}",

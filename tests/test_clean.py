@@ -126,3 +126,35 @@ def test_empty_text(repo_config):
     cleaned = clean_text("", repo_config.ingest)
     assert cleaned.paragraphs == ()
     assert cleaned.title == ""
+
+
+def test_each_paragraph_knows_the_line_it_starts_on(repo_config):
+    text = ("Tiêu đề\n"            # 0: the title
+            "\n"
+            "Câu thứ nhất của bài\n"  # 2: wrapped onto line 3
+            "viết này.\n"
+            "Mục hai\n"           # 4: a heading, dropped
+            "Câu thứ hai.\n"      # 5
+            "(CLO) Không phải đoạn đầu.\n")  # 6
+    cleaned = clean_text(text, repo_config.ingest)
+    assert cleaned.paragraphs == ("Câu thứ nhất của bài\nviết này.", "Câu thứ hai.", "(CLO) Không phải đoạn đầu.")
+    assert cleaned.lines == (2, 5, 6)
+    # A given title that is not the first line: the body starts at line 0.
+    given = clean_text("Câu mở đầu.\n\nCâu sau.\n", repo_config.ingest, title="Tiêu đề khác")
+    assert given.paragraphs == ("Câu mở đầu.", "Câu sau.") and given.lines == (0, 2)
+
+
+def test_text_lines_are_kept_though_they_look_like_headings(repo_config):
+    text = "Tiêu đề\n\nSTT | Họ và tên | Chức vụ\n\n1 | Nguyễn Văn An | Tổ trưởng\n\nMục lục\n"
+    assert clean_text(text, repo_config.ingest).paragraphs == ()
+    cleaned = clean_text(text, repo_config.ingest, text_lines=frozenset({2, 4}))
+    assert cleaned.paragraphs == ("STT | Họ và tên | Chức vụ", "1 | Nguyễn Văn An | Tổ trưởng")
+    assert cleaned.lines == (2, 4)
+
+
+def test_heading_lines_are_never_paragraphs(repo_config):
+    text = "Tiêu đề\n\n1. Mục đích\n\nCâu nội dung.\n\nVì sao phải làm?\n\nCâu khác.\n"
+    assert clean_text(text, repo_config.ingest).paragraphs == (
+        "1. Mục đích", "Câu nội dung.", "Vì sao phải làm?", "Câu khác.")
+    cleaned = clean_text(text, repo_config.ingest, heading_lines=frozenset({2, 6}))
+    assert cleaned.paragraphs == ("Câu nội dung.", "Câu khác.") and cleaned.lines == (4, 8)

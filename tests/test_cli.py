@@ -81,7 +81,8 @@ def test_ask_json(indexed):
     assert data["question"] == question
     assert data["answered"] is True and data["answers"]
     for answer in data["answers"]:
-        assert set(answer) == {"quote", "doc_id", "title", "source", "date", "url", "score"}
+        assert set(answer) == {"quote", "doc_id", "title", "source", "date", "url", "score", "page", "section"}
+        assert answer["page"] is None and answer["section"] is None  # a .txt article has neither
     assert "loaded" in proc.stderr  # the index built by `index` was reused
 
 

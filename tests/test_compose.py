@@ -13,7 +13,7 @@ from retrieval.answer.compose import Answer, Composer, Outcome, Result
 from retrieval.service import AnswerService
 
 RESULT_KEYS = {"question", "answered", "answers", "message", "suggestions"}
-ANSWER_KEYS = {"quote", "doc_id", "title", "source", "date", "url", "score"}
+ANSWER_KEYS = {"quote", "doc_id", "title", "source", "date", "url", "score", "page", "section"}
 
 # Questions about the seeds in our own words (not the dev set): used for properties only.
 ON_TOPIC = [
@@ -357,9 +357,14 @@ def test_result_to_dict_rounds_scores_and_keeps_fields():
     assert set(data) == RESULT_KEYS
     assert data["answers"] == [
         {"quote": "Trích dẫn.", "doc_id": "doc", "title": "Tiêu đề", "source": None,
-         "date": "2018-10-15", "url": None, "score": 1.2346}
+         "date": "2018-10-15", "url": None, "score": 1.2346, "page": None, "section": None}
     ]
     assert not {"outcome", "truncated", "highlight"} & set(data)
+    # Fields are only ever added: the first seven keep their names and order.
+    assert list(data["answers"][0])[:7] == ["quote", "doc_id", "title", "source", "date", "url", "score"]
+    located = Answer("Trích dẫn.", "doc", "Tiêu đề", None, None, None, 1.0, page=3, section="2. Yêu cầu")
+    shown = Result("?", (located,), "", Outcome.ANSWERED).to_dict()["answers"][0]
+    assert (shown["page"], shown["section"]) == (3, "2. Yêu cầu")
 
 
 @pytest.mark.parametrize(
@@ -373,6 +378,21 @@ def test_result_to_dict_rounds_scores_and_keeps_fields():
 )
 def test_citation(title, source, date, text):
     assert messages.citation(title, source, date) == text
+
+
+@pytest.mark.parametrize(
+    "page, section, text",
+    [
+        (3, None, "T (Nguồn, 15/10/2018, trang 3)"),
+        (None, "2. Yêu cầu", "T (Nguồn, 15/10/2018, mục “2. Yêu cầu”)"),
+        (12, "Điều 1", "T (Nguồn, 15/10/2018, trang 12, mục “Điều 1”)"),
+        (None, None, "T (Nguồn, 15/10/2018)"),
+    ],
+)
+def test_citation_names_the_page_or_section(page, section, text):
+    assert messages.citation("T", "Nguồn", "2018-10-15", page=page, section=section) == text
+    assert messages.citation("T", None, None, page=page, section=section) == (
+        text.replace("Nguồn, 15/10/2018, ", "").replace(" (Nguồn, 15/10/2018)", ""))
 
 
 def test_sources_text_lists_every_seed(ws_service):

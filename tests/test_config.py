@@ -82,6 +82,7 @@ def test_unknown_keys_are_named_with_the_allowed_ones(tmp_path, raw, key, allowe
         ("corpus: 12\n", "corpus"),
         ("corpus: ''\n", "corpus"),
         ("log_level: [INFO]\n", "log_level"),
+        ("ingest:\n  max_file_mb: lots\n", "ingest.max_file_mb"),
     ],
 )
 def test_wrong_types_name_the_key(tmp_path, raw, key):
@@ -102,6 +103,7 @@ def test_wrong_types_name_the_key(tmp_path, raw, key):
         ("retrieval:\n  focus_factor: -0.1\n", "retrieval.focus_factor"),
         ("telegram:\n  mode: carrier-pigeon\n", "telegram.mode"),
         ("log_level: LOUD\n", "log_level"),
+        ("ingest:\n  max_file_mb: 0\n", "ingest.max_file_mb"),
     ],
 )
 def test_out_of_range_values(tmp_path, raw, fragment):

@@ -117,8 +117,7 @@ def test_bad_files_are_skipped_with_reason_and_warning(tmp_path, repo_config, ca
     write_article(corpus, "good2.md", good_article("Bài tốt hai"))
     bad = {
         "binary.txt": b"Ti\xc3\xaau \x00\x01\x02\x03 \xff\xfe",
-        "cp1258.txt": "Hà Nô\u0323i có nhiê\u0300u hô\u0300 nươ\u0301c đe\u0323p.".encode("cp1258"),
-        "latin1.txt": "Café au lait est très bon et très chaud.".encode("latin-1"),
+        "broken.pdf": b"%PDF-1.4 \x00",
         "broken_yaml.md": "---\ntitle: [chưa đóng\n---\nNội dung bài viết có một câu đầy đủ.\n",
         "empty.txt": "",
         "unclosed.md": "---\ntitle: Không đóng\nNội dung bài viết có một câu đầy đủ.\n",
@@ -128,7 +127,6 @@ def test_bad_files_are_skipped_with_reason_and_warning(tmp_path, repo_config, ca
     }
     for name, content in bad.items():
         write_article(corpus, name, content)
-    write_article(corpus, "ignored.pdf", b"%PDF-1.4 \x00")  # not an article suffix
 
     with caplog.at_level(logging.WARNING, logger="retrieval.ingest.corpus"):
         loaded = load_corpus(corpus, repo_config.ingest)
@@ -138,7 +136,8 @@ def test_bad_files_are_skipped_with_reason_and_warning(tmp_path, repo_config, ca
     assert set(skipped) == set(bad)
     assert all(reason.strip() for reason in skipped.values())
     assert "binary" in skipped["binary.txt"]
-    assert "UTF-8" in skipped["cp1258.txt"] and "UTF-8" in skipped["latin1.txt"]
+    assert "corrupt or truncated PDF" in skipped["broken.pdf"]
+    assert "empty file" in skipped["empty.txt"]
     assert "front matter" in skipped["broken_yaml.md"]
     assert "never closed" in skipped["unclosed.md"]
     assert "date" in skipped["bad_date.md"]
@@ -169,9 +168,12 @@ def test_missing_corpus_is_a_corpus_error(tmp_path, repo_config, name):
 
 
 def test_unsupported_file_as_corpus_is_a_corpus_error(tmp_path, repo_config):
-    path = write_article(tmp_path, "corpus.pdf", b"%PDF")
-    with pytest.raises(CorpusError):
+    path = write_article(tmp_path, "corpus.png", b"\x89PNG\r\n\x1a\n")
+    with pytest.raises(CorpusError, match="expected a folder, a .jsonl file or a document"):
         load_corpus(path, repo_config.ingest)
+    broken = write_article(tmp_path, "corpus.pdf", b"%PDF")
+    with pytest.raises(CorpusError, match="no loadable article"):
+        load_corpus(broken, repo_config.ingest)
 
 
 def test_single_text_file_as_corpus(tmp_path, repo_config):
@@ -238,13 +240,28 @@ def test_nested_folder_doc_id(tmp_path, repo_config):
     assert ids == ["a", "sub/deeper/x", "sub/name"]
 
 
-def test_duplicate_doc_id_in_folder_is_skipped(tmp_path, repo_config):
+def test_files_sharing_a_name_keep_their_extension_in_the_doc_id(tmp_path, repo_config):
     corpus = tmp_path / "corpus"
     write_article(corpus, "dup.md", good_article("Bài md"))
     write_article(corpus, "dup.txt", good_article("Bài txt"))
+    write_article(corpus, "dup.md.txt", good_article("Bài có hai đuôi"))  # its stem is another's id
+    write_article(corpus, "sub/dup.txt", good_article("Bài trong thư mục con"))
     loaded = load_corpus(corpus, repo_config.ingest)
-    assert [a.doc_id for a in loaded.articles] == ["dup"]
-    assert len(loaded.skipped) == 1 and "duplicate" in loaded.skipped[0].reason
+    assert {a.doc_id: a.title for a in loaded.articles} == {
+        "dup.md": "Bài md", "dup.md~2": "Bài có hai đuôi", "dup.txt": "Bài txt", "sub/dup": "Bài trong thư mục con"}
+    assert loaded.skipped == ()
+
+
+def test_doc_ids_depend_only_on_the_names(tmp_path):
+    from retrieval.ingest.files import doc_ids
+
+    names = ["a.docx", "a.pdf", "b.html", "c/a.pdf", "d.tar.gz", "d.tar", "e.pdf.txt", "e.pdf", "e.txt"]
+    files = sorted((tmp_path / n for n in names), key=lambda p: p.relative_to(tmp_path).as_posix())
+    ids = doc_ids(tmp_path, files)
+    assert dict(zip((f.relative_to(tmp_path).as_posix() for f in files), ids)) == {
+        "a.docx": "a.docx", "a.pdf": "a.pdf", "b.html": "b", "c/a.pdf": "c/a", "d.tar": "d",
+        "d.tar.gz": "d.tar", "e.pdf": "e.pdf", "e.pdf.txt": "e.pdf~2", "e.txt": "e.txt"}
+    assert len(set(ids)) == len(ids) and doc_ids(tmp_path, files) == ids
 
 
 def test_corpus_files_order_is_stable(tmp_path):
@@ -253,7 +270,7 @@ def test_corpus_files_order_is_stable(tmp_path):
         write_article(corpus, name, "x")
     names = [p.relative_to(corpus).as_posix() for p in corpus_files(corpus)]
     assert names == sorted(names)
-    assert "n.json" not in names and "z.TXT" in names
+    assert "n.json" in names and "z.TXT" in names  # every file: its kind is told when it is read
 
 
 # --- JSONL corpora -----------------------------------------------------------------------
@@ -335,7 +352,7 @@ def test_parallel_reading_equals_reading_in_one_process(tmp_path, repo_config, m
     folder = tmp_path / "corpus"
     for i in range(12):
         write_article(folder, f"bai{i:02d}.txt", good_article(f"Bài số {i}"))
-    write_article(folder, "bai03.md", good_article("Trùng tên"))  # duplicate doc_id
+    write_article(folder, "bai03.md", good_article("Trùng tên"))  # same stem: both kept, ids with extensions
     write_article(folder, "hong.md", "---\ntitle: [chưa đóng\n---\nNội dung có một câu đầy đủ.\n")
     write_article(folder, "hong.txt", good_article("Cùng tên với một tệp hỏng"))  # not a duplicate
     write_article(folder, "nhi_phan.txt", b"\x00\x01\x02")
@@ -346,9 +363,9 @@ def test_parallel_reading_equals_reading_in_one_process(tmp_path, repo_config, m
         two = load_corpus(corpus, repo_config.ingest, workers=2)
         monkeypatch.undo()
         assert two == one
-        assert len(one.articles) > 10 and len(one.skipped) >= 3
+        assert len(one.articles) > 10 and len(one.skipped) >= 2
     reasons = {s.origin.rsplit(":", 1)[-1]: s.reason for s in load_corpus(path, repo_config.ingest, workers=2).skipped}
     assert "duplicate" in reasons["4"]  # line 4: the duplicate that would also fail cleaning
     assert "no article text" in reasons["5"]
     skipped_files = {s.origin.rsplit("/", 1)[-1] for s in one.skipped}
-    assert skipped_files == {"bai03.txt", "hong.md", "nhi_phan.txt"}
+    assert skipped_files == {"hong.md", "nhi_phan.txt"}

@@ -35,6 +35,31 @@ def _quotes(result):
     return [a.quote for a in result.answers]
 
 
+def test_pages_and_sections_come_back_from_a_saved_index(cfg, tmp_path):
+    import shutil
+
+    from formats_support import DOCS
+
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    for name in ("pdf/ke_hoach_chuyen_doi_so.pdf", "docx/quyet_dinh_thanh_lap_to.docx", "text/tiem_chung_vni.txt"):
+        shutil.copy(DOCS / name, corpus)
+    built = open_ws(cfg, corpus)
+    again = _reopen(cfg, corpus)
+    assert built.info.rebuilt and again.info.reason == "loaded"
+    assert list(again.index.articles) == list(built.index.articles)
+    by_id = {a.doc_id: a for a in again.index.articles}
+    assert {by_id["ke_hoach_chuyen_doi_so"].page(i) for i in range(len(by_id["ke_hoach_chuyen_doi_so"].paragraphs))} \
+        == {1, 2}
+    assert "Điều 2. Nhiệm vụ của Tổ" in by_id["quyet_dinh_thanh_lap_to"].sections
+    assert by_id["tiem_chung_vni"].pages == () == by_id["tiem_chung_vni"].sections
+    (answer, *_) = again.answer("Ai là tổ trưởng Tổ công nghệ số cộng đồng?").answers
+    assert answer.doc_id == "quyet_dinh_thanh_lap_to" and answer.page is None
+    assert answer.section == "Điều 1. Thành lập Tổ công nghệ số cộng đồng phường Phúc Xá"
+    (answer, *_) = again.answer("Những lĩnh vực nào được ưu tiên số hóa hồ sơ?").answers
+    assert (answer.doc_id, answer.page, answer.section) == ("ke_hoach_chuyen_doi_so", 2, None)
+
+
 def test_second_open_loads_the_saved_index(cfg, seed_copy, built):
     again = _reopen(cfg, seed_copy)
     assert again.info.reason == "loaded"

@@ -35,6 +35,9 @@ class Answer:
     date: str | None
     url: str | None
     score: float
+    # Where in the document the quote is, when the format tells: PDF page, section heading.
+    page: int | None = None
+    section: str | None = None
 
 
 @dataclass(frozen=True)
@@ -360,6 +363,8 @@ class Composer:
                     date=article.date,
                     url=article.url,
                     score=hit.score,
+                    page=article.page(par),
+                    section=article.section(par),
                 )
             )
         return Decision(tuple(answers), Outcome.ANSWERED, judgement)

@@ -36,6 +36,8 @@ RATED_GOOD = "Đã ghi nhận 👍 cho câu trả lời vừa rồi. Cảm ơn b
 RATED_BAD = "Đã ghi nhận 👎 cho câu trả lời vừa rồi. Cảm ơn bạn đã góp ý!"
 CONSOLE_WELCOME = "Hỏi đáp về {n} bài viết. Gõ /help để xem hướng dẫn, /quit để thoát."
 SOURCES_TITLE = "Các bài viết ({n}):"
+PAGE = "trang {page}"
+SECTION = "mục “{section}”"
 
 
 def format_date(iso: str | None) -> str | None:
@@ -46,9 +48,12 @@ def format_date(iso: str | None) -> str | None:
     return f"{day}/{month}/{year}"
 
 
-def citation(title: str, source: str | None, date: str | None) -> str:
-    """``Title (Source, 15/10/2018)``; missing parts are left out."""
-    extra = ", ".join(x for x in (source, format_date(date)) if x)
+def citation(title: str, source: str | None, date: str | None, *, page: int | None = None,
+             section: str | None = None) -> str:
+    """``Title (Source, 15/10/2018, trang 3)`` or ``… , mục “2. Yêu cầu”)``: what the document
+    tells; missing parts are left out. The one place a citation is worded (console, CLI, Telegram)."""
+    where = [PAGE.format(page=page) if page else None, SECTION.format(section=section) if section else None]
+    extra = ", ".join(x for x in (source, format_date(date), *where) if x)
     return f"{title} ({extra})" if extra else title
 
 
@@ -57,7 +62,7 @@ def answer_text(answers: Sequence[Answer]) -> str:
     for n, a in enumerate(answers, start=1):
         lines.append("")
         lines.append(f"{n}. «{a.quote}»")
-        lines.append(f"   — {citation(a.title, a.source, a.date)}")
+        lines.append(f"   — {citation(a.title, a.source, a.date, page=a.page, section=a.section)}")
         if a.url:
             lines.append(f"   {a.url}")
     return "\n".join(lines)

@@ -120,19 +120,30 @@ class Articles(Sequence[Article]):
         return (self[i] for i in range(len(self)))
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """Citation fields (one JSON list per article, as a UTF-8 buffer plus offsets) and
-        paragraphs (compressed: :func:`retrieval.index.texts.pack`)."""
+        """Citation fields (one JSON list per article, as a UTF-8 buffer plus offsets, ending with
+        the article's section headings), paragraphs (compressed: :func:`retrieval.index.texts.pack`)
+        and where each paragraph comes from: its PDF page (0: not known) and its section (a
+        position in its article's headings; -1: none)."""
         meta: list[bytes] = []
         texts: list[bytes] = []
         first = [0]
+        pages: list[int] = []
+        sections: list[int] = []
         for a in self:
-            meta.append(json.dumps([a.doc_id, a.title, a.source, a.date, a.url, a.origin],
+            headings: dict[str, int] = {}
+            n = len(a.paragraphs)
+            pages.extend([page or 0 for page in a.pages] if a.pages else [0] * n)
+            sections.extend([-1 if s is None else headings.setdefault(s, len(headings)) for s in a.sections]
+                            if a.sections else [-1] * n)
+            meta.append(json.dumps([a.doc_id, a.title, a.source, a.date, a.url, a.origin, list(headings)],
                                    ensure_ascii=False).encode("utf-8", "surrogatepass"))
             texts.extend(p.encode("utf-8", "surrogatepass") for p in a.paragraphs)
             first.append(len(texts))
         return {
             "articles.meta": np.frombuffer(b"".join(meta), dtype=np.uint8), "articles.meta_offsets": offsets(meta),
             "articles.first_paragraph": np.asarray(first, dtype=np.int64),
+            "articles.page": np.asarray(pages, dtype=np.int32),
+            "articles.section": np.asarray(sections, dtype=np.int32),
         } | pack_texts(texts, "articles.text")
 
 
@@ -164,7 +175,9 @@ class StoredArticles(Articles):
         self._meta, self._meta_offsets = arrays["articles.meta"], arrays["articles.meta_offsets"]
         self._text = PackedTexts(arrays, "articles.text")
         self._first = arrays["articles.first_paragraph"]
-        if len(self._meta_offsets) != len(self._first) or int(self._first[-1]) != len(self._text):
+        self._pages, self._sections = arrays["articles.page"], arrays["articles.section"]
+        if (len(self._meta_offsets) != len(self._first)
+                or not int(self._first[-1]) == len(self._text) == len(self._pages) == len(self._sections)):
             raise ValueError("the article arrays disagree on the number of articles or paragraphs")
         # A question reads the same sentences several times (answer-type checks, quotes, their
         # neighbours): the paragraphs read last are kept decoded.
@@ -187,10 +200,13 @@ class StoredArticles(Articles):
 
     def _row(self, i: int) -> Article:
         raw = self._meta[self._meta_offsets[i]:self._meta_offsets[i + 1]].tobytes().decode("utf-8", "surrogatepass")
-        doc_id, title, source, date, url, origin = json.loads(raw)
-        paragraphs = tuple(self._paragraph(j) for j in range(int(self._first[i]), int(self._first[i + 1])))
+        doc_id, title, source, date, url, origin, headings = json.loads(raw)
+        first, last = int(self._first[i]), int(self._first[i + 1])
+        paragraphs = tuple(self._paragraph(j) for j in range(first, last))
+        pages = tuple(int(page) or None for page in self._pages[first:last])
+        sections = tuple(headings[k] if k >= 0 else None for k in self._sections[first:last].tolist())
         return Article(doc_id=doc_id, title=title, source=source, date=date, url=url,
-                       paragraphs=paragraphs, origin=origin)
+                       paragraphs=paragraphs, origin=origin, pages=pages, sections=sections)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return dict(self._arrays)

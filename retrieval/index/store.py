@@ -85,7 +85,7 @@ MAGIC = b"VNQA-INDEX\n"
 # the saved arrays changes (ingestion, cleaning, segmentation, term functions, the fields,
 # the layout): an index of another version is rebuilt, never served.
 # tests/test_index_golden.py fails when the arrays of a small corpus change without a bump.
-FORMAT_VERSION = 11
+FORMAT_VERSION = 12
 # The payload's checksum is an XXH3-64 hash per chunk of this many bytes.
 CHUNK_BYTES = 16 << 20
 # From this many chunks on, the payload is checked in a forked child process (:func:`_verify`).
@@ -122,7 +122,8 @@ def compat_key(cfg: Config, segmenter_id: str) -> str:
 
 
 def fingerprint(cfg: Config, corpus: Path, segmenter_id: str) -> str:
-    """SHA-256 over the corpus files' names and contents (each file's XXH3-128) and every
+    """SHA-256 over the corpus files' names and contents (each file's XXH3-128; a file larger
+    than ``ingest.max_file_mb``, which is skipped unread, by its size and time) and every
     setting the index depends on.
 
     Raises CorpusError when ``corpus`` does not exist.
@@ -134,8 +135,12 @@ def fingerprint(cfg: Config, corpus: Path, segmenter_id: str) -> str:
     for file in corpus_files(corpus):
         h.update(file.relative_to(root).as_posix().encode() + b"\0")
         try:
-            if not stat.S_ISREG(os.stat(file).st_mode):  # a FIFO would block open() forever
+            info = os.stat(file)
+            if not stat.S_ISREG(info.st_mode):  # a FIFO would block open() forever
                 h.update(b"special")
+                continue
+            if info.st_size > cfg.ingest.max_file_mb << 20:
+                h.update(f"too large:{info.st_size}:{info.st_mtime_ns}".encode())
                 continue
             with open(file, "rb") as fh:
                 # XXH3-128 (a damage check, like the payload's): 10x SHA-256's speed on a large corpus.

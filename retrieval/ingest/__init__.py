@@ -1,1 +1,1 @@
-"""Ingestion: reading a corpus (folders, JSONL) into articles and cleaning site boilerplate."""
+"""Ingestion: reading a corpus (folders of HTML, PDF, DOCX and text documents; JSONL) into articles, and cleaning site boilerplate."""

@@ -47,6 +47,8 @@ class Cleaned:
     source: str | None
     date: str | None
     paragraphs: tuple[str, ...]
+    # The line of the text (0-based) each paragraph starts on: where it came from.
+    lines: tuple[int, ...] = ()
 
 
 def parse_date(text: str) -> str | None:
@@ -123,21 +125,22 @@ def _continues(line: str) -> bool:
     return line[0].islower() or (line[0].isdigit() and not _LIST_ITEM.match(line))
 
 
-def _blocks(lines: list[str]) -> list[str]:
+def _blocks(lines: list[str]) -> list[tuple[int, str]]:
     """Join hard-wrapped lines (a line without final punctuation followed by a
-    line that continues it) into one block; other lines stand alone."""
-    blocks: list[str] = []
+    line that continues it) into one block; other lines stand alone.
+    Each block comes with the index of its first line."""
+    blocks: list[tuple[int, str]] = []
     prev_open = False
-    for raw in lines:
+    for i, raw in enumerate(lines):
         line = raw.strip()
         if not line:
-            blocks.append("")
+            blocks.append((i, ""))
             prev_open = False
             continue
-        if prev_open and blocks and blocks[-1] and _continues(line):
-            blocks[-1] = blocks[-1] + "\n" + line
+        if prev_open and blocks and blocks[-1][1] and _continues(line):
+            blocks[-1] = (blocks[-1][0], blocks[-1][1] + "\n" + line)
         else:
-            blocks.append(line)
+            blocks.append((i, line))
         prev_open = not has_terminal_punctuation(line)
     return blocks
 
@@ -149,11 +152,17 @@ def clean_text(
     title: str | None = None,
     source: str | None = None,
     date: str | None = None,
+    text_lines: frozenset[int] = frozenset(),
+    heading_lines: frozenset[int] = frozenset(),
 ) -> Cleaned:
     """Split an article into title, source, date and body paragraphs.
 
     ``title``/``source``/``date`` given by the caller (front matter, JSONL
-    fields) win over what is found in the text.
+    fields, a document's metadata) win over what is found in the text.
+    What a document's format tells about its lines (0-based) overrides the
+    guess from their look: ``text_lines`` are text though they may look like
+    headings (table rows have no sentence end), ``heading_lines`` are headings
+    though they may look like text (a numbered "1. Mục đích").
     """
     lines = text.splitlines()
     markers = _marker_forms(rules.cut_markers)
@@ -176,9 +185,10 @@ def clean_text(
     if first is not None and (title is None or normalize(_clean_title(lines[first])) == normalize(title)):
         header_title_line = lines[first]
         title = title or _clean_title(lines[first])
-        body_lines = lines[first + 1:]
+        offset = first + 1
     else:
-        body_lines = lines[first:] if first is not None else []
+        offset = first if first is not None else len(lines)
+    body_lines = lines[offset:]
     title = (title or "").strip()
 
     # Everything from the first related-news / comments marker on is the site's.
@@ -198,9 +208,10 @@ def clean_text(
 
     found_source: str | None = None
     paragraphs: list[str] = []
+    starts: list[int] = []
     norm_title = normalize(title)
     after_image = False  # the line after a repeated title (image alt) is its caption
-    for block in _blocks(body_lines):
+    for at, block in _blocks(body_lines):
         if not block:
             continue
         if norm_title and norm(block) == norm_title:
@@ -222,13 +233,16 @@ def clean_text(
                 continue
         if _is_dateline(block):
             continue
-        if (
+        line = offset + at
+        if line in heading_lines or (
             not has_terminal_punctuation(block)
             and words <= rules.max_heading_words
             and not _LIST_ITEM.match(block)
+            and line not in text_lines
         ):
             continue
         paragraphs.append(block)
+        starts.append(line)
 
     # An agency tag opening the lead ("(CLO) ", "HNP - ") names the source and
     # is not part of any sentence worth quoting.
@@ -239,9 +253,11 @@ def clean_text(
             found_source = found_source or rules.source_aliases.get(abbr)
             paragraphs[0] = paragraphs[0][m.end():]
 
+    kept = [(p, line) for p, line in zip(paragraphs, starts) if p.strip()]
     return Cleaned(
         title=title,
         source=source or found_source,
         date=date,
-        paragraphs=tuple(p for p in paragraphs if p.strip()),
+        paragraphs=tuple(p for p, _ in kept),
+        lines=tuple(line for _, line in kept),
     )

@@ -1,14 +1,21 @@
-"""Reading a corpus: a folder of .txt/.md articles or a JSONL file.
+"""Reading a corpus: a folder of documents (read recursively), one document, or a JSONL file.
 
-A file that cannot be used (binary, undecodable, broken front matter, empty,
-too large, not a regular file, a broken or looping symlink) is skipped with a
-warning that names it; the rest still loads. A corpus with no loadable article
-raises :class:`CorpusError`; an ingestion pattern in ``config.yaml`` that is
-not a regular expression raises :class:`ConfigError` naming the key.
+A folder's files are read by their kind, decided by content as well as name
+(:mod:`retrieval.ingest.files`): web pages (.html/.htm), PDF, DOCX, and
+.txt/.md articles. A file that cannot be used (undecodable, broken front
+matter, empty, too large, an encrypted, damaged or scanned PDF, a broken
+DOCX, a page without text, not a regular file, a broken or looping symlink)
+is skipped with a warning that names it and says why; files that are no
+documents at all (images, archives, executables) are counted by kind in one
+warning. The rest still loads. A corpus with no loadable article raises
+:class:`CorpusError`; an ingestion pattern in ``config.yaml`` that is not a
+regular expression raises :class:`ConfigError` naming the key.
 
-A large corpus is read and cleaned in worker processes (``workers``; 0 = all
-cores), each article on its own; the order, the duplicate checks and the
-skip reasons are those of reading it in one process.
+A large corpus, or documents that are slow to read (PDF, DOCX, HTML), are
+read and cleaned in worker processes (``workers``; 0 = all cores), each file
+on its own; the order, the duplicate checks and the skip reasons are those
+of reading it in one process. Documents read before are taken from the
+document cache (:mod:`retrieval.ingest.doccache`) when one is given.
 """
 
 from __future__ import annotations
@@ -20,24 +27,29 @@ import logging
 import multiprocessing as mp
 import os
 import re
-import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from retrieval.ingest.clean import clean_text, parse_date
+from retrieval.ingest.doccache import CACHED_SUFFIXES, DocumentCache, cache_key
+from retrieval.ingest.files import DOCUMENT_SUFFIXES, Layout, UnreadableContent, doc_ids, file_size, read_file
+from retrieval.ingest.formats import Document, NotADocument, SkipKind
 from retrieval.config import IngestConfig
 from retrieval.errors import ConfigError, CorpusError
 
 log = logging.getLogger(__name__)
 
-ARTICLE_SUFFIXES = (".txt", ".md")
-MAX_FILE_BYTES = 20 * 1024 * 1024
-# Below this many files or JSONL lines, worker processes cost more than they save.
+JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
+# Below this many files or JSONL lines, worker processes cost more than they save ...
 MIN_PARALLEL_ITEMS = 256
+# ... unless there are this many PDF, DOCX and HTML files to read (not in the document cache;
+# each takes 10-30 ms, a pool of workers about as much to start), or they weigh this much.
+MIN_PARALLEL_DOCUMENTS = 8
+MIN_PARALLEL_BYTES = 1 << 20
+# A warning about skipped non-documents names at most this many of them.
+SKIPPED_NAMES_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -51,12 +63,34 @@ class Article:
     url: str | None
     paragraphs: tuple[str, ...]
     origin: str  # file path, or "file.jsonl:LINE"
+    # Where each paragraph comes from, when the format tells (one entry per paragraph; empty when
+    # no paragraph has one): the PDF page it starts on, and the heading it sits under.
+    pages: tuple[int | None, ...] = ()
+    sections: tuple[str | None, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("pages", "sections"):
+            values = getattr(self, name)
+            if values and len(values) != len(self.paragraphs):
+                raise ValueError(f"Article.{name} must hold one entry per paragraph or none")
+            if values and all(v is None for v in values):
+                object.__setattr__(self, name, ())  # one form for "nowhere known", so equal articles compare equal
+
+    def page(self, paragraph: int) -> int | None:
+        """The PDF page paragraph ``paragraph`` starts on, if known."""
+        return self.pages[paragraph] if self.pages else None
+
+    def section(self, paragraph: int) -> str | None:
+        """The heading paragraph ``paragraph`` sits under, if known."""
+        return self.sections[paragraph] if self.sections else None
 
 
 @dataclass(frozen=True)
 class Skipped:
     origin: str
     reason: str
+    # What the file is when it is no document at all (an image, an archive...): counted, not warned about.
+    kind: SkipKind | None = None
 
 
 @dataclass(frozen=True)
@@ -66,19 +100,17 @@ class Corpus:
 
 
 def corpus_files(path: Path) -> list[Path]:
-    """The files a corpus consists of, in a stable order (for loading and fingerprints)."""
+    """The files a corpus consists of, in a stable order (for loading and fingerprints): every file
+    of a folder and its subfolders but hidden ones (their kinds are told when they are read)."""
     if path.is_file():
         return [path]
     if not path.is_dir():
-        raise CorpusError(f"corpus not found: {path} (expected a folder of .txt/.md files or a .jsonl file)")
+        raise CorpusError(f"corpus not found: {path} (expected a folder of documents, a document or a .jsonl file)")
     files: list[Path] = []
     # os.walk does not follow directory symlinks, so a symlink loop cannot trap it.
     for root, dirs, names in os.walk(path):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        files.extend(
-            Path(root) / n for n in sorted(names)
-            if n.lower().endswith(ARTICLE_SUFFIXES) and not n.startswith(".")
-        )
+        files.extend(Path(root) / n for n in sorted(names) if not n.startswith("."))
     return sorted(files, key=lambda p: p.relative_to(path).as_posix())
 
 
@@ -89,24 +121,6 @@ def _decode(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ValueError(f"not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
-
-
-def _split_front_matter(text: str) -> tuple[dict[str, Any], str]:
-    if not text.startswith("---"):
-        return {}, text
-    lines = text.split("\n")
-    if lines[0].strip() != "---":
-        return {}, text
-    for i in range(1, len(lines)):
-        if lines[i].strip() in ("---", "..."):
-            try:
-                meta = yaml.safe_load("\n".join(lines[1:i])) or {}
-            except yaml.YAMLError as exc:
-                raise ValueError(f"broken YAML front matter: {str(exc).splitlines()[0]}") from None
-            if not isinstance(meta, dict):
-                raise ValueError("front matter must be a mapping (title: ..., source: ...)")
-            return meta, "\n".join(lines[i + 1:])
-    raise ValueError("front matter opened with '---' but never closed")
 
 
 def _text_field(meta: dict[str, Any], key: str) -> str | None:
@@ -131,16 +145,21 @@ def _date_field(meta: dict[str, Any]) -> str | None:
     return parsed
 
 
-def _article(doc_id: str, text: str, meta: dict[str, Any], origin: str, rules: IngestConfig) -> Article:
+def _article(doc_id: str, text: str, meta: dict[str, Any], origin: str, rules: IngestConfig,
+             layout: Layout | None = None) -> Article:
+    """``layout``: where the lines of ``text`` come from (pages, sections) and which are table rows."""
     cleaned = clean_text(
         text,
         rules,
         title=_text_field(meta, "title"),
         source=_text_field(meta, "source"),
         date=_date_field(meta),
+        text_lines=layout.rows if layout else frozenset(),
+        heading_lines=layout.headings if layout else frozenset(),
     )
     if not cleaned.paragraphs:
         raise ValueError("no article text left after removing boilerplate (empty file?)")
+    pages, sections = layout.origins(cleaned.lines) if layout else ((), ())
     return Article(
         doc_id=doc_id,
         title=cleaned.title or doc_id,
@@ -149,6 +168,8 @@ def _article(doc_id: str, text: str, meta: dict[str, Any], origin: str, rules: I
         url=_text_field(meta, "url"),
         paragraphs=cleaned.paragraphs,
         origin=origin,
+        pages=pages,
+        sections=sections,
     )
 
 
@@ -170,45 +191,70 @@ def _read_in_worker(item: object) -> _Read:
     return _WORKER_READ(item)
 
 
-def _read_all(read: Callable[[object], _Read], items: Sequence[object], workers: int) -> Iterable[_Read]:
-    """``read`` of every item, in order: in worker processes when there are many."""
+def _read_all(read: Callable[[object], Any], items: Sequence[object], workers: int,
+              many: bool = False) -> Iterable[Any]:
+    """``read`` of every item, in order: in worker processes when there are many (or ``many``)."""
     workers = workers or os.cpu_count() or 1
-    if workers <= 1 or len(items) < MIN_PARALLEL_ITEMS or "fork" not in mp.get_all_start_methods():
+    many = many or len(items) >= MIN_PARALLEL_ITEMS
+    if workers <= 1 or not many or "fork" not in mp.get_all_start_methods():
         return map(read, items)
     chunk = max(1, min(64, len(items) // (workers * 8)))
     with mp.get_context("fork").Pool(workers, initializer=_init_reader, initargs=(read,)) as pool:
         return pool.map(_read_in_worker, items, chunksize=chunk)
 
 
-def _read_file(path: Path, rules: IngestConfig, file: Path) -> _Read:
-    doc_id = file.relative_to(path).with_suffix("").as_posix()
+@dataclass(frozen=True)
+class _FileRead:
+    """One file read on its own: its article, or why it was skipped; a document read just now."""
+
+    article: Article | None
+    reason: str | None = None
+    kind: SkipKind | None = None
+    # (cache key, the document or why it cannot be read) for the document cache.
+    fresh: tuple[str, Document | str] | None = None
+
+
+def _read_file(rules: IngestConfig, max_bytes: int, cached: dict[str, Document | str],
+               item: tuple[Path, str, str | None]) -> _FileRead:
+    file, doc_id, key = item
     try:
-        info = file.stat()  # follows symlinks: a loop or a dangling link is an OSError
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError("not a regular file (a FIFO, socket or device)")
-        if info.st_size > MAX_FILE_BYTES:
-            raise ValueError(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
-        meta, body = _split_front_matter(_decode(file.read_bytes()))
-        return doc_id, _article(doc_id, body, meta, str(file), rules), None, None
+        got = read_file(file, max_bytes, cached.get(key) if key else None)
+    except NotADocument as exc:
+        return _FileRead(None, exc.reason, exc.skip_kind)
+    except UnreadableContent as exc:
+        return _FileRead(None, exc.reason, fresh=(exc.key, exc.reason))
     except (OSError, ValueError) as exc:
-        return doc_id, None, None, str(exc)
+        return _FileRead(None, str(exc))
+    try:
+        return _FileRead(_article(doc_id, got.text, got.meta, str(file), rules, got.layout), fresh=got.fresh)
+    except ValueError as exc:
+        return _FileRead(None, str(exc), fresh=got.fresh)
 
 
-def _load_folder(path: Path, rules: IngestConfig, workers: int = 1) -> Corpus:
-    articles: list[Article] = []
-    skipped: list[Skipped] = []
-    seen: set[str] = set()
-    files = corpus_files(path)
-    read = functools.partial(_read_file, path, rules)
-    for file, (doc_id, article, _, error) in zip(files, _read_all(read, files, workers)):
-        if doc_id in seen:
-            skipped.append(Skipped(str(file), f"duplicate doc_id '{doc_id}' (another file has the same name)"))
-        elif article is None:
-            skipped.append(Skipped(str(file), error or "unreadable"))
-        else:
-            articles.append(article)
-            seen.add(doc_id)
-    return Corpus(tuple(articles), tuple(skipped))
+def _load_files(root: Path, files: list[Path], rules: IngestConfig, workers: int = 1,
+                cache_path: Path | None = None) -> Corpus:
+    """The articles of ``files`` (under ``root``, which their doc_ids are relative to)."""
+    ids = doc_ids(root, files)
+    max_bytes = rules.max_file_mb << 20
+    extracted = any(f.suffix.lower() in CACHED_SUFFIXES for f in files)
+    with DocumentCache(cache_path if extracted else None) as cache:
+        keys = [cache_key(f, max_bytes) if cache.active else None for f in files]
+        cached = cache.get_many([k for k in keys if k])
+        # What each file costs to read: the bytes of a document to extract (not in the cache).
+        costs = [file_size(f) if f.suffix.lower() in CACHED_SUFFIXES and key not in cached else 0
+                 for f, key in zip(files, keys)]
+        order = sorted(range(len(files)), key=lambda i: -costs[i])  # the slowest first, for the workers
+        read = functools.partial(_read_file, rules, max_bytes, cached)
+        extract = [cost for cost in costs if cost]
+        many = len(extract) >= MIN_PARALLEL_DOCUMENTS or (len(files) > 1 and sum(extract) >= MIN_PARALLEL_BYTES)
+        done = _read_all(read, [(files[i], ids[i], keys[i]) for i in order], workers, many=many)
+        reads = [result for _, result in sorted(zip(order, done), key=lambda pair: pair[0])]  # files' order
+        cache.put_many(r.fresh for r in reads if r.fresh)
+        cache.keep_only({k for k in keys if k})
+    articles = tuple(r.article for r in reads if r.article is not None)
+    skipped = tuple(Skipped(str(f), r.reason or "unreadable", r.kind)
+                    for f, r in zip(files, reads) if r.article is None)
+    return Corpus(articles, skipped)
 
 
 def _read_line(path: Path, rules: IngestConfig, item: tuple[int, str]) -> _Read:
@@ -272,23 +318,26 @@ def check_patterns(rules: IngestConfig) -> None:
                 ) from None
 
 
-def load_corpus(path: str | Path, rules: IngestConfig, workers: int = 1) -> Corpus:
-    """Load every usable article of ``path``; log one warning per skipped file.
+def load_corpus(path: str | Path, rules: IngestConfig, workers: int = 1, cache_path: Path | None = None) -> Corpus:
+    """Load every usable article of ``path``; log one warning per skipped file, and one for all
+    the files that are no documents (images, archives...).
 
     ``workers``: processes that read and clean articles when there are many (0 = all cores).
+    ``cache_path``: the document cache's SQLite file (:mod:`retrieval.ingest.doccache`); None: no cache.
     """
     check_patterns(rules)
     path = Path(path)
-    if path.is_file() and path.suffix.lower() not in (".jsonl", ".json", ".ndjson") + ARTICLE_SUFFIXES:
-        raise CorpusError(f"corpus {path}: expected a folder, a .jsonl file or a .txt/.md file")
-    if path.is_file() and path.suffix.lower() in ARTICLE_SUFFIXES:
-        corpus = _load_folder_file(path, rules)
-    elif path.is_file():
+    suffix = path.suffix.lower()
+    if path.is_file() and suffix not in JSONL_SUFFIXES + tuple(DOCUMENT_SUFFIXES) and suffix:
+        raise CorpusError(f"corpus {path}: expected a folder, a .jsonl file or a document "
+                          "(.html, .htm, .pdf, .docx, .txt, .md)")
+    if path.is_file() and suffix in JSONL_SUFFIXES:
         corpus = _load_jsonl(path, rules, workers)
+    elif path.is_file():
+        corpus = _load_files(path.parent, [path], rules, workers, cache_path)
     else:
-        corpus = _load_folder(path, rules, workers)
-    for s in corpus.skipped:
-        log.warning("skipped %s: %s", s.origin, s.reason)
+        corpus = _load_files(path, corpus_files(path), rules, workers, cache_path)
+    _log_skipped(corpus.skipped, path if path.is_dir() else path.parent)
     if not corpus.articles:
         raise CorpusError(
             f"no loadable article in {path}"
@@ -297,10 +346,17 @@ def load_corpus(path: str | Path, rules: IngestConfig, workers: int = 1) -> Corp
     return corpus
 
 
-def _load_folder_file(file: Path, rules: IngestConfig) -> Corpus:
-    """A single .txt/.md file used as a one-article corpus."""
-    try:
-        meta, body = _split_front_matter(_decode(file.read_bytes()))
-        return Corpus((_article(file.stem, body, meta, str(file), rules),), ())
-    except (OSError, ValueError) as exc:
-        return Corpus((), (Skipped(str(file), str(exc)),))
+def _log_skipped(skipped: Sequence[Skipped], root: Path) -> None:
+    """One warning per skipped file, and one for the non-documents: "skipped 3 images, 1 archive: ..."."""
+    others: dict[SkipKind, list[str]] = {}
+    for s in skipped:
+        if s.kind is None:
+            log.warning("skipped %s: %s", s.origin, s.reason)
+        else:
+            others.setdefault(s.kind, []).append(os.path.relpath(s.origin, root))
+    if others:
+        names = [name for kind in SkipKind for name in others.get(kind, ())]
+        more = len(names) - SKIPPED_NAMES_SHOWN
+        log.warning("skipped %s (not documents the bot reads) in %s: %s%s",
+                    ", ".join(kind.count(len(others[kind])) for kind in SkipKind if kind in others), root,
+                    ", ".join(names[:SKIPPED_NAMES_SHOWN]), f" and {more} more" if more > 0 else "")

@@ -18,6 +18,7 @@ import shutil
 import pytest
 
 from bot.cli import main
+from formats_support import DOCS
 from qa_support import copy_seeds, open_ws, replace_section, with_cache, write_article, write_config
 from rel_support import report
 from retrieval.index import store
@@ -47,13 +48,25 @@ def assert_no_traceback(caplog, *texts: str) -> None:
 # --- Broken files in the corpus folder -----------------------------------------------------------
 
 
+# Broken documents of every kind (tests/data/docs) -> what the warning naming each must say.
+BROKEN_DOCUMENTS = {
+    "broken/mat_khau.pdf": "encrypted PDF (it needs a password)",
+    "broken/cut_short.pdf": "corrupt or truncated PDF",
+    "pdf/ban_scan_khong_chu.pdf": "no text layer (scanned PDF?); OCR is not supported",
+    "broken/zip_bomb.docx": "zip bomb guard",
+    "broken/not_a_zip.docx": "not a DOCX file: not a zip archive",
+    "html/empty_page.html": "no text in the page",
+    "misc/empty.txt": "empty file (0 bytes)",
+}
+
+
 def add_bad_files(corpus) -> dict[str, str]:
     """Drop every kind of unusable file into ``corpus``; name -> what the warning must say."""
-    write_article(corpus, "binary.txt", b"PK\x03\x04\x00\x00\x08\x00" + os.urandom(2000))
-    write_article(corpus, "cp1258.txt", "Hà Nô\u0323i có nhiê\u0300u hô\u0300 nươ\u0301c đe\u0323p.".encode("cp1258"))
+    for name in BROKEN_DOCUMENTS:
+        shutil.copy(DOCS / name, corpus / name.rsplit("/", 1)[-1])
     write_article(corpus, "latin1.txt", "Café au lait est très bon et très chaud.".encode("latin-1"))
-    with open(corpus / "huge.txt", "wb") as fh:  # 50 MB (sparse: nothing is written)
-        fh.truncate(50 * 1024 * 1024)
+    with open(corpus / "huge.pdf", "wb") as fh:  # 51 MB (sparse: nothing is written)
+        fh.truncate(51 * 1024 * 1024)
     os.symlink("self.txt", corpus / "self.txt")  # a symlink to itself
     os.symlink("ping.txt", corpus / "pong.txt")  # two symlinks pointing at each other
     os.symlink("pong.txt", corpus / "ping.txt")
@@ -62,16 +75,28 @@ def add_bad_files(corpus) -> dict[str, str]:
     os.symlink("..", corpus / "sub" / "loop")  # a directory loop: never followed
     os.mkfifo(corpus / "fifo.txt")  # would block a reader forever
     return {
-        "binary.txt": "binary file", "cp1258.txt": "not UTF-8", "latin1.txt": "not UTF-8",
-        "huge.txt": "larger than 20 MB", "self.txt": "Too many levels of symbolic links",
+        **{name.rsplit("/", 1)[-1]: reason for name, reason in BROKEN_DOCUMENTS.items()},
+        "latin1.txt": "no article text left", "huge.pdf": "larger than 50 MB (51.0 MB; setting ingest.max_file_mb)",
+        "self.txt": "Too many levels of symbolic links",
         "ping.txt": "Too many levels of symbolic links", "pong.txt": "Too many levels of symbolic links",
         "dangling.txt": "No such file", "fifo.txt": "not a regular file",
     }
 
 
+def add_non_documents(corpus) -> list[str]:
+    """Files that are no documents at all: counted in one warning, not one each."""
+    write_article(corpus, "binary.txt", b"PK\x03\x04\x00\x00\x08\x00" + os.urandom(2000))  # a zip, named .txt
+    write_article(corpus, "anh/so_do.png", b"\x89PNG\r\n\x1a\n" + os.urandom(200))
+    write_article(corpus, "anh/chup.jpg", b"\xff\xd8\xff\xe0" + os.urandom(200))
+    write_article(corpus, "cai_dat.exe", b"MZ\x90\x00" + os.urandom(200))
+    return ["anh/chup.jpg", "anh/so_do.png", "binary.txt", "cai_dat.exe"]
+
+
 def test_a_folder_full_of_broken_files_still_answers(tmp_path, capsys, caplog):
     corpus = copy_seeds(tmp_path / "corpus")
     expected = add_bad_files(corpus)
+    counted = add_non_documents(corpus)
+    shutil.copy(DOCS / "pdf/ke_hoach_chuyen_doi_so.pdf", corpus)  # a good document among them
     config = write_config(tmp_path, {"corpus": str(corpus), "cache_dir": str(tmp_path / "cache")})
     with caplog.at_level(logging.INFO):
         rc, out, err = run_cli(capsys, "ask", "--json", QUESTION, "--config", str(config))
@@ -80,19 +105,29 @@ def test_a_folder_full_of_broken_files_still_answers(tmp_path, capsys, caplog):
     assert result["answered"] and "Ted Osius" in result["answers"][0]["quote"]
     warnings = warnings_of(caplog)
     for name, reason in expected.items():
-        line = next((w for w in warnings if f"/{name}:" in w), None)
-        assert line is not None, f"no warning names {name}: {warnings}"
-        assert reason in line and "\n" not in line, line
+        lines = [w for w in warnings if f"/{name}:" in w]
+        assert len(lines) == 1, f"not one warning names {name}: {warnings}"
+        assert reason in lines[0] and "\n" not in lines[0], lines[0]
+    (summary,) = [w for w in warnings if "not documents" in w]
+    assert summary.startswith("skipped 2 images, 1 archive, 1 executable") and summary.endswith(
+        ": " + ", ".join(["anh/chup.jpg", "anh/so_do.png", "binary.txt", "cai_dat.exe"]))
+    assert len(warnings) == len(expected) + 1
     assert_no_traceback(caplog, out, err)
+    rc, out, _ = run_cli(capsys, "ask", "--json", "Những lĩnh vực nào được ưu tiên số hóa hồ sơ?", "--config",
+                         str(config))
+    (first, *_) = json.loads(out)["answers"]
+    assert (first["doc_id"], first["page"]) == ("ke_hoach_chuyen_doi_so", 2) and rc == 0
     # The index was saved and is reused: the FIFO and the loops do not stop the fingerprint either.
     caplog.clear()
     with caplog.at_level(logging.INFO):
         rc, out, _ = run_cli(capsys, "ask", "--json", QUESTION, "--config", str(config))
     assert rc == 0 and any("loaded in" in r.getMessage() for r in caplog.records)
-    report("corpus fault: binary file, cp1258 and latin-1 files, a 50 MB file, symlink loops (file and folder), "
-           "a dangling symlink, a FIFO -> one warning each naming the file and the reason "
-           f"(e.g. '{next(w for w in warnings if '/cp1258.txt:' in w).split('/')[-1]}'); users get answers "
-           "from the other articles")
+    report("corpus fault: an encrypted, a truncated and a scanned PDF, a zip-bomb DOCX, a DOCX that is no zip, "
+           "an HTML page without text, a 0-byte file, a 51 MB file, symlink loops (file and folder), a dangling "
+           "symlink, a FIFO -> one warning each naming the file and the reason "
+           f"(e.g. '{next(w for w in warnings if '/mat_khau.pdf:' in w).split('/')[-1]}'); images, an archive "
+           f"and an executable -> one warning ('{summary.split(' in ')[0]}: ...'); users get answers from the "
+           "seeds and from the good PDF (cited with its page)")
 
 
 @pytest.mark.parametrize("how", ["empty folder", "only broken files"])
@@ -101,6 +136,7 @@ def test_nothing_loadable_is_one_error_line(tmp_path, capsys, caplog, how):
     corpus.mkdir()
     if how == "only broken files":
         add_bad_files(corpus)
+        add_non_documents(corpus)
     config = write_config(tmp_path, {"corpus": str(corpus), "cache_dir": str(tmp_path / "cache")})
     rc, out, err = run_cli(capsys, "ask", QUESTION, "--config", str(config))
     assert rc == 2 and out == ""
@@ -232,8 +268,8 @@ def test_cli_serves_the_last_good_index_with_one_warning(tmp_path, capsys, caplo
     config = write_config(tmp_path, {"corpus": str(corpus), "cache_dir": str(tmp_path / "cache")})
     rc, before, _ = run_cli(capsys, "ask", "--json", QUESTION, "--config", str(config))
     assert rc == 0
-    for path in corpus.iterdir():
-        path.write_bytes(path.read_text(encoding="utf-8").encode("utf-16"))  # saved in the wrong encoding
+    for path in corpus.iterdir():  # every article replaced by a PDF cut short (still named .txt)
+        path.write_bytes((DOCS / "broken/cut_short.pdf").read_bytes())
     with caplog.at_level(logging.INFO):
         rc, after, err = run_cli(capsys, "ask", "--json", QUESTION, "--config", str(config))
     assert rc == 0 and json.loads(after)["answers"] == json.loads(before)["answers"]

@@ -178,6 +178,13 @@ def test_answer_block_quote_and_citation():
     assert_valid(block)
 
 
+def test_answer_block_cites_the_page_or_section():
+    assert "— Hà Nội phát triển (Báo Công luận, 15/10/2018, trang 3)" in fmt.answer_block(make_answer(page=3), [])
+    block = fmt.answer_block(make_answer(section="Điều 1. <Thành lập>"), [])
+    assert "mục “Điều 1. &lt;Thành lập&gt;”" in block
+    assert_valid(block)
+
+
 def test_answer_block_long_quote_is_expandable():
     block = fmt.answer_block(make_answer("Câu dài. " * 60), [])
     assert block.startswith("<blockquote expandable>")
