@@ -12,8 +12,8 @@ import httpx
 import pytest
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
-from bot.delivery import DeliveryFailed, Failure, Sender, classify, pause_after
-from bot.journal import UpdateJournal
+from bot.telegram.delivery import DeliveryFailed, Failure, Sender, classify, pause_after
+from bot.telegram.journal import UpdateJournal
 
 
 def _caused(exc: TelegramError, cause: BaseException | None) -> TelegramError:
@@ -89,7 +89,7 @@ def _send(sender: Sender, bot: ScriptedBot):
 
 def test_sender_retries_until_delivered(caplog):
     bot = ScriptedBot([_refused(), NetworkError("Bad Gateway"), _retry_after(0)])
-    with caplog.at_level(logging.INFO, logger="bot.delivery"):
+    with caplog.at_level(logging.INFO, logger="bot.telegram.delivery"):
         assert _send(Sender(10, first_pause=0.01), bot) == {"sent": "xin chào"}
     assert bot.calls == 4
     assert any("sent message 1/1 to chat 5 at attempt 4" in r.getMessage() for r in caplog.records)
@@ -98,7 +98,7 @@ def test_sender_retries_until_delivered(caplog):
 def test_sender_never_retries_what_may_have_been_delivered(caplog):
     read_timeout = _caused(TimedOut(), httpx.ReadTimeout("read", request=REQUEST))
     bot = ScriptedBot([read_timeout])
-    with caplog.at_level(logging.WARNING, logger="bot.delivery"), pytest.raises(DeliveryFailed):
+    with caplog.at_level(logging.WARNING, logger="bot.telegram.delivery"), pytest.raises(DeliveryFailed):
         _send(Sender(10, first_pause=0.01), bot)
     assert bot.calls == 1
     (line,) = [r.getMessage() for r in caplog.records]
@@ -107,7 +107,7 @@ def test_sender_never_retries_what_may_have_been_delivered(caplog):
 
 def test_sender_gives_up_when_the_budget_is_used_up(caplog):
     bot = ScriptedBot([_refused()] * 50)
-    with caplog.at_level(logging.WARNING, logger="bot.delivery"), pytest.raises(DeliveryFailed):
+    with caplog.at_level(logging.WARNING, logger="bot.telegram.delivery"), pytest.raises(DeliveryFailed):
         _send(Sender(0.3, first_pause=0.05), bot)
     assert 2 <= bot.calls <= 5
     assert any("send_retry_seconds (0.3) is used up" in r.getMessage() for r in caplog.records)
@@ -151,7 +151,7 @@ def test_journal_survives_a_restart_and_skips_handled_ids(tmp_path):
 
 
 def test_journal_is_bounded_and_concurrent_claims_share_writes(tmp_path, monkeypatch):
-    import bot.journal as journal_module
+    import bot.telegram.journal as journal_module
 
     writes = []
     real = journal_module._write_atomically
@@ -168,7 +168,7 @@ def test_journal_is_bounded_and_concurrent_claims_share_writes(tmp_path, monkeyp
 def test_damaged_journal_is_ignored_with_a_warning(tmp_path, caplog, content):
     path = tmp_path / "handled.json"
     path.write_bytes(content)
-    with caplog.at_level(logging.WARNING, logger="bot.journal"):
+    with caplog.at_level(logging.WARNING, logger="bot.telegram.journal"):
         journal = UpdateJournal(path)
     assert len(journal) == 0
     assert any("damaged handled-updates journal" in r.getMessage() for r in caplog.records)
@@ -179,9 +179,9 @@ def test_damaged_journal_is_ignored_with_a_warning(tmp_path, caplog, content):
 def test_unwritable_journal_warns_once_and_keeps_deduplicating(tmp_path, caplog):
     blocker = tmp_path / "file"
     blocker.write_text("a file where the cache folder should be")
-    with caplog.at_level(logging.WARNING, logger="bot.journal"):
+    with caplog.at_level(logging.WARNING, logger="bot.telegram.journal"):
         journal = UpdateJournal(blocker / "handled.json")  # unreadable too: a warning, then empty
-    with caplog.at_level(logging.WARNING, logger="bot.journal"):
+    with caplog.at_level(logging.WARNING, logger="bot.telegram.journal"):
         assert _claims(journal, [1, 2, 2, 3]) == [True, True, False, True]
     warnings = [r.getMessage() for r in caplog.records if "cannot write" in r.getMessage()]
     assert len(warnings) == 1 and "answered again" in warnings[0]
