@@ -28,7 +28,7 @@ from retrieval.service import AnswerService
 from . import format as fmt
 from . import handlers
 from .delivery import Sender
-from .journal import UpdateJournal
+from .journal import InstanceLock, UpdateJournal
 from .ratelimit import SlidingWindowLimiter
 from .redact import protect_logs, redact
 from .settings import (
@@ -36,6 +36,8 @@ from .settings import (
     TOKEN_ENV,
     check_webhook,
     journal_path,
+    legacy_journal_path,
+    lock_path,
     read_base_url,
     read_token,
     secrets_to_hide,
@@ -82,7 +84,8 @@ def build_application(
         limiter=SlidingWindowLimiter(tg.user_rate_limit, tg.user_rate_window),
         # A stopping bot makes one attempt per message (``app`` is bound below, before any send).
         sender=Sender(tg.send_retry_seconds, lambda: app.running),
-        journal=UpdateJournal(journal_path(cfg.cache_dir, token, base_url)),
+        journal=UpdateJournal(journal_path(cfg.cache_dir, token, base_url),
+                              legacy=legacy_journal_path(cfg.cache_dir, token, base_url)),
     )
     per_second = tg.max_messages_per_second
     builder = (
@@ -123,7 +126,8 @@ def run_telegram(cfg: Config, corpus: Path | None = None) -> int:
     or the webhook listener cannot bind its address.
 
     Raises ConfigError for a missing, malformed or rejected token and for an
-    incomplete webhook setup (the CLI prints it as one line, exit code 2).
+    incomplete webhook setup, AlreadyRunning when another instance holds the
+    cache folder (the CLI prints either as one line, exit code 2).
     """
     tg = cfg.telegram
     token = read_token(os.environ)
@@ -134,6 +138,7 @@ def run_telegram(cfg: Config, corpus: Path | None = None) -> int:
         secret = webhook_secret(tg, os.environ)
     hidden = secrets_to_hide(token, secret)
     protect_logs(hidden)
+    lock = InstanceLock(lock_path(cfg.cache_dir, token, base_url)).acquire()
 
     # Until run_polling/run_webhook installs its own handlers, a stop signal
     # (docker stop during the index load) must also end the process cleanly.
@@ -179,5 +184,6 @@ def run_telegram(cfg: Config, corpus: Path | None = None) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        lock.release()
     log.info("stopped")
     return 0

@@ -85,14 +85,27 @@ def check_webhook(tg: TelegramConfig, base_url: str | None = None) -> None:
         )
 
 
-def journal_path(cache_dir: Path, token: str, base_url: str | None) -> Path:
-    """Where the handled update ids of this bot on this Bot API server are kept.
-
-    Named by the bot's id (the token's public part, before the colon) and the
-    server: a self-hosted Bot API server numbers its updates itself.
-    """
+def _name(cache_dir: Path, token: str, base_url: str | None, suffix: str) -> Path:
+    """A file of this bot on this Bot API server in ``cache_dir``: named by the bot's id (the
+    token's public part, before the colon) and the server, since a self-hosted Bot API server
+    numbers its updates itself."""
     server = hashlib.sha256((base_url or DEFAULT_BASE_URL).encode()).hexdigest()[:12]
-    return cache_dir / f"telegram-{token.split(':', 1)[0]}-{server}-handled.json"
+    return cache_dir / f"telegram-{token.split(':', 1)[0]}-{server}-{suffix}"
+
+
+def journal_path(cache_dir: Path, token: str, base_url: str | None) -> Path:
+    """Where the fetched and handled updates of this bot are kept (:mod:`bot.telegram.journal`)."""
+    return _name(cache_dir, token, base_url, "updates.sqlite")
+
+
+def legacy_journal_path(cache_dir: Path, token: str, base_url: str | None) -> Path:
+    """The handled update ids as earlier versions kept them (a JSON file), taken over once."""
+    return _name(cache_dir, token, base_url, "handled.json")
+
+
+def lock_path(cache_dir: Path, token: str, base_url: str | None) -> Path:
+    """The lock that keeps a second process of this bot from sharing the journal."""
+    return _name(cache_dir, token, base_url, "instance.lock")
 
 
 def secrets_to_hide(token: str, secret: str | None) -> list[str]:

@@ -1,10 +1,8 @@
-"""Units: which send failures are retried (never one that may have delivered the message),
-and the journal of handled updates that keeps a restart from answering an update twice."""
+"""Units: which send failures are retried (never one that may have delivered the message)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import warnings
 
@@ -13,7 +11,6 @@ import pytest
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.telegram.delivery import DeliveryFailed, Failure, Sender, classify, pause_after
-from bot.telegram.journal import UpdateJournal
 
 
 def _caused(exc: TelegramError, cause: BaseException | None) -> TelegramError:
@@ -127,79 +124,3 @@ def test_zero_retry_seconds_means_one_attempt():
     with pytest.raises(DeliveryFailed):
         _send(Sender(0), bot)
     assert bot.calls == 1
-
-
-# --- The journal of handled updates ---------------------------------------------------------
-
-
-def _claims(journal: UpdateJournal, ids: list[int]) -> list[bool]:
-    async def run() -> list[bool]:
-        return list(await asyncio.gather(*(journal.claim(i) for i in ids)))
-
-    return asyncio.run(run())
-
-
-def test_journal_survives_a_restart_and_skips_handled_ids(tmp_path):
-    path = tmp_path / "cache" / "handled.json"
-    first = UpdateJournal(path)
-    assert _claims(first, [5, 7, 6, 7]) == [True, True, True, False]
-    again = UpdateJournal(path)  # a new process
-    assert 5 in again and 6 in again and 7 in again and 8 not in again
-    assert _claims(again, [6, 8]) == [False, True]
-    assert json.loads(path.read_text())["handled"] == [5, 7, 6, 8]
-    assert [p.name for p in path.parent.iterdir()] == ["handled.json"]  # no temporary file left
-
-
-def test_journal_is_bounded_and_concurrent_claims_share_writes(tmp_path, monkeypatch):
-    import bot.telegram.journal as journal_module
-
-    writes = []
-    real = journal_module._write_atomically
-    monkeypatch.setattr(journal_module, "_write_atomically", lambda p, ids: (writes.append(len(ids)), real(p, ids)))
-    journal = UpdateJournal(tmp_path / "handled.json", capacity=50)
-    assert all(_claims(journal, list(range(1000, 1200))))
-    assert len(journal) == 50 and 1199 in journal and 1000 not in journal
-    assert len(writes) < 200  # group commit: claims waiting on one write share the next
-    assert json.loads((tmp_path / "handled.json").read_text())["handled"] == list(range(1150, 1200))
-
-
-@pytest.mark.parametrize("content", [b"", b"{not json", b'{"format": 99, "handled": [1]}',
-                                     b'{"format": 1, "handled": ["x"]}', b"\x00\xff" * 10])
-def test_damaged_journal_is_ignored_with_a_warning(tmp_path, caplog, content):
-    path = tmp_path / "handled.json"
-    path.write_bytes(content)
-    with caplog.at_level(logging.WARNING, logger="bot.telegram.journal"):
-        journal = UpdateJournal(path)
-    assert len(journal) == 0
-    assert any("damaged handled-updates journal" in r.getMessage() for r in caplog.records)
-    assert _claims(journal, [1]) == [True]
-    assert json.loads(path.read_text())["handled"] == [1]
-
-
-def test_unwritable_journal_warns_once_and_keeps_deduplicating(tmp_path, caplog):
-    blocker = tmp_path / "file"
-    blocker.write_text("a file where the cache folder should be")
-    with caplog.at_level(logging.WARNING, logger="bot.telegram.journal"):
-        journal = UpdateJournal(blocker / "handled.json")  # unreadable too: a warning, then empty
-    with caplog.at_level(logging.WARNING, logger="bot.telegram.journal"):
-        assert _claims(journal, [1, 2, 2, 3]) == [True, True, False, True]
-    warnings = [r.getMessage() for r in caplog.records if "cannot write" in r.getMessage()]
-    assert len(warnings) == 1 and "answered again" in warnings[0]
-
-
-def test_journal_file_is_replaced_atomically(tmp_path, monkeypatch):
-    """A write that fails half-way leaves the previous journal, never a truncated one."""
-    import retrieval.index.atomic as atomic
-
-    path = tmp_path / "handled.json"
-    journal = UpdateJournal(path)
-    _claims(journal, [1, 2])
-    before = path.read_bytes()
-
-    def boom(src, dst):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(atomic.os, "replace", boom)
-    _claims(journal, [3])
-    assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["handled.json"]
