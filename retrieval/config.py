@@ -143,27 +143,45 @@ class TelegramConfig:
     webhook_secret_env: str = "TELEGRAM_WEBHOOK_SECRET"
     # Only these chats are served when the list is not empty.
     allowed_chat_ids: tuple[int, ...] = ()
-    # Per-user limit: at most this many questions per window (seconds).
+    # Per-user limit: at most this many updates that get a reply (questions, commands,
+    # "Xem thêm" presses, stickers and photos in private) per window (seconds).
     user_rate_limit: int = 10
     user_rate_window: float = 60.0
+    # Telegram's limit in one group: this many messages at once, then one every
+    # window / limit seconds; each freed slot goes to the member served least.
+    group_rate_limit: int = 20
+    group_rate_window: float = 60.0
     # Answers shown per message; "Xem thêm" shows the next ones, up to max_total_answers.
     answers_per_message: int = 3
     max_total_answers: int = 9
     # Example questions shown by /start (they should be answerable from the corpus).
     example_questions: tuple[str, ...] = ()
-    # Telegram's flood limit for the whole bot (messages per second, python-telegram-bot's
-    # AIORateLimiter); 0 switches it off (only for a self-hosted Bot API server or tests).
+    # Telegram's flood limit for the whole bot (messages per second); 0 switches it off
+    # (only for a self-hosted Bot API server or tests).
     max_messages_per_second: float = 30.0
     # How long a reply is retried (with growing pauses) when the Bot API cannot be
     # reached or answers 429 / 5xx; 0 means one attempt. Failures that may have
     # delivered the message (a read timeout, a dropped response) are never retried.
     send_retry_seconds: float = 60.0
+    # On SIGTERM/SIGINT: how long replies already being sent may take; replies not sent
+    # by then are abandoned and, like updates fetched but not answered, answered after
+    # the restart. Under Docker's 10 s before SIGKILL.
+    shutdown_grace_seconds: float = 8.0
+    # Telegram answers 409 Conflict when another process polls with the same token:
+    # after this many seconds of conflicts the bot exits (code 1) instead of fighting on.
+    conflict_exit_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         if self.max_messages_per_second < 0:
             raise ConfigError("telegram.max_messages_per_second must be >= 0 (0 = no overall limit)")
         if self.send_retry_seconds < 0:
             raise ConfigError("telegram.send_retry_seconds must be >= 0 (0 = no retries)")
+        if self.group_rate_limit < 1 or self.group_rate_window <= 0:
+            raise ConfigError("telegram.group_rate_limit must be >= 1 and telegram.group_rate_window > 0")
+        if not 1 <= self.shutdown_grace_seconds <= 60:
+            raise ConfigError("telegram.shutdown_grace_seconds must be between 1 and 60 (Docker kills after 10)")
+        if self.conflict_exit_seconds <= 0:
+            raise ConfigError("telegram.conflict_exit_seconds must be > 0")
 
 
 @dataclass(frozen=True)

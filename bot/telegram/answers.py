@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from telegram import (
     Bot,
     CallbackQuery,
+    ChatMemberUpdated,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
     Message,
     ReplyParameters,
 )
-from telegram.constants import MessageEntityType, ParseMode
+from telegram.constants import ChatMemberStatus, MessageEntityType, ParseMode
 from telegram.error import BadRequest
 
 from . import format as fmt
@@ -116,17 +117,19 @@ class PageClaim:
 
 
 def claim_page(state: BotState, data: str | None, chat_id: int | None, user_id: int) -> PageClaim:
-    """Check a "Xem thêm" press: known question, same chat, page not sent yet, user within the limit."""
+    """Check a "Xem thêm" press: user within the limit (every press counts), known question, same
+    chat, page not sent yet."""
+    verdict = state.limiter.hit(user_id)
+    if not verdict.allowed:
+        return PageClaim(toast=fmt.RATE_LIMITED.format(seconds=max(1, round(verdict.retry_after))))
     match = MORE_DATA.match(data or "")
     pending = state.questions.get(match[1]) if match else None
-    if match is None or pending is None or pending.where.chat_id != chat_id:
+    moved = state.sender.chat_id
+    if match is None or pending is None or chat_id is None or moved(pending.where.chat_id) != moved(chat_id):
         return PageClaim(toast=fmt.MORE_EXPIRED)
     page = int(match[2])
     if page in pending.pages_shown:
         return PageClaim()  # a second press on the same button
-    verdict = state.limiter.hit(user_id)
-    if not verdict.allowed:
-        return PageClaim(toast=fmt.RATE_LIMITED.format(seconds=max(1, round(verdict.retry_after))))
     pending.pages_shown.add(page)
     return PageClaim(pending, match[1], page)
 
@@ -163,14 +166,29 @@ async def reply_html(state: BotState, message: Message, texts: Sequence[str]) ->
     await send_html(state, message.get_bot(), Where.of(message), texts)
 
 
+async def admit(state: BotState, message: Message) -> bool:
+    """Whether the sender of ``message`` is within telegram.user_rate_limit; every update that
+    gets a reply counts. The first refusal in a window gets a notice, later ones nothing: a
+    flood is dropped, not queued."""
+    verdict = state.limiter.hit(sender_key(message))
+    if verdict.allowed:
+        return True
+    if verdict.notify:
+        await reply_html(state, message,
+                         [fmt.plain(fmt.RATE_LIMITED.format(seconds=max(1, round(verdict.retry_after))))])
+    log.info("rate limited sender %s in chat %s", sender_key(message), message.chat_id)
+    return False
+
+
+async def reply(state: BotState, message: Message, texts: Sequence[str]) -> None:
+    """Reply to ``message`` with HTML ``texts`` if its sender is within the per-user limit."""
+    if await admit(state, message):
+        await reply_html(state, message, texts)
+
+
 async def answer_question(message: Message, question: str, usage: str, state: BotState) -> None:
     """Rate-limit, answer ``question`` and reply; an empty question gets ``usage``."""
-    verdict = state.limiter.hit(sender_key(message))
-    if not verdict.allowed:
-        if verdict.notify:
-            await reply_html(state, message,
-                             [fmt.plain(fmt.RATE_LIMITED.format(seconds=max(1, round(verdict.retry_after))))])
-        log.info("rate limited sender %s in chat %s", sender_key(message), message.chat_id)
+    if not await admit(state, message):
         return
     if not question:
         await reply_html(state, message, [fmt.plain(usage)])
@@ -199,3 +217,28 @@ async def send_more(state: BotState, query: CallbackQuery, claim: PageClaim) -> 
         log.debug("could not remove the button: %s", exc)
     markup = more_markup(claim.key, claim.page + 1) if page.has_more else None
     await send_html(state, query.get_bot(), claim.pending.where, page.messages, markup)
+
+
+# --- Changes of the chat itself -------------------------------------------------------------
+
+
+def note_migration(state: BotState, message: Message) -> None:
+    """A group became a supergroup (a service message in the old or the new chat): replies
+    for the old id go to the new one from now on."""
+    if message.migrate_to_chat_id:
+        state.sender.chat_moved(message.chat_id, message.migrate_to_chat_id)
+    elif message.migrate_from_chat_id:
+        state.sender.chat_moved(message.migrate_from_chat_id, message.chat_id)
+
+
+def note_membership(change: ChatMemberUpdated) -> None:
+    """Log the bot's removal from a chat (or its return), once per change."""
+    old, new = change.old_chat_member.status, change.new_chat_member.status
+    gone = (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
+    by = change.from_user.id if change.from_user else None
+    if new in gone and old not in gone:
+        log.warning("the bot was removed from chat %s (%s) by user %s: nothing more is sent there",
+                    change.chat.id, change.chat.title or change.chat.type, by)
+    elif old in gone and new not in gone:
+        log.info("the bot was added to chat %s (%s) by user %s", change.chat.id,
+                 change.chat.title or change.chat.type, by)

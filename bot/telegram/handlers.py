@@ -11,11 +11,12 @@ import logging
 
 from telegram import Update
 from telegram.constants import ChatType
-from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     MessageHandler,
     TypeHandler,
@@ -31,18 +32,15 @@ log = logging.getLogger(__name__)
 
 
 async def gate(update: Update, context: Context) -> None:
-    """Stop updates handled before (a restart before Telegram got their confirmation), from
-    chats outside telegram.allowed_chat_ids, and messages from other bots."""
+    """Stop updates from chats outside telegram.allowed_chat_ids and messages from other bots.
+    (Updates handled before a restart never get here: see :func:`bot.telegram.turns.take`.)"""
     state = context.bot_data
-    if not await state.journal.claim(update.update_id):
-        log.info("skipping update %s: it was handled before a restart", update.update_id)
-        raise ApplicationHandlerStop
     chat, message = update.effective_chat, update.message
     allowed = state.tg.allowed_chat_ids
-    if allowed and chat is not None and chat.id not in allowed:
+    if allowed and chat is not None and chat.id not in allowed and update.my_chat_member is None:
         log.debug("ignoring an update from chat %s (not in telegram.allowed_chat_ids)", chat.id)
         if chat.type == ChatType.PRIVATE and message and (message.text or "").startswith("/start"):
-            await answers.reply_html(state, message, [fmt.plain(fmt.NOT_ALLOWED.format(chat_id=chat.id))])
+            await answers.reply(state, message, [fmt.plain(fmt.NOT_ALLOWED.format(chat_id=chat.id))])
         raise ApplicationHandlerStop
     if message and message.from_user and message.from_user.is_bot and not message.sender_chat:
         raise ApplicationHandlerStop
@@ -53,18 +51,18 @@ async def start(update: Update, context: Context) -> None:
     state, user = context.bot_data, update.effective_user
     text = fmt.start_message(len(state.service.articles), user.first_name if user else None,
                              state.tg.example_questions)
-    await answers.reply_html(state, update.message, [text])
+    await answers.reply(state, update.message, [text])
 
 
 async def help_command(update: Update, context: Context) -> None:
     """Explain how to ask, in private chats and in groups."""
-    await answers.reply_html(context.bot_data, update.message, [fmt.help_message(context.bot.username)])
+    await answers.reply(context.bot_data, update.message, [fmt.help_message(context.bot.username)])
 
 
 async def sources(update: Update, context: Context) -> None:
     """List the articles: title, source, date."""
     state = context.bot_data
-    await answers.reply_html(state, update.message, fmt.sources_messages(state.service.articles))
+    await answers.reply(state, update.message, fmt.sources_messages(state.service.articles))
 
 
 async def ask(update: Update, context: Context) -> None:
@@ -92,12 +90,12 @@ async def group_text(update: Update, context: Context) -> None:
 
 async def non_text(update: Update, context: Context) -> None:
     """Stickers, photos, voice... in a private chat: say that only text is read."""
-    await answers.reply_html(context.bot_data, update.message, [fmt.plain(fmt.NON_TEXT)])
+    await answers.reply(context.bot_data, update.message, [fmt.plain(fmt.NON_TEXT)])
 
 
 async def unknown_command(update: Update, context: Context) -> None:
     """An unknown /command in a private chat: point to /help."""
-    await answers.reply_html(context.bot_data, update.message, [fmt.plain(fmt.UNKNOWN_COMMAND)])
+    await answers.reply(context.bot_data, update.message, [fmt.plain(fmt.UNKNOWN_COMMAND)])
 
 
 async def more(update: Update, context: Context) -> None:
@@ -109,19 +107,36 @@ async def more(update: Update, context: Context) -> None:
     await answers.send_more(state, query, claim)
 
 
+async def chat_migrated(update: Update, context: Context) -> None:
+    """A group became a supergroup: replies follow it to its new id."""
+    answers.note_migration(context.bot_data, update.message)
+
+
+async def membership(update: Update, context: Context) -> None:
+    """The bot was removed from (or added to) a chat: one log line."""
+    answers.note_membership(update.my_chat_member)
+
+
 async def on_error(update: object, context: Context) -> None:
     """Log a failed update with its traceback; apologise in its chat when there is one.
 
     Fetching updates that fails (update None: the Bot API unreachable, 429, 5xx,
-    an unreadable answer) is one warning line; python-telegram-bot polls again
-    with growing pauses. A reply given up by the sender was logged already and
-    gets no apology (it could not be delivered either, or may have been).
+    an unreadable answer, 409 Conflict) is one warning line; python-telegram-bot
+    polls again with growing pauses. A reply given up by the sender (a chat out of
+    reach included) was logged already and gets no apology: it could not be
+    delivered either, or may have been. A rejected token ends the bot
+    (:mod:`bot.telegram.lifecycle`): nothing more to say here.
     """
     error = context.error
+    if isinstance(error, (DeliveryFailed, InvalidToken)):
+        return
+    if update is None and isinstance(error, Conflict):
+        log.warning("fetching updates failed (%s): another process may be polling with this token; the bot "
+                    "exits after telegram.conflict_exit_seconds (%g) of conflicts", one_line(error),
+                    context.bot_data.tg.conflict_exit_seconds)
+        return
     if update is None and isinstance(error, TelegramError):
         log.warning("fetching updates failed (%s); trying again", one_line(error))
-        return
-    if isinstance(error, DeliveryFailed):
         return
     if isinstance(error, (NetworkError, RetryAfter)) and not isinstance(error, BadRequest):
         log.warning("update %s not handled: a Bot API call failed (%s)", getattr(update, "update_id", None),
@@ -152,4 +167,6 @@ def register(app: Application) -> None:
     app.add_handler(MessageHandler(new & private & filters.COMMAND, unknown_command))
     app.add_handler(MessageHandler(new & private & ~filters.TEXT & ~filters.StatusUpdate.ALL, non_text))
     app.add_handler(CallbackQueryHandler(more))  # every button press gets an answer, stale ones a toast
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, chat_migrated))
+    app.add_handler(ChatMemberHandler(membership, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_error_handler(on_error)

@@ -42,10 +42,10 @@ class _NoInvalidTokenTraceback(logging.Filter):
 
 
 class _NetworkFaultsInOneLine(logging.Filter):
-    """python-telegram-bot logs an unreadable Bot API answer and a 429 given up with a traceback;
-    they are network faults the bot survives (and logs itself): keep one line."""
+    """python-telegram-bot logs an unreadable Bot API answer with a traceback; it is a network
+    fault the bot survives (and logs itself): keep one line."""
 
-    PREFIXES = ("Can not load invalid JSON data", "Rate limit hit after maximum")
+    PREFIXES = ("Can not load invalid JSON data",)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str) and record.msg.startswith(self.PREFIXES) and record.exc_info:
@@ -95,6 +95,5 @@ def protect_logs(secrets_: Sequence[str]) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     _add_filter("telegram.ext", _NoInvalidTokenTraceback)
-    for name in ("telegram.request.BaseRequest", "telegram.ext.AIORateLimiter"):
-        _add_filter(name, _NetworkFaultsInOneLine)
+    _add_filter("telegram.request.BaseRequest", _NetworkFaultsInOneLine)
     _add_filter("telegram.ext.Updater", _WebhookRefusalsInOneLine)  # the webhook server logs here

@@ -23,6 +23,7 @@ from retrieval.service import AnswerService
 
 from .delivery import Sender
 from .journal import UpdateJournal
+from .lifecycle import Lifecycle
 from .ratelimit import SlidingWindowLimiter
 
 
@@ -112,6 +113,7 @@ class BotState:
     answers: AnswerCache = field(default_factory=AnswerCache)
     sender: Sender = field(default_factory=Sender)
     journal: UpdateJournal = field(default_factory=lambda: UpdateJournal(None))
+    lifecycle: Lifecycle = field(default_factory=lambda: Lifecycle(grace=8.0, conflict_seconds=30.0))
 
 
 # The context every handler gets: context.bot_data is the BotState.
