@@ -99,6 +99,11 @@ def test_wrong_types_name_the_key(tmp_path, raw, key):
         ("retrieval:\n  focus_factor: 1.5\n", "retrieval.focus_factor"),
         ("retrieval:\n  focus_factor: -0.1\n", "retrieval.focus_factor"),
         ("telegram:\n  mode: carrier-pigeon\n", "telegram.mode"),
+        ("telegram:\n  group_rate_limit: 0\n", "telegram.group_rate_limit"),
+        ("telegram:\n  group_rate_window: 0\n", "telegram.group_rate_window"),
+        ("telegram:\n  shutdown_grace_seconds: 0.5\n", "telegram.shutdown_grace_seconds"),
+        ("telegram:\n  shutdown_grace_seconds: 120\n", "telegram.shutdown_grace_seconds"),
+        ("telegram:\n  conflict_exit_seconds: 0\n", "telegram.conflict_exit_seconds"),
         ("log_level: LOUD\n", "log_level"),
     ],
 )
