@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 FIRST_PAUSE = 0.5  # seconds before the first retry; doubled after each, up to MAX_PAUSE
 MAX_PAUSE = 8.0
 _SLICE = 0.1  # a pause is cut short this often when the bot is stopping
+MAX_MOVES = 3  # a message follows a chat that became a supergroup at most this many times
 
 
 class Failure(Enum):
@@ -197,7 +198,7 @@ class Sender:
         """
         deadline = time.monotonic() + self.retry_seconds
         turn = turns.current()
-        attempt = 0
+        attempt = moves = 0
         while True:
             attempt += 1
             kwargs["chat_id"] = self.chat_id(kwargs["chat_id"])
@@ -211,6 +212,9 @@ class Sender:
                     turn.may_have_left = True  # cut off on the wire: it may have arrived
                 raise
             except ChatMigrated as exc:
+                moves += 1
+                if moves > MAX_MOVES:  # a chat moving in circles: give up as on any rejection
+                    raise
                 self.chat_moved(kwargs["chat_id"], exc.new_chat_id)
                 kwargs.update(reply_parameters=None, message_thread_id=None)  # ids of the old chat
                 continue
