@@ -8,20 +8,23 @@ not a regular expression raises :class:`ConfigError` naming the key.
 
 A large corpus is read and cleaned in worker processes (``workers``; 0 = all
 cores), each article on its own; the order, the duplicate checks and the
-skip reasons are those of reading it in one process.
+skip reasons are those of reading it in one process. A JSONL file is read a
+line at a time and a folder a file at a time, as the workers need them: only
+the cleaned articles are held, never the whole file or its lines.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import json
 import logging
 import multiprocessing as mp
 import os
 import re
 import stat
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,8 @@ ARTICLE_SUFFIXES = (".txt", ".md")
 MAX_FILE_BYTES = 20 * 1024 * 1024
 # Below this many files or JSONL lines, worker processes cost more than they save.
 MIN_PARALLEL_ITEMS = 256
+# Items a worker process takes at a time.
+PARALLEL_CHUNK = 32
 
 
 @dataclass(frozen=True)
@@ -153,9 +158,9 @@ def _article(doc_id: str, text: str, meta: dict[str, Any], origin: str, rules: I
 
 
 # One article read on its own: (doc_id, article, error found before the
-# duplicate check, error found after it). The duplicate check itself needs the
-# articles before it, so it is made in order by the caller.
-_Read = tuple[str | None, Article | None, str | None, str | None]
+# duplicate check, error found after it, where it was read). The duplicate
+# check itself needs the articles before it, so it is made in order by the caller.
+_Read = tuple[str | None, Article | None, str | None, str | None, str]
 
 # Worker processes inherit the function to run by fork; it is never pickled.
 _WORKER_READ: Callable[[object], _Read] | None = None
@@ -170,14 +175,20 @@ def _read_in_worker(item: object) -> _Read:
     return _WORKER_READ(item)
 
 
-def _read_all(read: Callable[[object], _Read], items: Sequence[object], workers: int) -> Iterable[_Read]:
-    """``read`` of every item, in order: in worker processes when there are many."""
+def _read_all(read: Callable[[object], _Read], items: Iterable[object], workers: int) -> Iterator[_Read]:
+    """``read`` of every item, in order: in worker processes when there are many.
+
+    Items are taken from ``items`` as the workers need them and results come
+    back in order, so neither the input nor the output is held whole here.
+    """
     workers = workers or os.cpu_count() or 1
-    if workers <= 1 or len(items) < MIN_PARALLEL_ITEMS or "fork" not in mp.get_all_start_methods():
-        return map(read, items)
-    chunk = max(1, min(64, len(items) // (workers * 8)))
+    items = iter(items)
+    head = list(itertools.islice(items, MIN_PARALLEL_ITEMS))
+    if workers <= 1 or len(head) < MIN_PARALLEL_ITEMS or "fork" not in mp.get_all_start_methods():
+        yield from map(read, itertools.chain(head, items))
+        return
     with mp.get_context("fork").Pool(workers, initializer=_init_reader, initargs=(read,)) as pool:
-        return pool.map(_read_in_worker, items, chunksize=chunk)
+        yield from pool.imap(_read_in_worker, itertools.chain(head, items), chunksize=PARALLEL_CHUNK)
 
 
 def _read_file(path: Path, rules: IngestConfig, file: Path) -> _Read:
@@ -189,25 +200,26 @@ def _read_file(path: Path, rules: IngestConfig, file: Path) -> _Read:
         if info.st_size > MAX_FILE_BYTES:
             raise ValueError(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
         meta, body = _split_front_matter(_decode(file.read_bytes()))
-        return doc_id, _article(doc_id, body, meta, str(file), rules), None, None
+        return doc_id, _article(doc_id, body, meta, str(file), rules), None, None, str(file)
     except (OSError, ValueError) as exc:
-        return doc_id, None, None, str(exc)
+        return doc_id, None, None, str(exc), str(file)
 
 
-def _load_folder(path: Path, rules: IngestConfig, workers: int = 1) -> Corpus:
+def _load_folder(path: Path, rules: IngestConfig, workers: int = 1, tick: Callable[[], object] = int) -> Corpus:
     articles: list[Article] = []
     skipped: list[Skipped] = []
     seen: set[str] = set()
     files = corpus_files(path)
     read = functools.partial(_read_file, path, rules)
-    for file, (doc_id, article, _, error) in zip(files, _read_all(read, files, workers)):
+    for doc_id, article, _, error, origin in _read_all(read, files, workers):
         if doc_id in seen:
-            skipped.append(Skipped(str(file), f"duplicate doc_id '{doc_id}' (another file has the same name)"))
+            skipped.append(Skipped(origin, f"duplicate doc_id '{doc_id}' (another file has the same name)"))
         elif article is None:
-            skipped.append(Skipped(str(file), error or "unreadable"))
+            skipped.append(Skipped(origin, error or "unreadable"))
         else:
             articles.append(article)
             seen.add(doc_id)
+        tick()
     return Corpus(tuple(articles), tuple(skipped))
 
 
@@ -228,26 +240,46 @@ def _read_line(path: Path, rules: IngestConfig, item: tuple[int, str]) -> _Read:
         if not isinstance(body, str) or not body.strip():
             raise ValueError("missing or empty 'text'")
     except ValueError as exc:
-        return None, None, str(exc), None
+        return None, None, str(exc), None, origin
     try:
-        return doc_id, _article(doc_id, body, record, origin, rules), None, None
+        return doc_id, _article(doc_id, body, record, origin, rules), None, None, origin
     except ValueError as exc:
-        return doc_id, None, None, str(exc)
+        return doc_id, None, None, str(exc), origin
 
 
-def _load_jsonl(path: Path, rules: IngestConfig, workers: int = 1) -> Corpus:
+def _jsonl_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(number, line)`` of the non-blank lines of a UTF-8 file, read as they are needed. Lines
+    are numbered as ``str.splitlines`` numbers them; a file that is not UTF-8 text raises
+    CorpusError naming the first bad byte."""
+    number = 0
+    offset = 0
+    try:
+        with path.open("rb") as f:
+            first = f.read(8192)
+            if b"\x00" in first:
+                raise ValueError("binary file (contains NUL bytes)")
+            f.seek(0)
+            for raw in f:
+                try:
+                    text = raw.decode("utf-8-sig" if offset == 0 else "utf-8")
+                except UnicodeDecodeError as exc:
+                    raise ValueError(f"not UTF-8 text ({exc.reason} at byte {offset + exc.start}); "
+                                     "save it as UTF-8") from None
+                offset += len(raw)
+                for line in text.splitlines():
+                    number += 1
+                    if line.strip():
+                        yield number, line
+    except (OSError, ValueError) as exc:
+        raise CorpusError(f"cannot read corpus {path}: {exc}") from None
+
+
+def _load_jsonl(path: Path, rules: IngestConfig, workers: int = 1, tick: Callable[[], object] = int) -> Corpus:
     articles: list[Article] = []
     skipped: list[Skipped] = []
     seen: set[str] = set()
-    try:
-        text = _decode(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise CorpusError(f"cannot read corpus {path}: {exc}") from None
-    lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
-    del text
     read = functools.partial(_read_line, path, rules)
-    for (number, _), (doc_id, article, error, late_error) in zip(lines, _read_all(read, lines, workers)):
-        origin = f"{path}:{number}"
+    for doc_id, article, error, late_error, origin in _read_all(read, _jsonl_lines(path), workers):
         if error is not None:
             skipped.append(Skipped(origin, error))
         elif doc_id in seen:
@@ -257,6 +289,7 @@ def _load_jsonl(path: Path, rules: IngestConfig, workers: int = 1) -> Corpus:
         else:
             articles.append(article)
             seen.add(doc_id)
+        tick()
     return Corpus(tuple(articles), tuple(skipped))
 
 
@@ -272,21 +305,18 @@ def check_patterns(rules: IngestConfig) -> None:
                 ) from None
 
 
-def load_corpus(path: str | Path, rules: IngestConfig, workers: int = 1) -> Corpus:
+def load_corpus(path: str | Path, rules: IngestConfig, workers: int = 1, progress: bool | None = None) -> Corpus:
     """Load every usable article of ``path``; log one warning per skipped file.
 
     ``workers``: processes that read and clean articles when there are many (0 = all cores).
+    ``progress``: True shows a progress bar (articles read) once reading takes more than
+    two seconds, False hides it, None shows it when stderr is a terminal.
     """
-    check_patterns(rules)
-    path = Path(path)
-    if path.is_file() and path.suffix.lower() not in (".jsonl", ".json", ".ndjson") + ARTICLE_SUFFIXES:
-        raise CorpusError(f"corpus {path}: expected a folder, a .jsonl file or a .txt/.md file")
-    if path.is_file() and path.suffix.lower() in ARTICLE_SUFFIXES:
-        corpus = _load_folder_file(path, rules)
-    elif path.is_file():
-        corpus = _load_jsonl(path, rules, workers)
-    else:
-        corpus = _load_folder(path, rules, workers)
+    from tqdm import tqdm
+
+    with tqdm(desc="reading", unit="article", delay=2, leave=False,
+              disable=None if progress is None else not progress) as bar:
+        corpus = _load(Path(path), rules, workers, bar.update)
     for s in corpus.skipped:
         log.warning("skipped %s: %s", s.origin, s.reason)
     if not corpus.articles:
@@ -295,6 +325,17 @@ def load_corpus(path: str | Path, rules: IngestConfig, workers: int = 1) -> Corp
             + (f" ({len(corpus.skipped)} file(s) skipped, see warnings)" if corpus.skipped else "")
         )
     return corpus
+
+
+def _load(path: Path, rules: IngestConfig, workers: int, tick: Callable[[], object]) -> Corpus:
+    check_patterns(rules)
+    if path.is_file() and path.suffix.lower() not in (".jsonl", ".json", ".ndjson") + ARTICLE_SUFFIXES:
+        raise CorpusError(f"corpus {path}: expected a folder, a .jsonl file or a .txt/.md file")
+    if path.is_file() and path.suffix.lower() in ARTICLE_SUFFIXES:
+        return _load_folder_file(path, rules)
+    if path.is_file():
+        return _load_jsonl(path, rules, workers, tick)
+    return _load_folder(path, rules, workers, tick)
 
 
 def _load_folder_file(file: Path, rules: IngestConfig) -> Corpus:
