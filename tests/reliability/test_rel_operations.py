@@ -17,6 +17,7 @@ Figures go to the "reliability" summary. Every wait is bounded.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -322,7 +323,11 @@ def test_a_second_instance_on_the_same_cache_folder_is_refused_at_start(fake_api
 
 def test_two_instances_polling_with_one_token_end_with_a_clear_error(fake_api, tmp_path, rel_cache):
     api = fake_api
-    first = start_bot(api, tmp_path / "a", tmp_path / "cache-a")  # its own cache folder: no lock between them
+    for cache in (tmp_path / "cache-a", tmp_path / "cache-b"):  # their own cache folders: no lock between them
+        cache.mkdir()
+        for index in rel_cache.glob("index-*.bin"):  # the seeds' index, if built already
+            shutil.copy(index, cache)
+    first = start_bot(api, tmp_path / "a", tmp_path / "cache-a")
     with stopped_at_the_end(first):
         second = start_bot(api, tmp_path / "b", tmp_path / "cache-b", telegram={"conflict_exit_seconds": 3})
         with stopped_at_the_end(second):
