@@ -49,8 +49,8 @@ log = logging.getLogger(__name__)
 FORMAT = 2  # SQLite's user_version; 1 was a JSON file rewritten per update
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS updates (
-    seq INTEGER PRIMARY KEY,
-    update_id INTEGER NOT NULL UNIQUE,
+    update_id INTEGER PRIMARY KEY,
+    seq INTEGER NOT NULL,
     handled INTEGER NOT NULL DEFAULT 0,
     body TEXT
 )"""
@@ -70,6 +70,7 @@ class UpdateJournal:
         self._pending: list[tuple[int, str]] = []  # fetched but not handled by the previous process
         self._db: sqlite3.Connection | None = None
         self._marks = 0
+        self._seq = 0  # rows in the order they were written (ids say nothing about order)
         self._failing = False
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="journal") if path is not None else None
         if self._executor is not None:
@@ -90,7 +91,7 @@ class UpdateJournal:
     async def record(self, update_id: int, body: str) -> None:
         """A fetched update: kept (durably, before Telegram is told it arrived) until handled."""
         if update_id not in self._handled:
-            await self._write(_record, update_id, body)
+            await self._write(_record, update_id, self._next_seq(), body)
 
     def begin(self, update_id: int) -> bool:
         """Whether this process may act on ``update_id`` now: not handled before, not in hand."""
@@ -104,16 +105,16 @@ class UpdateJournal:
         if update_id in self._handled:
             return
         self._add(update_id)
-        await self._write(_mark, update_id)
+        await self._write(_mark, update_id, self._next_seq())
 
     async def end(self, update_id: int, *, handled: bool = True) -> None:
         """Done with ``update_id``: handled, or (``handled=False``: nothing of its reply may have
         left) fetched again, to be handled after the restart."""
         self._active.discard(update_id)
         if handled:
-            if update_id not in self._handled:
+            if update_id not in self._handled:  # marked already when its reply left
                 self._add(update_id)
-            await self._write(_finish, update_id)
+                await self._write(_mark, update_id, self._next_seq())
             return
         if update_id in self._handled:
             self._handled.discard(update_id)
@@ -145,6 +146,10 @@ class UpdateJournal:
             self._executor = None
 
     # --- internals (the _db_* functions run in the journal's own thread) ------------------
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
 
     def _add(self, update_id: int) -> None:
         self._handled.add(update_id)
@@ -202,6 +207,7 @@ class UpdateJournal:
         db = self._db
         with db:
             db.execute("UPDATE updates SET body = NULL WHERE handled = 1 AND body IS NOT NULL")
+        self._seq = db.execute("SELECT coalesce(max(seq), 0) FROM updates").fetchone()[0]
         handled = [u for (u,) in db.execute(
             "SELECT update_id FROM updates WHERE handled = 1 ORDER BY seq DESC LIMIT ?", (self.capacity,))]
         for update_id in reversed(handled):
@@ -215,9 +221,10 @@ class UpdateJournal:
         """Take over the ids of format 1 (a JSON file), so an upgrade answers nothing twice."""
         try:
             ids = json.loads(legacy.read_bytes())["handled"]
+            base = self._db.execute("SELECT coalesce(max(seq), 0) FROM updates").fetchone()[0]
             with self._db:
-                self._db.executemany("INSERT OR IGNORE INTO updates (update_id, handled) VALUES (?, 1)",
-                                     [(int(i),) for i in ids[-self.capacity:]])
+                self._db.executemany("INSERT OR IGNORE INTO updates (update_id, seq, handled) VALUES (?, ?, 1)",
+                                     [(int(i), base + n) for n, i in enumerate(ids[-self.capacity:], start=1)])
             legacy.unlink()
         except (OSError, ValueError, KeyError, TypeError, sqlite3.Error) as exc:
             log.warning("ignoring the old handled-updates journal %s (%s)", legacy, exc)
@@ -244,18 +251,15 @@ def _connect(path: Path) -> sqlite3.Connection:
     return db
 
 
-def _record(db: sqlite3.Connection, update_id: int, body: str) -> None:
-    db.execute("INSERT OR IGNORE INTO updates (update_id, handled, body) VALUES (?, 0, ?)", (update_id, body))
+def _record(db: sqlite3.Connection, update_id: int, seq: int, body: str) -> None:
+    db.execute("INSERT OR IGNORE INTO updates (update_id, seq, handled, body) VALUES (?, ?, 0, ?)",
+               (update_id, seq, body))
 
 
-def _mark(db: sqlite3.Connection, update_id: int) -> None:
-    if db.execute("UPDATE updates SET handled = 1 WHERE update_id = ?", (update_id,)).rowcount == 0:
-        db.execute("INSERT INTO updates (update_id, handled) VALUES (?, 1)", (update_id,))
-
-
-def _finish(db: sqlite3.Connection, update_id: int) -> None:
-    if db.execute("UPDATE updates SET handled = 1, body = NULL WHERE update_id = ?", (update_id,)).rowcount == 0:
-        db.execute("INSERT INTO updates (update_id, handled) VALUES (?, 1)", (update_id,))
+def _mark(db: sqlite3.Connection, update_id: int, seq: int) -> None:
+    """Handled (its row keeps its place in the order; its JSON is dropped at the next start)."""
+    db.execute("INSERT INTO updates (update_id, seq, handled) VALUES (?, ?, 1) "
+               "ON CONFLICT (update_id) DO UPDATE SET handled = 1", (update_id, seq))
 
 
 def _release(db: sqlite3.Connection, update_id: int) -> None:
