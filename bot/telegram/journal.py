@@ -17,7 +17,8 @@ while it waited for its turn, or after a refused attempt) goes back to
 the process died stays *handled*: it may have arrived, and never twice wins.
 
 The rows live in a small SQLite table (write-ahead log, ``synchronous=FULL``):
-each change appends a few hundred bytes, instead of rewriting the whole record.
+each change appends one page to the log (about 4 KB; an update fetched then
+answered, two), instead of rewriting the whole record (41 KB at 4,096 ids).
 It holds exact ids, not a high-water mark (updates are handled concurrently,
 and Telegram picks ids at random again after a week without updates); the
 newest ``capacity`` handled ids are kept, older rows are deleted.
