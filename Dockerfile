@@ -29,7 +29,9 @@ USER bot
 # mounted at run time is re-indexed at start instead of failing.
 RUN python -m bot index
 
-# Exec form: python is PID 1 and gets SIGTERM from `docker stop` directly
-# (the bot stops cleanly with exit code 0). `--init` also covers the first
+# Exec form: python is PID 1 and gets SIGTERM from `docker stop` directly: the bot
+# stops within telegram.shutdown_grace_seconds (8 s, under docker stop's 10) with exit
+# code 0, and answers after the restart what it had fetched but not answered (the
+# record is in .cache: mount it as a volume to keep it across containers). `--init` also covers the first
 # second of start-up, before the bot installs its signal handlers.
 CMD ["python", "-m", "bot", "telegram"]

@@ -177,7 +177,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_telegram(args: argparse.Namespace) -> int:
-    from .telegram_app import run_telegram
+    from .telegram.app import run_telegram
 
     cfg = _config(args)
     return run_telegram(cfg, corpus=Path(args.corpus) if args.corpus else None)

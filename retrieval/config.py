@@ -198,8 +198,14 @@ class TelegramConfig:
     admins: tuple[int, ...] = setting(
         (), "Telegram user ids allowed the administrators' commands (/stats); also read from the "
             "TELEGRAM_ADMINS environment variable (ids separated by commas), added to these.")
-    user_rate_limit: int = setting(10, "Per-user limit: at most this many questions ...")
+    user_rate_limit: int = setting(
+        10, "Per-user limit: at most this many updates that get a reply (questions, commands, 'Xem thêm' "
+            "presses, stickers and photos in private) ...")
     user_rate_window: float = setting(60.0, "... per this many seconds.")
+    group_rate_limit: int = setting(
+        20, "Telegram's limit in one group: this many messages at once, then one every group_rate_window / "
+            "group_rate_limit seconds; each freed slot goes to the member served least ...")
+    group_rate_window: float = setting(60.0, "... over this many seconds.")
     answers_per_message: int = setting(3, "Quotes per message; the 'Xem thêm' button shows the next ones ...")
     max_total_answers: int = setting(9, "... up to this many.")
     example_questions: tuple[str, ...] = setting(
@@ -210,12 +216,25 @@ class TelegramConfig:
     send_retry_seconds: float = setting(
         60.0, "How long a reply is retried, with growing pauses, when the Bot API cannot be reached or answers "
               "429 / 5xx; 0 means one attempt. A failure that may have delivered the message is never retried.")
+    shutdown_grace_seconds: float = setting(
+        8.0, "On SIGTERM/SIGINT: how long replies already being sent may take; replies not sent by then are "
+             "abandoned and, like updates fetched but not answered, answered after the restart. Under Docker's "
+             "10 s before SIGKILL.")
+    conflict_exit_seconds: float = setting(
+        30.0, "Telegram answers 409 Conflict when another process polls with the same token: after this many "
+              "seconds of conflicts the bot exits (code 1) instead of fighting on.")
 
     def __post_init__(self) -> None:
         if self.max_messages_per_second < 0:
             raise ConfigError("telegram.max_messages_per_second must be >= 0 (0 = no overall limit)")
         if self.send_retry_seconds < 0:
             raise ConfigError("telegram.send_retry_seconds must be >= 0 (0 = no retries)")
+        if self.group_rate_limit < 1 or self.group_rate_window <= 0:
+            raise ConfigError("telegram.group_rate_limit must be >= 1 and telegram.group_rate_window > 0")
+        if not 1 <= self.shutdown_grace_seconds <= 60:
+            raise ConfigError("telegram.shutdown_grace_seconds must be between 1 and 60 (Docker kills after 10)")
+        if self.conflict_exit_seconds <= 0:
+            raise ConfigError("telegram.conflict_exit_seconds must be > 0")
 
 
 @dataclass(frozen=True)

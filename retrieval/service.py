@@ -173,7 +173,7 @@ class AnswerService:
             clock = now
 
         articles = load_corpus(corpus, cfg.ingest, workers=cfg.build_workers,
-                               cache_path=path.with_suffix(".documents.sqlite")).articles
+                               cache_path=path.with_suffix(".documents.sqlite"), progress=progress).articles
         stage("ingest")
         segmented = segment_corpus(
             articles, segmenter, f"{seg_id}+variants-{variants_for(cfg.retrieval.equivalents).digest}",

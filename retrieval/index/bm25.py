@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import chain
@@ -85,20 +85,60 @@ def frozen(array: np.ndarray) -> np.ndarray:
     array.flags.writeable = False
     return array
 
-def _token_columns(docs: Sequence[Sequence[str]]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(terms in order of first appearance, every token's column among them, each doc's length)."""
-    lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
-    total = int(lengths.sum())
-    # One C-level pass, each token touched once (at a million sentences the
-    # tokens' memory, not the interpreter, is the cost): every term maps to the
-    # position of its first occurrence, and those positions, in order, are the
-    # columns.
-    first_seen: dict[str, int] = {}
-    first = np.fromiter(map(first_seen.setdefault, chain.from_iterable(docs), range(total)), dtype=np.int64,
-                        count=total)
-    column = np.zeros(total, dtype=np.int64)
-    column[np.fromiter(first_seen.values(), dtype=np.int64, count=len(first_seen))] = np.arange(len(first_seen))
-    return list(first_seen), column[first], lengths
+class _Columns(dict):
+    """term -> column, numbered in order of first appearance (a new term gets the next number)."""
+
+    def __missing__(self, term: str) -> int:
+        self[term] = column = len(self)
+        return column
+
+
+# Tokens encoded at a time: they are in memory as strings only for the chunk.
+_CHUNK_TOKENS = 1 << 20
+
+
+def _token_columns(docs: Iterable[Sequence[str]]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(terms in order of first appearance, every token's column among them, each doc's length).
+
+    ``docs`` is read once, about a million tokens at a time (it may be a generator that
+    makes each document's tokens as it goes): what stays is one int32 per token, not the
+    tokens.
+    """
+    columns = _Columns()
+    ids: list[np.ndarray] = []
+    lengths: list[int] = []
+    chunk: list[Sequence[str]] = []
+    held = 0
+
+    def encode() -> None:
+        ids.append(np.fromiter(map(columns.__getitem__, chain.from_iterable(chunk)), dtype=np.int32, count=held))
+        chunk.clear()
+
+    for doc in docs:
+        chunk.append(doc)
+        lengths.append(len(doc))
+        held += lengths[-1]
+        if held >= _CHUNK_TOKENS:
+            encode()
+            held = 0
+    encode()
+    if len(columns) >= 1 << 31:  # pragma: no cover - two billion distinct terms
+        raise ValueError("more than 2**31 distinct terms in one field")
+    return list(columns), np.concatenate(ids), np.array(lengths, dtype=np.int64)
+
+
+def _unique_counts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_counts=True)``, sorting ``keys`` in place (no copy of it)."""
+    keys.sort()
+    if keys.size == 0:
+        return keys, np.zeros(0, dtype=np.int64)
+    first = np.empty(keys.size, dtype=bool)
+    first[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    del first
+    counts = np.diff(starts, append=keys.size)
+    return keys[starts], counts
 
 
 # A field with at most this many distinct term-frequency parts stores its codes in 2 bytes.
@@ -107,6 +147,34 @@ SHORT_CODES = 1 << 16
 # document's number within its segment, in 2 bytes, and a field of more documents records,
 # per term, in which segments its postings lie (Bm25.seg_ptr / seg_of / seg_end).
 SEGMENT = 1 << 16
+# A field's postings are built a block of documents at a time: at most this many tokens.
+BLOCK_TOKENS = 1 << 21
+
+
+@dataclass(frozen=True)
+class _Block:
+    """Documents ``start:stop`` (all in segment ``segment``), tokens ``first:last``."""
+
+    start: int
+    stop: int
+    first: int
+    last: int
+    segment: int
+    lengths: np.ndarray
+
+
+def _blocks(lengths: np.ndarray) -> Iterator[_Block]:
+    """The documents in blocks of at most BLOCK_TOKENS tokens (one document at least) that never
+    cross a segment's boundary."""
+    ends = np.cumsum(lengths)
+    n = len(lengths)
+    start = 0
+    while start < n:
+        first = int(ends[start - 1]) if start else 0
+        stop = int(np.searchsorted(ends, first + BLOCK_TOKENS, side="right"))
+        stop = max(start + 1, min(stop, (start // SEGMENT + 1) * SEGMENT, n))
+        yield _Block(start, stop, first, int(ends[stop - 1]), start // SEGMENT, lengths[start:stop])
+        start = stop
 
 
 class Bm25:
@@ -136,13 +204,14 @@ class Bm25:
     the same bit for bit.
     """
 
-    def __init__(self, docs: Sequence[Sequence[str]], k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25,
+    def __init__(self, docs: Iterable[Sequence[str]], k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25,
                  shared: tuple[Vocabulary, dict[str, int]] | None = None):
+        """``docs``: each document's tokens; read once (a generator will do)."""
         if k1 < 0 or not 0 <= b <= 1 or epsilon < 0:
             raise ValueError("BM25 needs k1 >= 0, 0 <= b <= 1 and epsilon >= 0")
         self.k1, self.b, self.epsilon = k1, b, epsilon
-        self.n_docs = n = len(docs)
         terms, ids, lengths = _token_columns(docs)
+        self.n_docs = n = len(lengths)
         remap = None  # each of the field's own columns (first-seen order) in the shared vocabulary
         if shared is None:
             self.vocab = Vocabulary.from_terms(terms)
@@ -152,54 +221,127 @@ class Bm25:
                 remap = np.fromiter(map(column.__getitem__, terms), dtype=np.int64, count=len(terms))
             except KeyError as exc:
                 raise ValueError(f"the shared vocabulary lacks the term {exc.args[0]!r}") from None
-            ids = remap[ids]
-        v = len(self.vocab)
+        del terms
+        self._postings(ids, lengths, remap)
+
+    def _postings(self, ids: np.ndarray, lengths: np.ndarray, remap: np.ndarray | None) -> None:
+        """The CSC postings, IDFs, weight table and bounds, built a block of documents at a time.
+
+        A block lies within one segment and holds at most BLOCK_TOKENS tokens, so what is
+        built whole is only the result (2 + 2 bytes a posting), never an array of the
+        field's every token or posting (at tens of millions of them, each such array was
+        hundreds of MB). Two passes over the blocks: the document frequencies (hence the
+        IDFs and where each term's postings go) and the distinct term-frequency parts (the
+        table), then the postings themselves. The arrays are those of one pass over all
+        the tokens, bit for bit.
+        """
+        n, v = self.n_docs, len(self.vocab)
         doc_len = lengths.astype(np.float64)
-        self.avgdl = float(doc_len.sum() / self.n_docs) if self.n_docs else 0.0
-        # One (column, document) key per token; unique keys, sorted, are the CSC postings.
-        rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
-        keys, counts = np.unique(ids * max(n, 1) + rows, return_counts=True)
-        cols = keys // max(n, 1)
-        rows = keys - cols * max(n, 1)
-        indptr = np.zeros(v + 1, dtype=np.int64)
-        indptr[1:] = np.cumsum(np.bincount(cols, minlength=v))
-        self.indptr = narrow(indptr)
+        self.avgdl = float(doc_len.sum() / n) if n else 0.0
         self.segment = SEGMENT
         if not 0 < SEGMENT <= 1 << 16:
             raise ValueError("SEGMENT must be between 1 and 65,536")
-        self.indices = (rows % SEGMENT).astype(np.uint16)
-        self.seg_ptr = self.seg_of = self.seg_end = None
-        if n > SEGMENT:
-            seg = rows // SEGMENT
-            # The postings are sorted by (column, document): a run starts where either changes.
-            first = np.flatnonzero(np.diff(cols, prepend=-1) | np.diff(seg, prepend=-1))
-            self.seg_of = seg[first].astype(np.uint16 if n <= SEGMENT << 16 else np.int32)
-            self.seg_end = narrow(np.append(first[1:], rows.size))
-            seg_ptr = np.zeros(v + 1, dtype=np.int64)
-            seg_ptr[1:] = np.cumsum(np.bincount(cols[first], minlength=v))
-            self.seg_ptr = narrow(seg_ptr)
-        df = np.diff(indptr)
+        segmented = n > SEGMENT
+        blocks = list(_blocks(lengths))
+        df = np.zeros(v, dtype=np.int64)
+        runs = np.zeros(v, dtype=np.int64)  # per term, the segments its postings lie in
+        last_seg = np.full(v, -1, dtype=np.int64)
+        parts = []
+        for block in blocks:
+            cols, docs, counts = self._block_postings(ids, remap, block)
+            parts.append(np.unique(self._parts(doc_len, docs, counts)))
+            starts = np.flatnonzero(np.diff(cols, prepend=-1))
+            present = cols[starts]
+            df[present] += np.diff(starts, append=cols.size)
+            new_run = last_seg[present] != block.segment
+            runs[present[new_run]] += 1
+            last_seg[present] = block.segment
+        self.table = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.float64)
+        del parts
+        indptr = np.zeros(v + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum(df)
+        total = int(indptr[-1])
         if remap is None:
             self.idf = self._idf(df.astype(np.float64))
         else:
             # The IDFs (and their mean, for the floor) over the field's own terms, in its own order.
             self.idf = np.zeros(v, dtype=np.float64)
             self.idf[remap] = self._idf(df[remap].astype(np.float64))
-        # Same expression, same evaluation order as BM25Okapi.get_scores.
-        avgdl = self.avgdl or 1.0
-        norm = self.k1 * (1 - self.b + self.b * doc_len[rows] / avgdl)
-        tf = counts.astype(np.float64)
-        part = tf * (self.k1 + 1) / (tf + norm)
-        self.table, codes = np.unique(part, return_inverse=True)
-        self.codes = codes.astype(np.uint16 if self.table.size <= SHORT_CODES else np.uint32)
-        weights = self.idf[cols] * part
-        self.max_weight = np.zeros(v, dtype=np.float64)
-        if weights.size:
-            held = np.flatnonzero(df)
-            self.max_weight[held] = np.maximum.reduceat(weights, indptr[held])
+        self.indices = np.zeros(total, dtype=np.uint16)
+        self.codes = np.zeros(total, dtype=np.uint16 if self.table.size <= SHORT_CODES else np.uint32)
+        self.max_weight = np.full(v, -np.inf)
+        filled = np.zeros(v, dtype=np.int64)
+        if segmented:
+            seg_ptr = np.zeros(v + 1, dtype=np.int64)
+            seg_ptr[1:] = np.cumsum(runs)
+            seg_of = np.zeros(int(seg_ptr[-1]), dtype=np.uint16 if n <= SEGMENT << 16 else np.int32)
+            seg_end = np.zeros(int(seg_ptr[-1]), dtype=np.int64)
+            runs_made = np.zeros(v, dtype=np.int64)
+            run_of = np.zeros(v, dtype=np.int64)
+            last_seg.fill(-1)
+        for block in blocks:
+            cols, docs, counts = self._block_postings(ids, remap, block)
+            part = self._parts(doc_len, docs, counts)
+            # Postings are sorted by term within the block: each term's group goes after the
+            # term's postings from the blocks before.
+            starts = np.flatnonzero(np.diff(cols, prepend=-1))
+            group_cols = cols[starts]
+            sizes = np.diff(starts, append=cols.size)
+            base = indptr[group_cols] + filled[group_cols]
+            at = np.repeat(base - starts, sizes) + np.arange(cols.size)
+            self.indices[at] = docs % SEGMENT
+            self.codes[at] = np.searchsorted(self.table, part)
+            weights = self.idf[cols]
+            weights *= part
+            self.max_weight[group_cols] = np.maximum(self.max_weight[group_cols],
+                                                     np.maximum.reduceat(weights, starts))
+            filled[group_cols] += sizes
+            if segmented:
+                new_run = last_seg[group_cols] != block.segment
+                fresh = group_cols[new_run]
+                run_of[fresh] = seg_ptr[fresh] + runs_made[fresh]
+                runs_made[fresh] += 1
+                seg_of[run_of[fresh]] = block.segment
+                last_seg[group_cols] = block.segment
+                seg_end[run_of[group_cols]] = base + sizes
+        self.max_weight[df == 0] = 0.0
+        self.indptr = narrow(indptr)
+        self.seg_ptr = self.seg_of = self.seg_end = None
+        if segmented:
+            self.seg_ptr, self.seg_of, self.seg_end = narrow(seg_ptr), seg_of, narrow(seg_end)
         for name in self._ARRAYS + self._SEGMENT_ARRAYS:
             if getattr(self, name) is not None:
                 frozen(getattr(self, name))
+
+    def _block_postings(self, ids: np.ndarray, remap: np.ndarray | None,
+                        block: _Block) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(column, document, term frequency) of each distinct term of each document in ``block``,
+        sorted by column, then document."""
+        width = block.stop - block.start
+        keys = ids[block.first:block.last]
+        keys = remap[keys] if remap is not None else keys.astype(np.int64)
+        keys *= width
+        keys += np.repeat(np.arange(width, dtype=np.int64), block.lengths)
+        keys, counts = _unique_counts(keys)
+        cols = keys // width
+        keys -= cols * width
+        keys += block.start
+        return cols, keys, counts
+
+    def _parts(self, doc_len: np.ndarray, docs: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """The term-frequency part of each posting's weight: the operations of BM25Okapi.get_scores'
+        tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)), in its order (bit for bit)."""
+        avgdl = self.avgdl or 1.0
+        norm = doc_len[docs]
+        norm *= self.b
+        norm /= avgdl
+        norm += 1 - self.b
+        norm *= self.k1
+        tf = counts.astype(np.float64)
+        norm += tf
+        tf *= self.k1 + 1
+        tf /= norm
+        return tf
 
     def _idf(self, df: np.ndarray) -> np.ndarray:
         if df.size == 0:

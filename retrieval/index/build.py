@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import logging
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import chain
+from typing import Any
 
 import numpy as np
 
@@ -15,6 +17,8 @@ from retrieval.ingest.corpus import Article
 from retrieval.text.answer_types import sentence_kinds
 from retrieval.text.terms import bigrams, expand, fold_terms
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class _Callables:
@@ -24,17 +28,18 @@ class _Callables:
     terms: Callable[[str], tuple[str, ...]]
 
 
-def _per_article(titles: Sequence[tuple[str, ...]], sentences: Sequence[tuple[str, ...]],
-                 counts: Sequence[int]) -> list[list[str]]:
-    """Each article's terms: its title's, then its ``counts[a]`` sentences' in order."""
-    out = []
+def _per_article(titles: Sequence[tuple[str, ...]], sentences: Sequence[tuple[str, ...]], counts: Sequence[int],
+                 terms: Callable[[tuple[str, ...]], Sequence[str]] | None = None) -> Iterator[list[str]]:
+    """Each article's terms, made one article at a time: its title's, then its ``counts[a]``
+    sentences' in order (each piece through ``terms`` when given)."""
     pos = 0
     for title, n in zip(titles, counts):
-        words = list(title)
-        words.extend(chain.from_iterable(sentences[pos:pos + n]))
+        piece = terms or tuple
+        words = list(piece(title))
+        for sentence in sentences[pos:pos + n]:
+            words.extend(piece(sentence))
         pos += n
-        out.append(words)
-    return out
+        yield words
 
 
 def build_index(
@@ -71,12 +76,9 @@ def build_index(
         ]
     if len(segmented) != len(articles):
         raise ValueError("segmented must hold one entry per article")
-    art: list[int] = []
-    par: list[int] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    kinds: list[int] = []
-    toks: list[tuple[str, ...]] = []
+    art, par, starts, ends = array("i"), array("i"), array("i"), array("i")
+    kinds = array("B")
+    toks: list[tuple[str, ...]] = []  # each sentence's terms (the segmentation's own tuples)
     titles: list[tuple[str, ...]] = []
     counts: list[int] = []
     for a, (article, seg) in enumerate(zip(articles, segmented)):
@@ -89,36 +91,47 @@ def build_index(
             ends.append(end)
             kinds.append(sentence_kinds(article.paragraphs[p][start:end]))
             toks.append(sentence_terms)
+    log.info("indexing %d sentences of %d articles", len(toks), len(articles))
     params = {"k1": k1, "b": b, "epsilon": epsilon}
-    # Each sentence is expanded and folded once; an article's terms are its
-    # title's then its sentences', so its fields are the same pieces joined
-    # (both functions work word by word). One of the two lists is alive at a
-    # time: at a million sentences each holds tens of millions of references.
-    expanded = [expand(t) for t in toks]
-    article_bm25 = Bm25(_per_article([expand(t) for t in titles], expanded, counts), **params)
+    bar = tqdm(total=6 + with_pairs + with_fold_pairs, desc="indexing", unit="field", delay=2,
+               postfix=f"{len(articles):,} articles, {len(toks):,} sentences",
+               disable=None if progress is None else not progress, leave=False)
+
+    def field(docs: Iterable[Sequence[str]], **shared: Any) -> Bm25:
+        made = Bm25(docs, **params, **shared)
+        bar.update(1)
+        return made
+
+    # Every field reads the sentences' terms through a generator: each sentence is expanded,
+    # folded or paired as the field takes it in, and only the field's integer columns stay
+    # (at a million sentences a list of expanded terms alone held tens of millions of strings).
+    # An article's terms are its title's then its sentences', so its fields are the same pieces
+    # joined (the functions work word by word).
+    article_bm25 = field(_per_article(titles, toks, counts, expand))
     # The word fields share the articles' vocabulary, which holds every word and syllable of
     # the sentences and titles: one copy of the terms instead of three (at 1M sentences,
     # about 30 MB each), and one lookup per query term.
     shared = (article_bm25.vocab, article_bm25.vocab.column_of())
-    bm25 = Bm25(expanded if expand_compounds else toks, **params, shared=shared)
-    del expanded
-    exact_words = Bm25(_per_article(titles, toks, counts), **params, shared=shared)
+    bm25 = field(map(expand, toks) if expand_compounds else toks, shared=shared)
+    exact_words = field(_per_article(titles, toks, counts), shared=shared)
     terms = Terms.encode(toks, shared[0], shared[1])
-    folded = [fold_terms(t) for t in toks]
-    fold = Bm25(folded, **params)
-    article_fold = Bm25(_per_article([fold_terms(t) for t in titles], folded, counts), **params)
-    fold_pairs = Bm25([bigrams(f) for f in folded], **params) if with_fold_pairs else None
-    del folded
+    del shared
+    bar.update(1)
+    fold = field(map(fold_terms, toks))
+    article_fold = field(_per_article(titles, toks, counts, fold_terms))
+    fold_pairs = field(bigrams(fold_terms(t)) for t in toks) if with_fold_pairs else None
+    pairs = field(map(bigrams, toks)) if with_pairs else None
+    bar.close()
     return SentenceIndex(
         articles=ArticleList(articles),
-        sentences=SentenceRefs(*(frozen(np.asarray(x, dtype=np.int32)) for x in (art, par, starts, ends)),
-                               frozen(np.asarray(kinds, dtype=np.uint8))),
+        sentences=SentenceRefs(*(frozen(np.array(x, dtype=np.int32)) for x in (art, par, starts, ends)),
+                               frozen(np.array(kinds, dtype=np.uint8))),
         terms=terms,
         bm25=bm25,
         fold=fold,
         article_bm25=article_bm25,
         article_fold=article_fold,
         article_words=exact_words,
-        pairs=Bm25([bigrams(t) for t in toks], **params) if with_pairs else None,
+        pairs=pairs,
         fold_pairs=fold_pairs,
     )

@@ -154,7 +154,14 @@ def _segment_all(segmenter, todo: Sequence[Article], workers: int) -> Iterator[S
     ctx = mp.get_context("fork")
     chunk = max(1, min(32, len(rest) // (workers * 8)))
     with ctx.Pool(workers, initializer=_init_worker, initargs=(segmenter,)) as pool:
-        yield from pool.imap(_segment_in_worker, rest, chunksize=chunk)
+        yield from map(_interned, pool.imap(_segment_in_worker, rest, chunksize=chunk))
+
+
+def _interned(seg: Segmented) -> Segmented:
+    """``seg`` with its words interned: a worker's batch arrives with its own copy of every word,
+    and a large corpus repeats a small vocabulary millions of times."""
+    return Segmented(tuple(map(intern, seg.title_terms)),
+                     tuple((p, s, e, tuple(map(intern, t))) for p, s, e, t in seg.sentences))
 
 
 def segment_corpus(
@@ -199,12 +206,15 @@ def segment_corpus(
             cache.close()
             cache = None
 
-    bar = tqdm(total=len(todo), desc="segmenting", unit="article",
+    bar = tqdm(total=len(todo), desc="segmenting", unit="article", delay=2, postfix="0 sentences",
                disable=None if progress is None else not progress, leave=False)
+    sentences = 0
     try:
         for key, seg in zip(todo_keys, _segment_all(segmenter, todo, workers)):
             fresh.append((key, seg))
             found[key] = seg
+            sentences += len(seg.sentences)
+            bar.set_postfix_str(f"{sentences:,} sentences", refresh=False)
             bar.update(1)
             if len(fresh) >= CACHE_BATCH:
                 store(fresh)

@@ -15,7 +15,9 @@ A large corpus, or documents that are slow to read (PDF, DOCX, HTML), are
 read and cleaned in worker processes (``workers``; 0 = all cores), each file
 on its own; the order, the duplicate checks and the skip reasons are those
 of reading it in one process. Documents read before are taken from the
-document cache (:mod:`retrieval.ingest.doccache`) when one is given.
+document cache (:mod:`retrieval.ingest.doccache`) when one is given. A
+JSONL file is read a line at a time, as the workers need them: only the
+cleaned articles are held, never the whole file or its lines.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ import logging
 import multiprocessing as mp
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +47,8 @@ log = logging.getLogger(__name__)
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 # Below this many files or JSONL lines, worker processes cost more than they save ...
 MIN_PARALLEL_ITEMS = 256
+# Items a worker process takes at a time.
+PARALLEL_CHUNK = 32
 # ... unless there are this many PDF, DOCX and HTML files to read (not in the document cache;
 # each takes 10-30 ms, a pool of workers about as much to start), or they weigh this much.
 MIN_PARALLEL_DOCUMENTS = 8
@@ -173,10 +178,10 @@ def _article(doc_id: str, text: str, meta: dict[str, Any], origin: str, rules: I
     )
 
 
-# One article read on its own: (doc_id, article, error found before the
+# One JSONL line read on its own: (doc_id, article, error found before the
 # duplicate check, error found after it). The duplicate check itself needs the
 # articles before it, so it is made in order by the caller.
-_Read = tuple[str | None, Article | None, str | None, str | None]
+_Read = tuple[str | None, Article | None, str | None, str | None, str]
 
 # Worker processes inherit the function to run by fork; it is never pickled.
 _WORKER_READ: Callable[[object], _Read] | None = None
@@ -191,16 +196,22 @@ def _read_in_worker(item: object) -> _Read:
     return _WORKER_READ(item)
 
 
-def _read_all(read: Callable[[object], Any], items: Sequence[object], workers: int,
-              many: bool = False) -> Iterable[Any]:
-    """``read`` of every item, in order: in worker processes when there are many (or ``many``)."""
+def _read_all(read: Callable[[object], Any], items: Iterable[object], workers: int,
+              many: bool = False) -> Iterator[Any]:
+    """``read`` of every item, in order: in worker processes when there are many (or ``many``).
+
+    Items are taken from ``items`` as the workers need them and results come
+    back in order, so neither the input nor the output is held whole here.
+    """
     workers = workers or os.cpu_count() or 1
-    many = many or len(items) >= MIN_PARALLEL_ITEMS
+    items = iter(items)
+    head = list(itertools.islice(items, MIN_PARALLEL_ITEMS))
+    many = many or len(head) >= MIN_PARALLEL_ITEMS
     if workers <= 1 or not many or "fork" not in mp.get_all_start_methods():
-        return map(read, items)
-    chunk = max(1, min(64, len(items) // (workers * 8)))
+        yield from map(read, itertools.chain(head, items))
+        return
     with mp.get_context("fork").Pool(workers, initializer=_init_reader, initargs=(read,)) as pool:
-        return pool.map(_read_in_worker, items, chunksize=chunk)
+        yield from pool.imap(_read_in_worker, itertools.chain(head, items), chunksize=PARALLEL_CHUNK)
 
 
 @dataclass(frozen=True)
@@ -232,7 +243,7 @@ def _read_file(rules: IngestConfig, max_bytes: int, cached: dict[str, Document |
 
 
 def _load_files(root: Path, files: list[Path], rules: IngestConfig, workers: int = 1,
-                cache_path: Path | None = None) -> Corpus:
+                cache_path: Path | None = None, tick: Callable[[], object] = int) -> Corpus:
     """The articles of ``files`` (under ``root``, which their doc_ids are relative to)."""
     ids = doc_ids(root, files)
     max_bytes = rules.max_file_mb << 20
@@ -248,6 +259,7 @@ def _load_files(root: Path, files: list[Path], rules: IngestConfig, workers: int
         extract = [cost for cost in costs if cost]
         many = len(extract) >= MIN_PARALLEL_DOCUMENTS or (len(files) > 1 and sum(extract) >= MIN_PARALLEL_BYTES)
         done = _read_all(read, [(files[i], ids[i], keys[i]) for i in order], workers, many=many)
+        done = (result for result in done if tick() or True)
         reads = [result for _, result in sorted(zip(order, done), key=lambda pair: pair[0])]  # files' order
         cache.put_many(r.fresh for r in reads if r.fresh)
         cache.keep_only({k for k in keys if k})
@@ -274,26 +286,46 @@ def _read_line(path: Path, rules: IngestConfig, item: tuple[int, str]) -> _Read:
         if not isinstance(body, str) or not body.strip():
             raise ValueError("missing or empty 'text'")
     except ValueError as exc:
-        return None, None, str(exc), None
+        return None, None, str(exc), None, origin
     try:
-        return doc_id, _article(doc_id, body, record, origin, rules), None, None
+        return doc_id, _article(doc_id, body, record, origin, rules), None, None, origin
     except ValueError as exc:
-        return doc_id, None, None, str(exc)
+        return doc_id, None, None, str(exc), origin
 
 
-def _load_jsonl(path: Path, rules: IngestConfig, workers: int = 1) -> Corpus:
+def _jsonl_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(number, line)`` of the non-blank lines of a UTF-8 file, read as they are needed. Lines
+    are numbered as ``str.splitlines`` numbers them; a file that is not UTF-8 text raises
+    CorpusError naming the first bad byte."""
+    number = 0
+    offset = 0
+    try:
+        with path.open("rb") as f:
+            if b"\x00" in f.read(8192):
+                raise ValueError("binary file (contains NUL bytes)")
+            f.seek(0)
+            for raw in f:
+                try:
+                    text = raw.decode("utf-8-sig" if offset == 0 else "utf-8")
+                except UnicodeDecodeError as exc:
+                    raise ValueError(f"not UTF-8 text ({exc.reason} at byte {offset + exc.start}); "
+                                     "save it as UTF-8") from None
+                offset += len(raw)
+                for line in text.splitlines():
+                    number += 1
+                    if line.strip():
+                        yield number, line
+    except (OSError, ValueError) as exc:
+        raise CorpusError(f"cannot read corpus {path}: {exc}") from None
+
+
+def _load_jsonl(path: Path, rules: IngestConfig, workers: int = 1, tick: Callable[[], object] = int) -> Corpus:
     articles: list[Article] = []
     skipped: list[Skipped] = []
     seen: set[str] = set()
-    try:
-        text = _decode(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise CorpusError(f"cannot read corpus {path}: {exc}") from None
-    lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
-    del text
     read = functools.partial(_read_line, path, rules)
-    for (number, _), (doc_id, article, error, late_error) in zip(lines, _read_all(read, lines, workers)):
-        origin = f"{path}:{number}"
+    for doc_id, article, error, late_error, origin in _read_all(read, _jsonl_lines(path), workers):
+        tick()
         if error is not None:
             skipped.append(Skipped(origin, error))
         elif doc_id in seen:
@@ -318,25 +350,36 @@ def check_patterns(rules: IngestConfig) -> None:
                 ) from None
 
 
-def load_corpus(path: str | Path, rules: IngestConfig, workers: int = 1, cache_path: Path | None = None) -> Corpus:
+def load_corpus(path: str | Path, rules: IngestConfig, workers: int = 1, cache_path: Path | None = None,
+                progress: bool | None = None) -> Corpus:
     """Load every usable article of ``path``; log one warning per skipped file, and one for all
     the files that are no documents (images, archives...).
 
     ``workers``: processes that read and clean articles when there are many (0 = all cores).
     ``cache_path``: the document cache's SQLite file (:mod:`retrieval.ingest.doccache`); None: no cache.
+    ``progress``: True shows a progress bar (articles read) once reading takes more than
+    two seconds, False hides it, None shows it when stderr is a terminal.
     """
+    from tqdm import tqdm
+
+    with tqdm(desc="reading", unit="article", delay=2, leave=False,
+              disable=None if progress is None else not progress) as bar:
+        return _load(Path(path), rules, workers, cache_path, bar.update)
+
+
+def _load(path: Path, rules: IngestConfig, workers: int, cache_path: Path | None,
+          tick: Callable[[], object]) -> Corpus:
     check_patterns(rules)
-    path = Path(path)
     suffix = path.suffix.lower()
     if path.is_file() and suffix not in JSONL_SUFFIXES + tuple(DOCUMENT_SUFFIXES) and suffix:
         raise CorpusError(f"corpus {path}: expected a folder, a .jsonl file or a document "
                           "(.html, .htm, .pdf, .docx, .txt, .md)")
     if path.is_file() and suffix in JSONL_SUFFIXES:
-        corpus = _load_jsonl(path, rules, workers)
+        corpus = _load_jsonl(path, rules, workers, tick)
     elif path.is_file():
-        corpus = _load_files(path.parent, [path], rules, workers, cache_path)
+        corpus = _load_files(path.parent, [path], rules, workers, cache_path, tick)
     else:
-        corpus = _load_files(path, corpus_files(path), rules, workers, cache_path)
+        corpus = _load_files(path, corpus_files(path), rules, workers, cache_path, tick)
     _log_skipped(corpus.skipped, path if path.is_dir() else path.parent)
     if not corpus.articles:
         raise CorpusError(

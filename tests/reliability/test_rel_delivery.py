@@ -1,19 +1,26 @@
-"""Units: which send failures are retried (never one that may have delivered the message),
-and the journal of handled updates that keeps a restart from answering an update twice."""
+"""Units: which send failures are retried (never one that may have delivered the message), chats
+that moved or are out of reach, Telegram's 429 pauses, and a stopping bot."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+import time
 import warnings
 
 import httpx
 import pytest
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
-from bot.delivery import DeliveryFailed, Failure, Sender, classify, pause_after
-from bot.journal import UpdateJournal
+from bot.telegram.delivery import (
+    Abandoned,
+    ChatUnavailable,
+    DeliveryFailed,
+    Failure,
+    Sender,
+    classify,
+    pause_after,
+)
 
 
 def _caused(exc: TelegramError, cause: BaseException | None) -> TelegramError:
@@ -89,7 +96,7 @@ def _send(sender: Sender, bot: ScriptedBot):
 
 def test_sender_retries_until_delivered(caplog):
     bot = ScriptedBot([_refused(), NetworkError("Bad Gateway"), _retry_after(0)])
-    with caplog.at_level(logging.INFO, logger="bot.delivery"):
+    with caplog.at_level(logging.INFO, logger="bot.telegram.delivery"):
         assert _send(Sender(10, first_pause=0.01), bot) == {"sent": "xin chào"}
     assert bot.calls == 4
     assert any("sent message 1/1 to chat 5 at attempt 4" in r.getMessage() for r in caplog.records)
@@ -98,7 +105,7 @@ def test_sender_retries_until_delivered(caplog):
 def test_sender_never_retries_what_may_have_been_delivered(caplog):
     read_timeout = _caused(TimedOut(), httpx.ReadTimeout("read", request=REQUEST))
     bot = ScriptedBot([read_timeout])
-    with caplog.at_level(logging.WARNING, logger="bot.delivery"), pytest.raises(DeliveryFailed):
+    with caplog.at_level(logging.WARNING, logger="bot.telegram.delivery"), pytest.raises(DeliveryFailed):
         _send(Sender(10, first_pause=0.01), bot)
     assert bot.calls == 1
     (line,) = [r.getMessage() for r in caplog.records]
@@ -107,7 +114,7 @@ def test_sender_never_retries_what_may_have_been_delivered(caplog):
 
 def test_sender_gives_up_when_the_budget_is_used_up(caplog):
     bot = ScriptedBot([_refused()] * 50)
-    with caplog.at_level(logging.WARNING, logger="bot.delivery"), pytest.raises(DeliveryFailed):
+    with caplog.at_level(logging.WARNING, logger="bot.telegram.delivery"), pytest.raises(DeliveryFailed):
         _send(Sender(0.3, first_pause=0.05), bot)
     assert 2 <= bot.calls <= 5
     assert any("send_retry_seconds (0.3) is used up" in r.getMessage() for r in caplog.records)
@@ -115,7 +122,7 @@ def test_sender_gives_up_when_the_budget_is_used_up(caplog):
 
 def test_sender_passes_rejections_on_and_stops_retrying_when_the_bot_stops():
     with pytest.raises(BadRequest):
-        _send(Sender(10), ScriptedBot([BadRequest("Bad Request: chat not found")]))
+        _send(Sender(10), ScriptedBot([BadRequest("Bad Request: message is too long")]))
     bot = ScriptedBot([_refused()] * 5)
     with pytest.raises(DeliveryFailed, match="refused"):
         _send(Sender(60, is_running=lambda: False), bot)
@@ -129,77 +136,79 @@ def test_zero_retry_seconds_means_one_attempt():
     assert bot.calls == 1
 
 
-# --- The journal of handled updates ---------------------------------------------------------
 
 
-def _claims(journal: UpdateJournal, ids: list[int]) -> list[bool]:
-    async def run() -> list[bool]:
-        return list(await asyncio.gather(*(journal.claim(i) for i in ids)))
-
-    return asyncio.run(run())
+# --- Chats that moved or are out of reach, 429 pauses, a stopping bot ---------------------------------
 
 
-def test_journal_survives_a_restart_and_skips_handled_ids(tmp_path):
-    path = tmp_path / "cache" / "handled.json"
-    first = UpdateJournal(path)
-    assert _claims(first, [5, 7, 6, 7]) == [True, True, True, False]
-    again = UpdateJournal(path)  # a new process
-    assert 5 in again and 6 in again and 7 in again and 8 not in again
-    assert _claims(again, [6, 8]) == [False, True]
-    assert json.loads(path.read_text())["handled"] == [5, 7, 6, 8]
-    assert [p.name for p in path.parent.iterdir()] == ["handled.json"]  # no temporary file left
+class ChatBot(ScriptedBot):
+    """Records where each message went; fails as scripted per chat."""
+
+    def __init__(self, by_chat: dict[int, list[TelegramError]] | None = None) -> None:
+        super().__init__([])
+        self.by_chat = by_chat or {}
+        self.sent: list[dict] = []
+
+    async def send_message(self, **kwargs):
+        self.calls += 1
+        failures = self.by_chat.get(kwargs["chat_id"])
+        if failures:
+            raise failures.pop(0)
+        self.sent.append(kwargs)
+        return {"sent": kwargs["text"]}
 
 
-def test_journal_is_bounded_and_concurrent_claims_share_writes(tmp_path, monkeypatch):
-    import bot.journal as journal_module
-
-    writes = []
-    real = journal_module._write_atomically
-    monkeypatch.setattr(journal_module, "_write_atomically", lambda p, ids: (writes.append(len(ids)), real(p, ids)))
-    journal = UpdateJournal(tmp_path / "handled.json", capacity=50)
-    assert all(_claims(journal, list(range(1000, 1200))))
-    assert len(journal) == 50 and 1199 in journal and 1000 not in journal
-    assert len(writes) < 200  # group commit: claims waiting on one write share the next
-    assert json.loads((tmp_path / "handled.json").read_text())["handled"] == list(range(1150, 1200))
+def _send_to(sender: Sender, bot, chat_id: int, **extra):
+    return asyncio.run(sender.send_message(bot, f"message 1/1 to chat {chat_id}", chat_id=chat_id, text="xin chào",
+                                           **extra))
 
 
-@pytest.mark.parametrize("content", [b"", b"{not json", b'{"format": 99, "handled": [1]}',
-                                     b'{"format": 1, "handled": ["x"]}', b"\x00\xff" * 10])
-def test_damaged_journal_is_ignored_with_a_warning(tmp_path, caplog, content):
-    path = tmp_path / "handled.json"
-    path.write_bytes(content)
-    with caplog.at_level(logging.WARNING, logger="bot.journal"):
-        journal = UpdateJournal(path)
-    assert len(journal) == 0
-    assert any("damaged handled-updates journal" in r.getMessage() for r in caplog.records)
-    assert _claims(journal, [1]) == [True]
-    assert json.loads(path.read_text())["handled"] == [1]
+def test_a_group_that_became_a_supergroup_gets_the_message_at_its_new_id_from_then_on(caplog):
+    bot = ChatBot({-5: [ChatMigrated(-1005)]})
+    sender = Sender(10)
+    with caplog.at_level(logging.INFO, logger="bot.telegram.delivery"):
+        _send_to(sender, bot, -5, reply_parameters={"message_id": 7}, message_thread_id=None)
+        _send_to(sender, bot, -5)
+    assert [m["chat_id"] for m in bot.sent] == [-1005, -1005]
+    assert bot.sent[0]["reply_parameters"] is None  # the old chat's message ids mean nothing there
+    assert bot.calls == 3 and sender.chat_id(-5) == -1005
+    assert sum("became the supergroup -1005" in r.getMessage() for r in caplog.records) == 1
 
 
-def test_unwritable_journal_warns_once_and_keeps_deduplicating(tmp_path, caplog):
-    blocker = tmp_path / "file"
-    blocker.write_text("a file where the cache folder should be")
-    with caplog.at_level(logging.WARNING, logger="bot.journal"):
-        journal = UpdateJournal(blocker / "handled.json")  # unreadable too: a warning, then empty
-    with caplog.at_level(logging.WARNING, logger="bot.journal"):
-        assert _claims(journal, [1, 2, 2, 3]) == [True, True, False, True]
-    warnings = [r.getMessage() for r in caplog.records if "cannot write" in r.getMessage()]
-    assert len(warnings) == 1 and "answered again" in warnings[0]
+@pytest.mark.parametrize("error", [Forbidden("Forbidden: bot was blocked by the user"),
+                                   Forbidden("Forbidden: bot was kicked from the supergroup chat"),
+                                   BadRequest("Bad Request: chat not found")])
+def test_a_chat_out_of_reach_is_one_warning_without_retries(caplog, error):
+    bot = ChatBot({42: [error]})
+    with caplog.at_level(logging.WARNING, logger="bot.telegram.delivery"), pytest.raises(ChatUnavailable):
+        _send_to(Sender(10), bot, 42)
+    assert bot.calls == 1
+    (line,) = [r for r in caplog.records]
+    assert "chat 42" in line.getMessage() and "out of reach" in line.getMessage() and not line.exc_info
 
 
-def test_journal_file_is_replaced_atomically(tmp_path, monkeypatch):
-    """A write that fails half-way leaves the previous journal, never a truncated one."""
-    import retrieval.index.atomic as atomic
+def test_a_429_pauses_every_reply_and_a_stop_abandons_what_waits():
+    async def run() -> tuple[list[float], Sender, ChatBot]:
+        stopping = False
+        sender = Sender(60, is_running=lambda: not stopping, first_pause=0.01)
+        bot = ChatBot({1: [_retry_after(1)]})
+        started = time.monotonic()
+        first = asyncio.create_task(sender.send_message(bot, "m1", chat_id=1, text="a"))
+        await asyncio.sleep(0.05)
+        await sender.send_message(bot, "m2", chat_id=2, text="b")  # waits out chat 1's 429 too
+        await first
+        waited = [time.monotonic() - started]
+        bot.by_chat[3] = [_retry_after(40)]
+        late = asyncio.create_task(sender.send_message(bot, "m3", chat_id=3, text="c"))
+        await asyncio.sleep(0.2)
+        stopping = True
+        stopped_at = time.monotonic()
+        with pytest.raises(Abandoned, match="retry_after|refused"):
+            await late
+        waited.append(time.monotonic() - stopped_at)
+        return waited, sender, bot
 
-    path = tmp_path / "handled.json"
-    journal = UpdateJournal(path)
-    _claims(journal, [1, 2])
-    before = path.read_bytes()
-
-    def boom(src, dst):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(atomic.os, "replace", boom)
-    _claims(journal, [3])
-    assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["handled.json"]
+    waited, _, bot = asyncio.run(run())
+    assert waited[0] >= 1.0  # the second reply waited for the first one's retry_after
+    assert waited[1] < 0.5  # a 40 s retry_after does not hold a stopping bot
+    assert [m["chat_id"] for m in bot.sent] == [2, 1] or [m["chat_id"] for m in bot.sent] == [1, 2]

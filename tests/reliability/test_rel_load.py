@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from bot import telegram_format as fmt
+from bot.telegram import format as fmt
 from rel_support import percentile, replies_by_update, report, rss_kib, wait_until
 from tg_fakeapi import FakeBotAPI
 from tg_support import (

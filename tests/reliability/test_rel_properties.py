@@ -20,9 +20,10 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from bot import telegram_app as tg_app
-from bot import telegram_format as fmt
-from bot.ratelimit import SlidingWindowLimiter
+from bot.telegram import format as fmt
+from bot.telegram.answers import answer_page
+from bot.telegram.ratelimit import SlidingWindowLimiter
+from bot.telegram.state import BotState
 from qa_support import CONFIG_YAML
 from retrieval.answer import messages
 from retrieval.answer.compose import Answer, Outcome, Result
@@ -123,13 +124,13 @@ def check_result(service, question: str, result: Result, max_answers: int) -> No
 _BLOCK = re.compile(r"<blockquote(?: expandable)?>(.*?)</blockquote>", re.DOTALL)
 
 
-def check_pages(state: tg_app.BotState, question: str) -> list[str]:
+def check_pages(state: BotState, question: str) -> list[str]:
     """Render every page of ``question`` as the bot does; check the HTML and the quotes."""
     shown: list[str] = []
     texts: list[str] = []
     result = None
     for page in range(state.tg.max_total_answers // state.tg.answers_per_message + 1):
-        rendered = tg_app.answer_page(state, question, page)
+        rendered = answer_page(state, question, page)
         result = state.answers.get(question, lambda: pytest.fail("the result is cached"))[0]
         for text in rendered.messages:
             assert not problems(text), (problems(text), text[:300])
@@ -152,8 +153,8 @@ def check_pages(state: tg_app.BotState, question: str) -> list[str]:
 @pytest.fixture(scope="module")
 def tg_state(real_service):
     cfg = real_service.cfg
-    return tg_app.BotState(service=real_service, tg=cfg.telegram, max_question_chars=cfg.answer.max_question_chars,
-                           limiter=SlidingWindowLimiter(10, 60))
+    return BotState(service=real_service, tg=cfg.telegram, max_question_chars=cfg.answer.max_question_chars,
+                    limiter=SlidingWindowLimiter(10, 60))
 
 
 @PROPERTY_SETTINGS

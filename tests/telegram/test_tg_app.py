@@ -1,4 +1,4 @@
-"""Unit tests of bot.telegram_app's edges: token, base URL, webhook settings, log redaction."""
+"""Unit tests of the Telegram front end's edges: token, base URL, webhook settings, log redaction."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import logging
 
 import pytest
 
-from bot import telegram_app as app
+from bot.telegram import answers, settings
+from bot.telegram.redact import RedactingFormatter
+from bot.telegram.state import BotState, Pending, QuestionStore, Where
 from retrieval.config import TelegramConfig
 from retrieval.errors import ConfigError
 
@@ -18,14 +20,14 @@ TOKEN = "123456789:AAFake-token_for_loopback_tests_0nly"
                                    "123456789:AAFake token with spaces 0123456789"])
 def test_bad_tokens_are_config_errors_without_the_value(value):
     with pytest.raises(ConfigError) as err:
-        app.read_token({"TELEGRAM_BOT_TOKEN": value})
+        settings.read_token({"TELEGRAM_BOT_TOKEN": value})
     assert "TELEGRAM_BOT_TOKEN" in str(err.value)
     if value.strip():
         assert value.strip() not in str(err.value)
 
 
 def test_good_token_is_read_and_stripped():
-    assert app.read_token({"TELEGRAM_BOT_TOKEN": f"  {TOKEN}\n"}) == TOKEN
+    assert settings.read_token({"TELEGRAM_BOT_TOKEN": f"  {TOKEN}\n"}) == TOKEN
 
 
 @pytest.mark.parametrize(
@@ -38,31 +40,31 @@ def test_good_token_is_read_and_stripped():
     ],
 )
 def test_base_url(value, expected):
-    assert app.read_base_url({"TELEGRAM_BASE_URL": value}) == expected
+    assert settings.read_base_url({"TELEGRAM_BASE_URL": value}) == expected
 
 
 @pytest.mark.parametrize("value", ["127.0.0.1:8081/bot", "ftp://x/bot", "http:///bot"])
 def test_bad_base_url(value):
     with pytest.raises(ConfigError, match="TELEGRAM_BASE_URL"):
-        app.read_base_url({"TELEGRAM_BASE_URL": value})
+        settings.read_base_url({"TELEGRAM_BASE_URL": value})
 
 
 def test_webhook_secret_from_the_named_variable():
     tg = dataclasses.replace(TelegramConfig(), mode="webhook", webhook_secret_env="MY_SECRET")
-    assert app.webhook_secret(tg, {"MY_SECRET": "abc_DEF-123"}) == "abc_DEF-123"
+    assert settings.webhook_secret(tg, {"MY_SECRET": "abc_DEF-123"}) == "abc_DEF-123"
     for bad in ({}, {"MY_SECRET": "has space"}, {"MY_SECRET": "x" * 257}):
         with pytest.raises(ConfigError, match="MY_SECRET"):
-            app.webhook_secret(tg, bad)
+            settings.webhook_secret(tg, bad)
 
 
 def test_webhook_needs_https_url():
     tg = dataclasses.replace(TelegramConfig(), mode="webhook", webhook_url="http://bot.example.vn/hook")
     with pytest.raises(ConfigError, match="webhook_url"):
-        app._check_webhook(tg)
+        settings.check_webhook(tg)
 
 
 def test_redacting_formatter_masks_token_in_messages_and_tracebacks():
-    formatter = app.RedactingFormatter(logging.Formatter("%(message)s"), [TOKEN, TOKEN.split(":")[1]])
+    formatter = RedactingFormatter(logging.Formatter("%(message)s"), [TOKEN, TOKEN.split(":")[1]])
     try:
         raise RuntimeError(f"url http://127.0.0.1/bot{TOKEN}/getMe")
     except RuntimeError:
@@ -76,40 +78,40 @@ def test_redacting_formatter_masks_token_in_messages_and_tracebacks():
 
 
 def test_question_store_is_bounded_and_keys_fit_callback_data():
-    store = app.QuestionStore(capacity=3)
-    keys = [store.add(app.Pending(f"q{i}", app.Where(1, None, i))) for i in range(5)]
+    store = QuestionStore(capacity=3)
+    keys = [store.add(Pending(f"q{i}", Where(1, None, i))) for i in range(5)]
     assert store.get(keys[0]) is None and store.get(keys[1]) is None
     assert store.get(keys[4]).question == "q4"
     data = f"more:{keys[4]}:999"
-    assert len(data.encode()) <= 64 and app.MORE_DATA.match(data)
+    assert len(data.encode()) <= 64 and answers.MORE_DATA.match(data)
 
 
-def make_state(limit: int = 10) -> app.BotState:
-    from bot.ratelimit import SlidingWindowLimiter
+def make_state(limit: int = 10) -> BotState:
+    from bot.telegram.ratelimit import SlidingWindowLimiter
 
-    return app.BotState(service=None, tg=TelegramConfig(), max_question_chars=1000,  # type: ignore[arg-type]
+    return BotState(service=None, tg=TelegramConfig(), max_question_chars=1000,  # type: ignore[arg-type]
                         limiter=SlidingWindowLimiter(limit, 60))
 
 
 def test_claim_page_once_per_page_and_same_chat_only():
     state = make_state()
-    key = state.questions.add(app.Pending("Hà Nội?", app.Where(5, None, 1)))
-    claim = app.claim_page(state, f"more:{key}:1", chat_id=5, user_id=9)
+    key = state.questions.add(Pending("Hà Nội?", Where(5, None, 1)))
+    claim = answers.claim_page(state, f"more:{key}:1", chat_id=5, user_id=9)
     assert claim.pending is not None and claim.page == 1 and claim.toast is None
-    assert app.claim_page(state, f"more:{key}:1", chat_id=5, user_id=9) == app.PageClaim()  # pressed twice
-    assert app.claim_page(state, f"more:{key}:2", chat_id=6, user_id=9).toast  # another chat
-    assert app.claim_page(state, "more:unknown:2", chat_id=5, user_id=9).toast
-    assert app.claim_page(state, "garbage", chat_id=5, user_id=9).toast
-    assert app.claim_page(state, None, chat_id=5, user_id=9).toast
+    assert answers.claim_page(state, f"more:{key}:1", chat_id=5, user_id=9) == answers.PageClaim()  # pressed twice
+    assert answers.claim_page(state, f"more:{key}:2", chat_id=6, user_id=9).toast  # another chat
+    assert answers.claim_page(state, "more:unknown:2", chat_id=5, user_id=9).toast
+    assert answers.claim_page(state, "garbage", chat_id=5, user_id=9).toast
+    assert answers.claim_page(state, None, chat_id=5, user_id=9).toast
 
 
 def test_claim_page_respects_the_user_limit():
     state = make_state(limit=1)
-    key = state.questions.add(app.Pending("Hà Nội?", app.Where(5, None, 1)))
-    assert app.claim_page(state, f"more:{key}:1", chat_id=5, user_id=9).pending
-    refused = app.claim_page(state, f"more:{key}:2", chat_id=5, user_id=9)
+    key = state.questions.add(Pending("Hà Nội?", Where(5, None, 1)))
+    assert answers.claim_page(state, f"more:{key}:1", chat_id=5, user_id=9).pending
+    refused = answers.claim_page(state, f"more:{key}:2", chat_id=5, user_id=9)
     assert refused.pending is None and "giây" in refused.toast
-    assert app.claim_page(state, f"more:{key}:2", chat_id=5, user_id=10).pending  # another user
+    assert answers.claim_page(state, f"more:{key}:2", chat_id=5, user_id=10).pending  # another user
 
 
 def test_webhook_without_the_webhooks_extra_is_a_clear_error():
@@ -117,10 +119,10 @@ def test_webhook_without_the_webhooks_extra_is_a_clear_error():
 
     tg = dataclasses.replace(TelegramConfig(), mode="webhook", webhook_url="https://bot.example.vn/hook")
     if importlib.util.find_spec("tornado") is not None:
-        app._check_webhook(tg)  # installed: nothing to complain about
+        settings.check_webhook(tg)  # installed: nothing to complain about
         return
     with pytest.raises(ConfigError, match=r"python-telegram-bot\[webhooks\]"):
-        app._check_webhook(tg)
+        settings.check_webhook(tg)
 
 
 def test_a_stop_signal_raised_inside_a_codec_is_still_named():
@@ -128,7 +130,7 @@ def test_a_stop_signal_raised_inside_a_codec_is_still_named():
     it with the codec's words around it; the log line still names the signal."""
     import codecs
 
-    from bot.telegram_app import _signal_name, _Stopped
+    from bot.telegram.app import _signal_name, _Stopped
 
     def decode(data, errors="strict"):
         raise _Stopped("SIGTERM")

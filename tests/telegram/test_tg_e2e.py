@@ -327,7 +327,7 @@ def test_burst_of_300_questions_from_60_chats(bot, api):
             assert c.params["text"] != messages.ERROR  # an answer, not an apology
     assert "failed to handle update" not in bot.log_text()[log_start:]
     report(f"burst: 300 questions from 60 chats (50 private, 10 groups) answered exactly once in {elapsed:.2f}s "
-           f"({300 / elapsed:.0f}/s; AIORateLimiter allows ~30 messages/s)")
+           f"({300 / elapsed:.0f}/s; the flood limit allows ~30 messages/s)")
     report(f"bot RSS after the burst: {rss} kB" if rss else "bot RSS: /proc not readable")
 
 

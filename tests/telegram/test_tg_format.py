@@ -1,4 +1,4 @@
-"""Unit tests of bot.telegram_format: HTML rendering, splitting, mentions, highlighting."""
+"""Unit tests of bot.telegram.format: HTML rendering, splitting, mentions, highlighting."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import telegram_format as fmt
+from bot.telegram import format as fmt
 from retrieval.answer.compose import Answer, Outcome, Result
 from tg_html import assert_valid, problems, visible_text
 

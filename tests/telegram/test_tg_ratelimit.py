@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.ratelimit import SlidingWindowLimiter
+from bot.telegram.ratelimit import SlidingWindowLimiter
 
 
 class Clock:

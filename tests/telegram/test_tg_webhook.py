@@ -99,7 +99,7 @@ def test_webhook_is_registered_with_url_and_secret(hook_bot, hook_api):
     (call,) = hook_api.calls_of("setWebhook")
     assert call.params["url"] == hook_bot.url
     assert call.params["secret_token"] == hook_bot.secret
-    assert call.params["allowed_updates"] == ["message", "callback_query"]
+    assert call.params["allowed_updates"] == ["message", "callback_query", "my_chat_member"]
     assert hook_api.calls_of("getMe") and hook_api.calls_of("setMyCommands")
     assert not hook_api.calls_of("getUpdates")  # no polling in webhook mode
 

@@ -10,6 +10,14 @@ and secret token the bot registers; like Telegram, ``getUpdates`` is refused
 the test posts them to the bot itself. It listens on loopback only and never
 forwards anything.
 
+Operations, for the reliability tests: :meth:`FakeBotAPI.revoke` makes every call
+answer 401 (the token revoked with @BotFather); a ``getUpdates`` arriving while
+another one waits ends the waiting one with 409 Conflict, as Telegram does when
+two processes poll with one token; :meth:`FakeBotAPI.block` makes sending to a
+chat answer 403 or 400 "chat not found"; :meth:`FakeBotAPI.migrate` turns a
+group into a supergroup (sending to the old id answers 400 with
+``migrate_to_chat_id``).
+
 Network faults, for the reliability tests: :meth:`FakeBotAPI.inject` makes the
 next calls of a method answer 429 with ``retry_after``, 500 or 502 (JSON or an
 HTML error page), answer late (the client times out), drop the connection
@@ -108,6 +116,10 @@ class FakeBotAPI:
     # before its next getUpdates reaches Telegram; a restarted bot is sent them again.
     lose_confirmations: bool = False
     faults_served: list[tuple[str, str]] = field(default_factory=list)  # (method, kind) of each injected fault
+    revoked: bool = False  # every call answers 401 Unauthorized
+    conflicts: int = 0  # getUpdates calls ended with 409 by a newer one
+    _blocked: dict[int, tuple[int, str]] = field(default_factory=dict)  # chat -> (status, description)
+    _migrated: dict[int, int] = field(default_factory=dict)  # old chat id -> the supergroup's id
 
     def __post_init__(self) -> None:
         self._cond = threading.Condition()
@@ -120,6 +132,7 @@ class FakeBotAPI:
         self._faults: dict[str, list[Fault]] = {}
         self._conns: set[socket.socket] = set()
         self._port = 0
+        self._polls = 0  # getUpdates calls so far; a waiting one ends when a newer one arrives
 
     # --- lifecycle --------------------------------------------------------------
 
@@ -285,6 +298,25 @@ class FakeBotAPI:
             self.faults_served.append((method, fault.kind))
             return fault
 
+    def revoke(self) -> None:
+        """The token is revoked: every call answers 401 Unauthorized from now on."""
+        with self._cond:
+            self.revoked = True
+            self._cond.notify_all()
+
+    def block(self, chat_id: int, status: int = 403, description: str = "Forbidden: bot was blocked by the user") -> None:
+        """Sending to ``chat_id`` fails for good (403 blocked or kicked, 400 chat not found)."""
+        with self._cond:
+            self._blocked[chat_id] = (status, description)
+
+    def migrate(self, old_id: int, new_id: int) -> None:
+        """The group ``old_id`` became the supergroup ``new_id``: sending to the old id answers 400."""
+        with self._cond:
+            self._migrated[old_id] = new_id
+            chat = self._chats.get(old_id)
+            if chat is not None:
+                self._chats[new_id] = {**chat, "id": new_id, "type": "supergroup"}
+
     def push_many(self, updates: list[dict]) -> list[dict]:
         return [self.push(u) for u in updates]
 
@@ -318,7 +350,7 @@ class FakeBotAPI:
         if len(parts) != 2 or not parts[0].startswith("bot"):
             return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
         token, method = parts[0][3:], parts[1]
-        if token != self.token:
+        if token != self.token or self.revoked:
             return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
         params = self._params(content_type, body)
         call = Call(method, params, time.monotonic())
@@ -392,6 +424,9 @@ class FakeBotAPI:
         deadline = time.monotonic() + wait
         with self._cond:
             self.calls.append(Call("getUpdates", params, time.monotonic()))
+            self._polls += 1
+            mine = self._polls
+            self._cond.notify_all()  # a getUpdates still waiting ends with 409 (below)
             if self.webhook:
                 return 409, {"ok": False, "error_code": 409, "description":
                              "Conflict: can't use getUpdates method while webhook is active; "
@@ -399,6 +434,12 @@ class FakeBotAPI:
             if not self.lose_confirmations:  # like Telegram: the offset confirms when the call arrives
                 self._updates = [u for u in self._updates if u["update_id"] >= offset]
             while True:
+                if self._polls != mine:
+                    self.conflicts += 1
+                    return 409, {"ok": False, "error_code": 409, "description": "Conflict: terminated by other "
+                                 "getUpdates request; make sure that only one bot instance is running"}
+                if self.revoked:
+                    return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
                 fresh = [u for u in self._updates if u["update_id"] >= offset]
                 if fresh or time.monotonic() >= deadline or self._server is None:
                     return 200, fresh[:limit]
@@ -406,6 +447,12 @@ class FakeBotAPI:
 
     def _api_sendMessage(self, params: dict) -> tuple[int, Any]:  # noqa: N802
         with self._cond:
+            if params["chat_id"] in self._migrated:
+                return 400, {"ok": False, "error_code": 400, "description": "Bad Request: group chat was upgraded "
+                             "to a supergroup chat", "parameters": {"migrate_to_chat_id": self._migrated[params["chat_id"]]}}
+            if params["chat_id"] in self._blocked:
+                status, description = self._blocked[params["chat_id"]]
+                return status, {"ok": False, "error_code": status, "description": description}
             left = self._fail_sends.get(params["chat_id"], 0)
             if left:
                 self._fail_sends[params["chat_id"]] = left - 1

@@ -1,7 +1,9 @@
-"""Per-user question limit: a sliding window log, with one notice per window.
+"""Per-user limit: a sliding window log, with one notice per window.
 
-Telegram's own flood limits (messages per second per bot, per minute per
-group) are handled by python-telegram-bot's ``AIORateLimiter``; this limit is
+Every update that gets a reply counts (questions, commands, button presses,
+stickers in private): what exceeds the limit is dropped after one notice.
+Telegram's own flood limits are kept by :class:`bot.telegram.delivery.FloodLimit`
+(the whole bot) and :mod:`bot.telegram.pacing` (each group); this limit is
 about fairness between users of the bot.
 """
 
