@@ -18,7 +18,7 @@ WORKDIR /app
 
 # Code, settings and articles (see .dockerignore for what stays out).
 COPY . /app
-RUN pip install /app \
+RUN pip install -c /app/requirements.lock /app \
  && mkdir -p /app/.cache \
  && chown -R bot:bot /app/.cache
 

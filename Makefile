@@ -5,12 +5,13 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 
-.PHONY: run test install index eval bench clean
+.PHONY: run test install index eval bench clean lock
 
-$(VENV)/.installed: pyproject.toml
+# Exact versions from requirements.lock (refresh it with `make lock` after changing dependencies).
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -26,6 +27,12 @@ index: install
 
 eval: install
 	$(PY) -m bot eval ../shared/eval/seeds_dev.yaml
+
+# Re-resolve the exact versions of every dependency (pyproject.toml's ranges) into requirements.lock.
+lock: install
+	$(PY) -m pip install --quiet pip-tools
+	$(PY) -m piptools compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --extra test \
+		--output-file=requirements.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache *.egg-info
