@@ -71,7 +71,7 @@ class RetrievalConfig:
     bigram_weight: float = 0.0
     # The same for accentless questions, over syllable pairs without diacritics.
     accentless_bigram_weight: float = 0.0
-    # Learned re-ranker: feature name -> weight (see retrieval/rank.py FEATURES);
+    # Learned re-ranker: feature name -> weight (see retrieval/search/learned.py FEATURES);
     # empty means the hand-set type_bonus is used instead.
     ranker_weights: dict[str, float] = field(default_factory=dict)
     # Each sentence gets this share of its better neighbour's score (same article).

@@ -22,7 +22,8 @@ from retrieval.errors import BotError, ConfigError, IndexFormatError
 from retrieval.index.sentences import SentenceIndex
 from retrieval.index.build import build_index
 from retrieval.ingest.corpus import Article, load_corpus
-from retrieval.search.rank import rank, start_loading_kernels, uses_kernels
+from retrieval.search.backend import SearchBackend
+from retrieval.search.rerank import rank
 from retrieval.index.segcache import segment_corpus
 from retrieval.text.segment import Segmenter, underthesea_version
 from retrieval.index.store import compat_key, fingerprint, index_path, load_index, load_last_good, save_index
@@ -65,10 +66,15 @@ def _describe(exc: BaseException) -> str:
 
 
 class AnswerService:
-    """Answers questions from one corpus. Thread-safe for concurrent ``answer`` calls."""
+    """Answers questions from one corpus. Thread-safe for concurrent ``answer`` calls.
 
-    def __init__(self, index: SentenceIndex, segmenter: Segmenter, cfg: Config, info: IndexInfo | None = None):
+    ``backend`` runs the search (default: a new :class:`SearchBackend`, owned by this
+    service); :meth:`close` releases it."""
+
+    def __init__(self, index: SentenceIndex, segmenter: Segmenter, cfg: Config, info: IndexInfo | None = None,
+                 *, backend: SearchBackend | None = None):
         self.index = index
+        self.backend = backend or SearchBackend()
         self.segmenter = segmenter
         self.cfg = cfg
         # Abbreviations are segmented once, like any other text.
@@ -221,7 +227,7 @@ class AnswerService:
         words = self.segmenter.terms(text)
         query = self.composer.query(text, words)
         k = max(self.cfg.retrieval.top_k, 2 * (max_answers or 0))
-        hits = rank(self.index, query, text, self.cfg.retrieval, k, self.type_rules)
+        hits = rank(self.backend, self.index, query, text, self.cfg.retrieval, k, self.type_rules)
         decision = self.composer.decide(self.index, query, hits, max_answers)
         if decision.answered:
             message = messages.answer_text(decision.answers)
@@ -232,8 +238,9 @@ class AnswerService:
             }.get(decision.outcome, messages.REFUSAL)
         if truncated and decision.outcome is not Outcome.EMPTY:
             message = messages.TRUNCATED.format(limit=limit) + "\n\n" + message
-        if uses_kernels(self.index):
-            start_loading_kernels(self.index)  # once: numba loads after the first answer
+        # A large index's compiled first stage starts loading now, in the background: once the
+        # first answer is ready, which numba's imports (they hold the interpreter lock) would slow.
+        self.backend.warm_up_after_first_answer(self.index)
         return Result(
             question=question,
             answers=decision.answers,
@@ -242,6 +249,10 @@ class AnswerService:
             truncated=truncated,
             highlight=tuple(self.composer.content_terms(words)),
         )
+
+    def close(self) -> None:
+        """Release the search backend's worker thread (answering still works, on one core)."""
+        self.backend.close()
 
     @staticmethod
     def clean_question(question: str) -> str:

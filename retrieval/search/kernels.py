@@ -1,5 +1,5 @@
 """Compiled inner loops of retrieval's first stage (numba), for large indexes
-(:data:`retrieval.search.rank.KERNEL_MIN_SENTENCES`): an exact MaxScore top-k over the
+(:data:`retrieval.search.backend.KERNEL_MIN_SENTENCES`): an exact MaxScore top-k over the
 sentence fields (:func:`maxscore`) and the posting-list additions of the article
 evidence (:func:`accumulate`). Postings hold a document's number within its
 segment (:data:`retrieval.index.bm25.SEGMENT`); both visit the segments in order.
@@ -9,14 +9,14 @@ stores each posting's term-frequency part as a code into the field's table of
 distinct values). :func:`maxscore` adds the same float64 numbers in the same order
 as the numpy reference (``score[docs] += weights`` per query term, in query order;
 then the fields fused and multiplied by the article evidence factor), so its
-scores are bit for bit those of :func:`retrieval.search.rank.candidates_for`, which
-``tests/test_rank.py`` checks.
+scores are bit for bit those of :func:`retrieval.search.first_stage.candidates_for`,
+which ``tests/test_rank.py`` checks.
 
 numba compiles each function on its first call (seconds) and keeps the machine code
 in its on-disk cache (``cache=True``: next to this file, or under the user's cache
 folder when that is read-only), so a later process only loads it (about a second
-with numba's own start-up; :func:`retrieval.search.rank.start_loading_kernels` does it in
-the background).
+with numba's own start-up; :meth:`retrieval.search.backend.SearchBackend.warm_up_after_first_answer`
+does it in the background).
 
 The arrays are trusted: the index file's hash is checked before they are used
 (:mod:`retrieval.index.store`), and the loops do not check bounds.
@@ -29,22 +29,6 @@ from numba import njit
 
 # Relative slack on the pruning bounds, far above any floating-point rounding of the sums.
 SLACK = 1e-9
-# Sentences are visited in windows of this many ids: the query's essential postings
-# inside a window are added up first, then the sentences they reached are checked.
-# At 1M sentences (one process, same runs): retrieval p50 2.32-2.44 ms at 2048, 2.21-2.36
-# at 4096, 2.29-2.33 at 3072, 2.22-2.35 at 6144-8192, 2.76 at 1024.
-WINDOW = 4096
-# Up to this many sentences of the rarest query terms are scored first, for a starting cut-off
-# (0: none); at least 1.5 x the depth (retrieval.search.rank._maxscore), or the sample could not fill.
-# Each costs a lookup of every query term: at 1M sentences, depth 20, retrieval p50 was 2.28 ms
-# at 32, 2.29 at 24, 2.37 at 64, 2.46 at 128 and 3.20 at 512 (one process, same run).
-SEED = 32
-# A term is left out of the windows' additions ("non-essential": looked up only for the
-# sentences that may still make the cut) only while the bounds of all such terms add up
-# to less than this share of the cut-off. Plain MaxScore uses 1; measured at 1M sentences,
-# looking terms up for every sentence that passes costs more than adding their postings
-# unless the terms left out can add little (p50 11.4 ms at 1, 6.0 ms at 0.25-0.5).
-SHARE = 0.3
 
 
 @njit(cache=True, nogil=True)
@@ -83,7 +67,7 @@ def _largest(values):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def article_factor(art, fold, fold_weight, use_fold, article_weight, out):  # pragma: no cover - compiled
-    """The article evidence factor of every article, as :func:`retrieval.search.rank.candidates_for`
+    """The article evidence factor of every article, as :func:`retrieval.search.first_stage.candidates_for`
     computes it (the same operations on the same float64 numbers): ``art`` (overwritten) plus
     ``fold_weight`` x ``fold`` when ``use_fold``, over its largest value ``top``; ``out`` =
     1 + ``article_weight`` x that. Returns ``top``; when it is not positive no article
@@ -252,7 +236,7 @@ def maxscore(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2, n
     The sentences are visited segment by segment (:data:`retrieval.index.bm25.SEGMENT`
     sentences each, ``segment``): row ``s`` of ``t_lo`` / ``t_hi`` holds each term's
     postings in segment ``seg_first + s``, whose ids are numbers within the segment.
-    :func:`retrieval.search.rank.first_stage` runs two runs of segments of a large index at
+    :func:`retrieval.search.first_stage.first_stage` runs two runs of segments of a large index at
     once, one per core, and merges them. ``shared[0]`` is a k-th best score the calls
     share: each raises it to its own k-th best and takes it as its cut-off when it is
     higher (any value either writes is at most the k-th best of the whole, so a stale
@@ -266,7 +250,7 @@ def maxscore(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2, n
     in query order. Returns the sentences with a positive fused score at least the
     final k-th best (ties kept), in increasing order, their base and fused scores:
     exactly what a full pass and ``best_candidates`` select; and how many sentences
-    were scored exactly. ``window``: :data:`WINDOW`.
+    were scored exactly. ``window``: :data:`retrieval.search.first_stage.WINDOW`.
 
     The cut-off starts from a sample: up to ``seed`` sentences, those of the term with
     the largest bound (the rarest, most telling word), then of the next, and so on, are
