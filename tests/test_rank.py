@@ -130,10 +130,9 @@ def scored(monkeypatch):
     calls: list[tuple[int, int]] = []
     maxscore = kernels.maxscore
 
-    def counting(*args):
-        found = maxscore(*args)
-        t_lo, t_hi = args[12], args[13]
-        calls.append((found[3], int((t_hi - t_lo).sum())))
+    def counting(fields, terms, *args):
+        found = maxscore(fields, terms, *args)
+        calls.append((found[3], int((terms.hi - terms.lo).sum())))
         return found
 
     monkeypatch.setattr(kernels, "maxscore", counting)
@@ -166,20 +165,19 @@ def test_first_stage_in_two_halves_equals_the_full_pass(synthetic, make_backend,
     halves = []
     search = kernels.maxscore
 
-    def recording(*args):
-        halves.append((args[19], args[12].shape[0]))  # first segment, how many
-        return search(*args)
+    def recording(fields, terms, occurrences, segments, *args):
+        halves.append((segments.first, terms.lo.shape[0]))  # first segment, how many
+        return search(fields, terms, occurrences, segments, *args)
 
     monkeypatch.setattr(kernels, "maxscore", recording)
     sums = kernels.accumulate
     scorers = []  # (field, thread, postings) of the article evidence's sums
 
-    def summing(*args):
-        starts, r_lo, r_hi, seg_end = args[3], args[5], args[6], args[8]
-        postings = sum(int(seg_end[b - 1] - p) for p, a, b in zip(starts, r_lo, r_hi) if b > a)
-        scorers.append((args[0] is service.index.article_fold.indices,
-                        threading.current_thread() is threading.main_thread(), postings))
-        return sums(*args)
+    def summing(postings, runs, *args):
+        count = sum(int(runs.seg_end[b - 1] - p) for p, a, b in zip(runs.start, runs.lo, runs.hi) if b > a)
+        scorers.append((postings.indices is service.index.article_fold.indices,
+                        threading.current_thread() is threading.main_thread(), count))
+        return sums(postings, runs, *args)
 
     monkeypatch.setattr(kernels, "accumulate", summing)
     backend = make_backend(window=window, seed=seed, parallel_min_sentences=0, cores=2)
@@ -209,7 +207,7 @@ def test_one_core_searches_in_one_pass(synthetic, make_backend, monkeypatch):
     service, texts = synthetic
     calls = []
     search = kernels.maxscore
-    monkeypatch.setattr(kernels, "maxscore", lambda *a: calls.append((a[19], a[12].shape[0])) or search(*a))
+    monkeypatch.setattr(kernels, "maxscore", lambda *a: calls.append((a[3].first, a[1].lo.shape[0])) or search(*a))
     backend = make_backend(parallel_min_sentences=0, cores=1)
     assert _same(backend, service, texts[:10], service.cfg.retrieval) > 0
     index = service.index

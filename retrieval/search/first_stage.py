@@ -33,6 +33,9 @@ import numpy as np
 from retrieval.config import RetrievalConfig
 from retrieval.index.bm25 import best_candidates, Bm25
 from retrieval.index.sentences import SentenceIndex
+from retrieval.search.kernel_args import (
+    Evidence, FieldPostings, Fields, Occurrences, PostingRuns, Search, Segments, Terms,
+)
 from retrieval.search.query import Query
 
 if TYPE_CHECKING:
@@ -198,19 +201,9 @@ def _dense_stage(
     return candidates, base[candidates], fused[candidates]
 
 
-def compiled_scores(field: Bm25, terms: Sequence[str], out: np.ndarray | None = None) -> np.ndarray:
-    """:meth:`Bm25.scores` in compiled code (the same additions in the same order), in ``out``
-    (``n_docs`` float64, overwritten) when given."""
-    from retrieval.search import kernels
-
-    score = np.empty(field.n_docs) if out is None else out
-    kernels.accumulate(*_sums(field, terms, score)[0])
-    return score
-
-
-def _sums(field: Bm25, terms: Sequence[str], out: np.ndarray) -> tuple[tuple, int]:
-    """(the arguments of :func:`retrieval.search.kernels.accumulate` that put ``field``'s scores
-    for ``terms`` in ``out``, how many postings it adds)."""
+def _runs(field: Bm25, terms: Sequence[str]) -> tuple[PostingRuns, int]:
+    """(:class:`PostingRuns` of ``field``'s postings of ``terms``, how many postings they hold),
+    for :func:`retrieval.search.kernels.accumulate`."""
     cols = np.array([col for col in map(field.column, terms) if col is not None], dtype=np.int64)
     postings = int((field.indptr[cols + 1] - field.indptr[cols]).sum())
     if field.segmented:
@@ -218,8 +211,24 @@ def _sums(field: Bm25, terms: Sequence[str], out: np.ndarray) -> tuple[tuple, in
     else:  # one run per term, in segment 0
         runs = (np.arange(cols.size), np.arange(1, cols.size + 1), np.zeros(cols.size, dtype=np.uint16),
                 field.indptr[cols + 1])
-    return (field.indices, field.codes, field.table, field.indptr[cols], field.idf[cols], *runs, field.segment,
-            out), postings
+    lo, hi, seg_of, seg_end = runs
+    return PostingRuns(start=field.indptr[cols], idf=field.idf[cols], lo=lo, hi=hi, seg_of=seg_of,
+                       seg_end=seg_end), postings
+
+
+def _postings(field: Bm25) -> FieldPostings:
+    """``field``'s :class:`FieldPostings`."""
+    return FieldPostings(indices=field.indices, codes=field.codes, table=field.table)
+
+
+def compiled_scores(field: Bm25, terms: Sequence[str], out: np.ndarray | None = None) -> np.ndarray:
+    """:meth:`Bm25.scores` in compiled code (the same additions in the same order), in ``out``
+    (``n_docs`` float64, overwritten) when given."""
+    from retrieval.search import kernels
+
+    score = np.empty(field.n_docs) if out is None else out
+    kernels.accumulate(_postings(field), _runs(field, terms)[0], field.segment, score)
+    return score
 
 
 def _article_factor(
@@ -232,9 +241,13 @@ def _article_factor(
 
     fold_weight = _fold_weight(query, cfg)
     art, fold, factor = backend.article_buffers(len(index.articles))
-    sums = [_sums(index.article_bm25, query.terms, art)]
+    fields = [(index.article_bm25, query.terms, art)]
     if fold_weight:
-        sums.append(_sums(index.article_fold, query.folded, fold))
+        fields.append((index.article_fold, query.folded, fold))
+    sums = []  # (accumulate's arguments, how many postings it adds) per field
+    for field, terms, out in fields:
+        runs, postings = _runs(field, terms)
+        sums.append(((_postings(field), runs, field.segment, out), postings))
     if len(sums) == 2 and backend.splits(index):
         # The two fields are summed at once, one per core: this thread the one with more
         # postings (the other thread starts later). The kernel runs without the interpreter
@@ -293,37 +306,38 @@ def _maxscore(
     for f, (field, _, _) in enumerate(fields):
         js = [j for j, key in enumerate(terms) if key[0] == f]
         _segment_ranges(field, [terms[j][1] for j in js], js, lo, hi)
-    factor, max_factor = (np.ones(1), 1.0) if evidence is None else evidence
-    arrays = [(field.indices, field.codes, field.table) for field, _, _ in fields]
-    arrays += [arrays[0]] * (3 - len(arrays))
+    postings = [_postings(field) for field, _, _ in fields]
+    postings += [postings[0]] * (3 - len(postings))
+    weights = np.array([w for _, _, w in fields] + [0.0] * (3 - len(fields)))
+    field_bundle = Fields(postings=tuple(postings), count=len(fields), weights=weights)
     t_field = np.array([f for f, _ in terms], dtype=np.int64)
-    field_args = (*arrays[0], *arrays[1], *arrays[2], len(fields),
-                  np.array([w for _, _, w in fields] + [0.0] * (3 - len(fields))), t_field)
-    term_args = (
-        np.array([float(fields[f][0].idf[col]) for f, col in terms], dtype=np.float64),
-        np.array([scale[key] for key in terms], dtype=np.float64),
-        np.array([bound[key] for key in terms], dtype=np.float64),
-        np.array([f for f, _ in occurrences], dtype=np.int64),
-        np.array([position[key] for key in occurrences], dtype=np.int64),
-    )
+    t_idf = np.array([float(fields[f][0].idf[col]) for f, col in terms], dtype=np.float64)
+    t_scale = np.array([scale[key] for key in terms], dtype=np.float64)
+    t_bound = np.array([bound[key] for key in terms], dtype=np.float64)
+    in_query_order = Occurrences(field=np.array([f for f, _ in occurrences], dtype=np.int64),
+                                 term=np.array([position[key] for key in occurrences], dtype=np.int64))
+    factor, max_factor = (np.ones(1), 1.0) if evidence is None else evidence
+    article_evidence = Evidence(article_ids=index.sentence_article_ids, factor=factor,
+                                used=evidence is not None, largest=max_factor)
+    seed = max(backend.seed, depth + depth // 2) if backend.seed else 0  # the sample must be able to fill
+    search = Search(k=depth, window=backend.window, seed=seed, share=backend.share)
     shared = np.zeros(1)  # the calls' common k-th best so far
-    seed = max(backend.seed, depth + depth // 2) if backend.seed else 0
-    search_args = (n_docs, index.sentence_article_ids, factor, evidence is not None, max_factor,
-                   depth, backend.window, seed, backend.share, shared)
 
-    def search(first: int, last: int) -> tuple:
+    def call(first: int, last: int) -> tuple[Fields, Terms, Occurrences, Segments, Evidence, Search, np.ndarray]:
         """The kernel's arguments for segments ``first`` to ``last - 1``."""
-        return (*field_args, lo[first:last], hi[first:last], *term_args, first, segment, *search_args)
+        part = Terms(field=t_field, lo=lo[first:last], hi=hi[first:last], idf=t_idf, scale=t_scale, bound=t_bound)
+        segments = Segments(first=first, size=segment, n_docs=n_docs)
+        return field_bundle, part, in_query_order, segments, article_evidence, search, shared
 
     if not backend.splits(index) or n_segs < 2:
-        docs, base, fused, _ = kernels.maxscore(*search(0, n_segs))
+        docs, base, fused, _ = kernels.maxscore(*call(0, n_segs))
         return docs, base, fused
     # Two runs of segments, one per core, with about as many of the question's postings each.
     work = np.cumsum((hi - lo).sum(axis=1))
     split = min(max(int(np.searchsorted(work, work[-1] / 2)) + 1, 1), n_segs - 1)
     # Both calls' arguments are made first: the other thread then needs the interpreter lock
     # only to enter the kernel.
-    mine, theirs = search(0, split), search(split, n_segs)
+    mine, theirs = call(0, split), call(split, n_segs)
     second = backend.submit(kernels.maxscore, *theirs)
     halves = (kernels.maxscore(*mine), second.result())
     docs = np.concatenate([h[0] for h in halves])
