@@ -24,15 +24,14 @@ from retrieval.search import first_stage
 
 log = logging.getLogger(__name__)
 
-# From this many sentences on, the first stage runs in compiled code (retrieval.search.kernels, numba).
-# Below it the numpy pass takes at most a few milliseconds more (100k sentences: retrieval p50
-# 5.9 ms in numpy, 4.6 ms compiled), and the process is spared numba's start-up time and
-# memory (about 1 s and 100-170 MB of RSS).
+# From this many sentences on, the first stage runs in compiled code: below it the numpy pass is
+# at most a few milliseconds slower, not worth numba's start-up time and memory (1 s, 100-170 MB).
 KERNEL_MIN_SENTENCES = 200_000
-# From this many sentences on, the compiled first stage searches two halves of the index
-# (runs of segments) at once, one per core (measured at 1M sentences: p50 4.75 -> 3.94 ms in one process, same run).
+# From this many sentences on, the kernels search two halves of the index at once, one per
+# core: below it, handing half the work to another thread saves less than it costs.
 PARALLEL_MIN_SENTENCES = 400_000
-# Seconds between the first answer and the start of the kernels' loading.
+# Seconds between the first answer and the start of the kernels' loading: the answer goes out
+# first (numba's imports hold the interpreter lock, and slow even the thread that starts them).
 LOAD_DELAY = 0.2
 
 

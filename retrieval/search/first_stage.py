@@ -43,22 +43,15 @@ if TYPE_CHECKING:
 
 Field = tuple[Bm25, Sequence[str], float]  # a sentence field, its query terms, its weight
 
-# MaxScore's settings (retrieval.search.kernels.maxscore), the defaults of SearchBackend.
-# Sentences are visited in windows of this many ids: the query's essential postings
-# inside a window are added up first, then the sentences they reached are checked.
-# At 1M sentences (one process, same runs): retrieval p50 2.32-2.44 ms at 2048, 2.21-2.36
-# at 4096, 2.29-2.33 at 3072, 2.22-2.35 at 6144-8192, 2.76 at 1024.
+# MaxScore's settings (the defaults of SearchBackend). Sentences per window (the essential
+# terms' postings in a window are added up before its sentences are checked): the fastest at 1M.
 WINDOW = 4096
-# Up to this many sentences of the rarest query terms are scored first, for a starting cut-off
-# (0: none); at least 1.5 x the depth (:func:`_maxscore`), or the sample could not fill.
-# Each costs a lookup of every query term: at 1M sentences, depth 20, retrieval p50 was 2.28 ms
-# at 32, 2.29 at 24, 2.37 at 64, 2.46 at 128 and 3.20 at 512 (one process, same run).
+# Sentences of the rarest terms scored first for a starting cut-off (0: none): enough to prune
+# from the first window on, few enough that their lookups of every term do not show.
 SEED = 32
-# A term is left out of the windows' additions ("non-essential": looked up only for the
-# sentences that may still make the cut) only while the bounds of all such terms add up
-# to less than this share of the cut-off. Plain MaxScore uses 1; measured at 1M sentences,
-# looking terms up for every sentence that passes costs more than adding their postings
-# unless the terms left out can add little (p50 11.4 ms at 1, 6.0 ms at 0.25-0.5).
+# A term is left out of the windows' additions (looked up only for sentences that may still make
+# the cut) only while such terms' bounds add up to less than this share of the cut-off: a lookup
+# per passing sentence costs more than adding the postings unless those terms can add little.
 SHARE = 0.3
 
 
