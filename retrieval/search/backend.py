@@ -94,11 +94,10 @@ class SearchBackend:
         return self.uses_kernels(index) and self._ready.is_set()
 
     def load_kernels(self, index: SentenceIndex) -> None:
-        """Import the compiled kernels and load their machine code for ``index``'s arrays
-        (numba's cache; compiled once when the cache is cold), then let the first stage
-        use them. Blocks; :meth:`warm_up_after_first_answer` calls it in the background."""
-        from retrieval.search import kernels  # noqa: F401 - numba loads here, not at import time
-
+        """Import the compiled kernels (numba loads here, not at import time) and load their
+        machine code for ``index``'s arrays (numba's cache; compiled once when the cache is
+        cold), then let the first stage use them. Blocks; :meth:`warm_up_after_first_answer`
+        calls it in the background."""
         first_stage.warm_kernels(self, index)
         self._ready.set()
 
