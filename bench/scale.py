@@ -60,11 +60,12 @@ What is measured, per size
   answer" is the wall time from starting the process to its first answer.
 * **RSS**: that process's resident memory (``VmRSS``) after answering every
   question ``--repeats`` times; "peak" is its ``VmHWM``.
-* **retrieval p50/p95**: ``retrieval.search.rank.rank(index, query, text, cfg.retrieval, 10)``
-  per question, the question already analysed (in the fresh process). From
-  200,000 sentences on, the compiled first stage loads in the background after
-  the first answer; the timings start once it is loaded (``kernels_ready_s``:
-  how long after the first answer that was).
+* **retrieval p50/p95**: ``retrieval.search.rerank.rank(service.backend, index, query, text,
+  cfg.retrieval, 10)`` per question, the question already analysed (in the fresh
+  process). From 200,000 sentences on, the compiled first stage loads in the
+  background after the first answer (``SearchBackend.warm_up_after_first_answer``);
+  the timings start once it is loaded (``kernels_ready_s``: how long after the
+  first answer that was).
 * **ask p50/p95**: ``service.answer(text)``: normalize, segment, analyse,
   retrieve, compose. The segmenter's cache is cleared before each call, so
   every call segments its question as a new question would be.
@@ -475,14 +476,15 @@ def memory_mb() -> dict:
 
 def time_service(service, texts: Sequence[str], repeats: int) -> dict:
     """Retrieval (``rank`` on analysed questions) and whole-ask timings of ``service``."""
-    from retrieval.search.rank import rank
+    from retrieval.search.rerank import rank
 
     cfg = service.cfg.retrieval
     analysed = [(t, service.composer.query(t, service.segmenter.terms(t))) for t in texts]
     retrieval_runs, ask_runs = [], []
     answered = 0
     for _ in range(repeats):
-        retrieval_runs.append([timed_ms(lambda: rank(service.index, q, t, cfg, TOP_K))[0] for t, q in analysed])
+        retrieval_runs.append([timed_ms(lambda: rank(service.backend, service.index, q, t, cfg, TOP_K))[0]
+                               for t, q in analysed])
         ask = []
         for t in texts:
             service.segmenter.terms.cache_clear()  # a new question is segmented, not looked up
@@ -506,7 +508,6 @@ CHILD_CODE = (
 def serve(spec_file: str, started: float) -> None:
     """The fresh process: load the saved index, answer one question (report), then time
     every question and report the timings and memory. One JSON line per report."""
-    from retrieval.search.rank import uses_kernels, wait_for_kernels
     from retrieval.service import AnswerService
 
     spec = json.loads(Path(spec_file).read_text(encoding="utf-8"))
@@ -524,8 +525,8 @@ def serve(spec_file: str, started: float) -> None:
     # A large index loads its compiled first stage in the background after the first answer
     # (questions meanwhile get the numpy pass): time the steady state.
     kernels_s = None
-    if uses_kernels(service.index):
-        if not wait_for_kernels(timeout=600):
+    if service.backend.uses_kernels(service.index):
+        if not service.backend.wait_for_kernels(timeout=600):
             raise SystemExit("error: the compiled first stage did not load")
         kernels_s = round(time.perf_counter() - answered, 3)
     timings = time_service(service, spec["questions"], spec["repeats"])

@@ -7,7 +7,7 @@ For every question of half A, typed with and without diacritics, the first
 stage (BM25 fields, article evidence) proposes ``retrieval.rerank_depth``
 sentences; a sentence is a positive when it belongs to the gold paragraph and
 holds a gold answer. A logistic regression (scikit-learn) on the features of
-``retrieval.search.rank.FEATURES`` learns how much each counts; the score used at run
+``retrieval.search.learned.FEATURES`` learns how much each counts; the score used at run
 time is ``exp(w · features)``, so only the weights are stored, in config.yaml.
 Half B is never looked at while fitting; its figures are reported for honesty.
 Needs scikit-learn (``pip install scikit-learn``), only for fitting.
@@ -32,7 +32,8 @@ import xquad  # noqa: E402
 from retrieval.config import load_config  # noqa: E402
 from retrieval.text.normalize import fold_diacritics  # noqa: E402
 from retrieval.text.answer_types import TypeRules  # noqa: E402
-from retrieval.search.rank import candidates_for, FEATURES, features  # noqa: E402
+from retrieval.search.first_stage import candidates_for  # noqa: E402
+from retrieval.search.learned import FEATURES, features  # noqa: E402
 from retrieval.service import AnswerService  # noqa: E402
 
 

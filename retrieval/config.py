@@ -108,7 +108,7 @@ class RetrievalConfig:
              "that shares a phrase.")
     ranker_weights: dict[str, float] = setting(
         {}, "Learned re-ranker (bench/train_ranker.py fits it on XQuAD half A): feature -> weight, see "
-            "retrieval/search/rank.py. Empty: the hand-set type_bonus is used instead.")
+            "retrieval/search/learned.py. Empty: the hand-set type_bonus is used instead.")
     bigram_weight: float = setting(
         0.0, "Weight of a field of syllable pairs ('lưu+vực'), which rewards phrases; 0: not built.")
     accentless_bigram_weight: float = setting(

@@ -22,7 +22,8 @@ from retrieval.errors import BotError, ConfigError, IndexFormatError
 from retrieval.index.sentences import SentenceIndex
 from retrieval.index.build import build_index
 from retrieval.ingest.corpus import Article, load_corpus
-from retrieval.search.rank import rank, start_loading_kernels, uses_kernels
+from retrieval.search.backend import SearchBackend
+from retrieval.search.rerank import rank
 from retrieval.index.segcache import segment_corpus
 from retrieval.search.correct import Corrector
 from retrieval.text.lexicon import Lexicon
@@ -69,11 +70,16 @@ def _describe(exc: BaseException) -> str:
 
 
 class AnswerService:
-    """Answers questions from one corpus. Thread-safe for concurrent ``answer`` calls."""
+    """Answers questions from one corpus. Thread-safe for concurrent ``answer`` calls.
+
+    ``backend`` runs the search (default: a new :class:`SearchBackend`, owned by this
+    service); :meth:`close` releases it. ``lexicon``: the ordinary Vietnamese words the
+    answer-or-refuse decision tells from names (default: underthesea's dictionary)."""
 
     def __init__(self, index: SentenceIndex, segmenter: Segmenter, cfg: Config, info: IndexInfo | None = None,
-                 lexicon: Lexicon | None = None):
+                 *, backend: SearchBackend | None = None, lexicon: Lexicon | None = None):
         self.index = index
+        self.backend = backend or SearchBackend()
         # Questions are rewritten the way the index's articles were (one spelling per meaning).
         self.segmenter = segmenter.rewriting(variants_for(cfg.retrieval.equivalents))
         self.cfg = cfg
@@ -231,7 +237,7 @@ class AnswerService:
         words = self._words(text)
         query = self.composer.query(text, words)
         k = max(self.cfg.retrieval.top_k, 2 * (max_answers or 0))
-        hits = rank(self.index, query, text, self.cfg.retrieval, k, self.type_rules)
+        hits = rank(self.backend, self.index, query, text, self.cfg.retrieval, k, self.type_rules)
         decision = self.composer.decide(self.index, query, hits, text, max_answers)
         if decision.answered:
             message = messages.answer_text(decision.answers)
@@ -243,8 +249,9 @@ class AnswerService:
             message = messages.refusal_text(decision.suggestions)
         if truncated and decision.outcome is not Outcome.EMPTY:
             message = messages.TRUNCATED.format(limit=limit) + "\n\n" + message
-        if uses_kernels(self.index):
-            start_loading_kernels(self.index)  # once: numba loads after the first answer
+        # A large index's compiled first stage starts loading now, in the background: once the
+        # first answer is ready, which numba's imports (they hold the interpreter lock) would slow.
+        self.backend.warm_up_after_first_answer(self.index)
         return Result(
             question=question,
             answers=decision.answers,
@@ -269,6 +276,10 @@ class AnswerService:
     def idf(self, term: str) -> float | None:
         """The sentence index's IDF of ``term`` (None: no sentence holds it)."""
         return self.index.bm25.idf_of(term)
+
+    def close(self) -> None:
+        """Release the search backend's worker thread (answering still works, on one core)."""
+        self.backend.close()
 
     @staticmethod
     def clean_question(question: str) -> str:

@@ -90,19 +90,20 @@ def test_sentence_kinds_examples(sentence, kinds):
 def test_a_question_reads_no_text_of_a_candidate_without_its_kind(ws_service, monkeypatch):
     """The type bonus reads the text only of candidates whose recorded kinds include the
     asked-for kind (what makes it cheap on a large index)."""
-    from retrieval.search import rank
+    from retrieval.search import rerank
+    from retrieval.search.first_stage import first_stage
 
     index = ws_service.index
     cfg = ws_service.cfg.retrieval
     question = "Dự án có bao nhiêu camera?"
     query = ws_service.composer.query(question, ws_service.segmenter.terms(question))
     assert query.qtype == "number"
-    candidates, _, fused = rank.first_stage(index, query, cfg)
+    candidates, _, fused = first_stage(ws_service.backend, index, query, cfg)
     read: list[int] = []
     original = type(index).text
     monkeypatch.setattr(type(index), "text", lambda self, i: read.append(i) or original(self, i))
     asked = at.asked_for(query.qtype, question, at.TypeRules.from_config(cfg))
-    rank._type_bonus(index, candidates, fused, fused.copy(), asked, at.TypeRules.from_config(cfg), cfg, len(fused))
+    rerank._type_bonus(index, candidates, fused, fused.copy(), asked, at.TypeRules.from_config(cfg), cfg, len(fused))
     without = [int(i) for i in candidates if not index.sentences.kinds[i] & at.NUMBER]
     assert without and read, "the question should have candidates with and without numbers"
     assert not set(read) & set(without)

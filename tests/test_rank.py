@@ -1,5 +1,6 @@
-"""The first stage (rank.first_stage, MaxScore in retrieval.search.kernels) returns exactly what a pass
-over every sentence (rank.candidates_for) returns: the same candidates and the same scores, bit for bit."""
+"""The first stage (first_stage.first_stage, MaxScore in retrieval.search.kernels) returns exactly what a
+pass over every sentence (first_stage.candidates_for) returns: the same candidates and the same scores, bit
+for bit; and the SearchBackend that runs it loads its kernels, splits its work and closes as documented."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import dataclasses
 from collections import Counter
 import random
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -14,8 +16,9 @@ import pytest
 from qa_support import replace_section, ws_segmenter
 import retrieval.index.bm25 as index_module
 from retrieval.text import answer_types
-from retrieval.search import kernels
-from retrieval.search import rank
+from retrieval.search import first_stage, kernels, rerank
+from retrieval.search.backend import SearchBackend
+from retrieval.index.bm25 import Hit
 from retrieval.index.build import build_index
 from retrieval.ingest.corpus import Article
 from retrieval.text.normalize import fold_diacritics
@@ -61,11 +64,28 @@ def questions(seed: int, n: int = 60) -> list[str]:
     return out
 
 
-@pytest.fixture(autouse=True)
-def compiled_first_stage(monkeypatch):
-    """These corpora are small: make first_stage use the compiled kernel anyway (loaded)."""
-    monkeypatch.setattr(rank, "KERNEL_MIN_SENTENCES", 0)
-    rank._kernels_ready.set()
+@pytest.fixture
+def make_backend(synthetic):
+    """Backends for the synthetic index: compiled from 0 sentences on (these corpora are
+    small) and loaded, unless ``loaded=False``; other settings as given. Closed afterwards."""
+    made: list[SearchBackend] = []
+
+    def make(loaded: bool = True, **settings) -> SearchBackend:
+        backend = SearchBackend(**{"kernel_min_sentences": 0} | settings)
+        made.append(backend)
+        if loaded:
+            backend.load_kernels(synthetic[0].index)
+        return backend
+
+    yield make
+    for backend in made:
+        backend.close()
+
+
+@pytest.fixture
+def backend(make_backend) -> SearchBackend:
+    """A backend that runs the compiled kernels on the synthetic index, on one core or two as the machine has."""
+    return make_backend()
 
 
 # (corpus seed, segment size): one segment as in a small index, and segments of 64 sentences
@@ -85,13 +105,13 @@ def synthetic(request, repo_config):
     return AnswerService(index, seg, repo_config), questions(seed)
 
 
-def _same(service: AnswerService, texts: list[str], cfg) -> int:
+def _same(backend: SearchBackend, service: AnswerService, texts: list[str], cfg) -> int:
     """Assert first_stage == candidates_for for every question; how many had candidates."""
     compared = 0
     for text in texts:
         query = service.composer.query(text, service.segmenter.terms(text))
-        full = rank.candidates_for(service.index, query, cfg)
-        found = rank.first_stage(service.index, query, cfg)
+        full = first_stage.candidates_for(service.index, query, cfg)
+        found = first_stage.first_stage(backend, service.index, query, cfg)
         if full is None:
             assert found is None, text
             continue
@@ -110,10 +130,9 @@ def scored(monkeypatch):
     calls: list[tuple[int, int]] = []
     maxscore = kernels.maxscore
 
-    def counting(*args):
-        found = maxscore(*args)
-        t_lo, t_hi = args[12], args[13]
-        calls.append((found[3], int((t_hi - t_lo).sum())))
+    def counting(fields, terms, *args):
+        found = maxscore(fields, terms, *args)
+        calls.append((found[3], int((terms.hi - terms.lo).sum())))
         return found
 
     monkeypatch.setattr(kernels, "maxscore", counting)
@@ -122,53 +141,50 @@ def scored(monkeypatch):
 
 # Windows smaller than the corpus (many windows, the cut-off rising across them) and larger.
 # Seeds: none (the cut-off starts at 0), a few sentences, the default.
-@pytest.mark.parametrize("window", [1, 7, 64, kernels.WINDOW])
+@pytest.mark.parametrize("window", [1, 7, 64, first_stage.WINDOW])
 @pytest.mark.parametrize("depth", [1, 3, 10, 50, 100_000])
 @pytest.mark.parametrize("bigrams", [False, True])
-@pytest.mark.parametrize("seed", [0, 3, kernels.SEED])
-def test_first_stage_equals_the_full_pass(synthetic, monkeypatch, scored, window, depth, bigrams, seed):
+@pytest.mark.parametrize("seed", [0, 3, first_stage.SEED])
+def test_first_stage_equals_the_full_pass(synthetic, make_backend, scored, window, depth, bigrams, seed):
     service, texts = synthetic
-    monkeypatch.setattr(kernels, "WINDOW", window)
-    monkeypatch.setattr(kernels, "SEED", seed)
+    backend = make_backend(window=window, seed=seed)
     cfg = dataclasses.replace(service.cfg.retrieval, rerank_depth=depth, bigram_weight=0.7 if bigrams else 0.0)
-    assert _same(service, texts, cfg) > len(texts) // 2
+    assert _same(backend, service, texts, cfg) > len(texts) // 2
     if depth <= 10:
         # The bounds did the work: most questions scored fewer sentences than their postings hold.
         assert sum(exact < postings for exact, postings in scored) > len(scored) // 2
 
 
-@pytest.mark.parametrize("window", [1, 64, kernels.WINDOW])
+@pytest.mark.parametrize("window", [1, 64, first_stage.WINDOW])
 @pytest.mark.parametrize("depth", [1, 10, 100_000])
-@pytest.mark.parametrize("seed", [0, kernels.SEED])
-def test_first_stage_in_two_halves_equals_the_full_pass(synthetic, monkeypatch, window, depth, seed):
+@pytest.mark.parametrize("seed", [0, first_stage.SEED])
+def test_first_stage_in_two_halves_equals_the_full_pass(synthetic, make_backend, monkeypatch, window, depth, seed):
     """A large index is searched in two halves at once (one per core), sharing their k-th best,
     and merged: the same candidates and scores as one pass over every sentence."""
     service, texts = synthetic
     halves = []
     search = kernels.maxscore
 
-    def recording(*args):
-        halves.append((args[19], args[12].shape[0]))  # first segment, how many
-        return search(*args)
+    def recording(fields, terms, occurrences, segments, *args):
+        halves.append((segments.first, terms.lo.shape[0]))  # first segment, how many
+        return search(fields, terms, occurrences, segments, *args)
 
     monkeypatch.setattr(kernels, "maxscore", recording)
     sums = kernels.accumulate
     scorers = []  # (field, thread, postings) of the article evidence's sums
 
-    def summing(*args):
-        starts, r_lo, r_hi, seg_end = args[3], args[5], args[6], args[8]
-        postings = sum(int(seg_end[b - 1] - p) for p, a, b in zip(starts, r_lo, r_hi) if b > a)
-        scorers.append((args[0] is service.index.article_fold.indices,
-                        threading.current_thread() is threading.main_thread(), postings))
-        return sums(*args)
+    def summing(postings, runs, *args):
+        count = sum(int(runs.seg_end[b - 1] - p) for p, a, b in zip(runs.start, runs.lo, runs.hi) if b > a)
+        scorers.append((postings.indices is service.index.article_fold.indices,
+                        threading.current_thread() is threading.main_thread(), count))
+        return sums(postings, runs, *args)
 
     monkeypatch.setattr(kernels, "accumulate", summing)
-    monkeypatch.setattr(kernels, "WINDOW", window)
-    monkeypatch.setattr(kernels, "SEED", seed)
-    monkeypatch.setattr(rank, "PARALLEL_MIN_SENTENCES", 0)
-    monkeypatch.setattr(rank, "_cores", lambda: 2)
+    backend = make_backend(window=window, seed=seed, parallel_min_sentences=0, cores=2)
+    halves.clear()  # the loader's own calls
+    scorers.clear()
     cfg = dataclasses.replace(service.cfg.retrieval, rerank_depth=depth)
-    assert _same(service, texts, cfg) > len(texts) // 2
+    assert _same(backend, service, texts, cfg) > len(texts) // 2
     index = service.index
     n_segs = -(-index.bm25.n_docs // index.bm25.segment)
     if n_segs == 1:
@@ -187,34 +203,32 @@ def test_first_stage_in_two_halves_equals_the_full_pass(synthetic, monkeypatch, 
         assert mine[1] and not theirs[1] and mine[0] != theirs[0] and mine[2] >= theirs[2]
 
 
-def test_one_core_searches_in_one_pass(synthetic, monkeypatch):
+def test_one_core_searches_in_one_pass(synthetic, make_backend, monkeypatch):
     service, texts = synthetic
     calls = []
     search = kernels.maxscore
-    monkeypatch.setattr(kernels, "maxscore", lambda *a: calls.append((a[19], a[12].shape[0])) or search(*a))
-    monkeypatch.setattr(rank, "PARALLEL_MIN_SENTENCES", 0)
-    monkeypatch.setattr(rank, "_cores", lambda: 1)
-    assert _same(service, texts[:10], service.cfg.retrieval) > 0
+    monkeypatch.setattr(kernels, "maxscore", lambda *a: calls.append((a[3].first, a[1].lo.shape[0])) or search(*a))
+    backend = make_backend(parallel_min_sentences=0, cores=1)
+    assert _same(backend, service, texts[:10], service.cfg.retrieval) > 0
     index = service.index
     assert set(calls) == {(0, -(-index.bm25.n_docs // index.bm25.segment))}
 
 
-def test_questions_from_several_threads_at_once(synthetic, monkeypatch):
+def test_questions_from_several_threads_at_once(synthetic, make_backend):
     """Each thread's article evidence goes in its own buffers, which the other core also
     writes into for it: questions asked at once from several threads, each split between
     two cores, get the answers they get alone."""
     service, texts = synthetic
-    monkeypatch.setattr(rank, "PARALLEL_MIN_SENTENCES", 0)
-    monkeypatch.setattr(rank, "_cores", lambda: 2)
+    backend = make_backend(parallel_min_sentences=0, cores=2)
     cfg = service.cfg.retrieval
     queries = [service.composer.query(t, service.segmenter.terms(t)) for t in texts]
-    expected = [rank.candidates_for(service.index, q, cfg) for q in queries]
+    expected = [first_stage.candidates_for(service.index, q, cfg) for q in queries]
     failures: list[str] = []
 
     def ask(offset: int) -> None:
         for n in range(3 * len(queries)):
             i = (n + offset) % len(queries)
-            found, full = rank.first_stage(service.index, queries[i], cfg), expected[i]
+            found, full = first_stage.first_stage(backend, service.index, queries[i], cfg), expected[i]
             if (found is None) != (full is None) or (found is not None and not (
                     np.array_equal(found[0], full[0]) and np.array_equal(found[2], full[2][full[0]]))):
                 failures.append(texts[i])
@@ -227,28 +241,29 @@ def test_questions_from_several_threads_at_once(synthetic, monkeypatch):
     assert not failures
 
 
-def test_the_numpy_pass_buffers_are_released_once_the_kernels_answer(synthetic, monkeypatch):
+def test_the_numpy_pass_buffers_are_released_once_the_kernels_answer(synthetic, make_backend):
     """Questions before the kernels are loaded take the numpy pass in reused buffers (two
     float64 arrays of every sentence); the first compiled answer frees them."""
     service, texts = synthetic
     cfg = service.cfg.retrieval
     query = service.composer.query(texts[0], service.segmenter.terms(texts[0]))
-    monkeypatch.setattr(rank, "KERNEL_MIN_SENTENCES", 10**9)
-    dense = rank.first_stage(service.index, query, cfg)
-    assert rank._scratch.buffers[0].size == service.index.bm25.n_docs
-    monkeypatch.setattr(rank, "KERNEL_MIN_SENTENCES", 0)
-    compiled = rank.first_stage(service.index, query, cfg)
-    assert not hasattr(rank._scratch, "buffers")
+    backend = make_backend(loaded=False)
+    dense = first_stage.first_stage(backend, service.index, query, cfg)
+    assert backend._scratch.dense[0].size == service.index.bm25.n_docs
+    backend.load_kernels(service.index)
+    compiled = first_stage.first_stage(backend, service.index, query, cfg)
+    assert backend._scratch.dense is None
     for a, b in zip(dense, compiled):
         np.testing.assert_array_equal(a, b)
 
 
-def test_first_stage_repeated_terms_and_one_term(synthetic):
+def test_first_stage_repeated_terms_and_one_term(synthetic, backend):
     """A word asked twice counts twice (its bound too); a one-word question has one term."""
     service, _ = synthetic
     texts = ["dân dân dân số?", "hà nội hà nội ở đâu?", "dân?", "dê dế dê?", "ha noi ha noi"]
     for depth in (1, 5):
-        assert _same(service, texts, dataclasses.replace(service.cfg.retrieval, rerank_depth=depth)) == len(texts)
+        cfg = dataclasses.replace(service.cfg.retrieval, rerank_depth=depth)
+        assert _same(backend, service, texts, cfg) == len(texts)
 
 
 def test_first_stage_on_the_seeds_for_every_dev_question(ws_service):
@@ -259,37 +274,39 @@ def test_first_stage_on_the_seeds_for_every_dev_question(ws_service):
         pytest.skip(f"dev questions not found at {DEV_QUESTIONS}")
     texts = [q.question for q in load_questions(DEV_QUESTIONS)]
     texts += [fold_diacritics(t) for t in texts]
+    backend = SearchBackend(kernel_min_sentences=0)
+    backend.load_kernels(ws_service.index)
     for depth in (1, 5, 20, 50):
-        assert _same(ws_service, texts, dataclasses.replace(ws_service.cfg.retrieval, rerank_depth=depth)) > 20
+        cfg = dataclasses.replace(ws_service.cfg.retrieval, rerank_depth=depth)
+        assert _same(backend, ws_service, texts, cfg) > 20
 
 
 @pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("change", [dict(), dict(neighbor_weight=0.3), dict(article_weight=0.0), dict(fold_weight=0.0),
                                     dict(accentless_fold_weight=0.0, accentless_bigram_weight=0.0)])
-def test_first_stage_with_other_settings(synthetic, monkeypatch, change, compiled):
+def test_first_stage_with_other_settings(synthetic, make_backend, change, compiled):
     """The defaults; a neighbour weight (the full pass); no article evidence; fewer fields;
     compiled, and in numpy (a small index, or before the kernels are loaded)."""
     service, texts = synthetic
-    if not compiled:
-        monkeypatch.setattr(rank, "KERNEL_MIN_SENTENCES", 10**9)
+    backend = make_backend() if compiled else SearchBackend()
     cfg = replace_section(service.cfg, "retrieval", **change).retrieval
-    assert _same(service, texts, cfg) > len(texts) // 2
+    assert _same(backend, service, texts, cfg) > len(texts) // 2
 
 
-def test_rank_uses_the_first_stage_and_keeps_the_hits(synthetic, monkeypatch):
+def test_rank_uses_the_first_stage_and_keeps_the_hits(synthetic, backend, monkeypatch):
     service, texts = synthetic
     cfg = service.cfg.retrieval
 
-    def full_pass(index, query, cfg):
-        found = rank.candidates_for(index, query, cfg)
+    def full_pass(backend, index, query, cfg):
+        found = first_stage.candidates_for(index, query, cfg)
         return None if found is None else (found[0], found[1][found[0]], found[2][found[0]])
 
     for text in texts[:20]:
         query = service.composer.query(text, service.segmenter.terms(text))
-        pruned = rank.rank(service.index, query, text, cfg, 10)
+        pruned = rerank.rank(backend, service.index, query, text, cfg, 10)
         with monkeypatch.context() as m:
-            m.setattr(rank, "first_stage", full_pass)
-            assert rank.rank(service.index, query, text, cfg, 10) == pruned
+            m.setattr(rerank, "first_stage", full_pass)
+            assert rerank.rank(backend, service.index, query, text, cfg, 10) == pruned
 
 
 def test_a_small_index_never_loads_numba(tmp_path):
@@ -322,57 +339,94 @@ def test_compiled_field_scores_equal_numpy(synthetic):
         query = service.composer.query(text, service.segmenter.terms(text))
         for field, terms in ((index.article_bm25, query.terms), (index.article_fold, query.folded),
                              (index.bm25, query.terms + query.terms)):
-            np.testing.assert_array_equal(rank._compiled_scores(field, terms), field.scores(terms), err_msg=text)
+            np.testing.assert_array_equal(first_stage.compiled_scores(field, terms), field.scores(terms),
+                                          err_msg=text)
 
 
-@pytest.fixture
-def kernels_not_loaded(monkeypatch):
-    """A process that has not loaded the kernels yet."""
-    ready = rank.threading.Event()
-    monkeypatch.setattr(rank, "_kernels_ready", ready)
-    monkeypatch.setattr(rank, "_kernels_started", False)
-    return ready
-
-
-def test_numpy_answers_until_the_kernels_are_loaded(synthetic, kernels_not_loaded):
+def test_numpy_answers_until_the_kernels_are_loaded(synthetic, make_backend):
     """A large index loads numba in the background after its first answer; questions
     asked before it is loaded get the numpy pass (the same candidates); later ones the kernel."""
     service, texts = synthetic
+    backend = make_backend(loaded=False, load_delay=0.05)
+    service = AnswerService(service.index, service.segmenter, service.cfg, backend=backend)
     cfg = service.cfg.retrieval
     calls = []
     maxscore = kernels.maxscore
     with pytest.MonkeyPatch.context() as m:
         m.setattr(kernels, "maxscore", lambda *a: calls.append(1) or maxscore(*a))
-        assert _same(service, texts[:5], cfg) > 0
-        assert not calls and not rank._kernels_started  # the numpy pass; nothing loads yet
+        assert _same(backend, service, texts[:5], cfg) > 0
+        assert not calls and not backend.wait_for_kernels(timeout=0.2)  # the numpy pass; nothing loads yet
         assert service.answer(texts[0]).question == texts[0]  # the service starts the loader
-        assert rank.wait_for_kernels(timeout=120)  # loaded in the background
+        assert backend.wait_for_kernels(timeout=120)  # loaded in the background
         loading = len(calls)  # the loader's own empty calls, and any question after it finished
-        assert _same(service, texts, cfg) > len(texts) // 2
+        assert _same(backend, service, texts, cfg) > len(texts) // 2
         assert len(calls) > loading
 
 
-def test_a_failed_kernel_load_leaves_the_numpy_pass(synthetic, kernels_not_loaded, monkeypatch, caplog):
+def test_a_small_index_does_not_start_the_loader(synthetic):
+    """The service asks its backend to warm up after every answer; below the threshold nothing loads."""
     service, texts = synthetic
+    backend = SearchBackend(kernel_min_sentences=service.index.bm25.n_docs + 1, load_delay=0)
+    small = AnswerService(service.index, service.segmenter, service.cfg, backend=backend)
+    small.answer(texts[0])
+    assert not backend.wait_for_kernels(timeout=0.2)
+    assert not any(t.name == "load-kernels" for t in threading.enumerate())
+
+
+def test_a_failed_kernel_load_leaves_the_numpy_pass(synthetic, make_backend, monkeypatch, caplog):
+    service, texts = synthetic
+    backend = make_backend(loaded=False, load_delay=0)
+    service = AnswerService(service.index, service.segmenter, service.cfg, backend=backend)
 
     def broken(index):
         raise ImportError("numba: no such library")
 
-    monkeypatch.setattr(rank, "load_kernels", broken)
-    with caplog.at_level("ERROR", logger="retrieval.search.rank"):
+    monkeypatch.setattr(backend, "load_kernels", broken)
+    with caplog.at_level("ERROR", logger="retrieval.search.backend"):
         assert service.answer(texts[0]).question == texts[0]
-        assert _same(service, texts, service.cfg.retrieval) > len(texts) // 2
+        assert _same(backend, service, texts, service.cfg.retrieval) > len(texts) // 2
         for _ in range(100):
             if any("numpy pass" in r.getMessage() for r in caplog.records):
                 break
-            rank.time.sleep(0.05)
+            time.sleep(0.05)
     assert any("could not load the compiled first stage" in r.getMessage() for r in caplog.records)
-    assert not kernels_not_loaded.is_set()
-    assert _same(service, texts, service.cfg.retrieval) > len(texts) // 2
+    assert not backend.wait_for_kernels(timeout=0)
+    assert _same(backend, service, texts, service.cfg.retrieval) > len(texts) // 2
+
+
+def test_a_closed_backend_answers_on_one_core(synthetic, make_backend):
+    """close() shuts the second core's worker down; later questions get the same answers in one pass."""
+    service, texts = synthetic
+    running = set(threading.enumerate())
+    backend = make_backend(parallel_min_sentences=0, cores=2)
+    service = AnswerService(service.index, service.segmenter, service.cfg, backend=backend)
+    before = [service.answer(t).to_dict() for t in texts[:10]]
+    assert backend.splits(service.index)
+    workers = [t for t in set(threading.enumerate()) - running if t.name.startswith("first-stage")]
+    assert workers
+    service.close()
+    assert not backend.splits(service.index)
+    assert not any(t.is_alive() for t in workers)
+    assert [service.answer(t).to_dict() for t in texts[:10]] == before
+    assert _same(backend, service, texts, service.cfg.retrieval) > len(texts) // 2
+
+
+@pytest.mark.parametrize("setting", [dict(window=0), dict(seed=-1), dict(share=-0.1), dict(load_delay=-1)])
+def test_a_backend_refuses_impossible_settings(setting):
+    with pytest.raises(ValueError, match="SearchBackend needs"):
+        SearchBackend(**setting)
+
+
+def test_services_do_not_share_a_backend(synthetic, backend):
+    """Each service builds its own backend: loading one's kernels changes nothing for another."""
+    service, _ = synthetic
+    other = AnswerService(service.index, service.segmenter, service.cfg)
+    assert other.backend is not service.backend and not other.backend.wait_for_kernels(timeout=0)
+    assert backend.wait_for_kernels(timeout=0)
 
 
 @pytest.mark.parametrize("k", [1, 3, 10, 100])
-def test_type_bonus_skips_only_candidates_that_cannot_make_the_top_k(synthetic, k):
+def test_type_bonus_skips_only_candidates_that_cannot_make_the_top_k(synthetic, backend, k):
     """rank() examines the answer type only of candidates the bonus could lift into the k
     best; the hits equal those of examining every candidate."""
     service, texts = synthetic
@@ -381,7 +435,7 @@ def test_type_bonus_skips_only_candidates_that_cannot_make_the_top_k(synthetic, 
     typed = 0
     for text in texts:
         query = service.composer.query(text, service.segmenter.terms(text))
-        stage = rank.first_stage(service.index, query, cfg)
+        stage = first_stage.first_stage(backend, service.index, query, cfg)
         if stage is None or not query.qtype:
             continue
         typed += 1
@@ -392,6 +446,6 @@ def test_type_bonus_skips_only_candidates_that_cannot_make_the_top_k(synthetic, 
             if answer_types.has_answer_type(asked, service.index.text(int(i)), rules, cfg.type_window):
                 final[j] *= 1 + cfg.type_bonus
         order = np.lexsort((candidates, -final))[:k]
-        expected = [rank.Hit(int(candidates[j]), float(final[j]), float(base[j])) for j in order]
-        assert rank.rank(service.index, query, text, cfg, k, rules) == expected, text
+        expected = [Hit(int(candidates[j]), float(final[j]), float(base[j])) for j in order]
+        assert rerank.rank(backend, service.index, query, text, cfg, k, rules) == expected, text
     assert typed > 10

@@ -1,5 +1,5 @@
 """Compiled inner loops of retrieval's first stage (numba), for large indexes
-(:data:`retrieval.search.rank.KERNEL_MIN_SENTENCES`): an exact MaxScore top-k over the
+(:data:`retrieval.search.backend.KERNEL_MIN_SENTENCES`): an exact MaxScore top-k over the
 sentence fields (:func:`maxscore`) and the posting-list additions of the article
 evidence (:func:`accumulate`). Postings hold a document's number within its
 segment (:data:`retrieval.index.bm25.SEGMENT`); both visit the segments in order.
@@ -9,14 +9,20 @@ stores each posting's term-frequency part as a code into the field's table of
 distinct values). :func:`maxscore` adds the same float64 numbers in the same order
 as the numpy reference (``score[docs] += weights`` per query term, in query order;
 then the fields fused and multiplied by the article evidence factor), so its
-scores are bit for bit those of :func:`retrieval.search.rank.candidates_for`, which
-``tests/test_rank.py`` checks.
+scores are bit for bit those of :func:`retrieval.search.first_stage.candidates_for`,
+which ``tests/test_rank.py`` checks.
+
+:func:`maxscore` and :func:`accumulate` take their arrays in named bundles
+(:mod:`retrieval.search.kernel_args`), which :mod:`retrieval.search.first_stage` builds.
+They hand them to their compiled cores (:func:`_maxscore`, :func:`_accumulate`) as plain
+tuples: numba types a plain tuple's items in C, a named tuple in Python, which costs
+about 6 µs a call (1% of a question at 1M sentences).
 
 numba compiles each function on its first call (seconds) and keeps the machine code
 in its on-disk cache (``cache=True``: next to this file, or under the user's cache
 folder when that is read-only), so a later process only loads it (about a second
-with numba's own start-up; :func:`retrieval.search.rank.start_loading_kernels` does it in
-the background).
+with numba's own start-up; :meth:`retrieval.search.backend.SearchBackend.warm_up_after_first_answer`
+does it in the background).
 
 The arrays are trusted: the index file's hash is checked before they are used
 (:mod:`retrieval.index.store`), and the loops do not check bounds.
@@ -27,32 +33,26 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from retrieval.search.kernel_args import (
+    Evidence, FieldPostings, Fields, Occurrences, PostingRuns, Search, Segments, Terms,
+)
+
 # Relative slack on the pruning bounds, far above any floating-point rounding of the sums.
 SLACK = 1e-9
-# Sentences are visited in windows of this many ids: the query's essential postings
-# inside a window are added up first, then the sentences they reached are checked.
-# At 1M sentences (one process, same runs): retrieval p50 2.32-2.44 ms at 2048, 2.21-2.36
-# at 4096, 2.29-2.33 at 3072, 2.22-2.35 at 6144-8192, 2.76 at 1024.
-WINDOW = 4096
-# Up to this many sentences of the rarest query terms are scored first, for a starting cut-off
-# (0: none); at least 1.5 x the depth (retrieval.search.rank._maxscore), or the sample could not fill.
-# Each costs a lookup of every query term: at 1M sentences, depth 20, retrieval p50 was 2.28 ms
-# at 32, 2.29 at 24, 2.37 at 64, 2.46 at 128 and 3.20 at 512 (one process, same run).
-SEED = 32
-# A term is left out of the windows' additions ("non-essential": looked up only for the
-# sentences that may still make the cut) only while the bounds of all such terms add up
-# to less than this share of the cut-off. Plain MaxScore uses 1; measured at 1M sentences,
-# looking terms up for every sentence that passes costs more than adding their postings
-# unless the terms left out can add little (p50 11.4 ms at 1, 6.0 ms at 0.25-0.5).
-SHARE = 0.3
+
+
+def accumulate(postings: FieldPostings, runs: PostingRuns, segment: int, out: np.ndarray) -> None:
+    """``out[doc] = 0``, then ``out[doc] += idf[t] * table[codes[p]]`` for every posting ``p``
+    of each term ``t``, term after term: :meth:`Bm25.scores`. A posting's document is
+    ``seg_of[r] * segment + indices[p]`` for its run ``r``."""
+    _accumulate(tuple(postings), tuple(runs), segment, out)
 
 
 @njit(cache=True, nogil=True)
-def accumulate(indices, codes, table, starts, idfs, r_lo, r_hi, seg_of, seg_end, segment, out):  # pragma: no cover
-    """``out[doc] = 0``, then ``out[doc] += idfs[t] * table[codes[p]]`` for every posting ``p``
-    of each term ``t``, term after term: :meth:`Bm25.scores`. Term ``t``'s postings start at
-    ``starts[t]`` and come in runs ``r_lo[t]:r_hi[t]``, run ``r`` ending at ``seg_end[r]`` in
-    segment ``seg_of[r]`` (a posting's document is ``seg_of[r] * segment + indices[p]``)."""
+def _accumulate(postings, runs, segment, out):  # pragma: no cover - compiled
+    """:func:`accumulate` on plain tuples."""
+    indices, codes, table = postings
+    starts, idfs, r_lo, r_hi, seg_of, seg_end = runs
     out[:] = 0.0
     for t in range(starts.size):
         idf = idfs[t]
@@ -83,7 +83,7 @@ def _largest(values):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def article_factor(art, fold, fold_weight, use_fold, article_weight, out):  # pragma: no cover - compiled
-    """The article evidence factor of every article, as :func:`retrieval.search.rank.candidates_for`
+    """The article evidence factor of every article, as :func:`retrieval.search.first_stage.candidates_for`
     computes it (the same operations on the same float64 numbers): ``art`` (overwritten) plus
     ``fold_weight`` x ``fold`` when ``use_fold``, over its largest value ``top``; ``out`` =
     1 + ``article_weight`` x that. Returns ``top``; when it is not positive no article
@@ -116,9 +116,32 @@ def segment_ranges(indptr, seg_ptr, seg_of, seg_end, cols, js, lo, hi):  # pragm
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _value(indices, codes, table, idf, hi, cursor, doc):  # pragma: no cover - compiled
-    """(weight of ``doc`` in the sorted postings ``cursor:hi``, or 0.0; the new cursor).
-    Cursors only move forward: the documents are looked up in increasing order."""
+def _in_field(fields, f, visit, args):  # pragma: no cover - compiled
+    """``visit(fields[f], args)``: the one place where a field's number picks its arrays.
+    The fields' codes may differ in width (uint16, uint32), so the three cannot be one
+    array indexed at run time: each branch is compiled for its own field's types."""
+    if f == 0:
+        return visit(fields[0], args)
+    if f == 1:
+        return visit(fields[1], args)
+    return visit(fields[2], args)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _doc(postings, args):  # pragma: no cover - compiled
+    """The sentence (within its segment) of posting ``p``; ``args``: ``(p,)``."""
+    indices, _, _ = postings
+    (p,) = args
+    return indices[p]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _value(postings, args):  # pragma: no cover - compiled
+    """(weight of ``doc`` in the sorted postings ``cursor:hi``, or 0.0; the new cursor);
+    ``args``: ``(idf, hi, cursor, doc)``. Cursors only move forward: the documents are
+    looked up in increasing order."""
+    indices, codes, table = postings
+    idf, hi, cursor, doc = args
     p = cursor
     if p >= hi or indices[p] >= doc:
         if p < hi and indices[p] == doc:
@@ -143,24 +166,20 @@ def _value(indices, codes, table, idf, hi, cursor, doc):  # pragma: no cover - c
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _lookup(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2,
-            field, idf, hi, cursor, doc):  # pragma: no cover - compiled
-    """:func:`_value` in field ``field`` (0, 1 or 2)."""
-    if field == 0:
-        return _value(idx0, codes0, table0, idf, hi, cursor, doc)
-    if field == 1:
-        return _value(idx1, codes1, table1, idf, hi, cursor, doc)
-    return _value(idx2, codes2, table2, idf, hi, cursor, doc)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _doc(idx0, idx1, idx2, field, p):  # pragma: no cover - compiled
-    """The document of posting ``p`` of field ``field``."""
-    if field == 0:
-        return idx0[p]
-    if field == 1:
-        return idx1[p]
-    return idx2[p]
+def _add_window(postings, args):  # pragma: no cover
+    """Add ``scale`` x the weights of the postings ``p:hi`` below ``we`` into the window's
+    ``acc``; note each newly reached sentence in ``touched``. Returns (cursor, count);
+    ``args``: ``(idf, scale, p, hi, ws, we, acc, seen, touched, n_touched)``."""
+    indices, codes, table = postings
+    idf, scale, p, hi, ws, we, acc, seen, touched, n_touched = args
+    while p < hi and indices[p] < we:
+        d = indices[p] - ws
+        acc[d] += scale * (idf * table[codes[p]])
+        touched[n_touched] = d  # kept only the first time (no branch: it is mispredicted half the time)
+        n_touched += 1 - seen[d]
+        seen[d] = 1
+        p += 1
+    return p, n_touched
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -176,20 +195,6 @@ def _base(values, o_field, o_term, weights, n_fields, sums):  # pragma: no cover
     for f in range(1, n_fields):
         base = base + weights[f] * sums[f]
     return base
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _add_window(indices, codes, table, idf, scale, p, hi, ws, we, acc, seen, touched, n_touched):  # pragma: no cover
-    """Add ``scale`` x the weights of the postings ``p:hi`` below ``we`` into the window's
-    ``acc``; note each newly reached sentence in ``touched``. Returns (cursor, count)."""
-    while p < hi and indices[p] < we:
-        d = indices[p] - ws
-        acc[d] += scale * (idf * table[codes[p]])
-        touched[n_touched] = d  # kept only the first time (no branch: it is mispredicted half the time)
-        n_touched += 1 - seen[d]
-        seen[d] = 1
-        p += 1
-    return p, n_touched
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -233,47 +238,50 @@ def _non_essential(prefix, ne, limit):  # pragma: no cover - compiled
     return ne
 
 
-@njit(cache=True, nogil=True)
-def maxscore(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2, n_fields, weights,
-             t_field, t_lo, t_hi, t_idf, t_scale, t_bound, o_field, o_term,
-             seg_first, segment, n_docs, article_ids, factor, use_factor, max_factor, k, window, seed, share,
-             shared):  # pragma: no cover - compiled
-    """The sentences that can be among the ``k`` best by fused score, with (base, fused).
+def maxscore(
+    fields: Fields, terms: Terms, occurrences: Occurrences, segments: Segments, evidence: Evidence,
+    search: Search, shared: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The sentences that can be among the ``search.k`` best by fused score, with (base, fused).
 
-    Terms ``t`` (sorted by ``t_bound``, ascending) have postings in field ``t_field[t]``
-    (0-2: ``idx``/``codes``/``table`` 0-2) and weigh ``t_idf[t] * table[code]`` in each;
-    ``t_scale[t]`` is the field weight times the term's occurrences in the query and
-    ``t_bound[t]`` that times its largest weight, the most it can add to a base score.
-    Occurrences ``o`` list the query's terms in query order (``o_term``: index into the
-    terms). The base score of a sentence is field 0's sum plus ``weights[f]`` times each
-    other field's sum, its fused score base x ``factor[article_ids[doc]]`` (or base when
-    not ``use_factor``).
+    ``terms`` are searched in ``segments`` (row ``s`` of ``terms.lo`` / ``terms.hi`` holds
+    each term's postings in segment ``segments.first + s``, whose ids are numbers within
+    the segment). :func:`retrieval.search.first_stage.first_stage` runs two runs of
+    segments of a large index at once, one per core, and merges them. ``shared[0]`` is a
+    k-th best score the calls share: each raises it to its own k-th best and takes it as
+    its cut-off when it is higher (any value either writes is at most the k-th best of
+    the whole, so a stale or lost update only prunes less).
 
-    The sentences are visited segment by segment (:data:`retrieval.index.bm25.SEGMENT`
-    sentences each, ``segment``): row ``s`` of ``t_lo`` / ``t_hi`` holds each term's
-    postings in segment ``seg_first + s``, whose ids are numbers within the segment.
-    :func:`retrieval.search.rank.first_stage` runs two runs of segments of a large index at
-    once, one per core, and merges them. ``shared[0]`` is a k-th best score the calls
-    share: each raises it to its own k-th best and takes it as its cut-off when it is
-    higher (any value either writes is at most the k-th best of the whole, so a stale
-    or lost update only prunes less).
+    MaxScore: the terms whose bounds add up to less than ``search.share`` of the current
+    k-th best fused score (over the largest evidence factor) are "non-essential"; only
+    sentences that hold an essential term are visited, window by window
+    (``search.window`` sentences); their bounds are tightened with the non-essential
+    terms' weights, largest first, and only those that still reach the k-th best are
+    scored exactly, every occurrence in query order. Returns the sentences with a
+    positive fused score at least the final k-th best (ties kept), in increasing order,
+    their base and fused scores: exactly what a full pass and ``best_candidates``
+    select; and how many sentences were scored exactly.
 
-    MaxScore: the terms whose bounds add up to less than the current k-th best fused
-    score (over the largest evidence factor, ``max_factor``) are "non-essential";
-    only sentences that hold an essential term are visited, window by window; their
-    bounds are tightened with the non-essential terms' weights, largest first, and
-    only those that still reach the k-th best are scored exactly, every occurrence
-    in query order. Returns the sentences with a positive fused score at least the
-    final k-th best (ties kept), in increasing order, their base and fused scores:
-    exactly what a full pass and ``best_candidates`` select; and how many sentences
-    were scored exactly. ``window``: :data:`WINDOW`.
-
-    The cut-off starts from a sample: up to ``seed`` sentences, those of the term with
-    the largest bound (the rarest, most telling word), then of the next, and so on, are
-    scored exactly first (each sentence once), and the k-th best of them is a lower
+    The cut-off starts from a sample: up to ``search.seed`` sentences, those of the term
+    with the largest bound (the rarest, most telling word), then of the next, and so on,
+    are scored exactly first (each sentence once), and the k-th best of them is a lower
     bound of the final k-th best, so the pruning bites from the first window on instead
     of after k arbitrary sentences.
     """
+    postings, count, weights = fields
+    return _maxscore((tuple(map(tuple, postings)), count, weights), tuple(terms), tuple(occurrences),
+                     tuple(segments), tuple(evidence), tuple(search), shared)
+
+
+@njit(cache=True, nogil=True)
+def _maxscore(fields, terms, occurrences, segments, evidence, search, shared):  # pragma: no cover - compiled
+    """:func:`maxscore` on plain tuples, unpacked in the bundles' order."""
+    postings, n_fields, weights = fields
+    t_field, t_lo, t_hi, t_idf, t_scale, t_bound = terms
+    o_field, o_term = occurrences
+    seg_first, segment, n_docs = segments
+    article_ids, factor, use_factor, max_factor = evidence
+    k, window, seed, share = search
     n_segs = t_lo.shape[0]
     n_terms = t_lo.shape[1]
     prefix = np.empty(n_terms)
@@ -317,21 +325,21 @@ def maxscore(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2, n
                 for t in range(n_terms):
                     lookup[t] = t_lo[s, t]
                 for p in range(first, last):
-                    rel = _doc(idx0, idx1, idx2, t_field[top], p)
+                    rel = _in_field(postings, t_field[top], _doc, (p,))
                     # A sentence that holds a term sampled before (all its postings were) is in the
                     # sample already: counted twice, it could lift the k-th best above the true one.
                     sampled = False
                     for t in range(top + 1, n_terms):
-                        values[t], lookup[t] = _lookup(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2,
-                                                       table2, t_field[t], t_idf[t], t_hi[s, t], lookup[t], rel)
-                        if lookup[t] < t_hi[s, t] and _doc(idx0, idx1, idx2, t_field[t], lookup[t]) == rel:
+                        values[t], lookup[t] = _in_field(postings, t_field[t], _value,
+                                                         (t_idf[t], t_hi[s, t], lookup[t], rel))
+                        if lookup[t] < t_hi[s, t] and _in_field(postings, t_field[t], _doc, (lookup[t],)) == rel:
                             sampled = True
                             break
                     if sampled:
                         continue
                     for t in range(top + 1):
-                        values[t], lookup[t] = _lookup(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2,
-                                                       table2, t_field[t], t_idf[t], t_hi[s, t], lookup[t], rel)
+                        values[t], lookup[t] = _in_field(postings, t_field[t], _value,
+                                                         (t_idf[t], t_hi[s, t], lookup[t], rel))
                     base = _base(values, o_field, o_term, weights, n_fields, sums)
                     fused = base * factor[article_ids[base_doc + rel]] if use_factor else base
                     if not fused > 0:
@@ -365,16 +373,8 @@ def maxscore(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2, n
             we_rel = we - base_doc
             n_touched = 0
             for t in range(ne, n_terms):
-                f = t_field[t]
-                if f == 0:
-                    cursor[t], n_touched = _add_window(idx0, codes0, table0, t_idf[t], t_scale[t], cursor[t],
-                                                       t_hi[s, t], ws_rel, we_rel, acc, seen, touched, n_touched)
-                elif f == 1:
-                    cursor[t], n_touched = _add_window(idx1, codes1, table1, t_idf[t], t_scale[t], cursor[t],
-                                                       t_hi[s, t], ws_rel, we_rel, acc, seen, touched, n_touched)
-                else:
-                    cursor[t], n_touched = _add_window(idx2, codes2, table2, t_idf[t], t_scale[t], cursor[t],
-                                                       t_hi[s, t], ws_rel, we_rel, acc, seen, touched, n_touched)
+                cursor[t], n_touched = _in_field(postings, t_field[t], _add_window, (
+                    t_idf[t], t_scale[t], cursor[t], t_hi[s, t], ws_rel, we_rel, acc, seen, touched, n_touched))
             if n_touched == 0:
                 continue
             ne_w = ne  # the non-essential terms of this window (``ne`` may grow inside it)
@@ -407,8 +407,8 @@ def maxscore(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2, n
                 # The non-essential terms, largest bound first: each replaces its bound by its weight.
                 t = ne_w - 1
                 while t >= 0:
-                    values[t], lookup[t] = _lookup(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2,
-                                                   t_field[t], t_idf[t], t_hi[s, t], lookup[t], rel)
+                    values[t], lookup[t] = _in_field(postings, t_field[t], _value,
+                                                     (t_idf[t], t_hi[s, t], lookup[t], rel))
                     bound += t_scale[t] * values[t] - t_bound[t]
                     if bound * f_doc * (1 + SLACK) < cut:
                         break
@@ -417,8 +417,8 @@ def maxscore(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2, n
                     continue
                 scored += 1
                 for t in range(ne_w, n_terms):
-                    values[t], lookup[t] = _lookup(idx0, codes0, table0, idx1, codes1, table1, idx2, codes2, table2,
-                                                   t_field[t], t_idf[t], t_hi[s, t], lookup[t], rel)
+                    values[t], lookup[t] = _in_field(postings, t_field[t], _value,
+                                                     (t_idf[t], t_hi[s, t], lookup[t], rel))
                 base = _base(values, o_field, o_term, weights, n_fields, sums)
                 fused = base * f_doc if use_factor else base
                 if not fused > 0:

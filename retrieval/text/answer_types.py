@@ -4,7 +4,7 @@ A question asking "ai" wants a person's name, "bao nhiêu" a number, "khi nào" 
 date, "ở đâu" a place; :func:`retrieval.search.query.analyse` names the kind. A
 sentence answers such a question when it holds a thing of that kind which the
 question does not already name, next to the question's own words
-(:func:`has_answer_type`); :mod:`retrieval.search.rank` lifts those sentences.
+(:func:`has_answer_type`); :mod:`retrieval.search.rerank` lifts those sentences.
 
 Part of the check does not depend on the question: a sentence without any number
 cannot answer "bao nhiêu". :func:`sentence_kinds` records, at index time, which
