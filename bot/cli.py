@@ -99,7 +99,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_console(args: argparse.Namespace) -> int:
     from .console import run_console
-    from .questionlog import open_question_log
+    from .insights.log import open_question_log
 
     cfg = _config(args)
     service = _service(args, cfg)
@@ -112,26 +112,27 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     from retrieval.index.atomic import write_atomically
 
-    from . import report
+    from .insights import render, report
+    from .insights.store import open_for_reading
 
     cfg = _config(args)
     try:
         since = report.parse_since(args.since)
     except ValueError as exc:
         raise BotError(str(exc)) from None
-    report.open_for_reading(cfg.question_log_path).close()  # a clear error before the index is loaded
+    open_for_reading(cfg.question_log_path).close()  # a clear error before the index is loaded
     built = report.build_report(cfg.question_log_path, since, *report.service_inputs(_service(args, cfg)),
                                 tz=ZoneInfo(cfg.insights.report_timezone))
     if args.out:
         try:
-            write_atomically(Path(args.out), report.to_html(built).encode("utf-8"))
+            write_atomically(Path(args.out), render.to_html(built).encode("utf-8"))
         except OSError as exc:
             raise BotError(f"cannot write the report to {args.out}: {exc.strerror or exc}") from None
         print(f"report written to {args.out}", file=sys.stderr)
     if args.json:
-        print(report.to_json(built))
+        print(render.to_json(built))
     elif not args.out:
-        print(report.to_text(built))
+        print(render.to_text(built))
     return 0
 
 
