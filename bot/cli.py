@@ -32,12 +32,19 @@ def default_config_path() -> Path | None:
     return None
 
 
-def _setup_logging(level: str) -> None:
+def _setup_logging(level: str, log_format: str = "text") -> None:
+    """Log lines to stderr: text, or one JSON object per line (insights.log_format: json). The
+    Telegram front end later wraps the formatter to mask its secrets (bot.telegram.redact)."""
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if log_format == "json":
+        from .insights.metrics import JsonFormatter
+
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
     # httpx logs every request URL, and Bot API URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # trafilatura warns "discarding data: None" about a page without text, without naming it:
@@ -52,7 +59,7 @@ def _config_path(args: argparse.Namespace) -> Path | None:
 def _config(args: argparse.Namespace) -> Config:
     path = _config_path(args)
     cfg = load_config(path)
-    _setup_logging(cfg.log_level)
+    _setup_logging(cfg.log_level, cfg.insights.log_format)
     if path is None:
         log.info("no config.yaml here or beside the project: every setting at its default")
     return cfg
