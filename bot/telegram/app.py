@@ -6,11 +6,12 @@ ours to bound (:mod:`bot.telegram.lifecycle`). The answering service is built
 once, before the application, and kept with the other shared state in
 ``bot_data`` (:class:`~bot.telegram.state.BotState`), as are the question log
 and the metrics (:mod:`bot.insights`); the metrics endpoint, when
-``insights.metrics_port`` is set, listens from before the index is loaded
-(``/healthz`` answers 503 until the index and the Bot API are ready) to the end. Every update is recorded
-in the journal before Telegram is told it arrived (:class:`RecordingQueue`),
-and taken through a :class:`~bot.telegram.turns.Turn` (:class:`BotApplication`);
-updates fetched before the last stop but not answered are answered first.
+``insights.metrics_port`` is set, listens from before the index is loaded to
+the end (``/healthz`` answers 503 until the index and the Bot API are ready).
+Every update is recorded in the journal before Telegram is told it arrived
+(:class:`RecordingQueue`), and taken through a :class:`~bot.telegram.turns.Turn`
+(:class:`BotApplication`); updates fetched before the last stop but not
+answered are answered first.
 """
 
 from __future__ import annotations

@@ -189,7 +189,8 @@ def test_questions_are_logged_with_hashes_only_and_a_changed_vote_is_one_vote(in
     assert after["docqa_feedback_total:up"] >= 1 and after["docqa_feedback_total:down"] >= 1
     assert after["docqa_question_log_written_total"] >= 4
     report(f"insights: a private and a group question and a refusal logged as private/group rows with 32-hex "
-           f"hashes; 👍 then 👎 on one answer -> one vote of -1; no raw id or name in {', '.join(p.name for p in files)}"
+           f"hashes; 👍 then 👎 on one answer -> one vote of -1; no raw id or name in "
+           f"{', '.join(p.name for p in files)}"
            f" or the log; /metrics: answered +{after['answered'] - before.get('answered', 0):.0f}, "
            f"refused +{after['refused'] - before.get('refused', 0):.0f}")
 
@@ -213,7 +214,7 @@ def test_stats_for_administrators_only(insights_bot, insights_api):
         (photo,) = api.wait_for(lambda a=admin: api.photos(a), 30, "the chart")
         seconds = time.monotonic() - started
         text = [c.params["text"] for c in api.sent(admin) if "Thống kê" in c.params["text"]]
-        assert len(text) == 1 and text[0].startswith("📊 Thống kê 7 ngày"), [c.params["text"] for c in api.sent(admin)]
+        assert len(text) == 1 and text[0].startswith("📊 Thống kê 7 ngày"), text
         assert "Câu hỏi: " in text[0] and "Theo ngày:" in text[0]
         assert photo.params["photo"].startswith(b"\x89PNG")
     admin_help = api.push(private_update(ADMIN_FROM_ENV, "/help"))
