@@ -131,13 +131,16 @@ def bot_message(api: FakeBotAPI, sent_result: dict) -> dict:
 # --- The bot as a subprocess -------------------------------------------------------------
 
 
-def write_bot_config(folder: Path, cache_dir: Path, *, log_level: str = "INFO", telegram: dict | None = None) -> Path:
-    """The project's config.yaml with the seeds as an absolute corpus path and the cache in tmp."""
+def write_bot_config(folder: Path, cache_dir: Path, *, log_level: str = "INFO", telegram: dict | None = None,
+                     insights: dict | None = None) -> Path:
+    """The project's config.yaml with the seeds as an absolute corpus path and the cache in tmp.
+    The question log goes in ``folder`` unless ``insights`` says otherwise."""
     data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
     data["corpus"] = str(SEEDS)
     data["cache_dir"] = str(cache_dir)
     data["log_level"] = log_level
     data.setdefault("telegram", {}).update(telegram or {})
+    data.setdefault("insights", {}).update({"question_log": str(folder / "questions.sqlite"), **(insights or {})})
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -209,14 +212,15 @@ class BotProcess:
 
 
 def start_bot(api: FakeBotAPI, folder: Path, cache_dir: Path, *, log_level: str = "INFO",
-              telegram: dict | None = None, env: dict[str, str] | None = None) -> BotProcess:
+              telegram: dict | None = None, env: dict[str, str] | None = None,
+              insights: dict | None = None) -> BotProcess:
     """Start ``python -m bot telegram`` against ``api`` and wait until it is ready.
 
     Ready means: polling for updates, or in webhook mode (``telegram["mode"] ==
     "webhook"``) the webhook registered with ``api`` and its listener accepting
     connections. ``env`` adds environment variables (e.g. the webhook secret).
     """
-    config = write_bot_config(folder, cache_dir, log_level=log_level, telegram=telegram)
+    config = write_bot_config(folder, cache_dir, log_level=log_level, telegram=telegram, insights=insights)
     log_path = folder / "bot.log"
     log_file = log_path.open("wb")
     if (telegram or {}).get("mode") == "webhook":
