@@ -26,7 +26,7 @@ from retrieval.search.backend import SearchBackend
 from retrieval.search.rerank import rank
 from retrieval.index.segcache import segment_corpus
 from retrieval.search.correct import Corrector
-from retrieval.text.lexicon import Lexicon
+from retrieval.text.lexicon import DeferredLexicon, Lexicon
 from retrieval.text.normalize import normalize
 from retrieval.text.segment import Segmenter, underthesea_version
 from retrieval.text.variants import variants_for
@@ -91,7 +91,7 @@ class AnswerService:
             for short, long in cfg.retrieval.abbreviations.items()
             if segmenter.terms(short)
         }
-        self.composer = Composer(cfg.answer, cfg.retrieval, abbreviations, lexicon=lexicon or Lexicon.load())
+        self.composer = Composer(cfg.answer, cfg.retrieval, abbreviations, lexicon=lexicon or DeferredLexicon())
         self.type_rules = TypeRules.from_config(cfg.retrieval)  # built once, used by every question
         self.info = info
 
@@ -116,6 +116,7 @@ class AnswerService:
         over, and ``rebuild=True`` (``bot index``) never falls back.
         """
         corpus = Path(corpus or cfg.corpus).resolve()
+        lexicon = DeferredLexicon()  # read while the index loads
         variants = variants_for(cfg.retrieval.equivalents)
         segmenter = (segmenter or Segmenter()).rewriting(variants)
         seg_id = segmenter_id or f"underthesea-{underthesea_version()}"
@@ -144,7 +145,7 @@ class AnswerService:
             len(index.articles), len(index.sentences),
             "loaded" if loaded else "last good index (stale)" if stale else "built", info.seconds,
         )
-        return cls(index, segmenter, cfg, info)
+        return cls(index, segmenter, cfg, info, lexicon=lexicon)
 
     @staticmethod
     def _load_or_build(
