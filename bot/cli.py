@@ -7,6 +7,7 @@ built here once, and library errors become one clear line and exit code 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -94,7 +95,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         question = line.rstrip("\r\n")
         try:
             result = service.answer(question)
-        except Exception:  # noqa: BLE001 - one bad question must not end the batch
+        except Exception:  # one bad question must not end the batch
             log.exception("failed to answer %r", question[:200])
             from retrieval.answer import messages
             from retrieval.answer.compose import Outcome, Result
@@ -257,8 +258,6 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # The reader of our output went away (e.g. `| head`): not an error of ours.
-        try:
-            sys.stdout = open(os.devnull, "w")
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stays open as stdout until the process ends
         return 0

@@ -103,7 +103,7 @@ def run_console(service: AnswerService, history: Path | None = None, stdin=None,
             break
         try:
             reply = handle_line(session, line)
-        except Exception:  # noqa: BLE001 - the console keeps going after a bug
+        except Exception:  # the console keeps going after a bug
             log.exception("failed to answer %r", line[:200])
             reply = messages.ERROR
         if reply is None:

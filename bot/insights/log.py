@@ -16,6 +16,7 @@ nothing; ``record`` returns ``None``, which means "show no feedback buttons").
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import sqlite3
@@ -169,10 +170,8 @@ class QuestionLog:
         if not self._closing.is_set():
             self._deadline = time.monotonic() + timeout
             self._closing.set()
-            try:
+            with contextlib.suppress(queue.Full):  # the writer is busy anyway and sees the flag
                 self._queue.put_nowait(_WAKE)
-            except queue.Full:
-                pass  # the writer is busy anyway and sees the flag
         self._thread.join(timeout)
         if self._thread.is_alive():
             log.warning("the question log %s was not written within %.1fs; %d queued rows may be lost",

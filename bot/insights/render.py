@@ -17,6 +17,7 @@ from datetime import date, datetime
 
 from .report import Report
 
+
 def to_dict(report: Report) -> dict:
     """The report as plain JSON-able data (dates as ISO strings), with the derived shares."""
     def plain(value: object) -> object:

@@ -16,6 +16,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType, ParseMode
+from telegram.error import BadRequest
+
 from telegram import (
     Bot,
     CallbackQuery,
@@ -26,8 +29,6 @@ from telegram import (
     Message,
     ReplyParameters,
 )
-from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType, ParseMode
-from telegram.error import BadRequest
 
 from ..insights.store import ChatKind, feedback_data, parse_feedback_data
 from . import format as fmt

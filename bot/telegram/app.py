@@ -29,13 +29,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from telegram import BotCommand, Update
 from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from retrieval.config import Config
 from retrieval.errors import ConfigError
 from retrieval.service import AnswerService
+from telegram import BotCommand, Update
 
 from ..insights.log import NullQuestionLog, QuestionSink, open_question_log
 from ..insights.metrics import BotMetrics, MetricsServer

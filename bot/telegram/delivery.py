@@ -15,6 +15,7 @@ any more (blocked, removed) is one warning line, without a traceback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -25,7 +26,6 @@ from typing import Any
 
 import httpx
 from aiolimiter import AsyncLimiter
-from telegram import Bot, Message
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -39,6 +39,8 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.ext import BaseRateLimiter
+
+from telegram import Bot, Message
 
 from . import turns
 from .pacing import GroupPacer, PacerClosed
@@ -109,10 +111,8 @@ def counted_once(count: Callable[[BaseException], None]) -> Callable[[BaseExcept
     def once(exc: BaseException) -> None:
         if isinstance(exc, DeliveryFailed) or getattr(exc, "_docqa_counted", False):
             return
-        try:
+        with contextlib.suppress(AttributeError):  # every exception has a __dict__, but be safe
             exc._docqa_counted = True  # type: ignore[attr-defined]
-        except AttributeError:  # pragma: no cover - every exception has a __dict__
-            pass
         count(exc)
 
     return once

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
@@ -22,6 +21,8 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+
+from telegram import Update
 
 from ..insights.store import parse_feedback_data
 from . import answers

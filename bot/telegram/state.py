@@ -14,12 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from telegram import Message
 from telegram.ext import CallbackContext, ExtBot
 
 from retrieval.answer.compose import Result
 from retrieval.config import TelegramConfig
 from retrieval.service import AnswerService
+from telegram import Message
 
 from ..insights.log import NullQuestionLog, QuestionSink
 from ..insights.metrics import BotMetrics
