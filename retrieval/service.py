@@ -15,22 +15,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.answer import messages
-from retrieval.text.answer_types import TypeRules
 from retrieval.answer.compose import Composer, Outcome, Result
 from retrieval.config import Config
 from retrieval.errors import BotError, ConfigError, IndexFormatError
-from retrieval.index.sentences import SentenceIndex
 from retrieval.index.build import build_index
+from retrieval.index.segcache import segment_corpus
+from retrieval.index.sentences import SentenceIndex
+from retrieval.index.store import compat_key, fingerprint, index_path, load_index, load_last_good, save_index
 from retrieval.ingest.corpus import Article, load_corpus
 from retrieval.search.backend import SearchBackend
-from retrieval.search.rerank import rank
-from retrieval.index.segcache import segment_corpus
 from retrieval.search.correct import Corrector
+from retrieval.search.rerank import rank
+from retrieval.text.answer_types import TypeRules
 from retrieval.text.lexicon import DeferredLexicon, Lexicon
 from retrieval.text.normalize import normalize
 from retrieval.text.segment import Segmenter, underthesea_version
 from retrieval.text.variants import variants_for
-from retrieval.index.store import compat_key, fingerprint, index_path, load_index, load_last_good, save_index
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ class AnswerService:
             )
         except ConfigError:
             raise
-        except Exception as exc:  # noqa: BLE001 - any failure to rebuild falls back to the last good index
+        except Exception as exc:  # any failure to rebuild falls back to the last good index
             if rebuild:  # `bot index`: the operator asked for a new index, not the old one
                 raise
             index = cls._last_good(path, compat, corpus, exc)

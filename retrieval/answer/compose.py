@@ -19,9 +19,9 @@ from retrieval.answer.confidence import ConfidenceModel, Judgement, evidence, sp
 from retrieval.config import AnswerConfig, RetrievalConfig
 from retrieval.index.bm25 import Bm25, Hit
 from retrieval.index.sentences import SentenceIndex
+from retrieval.search.query import Query, analyse
 from retrieval.text.lexicon import Lexicon
 from retrieval.text.normalize import normalize
-from retrieval.search.query import analyse, Query
 
 
 @dataclass(frozen=True)

@@ -211,7 +211,7 @@ class Bm25:
             raise ValueError("BM25 needs k1 >= 0, 0 <= b <= 1 and epsilon >= 0")
         self.k1, self.b, self.epsilon = k1, b, epsilon
         terms, ids, lengths = _token_columns(docs)
-        self.n_docs = n = len(lengths)
+        self.n_docs = len(lengths)
         remap = None  # each of the field's own columns (first-seen order) in the shared vocabulary
         if shared is None:
             self.vocab = Vocabulary.from_terms(terms)
@@ -424,7 +424,7 @@ class Bm25:
             return [0], [lo], [hi]
         r0, r1 = int(self.seg_ptr[col]), int(self.seg_ptr[col + 1])
         ends = self.seg_end[r0:r1].tolist()
-        return self.seg_of[r0:r1].tolist(), [lo] + ends[:-1], ends
+        return self.seg_of[r0:r1].tolist(), [lo, *ends[:-1]], ends
 
     def docs(self, col: int) -> np.ndarray:
         """The ids of column ``col``'s documents, in order (int64 when the field is segmented)."""

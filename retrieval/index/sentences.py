@@ -13,7 +13,8 @@ from typing import Any, overload
 import numpy as np
 
 from retrieval.index.bm25 import Bm25
-from retrieval.index.texts import PackedTexts, offsets, pack as pack_texts
+from retrieval.index.texts import PackedTexts, offsets
+from retrieval.index.texts import pack as pack_texts
 from retrieval.index.vocabulary import Vocabulary
 from retrieval.ingest.corpus import Article
 

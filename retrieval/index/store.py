@@ -71,9 +71,9 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from retrieval.index.atomic import write_atomically
 from retrieval.config import Config
 from retrieval.errors import IndexFormatError
+from retrieval.index.atomic import write_atomically
 from retrieval.index.sentences import SentenceIndex
 from retrieval.ingest.corpus import corpus_files
 from retrieval.text.variants import variants_for

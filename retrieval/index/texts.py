@@ -13,6 +13,7 @@ what decoding the paragraph costs anyway. Small blocks need the dictionary
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -64,7 +65,7 @@ def pack(parts: Sequence[bytes], prefix: str) -> dict[str, np.ndarray]:
         size += len(part)
     if parts:
         first.append(len(parts))
-    blocks = [b"".join(parts[a:b]) for a, b in zip(first, first[1:])]
+    blocks = [b"".join(parts[a:b]) for a, b in itertools.pairwise(first)]
     dictionary = _train(blocks, sum(map(len, blocks)))
     compressor = zstd.ZstdCompressor(
         level=LEVEL, dict_data=zstd.ZstdCompressionDict(dictionary) if dictionary else None

@@ -199,7 +199,7 @@ def clean_text(
 
     # Date: only from the title line and short header lines.
     if date is None:
-        header = [header_title_line] + [ln for ln in body_lines if ln.strip()][: rules.date_header_lines]
+        header = [header_title_line, *[ln for ln in body_lines if ln.strip()][:rules.date_header_lines]]
         for ln in header:
             if ln is header_title_line or len(ln.strip()) < 100:
                 date = parse_date(ln)

@@ -24,23 +24,23 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import json
 import logging
 import multiprocessing as mp
 import os
 import re
-import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from retrieval.config import IngestConfig
+from retrieval.errors import ConfigError, CorpusError
 from retrieval.ingest.clean import clean_text, parse_date
 from retrieval.ingest.doccache import CACHED_SUFFIXES, DocumentCache, cache_key
 from retrieval.ingest.files import DOCUMENT_SUFFIXES, Layout, UnreadableContent, doc_ids, file_size, read_file
 from retrieval.ingest.formats import Document, NotADocument, SkipKind
-from retrieval.config import IngestConfig
-from retrieval.errors import ConfigError, CorpusError
 
 log = logging.getLogger(__name__)
 

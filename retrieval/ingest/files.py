@@ -34,7 +34,15 @@ import yaml
 
 from retrieval.ingest.doccache import document_key
 from retrieval.ingest.formats import (
-    Document, Kind, NotADocument, SkipKind, UnreadableDocument, classify, decode_text, markdown_heading, read_document,
+    Document,
+    Kind,
+    NotADocument,
+    SkipKind,
+    UnreadableDocument,
+    classify,
+    decode_text,
+    markdown_heading,
+    read_document,
 )
 from retrieval.ingest.formats.base import Sections
 from retrieval.ingest.formats.sniff import HTML_SUFFIXES

@@ -31,10 +31,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from retrieval.config import RetrievalConfig
-from retrieval.index.bm25 import best_candidates, Bm25
+from retrieval.index.bm25 import Bm25, best_candidates
 from retrieval.index.sentences import SentenceIndex
 from retrieval.search.kernel_args import (
-    Evidence, FieldPostings, Fields, Occurrences, PostingRuns, Search, Segments, Terms,
+    Evidence,
+    FieldPostings,
+    Fields,
+    Occurrences,
+    PostingRuns,
+    Search,
+    Segments,
+    Terms,
 )
 from retrieval.search.query import Query
 

@@ -34,7 +34,14 @@ import numpy as np
 from numba import njit
 
 from retrieval.search.kernel_args import (
-    Evidence, FieldPostings, Fields, Occurrences, PostingRuns, Search, Segments, Terms,
+    Evidence,
+    FieldPostings,
+    Fields,
+    Occurrences,
+    PostingRuns,
+    Search,
+    Segments,
+    Terms,
 )
 
 # Relative slack on the pruning bounds, far above any floating-point rounding of the sums.

@@ -14,7 +14,7 @@ import numpy as np
 from retrieval.index.sentences import SentenceIndex
 from retrieval.search.first_stage import neighbour_scores
 from retrieval.search.query import Query
-from retrieval.text.answer_types import asked_for, has_answer_type, TypeRules
+from retrieval.text.answer_types import TypeRules, asked_for, has_answer_type
 from retrieval.text.terms import expand, fold_terms
 
 FEATURES = (

@@ -10,7 +10,6 @@ sentences that contain such a thing.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -22,10 +21,13 @@ from retrieval.text.terms import bigrams, expand, fold_terms, has_diacritics
 _TYPE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(pattern))
     for kind, pattern in (
-        ("date", r"\b(khi[ _]nào|bao[ _]giờ|năm[ _]nào|ngày[ _]nào|tháng[ _]nào|thời[ _]gian[ _]nào|từ[ _]khi[ _]nào|lúc[ _]nào|năm[ _]bao[ _]nhiêu)\b"),
+        ("date", r"\b(khi[ _]nào|bao[ _]giờ|năm[ _]nào|ngày[ _]nào|tháng[ _]nào|thời[ _]gian[ _]nào|"
+                 r"từ[ _]khi[ _]nào|lúc[ _]nào|năm[ _]bao[ _]nhiêu)\b"),
         ("number", r"\b(bao[ _]nhiêu|mấy|số[ _]lượng|bao[ _]lâu|bao[ _]xa)\b"),
         ("person", r"\b(là[ _]ai|ai[ _]là|ai|người[ _]nào|nhân[ _]vật[ _]nào|ông[ _]nào|bà[ _]nào)\b"),
-        ("place", r"\b(ở[ _]đâu|tại[ _]đâu|từ[ _]đâu|đến[ _]đâu|nơi[ _]nào|chỗ[ _]nào|đâu|(thành[ _]phố|nước|quốc[ _]gia|tỉnh|bang|sông|núi|hồ|biển|vùng|khu[ _]vực|địa[ _]điểm|châu[ _]lục|lục[ _]địa|thị[ _]trấn|làng|đảo)[ _]nào)\b"),
+        ("place", r"\b(ở[ _]đâu|tại[ _]đâu|từ[ _]đâu|đến[ _]đâu|nơi[ _]nào|chỗ[ _]nào|đâu|"
+                  r"(thành[ _]phố|nước|quốc[ _]gia|tỉnh|bang|sông|núi|hồ|biển|vùng|khu[ _]vực|địa[ _]điểm|"
+                  r"châu[ _]lục|lục[ _]địa|thị[ _]trấn|làng|đảo)[ _]nào)\b"),
         ("name", r"\b(tên[ _]là[ _]gì|tên[ _]gì|tên[ _]là|tên[ _]gọi|gọi[ _]là[ _]gì|được[ _]gọi[ _]là)\b"),
     )
 )

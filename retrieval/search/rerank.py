@@ -23,7 +23,7 @@ from retrieval.search import learned
 from retrieval.search.backend import SearchBackend
 from retrieval.search.first_stage import candidates_for, first_stage
 from retrieval.search.query import Query
-from retrieval.text.answer_types import asked_for, AskedFor, has_answer_type, TypeRules
+from retrieval.text.answer_types import AskedFor, TypeRules, asked_for, has_answer_type
 from retrieval.text.normalize import normalize
 
 

@@ -107,7 +107,7 @@ def answer_spans(
     """
     if kind in ("number", "date"):
         for i, w in enumerate(words):
-            if kind == "number" and _is_number(w) or kind == "date" and _is_date(w, folded[i - 1] if i else ""):
+            if (kind == "number" and _is_number(w)) or (kind == "date" and _is_date(w, folded[i - 1] if i else "")):
                 yield i, i + 1, (folded[i],)
         return
     for start, j in _capital_runs(words):

@@ -75,7 +75,7 @@ class DeferredLexicon(Lexicon):
     check, the segmentation model) while the dictionary is read (about 0.3 s), and the first
     question that needs it waits only for what is left."""
 
-    def __init__(self) -> None:  # noqa: D107 - the words arrive from the thread
+    def __init__(self) -> None:
         self._done = threading.Event()
         self._loaded: Lexicon | None = None
         threading.Thread(target=self._load, name="load-lexicon", daemon=True).start()
@@ -83,7 +83,7 @@ class DeferredLexicon(Lexicon):
     def _load(self) -> None:
         try:
             self._loaded = Lexicon.load()
-        except Exception:  # noqa: BLE001 - without the dictionary every unknown word counts as specific
+        except Exception:  # without the dictionary every unknown word counts as specific
             log.exception("could not read underthesea's word list")
         finally:
             self._done.set()

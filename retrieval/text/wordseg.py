@@ -208,7 +208,7 @@ def load() -> Callable[[str], list[str]]:
     word_tokenize("Hà Nội")  # loads underthesea's model
     try:
         fast = _fast_tokenizer()
-    except Exception:  # noqa: BLE001 - any surprise in underthesea's internals means: use it as is
+    except Exception:  # any surprise in underthesea's internals means: use it as is
         log.warning("fast word segmentation unavailable, using underthesea.word_tokenize", exc_info=True)
         return word_tokenize
     if fast is None:

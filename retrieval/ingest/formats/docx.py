@@ -33,7 +33,15 @@ from retrieval.ingest.clean import parse_date
 
 from . import legacy
 from .base import (
-    Block, Document, Kind, Sections, UnreadableDocument, clean_block, iso_date, optional_text, table_blocks,
+    Block,
+    Document,
+    Kind,
+    Sections,
+    UnreadableDocument,
+    clean_block,
+    iso_date,
+    optional_text,
+    table_blocks,
 )
 
 # Zip bomb guard: a Word document's parts, inflated, stay far below these.

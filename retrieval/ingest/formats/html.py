@@ -19,7 +19,15 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from .base import (
-    Block, Document, Kind, Sections, UnreadableDocument, clean_block, iso_date, optional_text, table_blocks,
+    Block,
+    Document,
+    Kind,
+    Sections,
+    UnreadableDocument,
+    clean_block,
+    iso_date,
+    optional_text,
+    table_blocks,
 )
 
 log = logging.getLogger(__name__)

@@ -38,9 +38,7 @@ from typing import NamedTuple
 # in the order of the tables below: each vowel with no tone, grave, acute, hook, tilde, dot.
 _VOWELS = "aăâeêioôơuưy"
 _TONES = ("", "\u0300", "\u0301", "\u0309", "\u0303", "\u0323")
-LOWER_LETTERS: tuple[str, ...] = tuple(
-    unicodedata.normalize("NFC", v + t) for v in _VOWELS for t in _TONES
-) + ("đ",)
+LOWER_LETTERS: tuple[str, ...] = (*(unicodedata.normalize("NFC", v + t) for v in _VOWELS for t in _TONES), "đ")
 LETTERS: tuple[str, ...] = tuple(
     c for c in LOWER_LETTERS + tuple(c.upper() for c in LOWER_LETTERS) if not c.isascii()
 )  # the 134 precomposed letters
