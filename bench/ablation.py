@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 import xquad  # noqa: E402
+
 from retrieval.config import Config, load_config  # noqa: E402
 from retrieval.evaluate import evaluate, load_questions  # noqa: E402
 from retrieval.service import AnswerService  # noqa: E402
@@ -117,7 +118,8 @@ def table(rows: list[tuple[str, str, dict]]) -> str:
         dev_cells = f"{dev['hit_at_1']:.3f} | {dev['off_topic_refused']}" if dev else "– | –"
         lines.append(
             f"| {name} | {_all(r, 1):.3f} | {_all(r, 3):.3f} | {r['A']['hit_at_1']:.3f} | {r['B']['hit_at_1']:.3f} "
-            f"| {r['no diacritics']['hit_at_1']:.3f} | {r['no diacritics']['hit_at_3']:.3f} | {refused} | {chars:.0f} | {dev_cells} |"
+            f"| {r['no diacritics']['hit_at_1']:.3f} | {r['no diacritics']['hit_at_3']:.3f} "
+            f"| {refused} | {chars:.0f} | {dev_cells} |"
         )
     return "\n".join(lines)
 

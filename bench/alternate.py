@@ -31,7 +31,12 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.scale_corpus import (  # noqa: E402
-    build_lexicon, make_questions, parse_size, real_texts, size_label, syllable_inventory,
+    build_lexicon,
+    make_questions,
+    parse_size,
+    real_texts,
+    size_label,
+    syllable_inventory,
 )
 from bench.scale_timing import CHILD_CODE  # noqa: E402
 

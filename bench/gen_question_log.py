@@ -45,7 +45,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from retrieval.answer.compose import Outcome  # noqa: E402
 from bot.insights.store import (  # noqa: E402
     ChatKind,
     Cited,
@@ -54,6 +53,7 @@ from bot.insights.store import (  # noqa: E402
     VoteRow,
     new_answer_id,
 )
+from retrieval.answer.compose import Outcome  # noqa: E402
 
 VIETNAM = timedelta(hours=7)
 

@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
 import refusal_data as rd  # noqa: E402
+
 from retrieval.answer.confidence import ConfidenceModel  # noqa: E402
 from retrieval.config import Config, load_config  # noqa: E402
 

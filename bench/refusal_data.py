@@ -35,6 +35,7 @@ for path in (REPO, REPO / "bench"):
         sys.path.insert(0, str(path))
 
 import xquad  # noqa: E402
+
 from retrieval.answer.compose import Answer  # noqa: E402
 from retrieval.config import Config  # noqa: E402
 from retrieval.evaluate import is_hit, load_questions  # noqa: E402

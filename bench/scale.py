@@ -74,7 +74,12 @@ if str(REPO) not in sys.path:  # run as a script: bench/ is on sys.path, not the
     sys.path.insert(0, str(REPO))
 
 from bench.scale_corpus import (  # noqa: E402
-    TARGETS_1M, UNKNOWN_SHARE, XQUAD, parse_size, real_texts, syllable_inventory,
+    TARGETS_1M,
+    UNKNOWN_SHARE,
+    XQUAD,
+    parse_size,
+    real_texts,
+    syllable_inventory,
 )
 from bench.scale_timing import log_step, measure_size  # noqa: E402
 from bench.xquad import library_version  # noqa: E402

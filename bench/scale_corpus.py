@@ -103,7 +103,7 @@ def parse_size(text: str) -> int:
     if not m:
         raise ValueError(f"not a size: {text!r} (examples: 10k, 100k, 1M, 2500)")
     scale = {"": 1, "k": 1_000, "m": 1_000_000}[m[2].lower()]
-    size = int(round(float(m[1]) * scale))
+    size = round(float(m[1]) * scale)
     if size < 100:
         raise ValueError(f"size {text!r} is too small (at least 100 sentences)")
     return size
@@ -204,7 +204,7 @@ def build_lexicon(inventory: Sequence[tuple[str, int]], sentences: int, seed: in
             parts = [SURNAMES[rng.integers(len(SURNAMES))]]
             if rng.random() < 0.6:
                 parts.append(MIDDLE_NAMES[rng.integers(len(MIDDLE_NAMES))])
-            return " ".join(parts + [draw_syllables(rng, 1)[0].capitalize()])
+            return " ".join([*parts, draw_syllables(rng, 1)[0].capitalize()])
         return " ".join(s.capitalize() for s in draw_syllables(rng, 2))
 
     def unknown_word(rng: np.random.Generator) -> str:
@@ -363,7 +363,7 @@ def make_questions(lex: Lexicon, sentences: int, seed: int, n: int) -> list[Ques
     plus a question word; in ``UNKNOWN_SHARE`` of them about half the words are unknown."""
     rng = np.random.default_rng([seed, 2])
     sizes = article_sizes(sentences, seed)
-    starts = np.cumsum([0] + sizes[:-1]).tolist()
+    starts = np.cumsum([0, *sizes[:-1]]).tolist()
     questions: list[Question] = []
     while len(questions) < n:
         s = int(rng.integers(sentences))

@@ -14,17 +14,23 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script: bench/ is on sys.path, not the repo
     sys.path.insert(0, str(REPO))
 
-from retrieval.config import Config, load_config  # noqa: E402
 from bench.scale_corpus import (  # noqa: E402
-    TOP_K, build_lexicon, ensure_corpus, make_questions, size_label,
+    TOP_K,
+    build_lexicon,
+    ensure_corpus,
+    make_questions,
+    size_label,
 )
+from retrieval.config import Config, load_config  # noqa: E402
 
 # ------------------------------------------------------------------------ timings
 
@@ -67,12 +73,12 @@ def time_service(service, texts: Sequence[str], repeats: int) -> dict:
     retrieval_runs, ask_runs = [], []
     answered = 0
     for _ in range(repeats):
-        retrieval_runs.append([timed_ms(lambda: rank(service.backend, service.index, q, t, cfg, TOP_K))[0]
+        retrieval_runs.append([timed_ms(partial(rank, service.backend, service.index, q, t, cfg, TOP_K))[0]
                                for t, q in analysed])
         ask = []
         for t in texts:
             service.segmenter.terms.cache_clear()  # a new question is segmented, not looked up
-            ms, result = timed_ms(lambda: service.answer(t))
+            ms, result = timed_ms(partial(service.answer, t))
             ask.append(ms)
             answered += result.answered
         ask_runs.append(ask)
@@ -161,13 +167,13 @@ def time_rank_bm25(service, texts: Sequence[str], repeats: int) -> dict:
     for rep in range(repeats):
         times = []
         for terms in queries:
-            ms, scores = timed_ms(lambda: okapi.get_scores(terms))
-            ms += timed_ms(lambda: top_k(scores, TOP_K))[0]
+            ms, scores = timed_ms(partial(okapi.get_scores, terms))
+            ms += timed_ms(partial(top_k, scores, TOP_K))[0]
             times.append(ms)
             if rep == 0:
                 identical += bool(np.array_equal(index.bm25.scores(terms), scores))
         runs.append(times)
-        ours.append([timed_ms(lambda: index.bm25.top_k(terms, TOP_K))[0] for terms in queries])
+        ours.append([timed_ms(partial(index.bm25.top_k, terms, TOP_K))[0] for terms in queries])
     return {"rank_bm25": summarise(runs), "word_field_bm25": summarise(ours), "rank_bm25_build_s": round(build_s, 2),
             "identical": identical, "compared": len(queries)}
 
@@ -239,8 +245,8 @@ def measure_speedup(articles: Sequence, workers: int, repeats: int) -> dict:
 
 def measure_size(size: int, args: argparse.Namespace, inventory, workdir: Path) -> dict:
     """Generate, build, save, load and query one corpus size; everything measured for its table row."""
-    from retrieval.service import AnswerService
     from retrieval.index.store import index_path
+    from retrieval.service import AnswerService
 
     label = size_label(size)
     started = time.perf_counter()

@@ -36,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
 import refusal_data as rd  # noqa: E402
+
 from retrieval.answer.confidence import FEATURES, MODEL_FILE  # noqa: E402
 from retrieval.config import load_config  # noqa: E402
 

@@ -29,12 +29,13 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 import xquad  # noqa: E402
+
 from retrieval.config import load_config  # noqa: E402
-from retrieval.text.normalize import fold_diacritics  # noqa: E402
-from retrieval.text.answer_types import TypeRules  # noqa: E402
 from retrieval.search.first_stage import candidates_for  # noqa: E402
 from retrieval.search.learned import FEATURES, features  # noqa: E402
 from retrieval.service import AnswerService  # noqa: E402
+from retrieval.text.answer_types import TypeRules  # noqa: E402
+from retrieval.text.normalize import fold_diacritics  # noqa: E402
 
 
 def question_rows(service, cfg, text: str, q) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
