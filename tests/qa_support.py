@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 
 from retrieval.config import Config
-from retrieval.text.segment import Segmenter
 from retrieval.service import AnswerService
+from retrieval.text.segment import Segmenter
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"

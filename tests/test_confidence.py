@@ -9,7 +9,6 @@ import pytest
 
 from qa_support import good_article, open_ws, replace_section, write_article
 from retrieval.answer.confidence import FEATURES, MODEL_FILE, ConfidenceModel, question_names, split_slips
-from retrieval.answer.compose import Outcome
 from retrieval.index.bm25 import Bm25
 from retrieval.text.lexicon import Lexicon
 

@@ -9,7 +9,13 @@ import pytest
 
 from qa_support import CONFIG_YAML, write_config
 from retrieval.config import (
-    AnswerConfig, Config, ConfigError, effective_settings, load_config, RetrievalConfig, settings_markdown,
+    AnswerConfig,
+    Config,
+    ConfigError,
+    RetrievalConfig,
+    effective_settings,
+    load_config,
+    settings_markdown,
 )
 
 

@@ -116,7 +116,7 @@ def test_an_entry_inflating_too_many_times_is_refused() -> None:
 
 
 def test_a_zip_without_a_word_document_is_refused() -> None:
-    with pytest.raises(UnreadableDocument, match="without word/document.xml"):
+    with pytest.raises(UnreadableDocument, match=r"without word/document.xml"):
         read_docx(_zip({"xl/workbook.xml": b"<workbook/>"}))
 
 

@@ -10,7 +10,15 @@ import pytest
 
 from formats_support import SEEDS, seed_paragraph
 from retrieval.ingest.formats import legacy
-from retrieval.ingest.formats.legacy import Legacy, decode_bytes, detect, fix_texts, font_encoding, from_unicode, to_unicode
+from retrieval.ingest.formats.legacy import (
+    Legacy,
+    decode_bytes,
+    detect,
+    fix_texts,
+    font_encoding,
+    from_unicode,
+    to_unicode,
+)
 
 
 def _in_word(letter: str) -> str:

@@ -76,7 +76,7 @@ def test_a_scan_without_text_layer_is_refused() -> None:
 
 
 def test_an_encrypted_pdf_is_refused_with_the_reason() -> None:
-    with pytest.raises(UnreadableDocument, match="encrypted PDF.*password"):
+    with pytest.raises(UnreadableDocument, match=r"encrypted PDF.*password"):
         _read("broken/mat_khau.pdf")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
@@ -10,7 +11,7 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from qa_support import DEV_QUESTIONS, ws_segmenter
-from retrieval.index.bm25 import best_candidates, Bm25, Hit
+from retrieval.index.bm25 import Bm25, Hit, best_candidates
 from retrieval.index.build import build_index
 from retrieval.ingest.corpus import Article
 
@@ -81,7 +82,7 @@ def test_bm25_with_a_shared_vocabulary_matches_rank_bm25_exactly(seed, k1, b, ep
     reference = BM25Okapi(docs, k1=k1, b=b, epsilon=epsilon)
     assert ours.vocab is larger.vocab and len(ours.vocab) > len(alone.vocab) == ours.n_terms
     assert [larger.vocab.term(c) for c in range(3)] != [alone.vocab.term(c) for c in range(3)]
-    for query in queries + [["lạ", "w999", "w1"]]:
+    for query in [*queries, ["lạ", "w999", "w1"]]:
         expected = np.nan_to_num(reference.get_scores(query), nan=0.0)
         np.testing.assert_array_equal(ours.scores(query), expected)
     for word, idf in reference.idf.items():
@@ -133,7 +134,7 @@ def test_bm25_segments_same_scores_documents_and_lookups(monkeypatch, segment):
         runs = [ours.seg_of[ours.seg_ptr[c]:ours.seg_ptr[c + 1]].tolist() for c in range(len(ours.vocab))]
         assert all(r == sorted(set(r)) for r in runs)
         if segment > 1:
-            assert any(any(b - a > 1 for a, b in zip(r, r[1:])) for r in runs)  # a skipped segment
+            assert any(any(b - a > 1 for a, b in itertools.pairwise(r)) for r in runs)  # a skipped segment
     reference = BM25Okapi(docs, k1=1.5, b=0.5, epsilon=0.25)
     for query in queries:
         np.testing.assert_array_equal(ours.scores(query), reference.get_scores(query))

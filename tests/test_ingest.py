@@ -169,7 +169,7 @@ def test_missing_corpus_is_a_corpus_error(tmp_path, repo_config, name):
 
 def test_unsupported_file_as_corpus_is_a_corpus_error(tmp_path, repo_config):
     path = write_article(tmp_path, "corpus.png", b"\x89PNG\r\n\x1a\n")
-    with pytest.raises(CorpusError, match="expected a folder, a .jsonl file or a document"):
+    with pytest.raises(CorpusError, match=r"expected a folder, a .jsonl file or a document"):
         load_corpus(path, repo_config.ingest)
     broken = write_article(tmp_path, "corpus.pdf", b"%PDF")
     with pytest.raises(CorpusError, match="no loadable article"):

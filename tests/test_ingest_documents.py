@@ -244,7 +244,7 @@ def _forbid_reading(monkeypatch) -> None:
 
 
 def test_documents_are_read_once_then_taken_from_the_cache(tmp_path, repo_config, monkeypatch):
-    folder = copy_fixtures(tmp_path / "corpus", list(READABLE) + ["broken/mat_khau.pdf"])
+    folder = copy_fixtures(tmp_path / "corpus", [*READABLE, "broken/mat_khau.pdf"])
     cache = tmp_path / "cache" / "documents.sqlite"
     first = load_corpus(folder, repo_config.ingest, cache_path=cache)
     with monkeypatch.context() as m:

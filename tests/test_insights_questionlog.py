@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.answer.compose import Outcome
 from bot.insights.log import NullQuestionLog, QuestionLog
 from bot.insights.store import SCHEMA_VERSION, ChatKind, LogDatabase, QuestionLogError, open_for_reading
 from insights_support import make_result
+from retrieval.answer.compose import Outcome
 
 USER, CHAT = 987654321012, -1009876543210  # distinctive: easy to find in the file's bytes
 LOGGER = "bot.insights.log"

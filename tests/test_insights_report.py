@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.answer.compose import Outcome
 from bot.insights.render import chart_svg, render_chart_png, to_html, to_json, to_text
 from bot.insights.report import Report, build_report, group_refusals
 from bot.insights.store import ChatKind, Cited, LogDatabase, QuestionRow, VoteRow
 from insights_support import words
+from retrieval.answer.compose import Outcome
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)

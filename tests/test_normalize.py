@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qa_support import ws_segmenter
-from retrieval.answer.compose import Outcome
 from retrieval.answer import messages
+from retrieval.answer.compose import Outcome
 from retrieval.text.normalize import fold_diacritics, normalize, normalize_tone_placement
 
 NFC = lambda s: unicodedata.normalize("NFC", s)  # noqa: E731

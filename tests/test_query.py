@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from retrieval.search.query import question_focus, question_type
 from retrieval.text.normalize import fold_diacritics
 from retrieval.text.terms import fold_terms
-from retrieval.search.query import question_focus, question_type
 
 words = st.lists(st.text(alphabet=st.sampled_from(list("hànộiĐđ_ y1")), max_size=8), max_size=6)
 

@@ -5,24 +5,24 @@ for bit; and the SearchBackend that runs it loads its kernels, splits its work a
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
 import random
 import threading
 import time
+from collections import Counter
 
 import numpy as np
 import pytest
 
-from qa_support import replace_section, ws_segmenter
 import retrieval.index.bm25 as index_module
-from retrieval.text import answer_types
-from retrieval.search import first_stage, kernels, rerank
-from retrieval.search.backend import SearchBackend
+from qa_support import replace_section, ws_segmenter
 from retrieval.index.bm25 import Hit
 from retrieval.index.build import build_index
 from retrieval.ingest.corpus import Article
-from retrieval.text.normalize import fold_diacritics
+from retrieval.search import first_stage, kernels, rerank
+from retrieval.search.backend import SearchBackend
 from retrieval.service import AnswerService
+from retrieval.text import answer_types
+from retrieval.text.normalize import fold_diacritics
 
 SYLLABLES = ("hà nội dân số thành phố đại sứ mỹ công ty phát triển thông minh kinh tế xã hội "
              "ủy ban nhân dân trung tâm dữ liệu năm tháng ngày người việc của và các được trong có "

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from qa_support import open_ws, replace_section, with_cache, ws_segmenter
-from retrieval.index import store
 from retrieval.errors import IndexFormatError
+from retrieval.index import store
 from retrieval.index.sentences import FIELDS, SentenceIndex
 from retrieval.service import AnswerService
 
@@ -143,7 +143,7 @@ def _other(value: float, step: float, high: float = 100.0) -> float:
 def test_changed_index_settings_rebuild(cfg, seed_copy, built, section, key):
     current = getattr(getattr(cfg, section), key)
     if key == "cut_markers":
-        new = current + ("Tin mới nhất",)
+        new = (*current, "Tin mới nhất")
     elif key == "max_heading_words":
         new = current + 5
     else:
@@ -490,7 +490,7 @@ def test_the_word_fields_share_one_vocabulary_built_saved_and_loaded(cfg, seed_c
     one copy in the file, one object again when loaded, and the same lookups."""
     fields = ("bm25", "article_bm25", "article_words")
     assert len({id(getattr(built.index, f).vocab) for f in fields}) == 1
-    meta, arrays = built.index.arrays()
+    _meta, arrays = built.index.arrays()
     present = [getattr(built.index, f) for f in FIELDS if getattr(built.index, f) is not None]
     assert sum(name.endswith(".vocab.text") for name in arrays) == len(present) - 2
     again = _reopen(cfg, seed_copy)

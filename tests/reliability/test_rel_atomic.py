@@ -16,12 +16,12 @@ import sys
 import time
 
 import pytest
+from rel_support import report
 
 from bot.cli import main
 from qa_support import REPO, copy_seeds, open_ws, write_config
-from rel_support import report
-from retrieval.index import store
 from retrieval.errors import IndexFormatError
+from retrieval.index import store
 from retrieval.index.sentences import SentenceIndex
 
 NEW_ARTICLE = "Cầu mới\n\nCầu Kỳ Lân dài 800 mét và được xây bằng thép không gỉ.\n"

@@ -203,7 +203,7 @@ def test_a_429_pauses_every_reply_and_a_stop_abandons_what_waits():
         await asyncio.sleep(0.2)
         stopping = True
         stopped_at = time.monotonic()
-        with pytest.raises(Abandoned, match="retry_after|refused"):
+        with pytest.raises(Abandoned, match=r"retry_after|refused"):
             await late
         waited.append(time.monotonic() - stopped_at)
         return waited, sender, bot

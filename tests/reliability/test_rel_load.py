@@ -20,9 +20,9 @@ import statistics
 import time
 
 import pytest
+from rel_support import percentile, replies_by_update, report, rss_kib, wait_until
 
 from bot.telegram import format as fmt
-from rel_support import percentile, replies_by_update, report, rss_kib, wait_until
 from tg_fakeapi import FakeBotAPI
 from tg_support import (
     FAKE_TOKEN,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 
 from rel_support import duplicated, replies_by_update, report, wait_until
+
 from tg_support import group_chat, message_update, new_id, private_update, start_bot, user
 
 QUESTIONS = [
@@ -30,7 +31,7 @@ def _questions(api, n: int) -> list[dict]:
 
 
 def _wait_answered(api, updates: list[dict], timeout: float, what: str) -> dict:
-    replies = wait_until(lambda: (r := replies_by_update(api, updates)) and all(r.values()) and r, timeout, what)
+    wait_until(lambda: (r := replies_by_update(api, updates)) and all(r.values()) and r, timeout, what)
     time.sleep(0.5)  # anything sent twice would arrive now
     return replies_by_update(api, updates)
 
@@ -72,7 +73,7 @@ def test_bot_api_faults_are_retried_or_given_up_and_nothing_is_answered_twice(fa
         for kind in ("timeout", "drop", "malformed"):
             api.inject("sendMessage", kind)
         group = group_chat(-100 * new_id())
-        updates = _questions(api, 2) + [api.push(message_update(group, user(new_id()), "/ask " + QUESTIONS[0]))]
+        updates = [*_questions(api, 2), api.push(message_update(group, user(new_id()), "/ask " + QUESTIONS[0]))]
         wait_until(lambda: api.pending_faults() == 0, 10, "the three replies hit")  # one waits 5 s to time out
         for kind in ("malformed", "drop", "429", "502-html"):
             api.inject("getUpdates", kind)

@@ -24,6 +24,7 @@ import time
 from contextlib import contextmanager
 
 from rel_support import percentile, replies_by_update, report, wait_until
+
 from tg_support import (
     FAKE_TOKEN,
     REPO,

@@ -16,6 +16,7 @@ import time
 import pytest
 
 from retrieval.answer import messages
+from tg_html import assert_valid, visible_text
 from tg_support import (
     FAKE_TOKEN,
     REPO,
@@ -35,7 +36,6 @@ from tg_support import (
     user,
     write_bot_config,
 )
-from tg_html import assert_valid, visible_text
 
 QUESTIONS = SEED_QUESTIONS
 QUIET = 0.8  # seconds to wait when checking that nothing is sent

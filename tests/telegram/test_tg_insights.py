@@ -177,7 +177,7 @@ def test_questions_are_logged_with_hashes_only_and_a_changed_vote_is_one_vote(in
     raw += [n.encode() for n in (*ASKER_NAME, *MEMBER_NAME)]
     files = [p for p in (db, db.with_name(db.name + "-wal")) if p.exists()]
     assert any(SEED_QUESTIONS[1].encode() in p.read_bytes() for p in files)  # the search does see the rows
-    for path in files + [bot.log_path]:
+    for path in [*files, bot.log_path]:
         data = path.read_bytes()
         found = [r for r in raw if r in data]
         assert not found, f"{found} in {path.name}"
@@ -309,7 +309,7 @@ def test_healthz_metrics_off_switch_and_json_logs(own_api, tmp_path, tg_cache):
         assert seen[-1][0] == 503 and seen[-1][1]["telegram"] is False  # the Bot API is still down
         api.come_back()
         api.wait_for(lambda: api.calls_of("getUpdates"), 30, "polling")
-        status, body = api.wait_for(lambda: (h := health()) and h[0] == 200 and h, 10, "healthy")
+        _status, body = api.wait_for(lambda: (h := health()) and h[0] == 200 and h, 10, "healthy")
         assert body["index_loaded"] and body["telegram"] and body["index_age_seconds"] >= 0
         assert question_counts(port)["docqa_index_articles"] == 5
 

@@ -30,6 +30,7 @@ update ids start at an arbitrary number, and an update stays queued until a
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import random
@@ -38,10 +39,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from email.parser import BytesParser
 from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs
 
 JSON_FIELDS = {
@@ -155,12 +156,10 @@ class FakeBotAPI:
             def finish(self) -> None:
                 with api._cond:
                     api._conns.discard(self.connection)
-                try:
+                with contextlib.suppress(OSError):
                     super().finish()
-                except OSError:
-                    pass
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server naming
+            def do_POST(self) -> None:  # http.server naming
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 status, payload = api._dispatch(self.path, self.headers.get("Content-Type", ""), body)
@@ -220,10 +219,8 @@ class FakeBotAPI:
         with self._cond:
             conns = list(self._conns)
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def come_back(self) -> None:
         """Listen again on the same port."""

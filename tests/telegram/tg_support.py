@@ -207,7 +207,7 @@ class BotProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=5)
-            raise AssertionError(f"bot did not stop within {timeout}s of SIGTERM\n{self.log_text()[-3000:]}")
+            raise AssertionError(f"bot did not stop within {timeout}s of SIGTERM\n{self.log_text()[-3000:]}") from None
         return rc, time.monotonic() - started
 
 

@@ -735,7 +735,7 @@ DENGUE_NEWS = [
 
 
 def make_evidence_texts() -> None:
-    conference = seed_lines("003", [3]) + ["Thứ Năm, 30/11/2023 08:15"] + seed_lines("003", [8, 16, 38])
+    conference = [*seed_lines("003", [3]), "Thứ Năm, 30/11/2023 08:15", *seed_lines("003", [8, 16, 38])]
     write("text/hoi_nghi_tcvn3.txt", from_unicode("\n\n".join(conference) + "\n", Legacy.TCVN3))
     write("text/tiem_chung_vni.txt", from_unicode("\r\n\r\n".join(VACCINATION_NOTICE) + "\r\n", Legacy.VNI))
     write("text/sot_xuat_huyet_cp1258.txt", cp1258("\n\n".join(DENGUE_NEWS) + "\n"))
