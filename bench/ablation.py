@@ -25,10 +25,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
-import xquad  # noqa: E402
-
+from bench import xquad  # noqa: E402
 from retrieval.config import Config, load_config  # noqa: E402
 from retrieval.evaluate import evaluate, load_questions  # noqa: E402
 from retrieval.service import AnswerService  # noqa: E402

@@ -27,10 +27,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(REPO))
 
-import refusal_data as rd  # noqa: E402
-
+from bench import refusal_data as rd  # noqa: E402
 from retrieval.answer.confidence import ConfidenceModel  # noqa: E402
 from retrieval.config import Config, load_config  # noqa: E402
 

@@ -30,12 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-for path in (REPO, REPO / "bench"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 
-import xquad  # noqa: E402
-
+from bench import xquad  # noqa: E402
 from retrieval.answer.compose import Answer  # noqa: E402
 from retrieval.config import Config  # noqa: E402
 from retrieval.evaluate import is_hit, load_questions  # noqa: E402

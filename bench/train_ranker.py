@@ -26,10 +26,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
-import xquad  # noqa: E402
-
+from bench import xquad  # noqa: E402
 from retrieval.config import load_config  # noqa: E402
 from retrieval.search.first_stage import candidates_for  # noqa: E402
 from retrieval.search.learned import FEATURES, features  # noqa: E402
