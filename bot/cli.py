@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import logging
 import os
 import sys
 from pathlib import Path
+from typing import cast
 
+from retrieval.answer.compose import Result
 from retrieval.config import Config, effective_settings, format_value, load_config, settings_markdown
 from retrieval.errors import BotError
 from retrieval.evaluate import evaluate, format_report, load_questions
@@ -71,7 +74,7 @@ def _service(args: argparse.Namespace, cfg: Config, progress: bool = False) -> A
     return AnswerService.open(cfg, corpus, progress=progress)
 
 
-def _emit(result, as_json: bool, one_line: bool) -> None:
+def _emit(result: Result, as_json: bool, one_line: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
     elif one_line:
@@ -90,7 +93,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         _emit(service.answer(valid_unicode(args.question)), args.json, one_line=False)
         return 0
     # Batch: one question per stdin line, one result per line, in order.
-    sys.stdin.reconfigure(encoding="utf-8", errors="replace")
+    cast(io.TextIOWrapper, sys.stdin).reconfigure(encoding="utf-8", errors="replace")
     for line in sys.stdin:
         question = line.rstrip("\r\n")
         try:
@@ -149,6 +152,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     corpus = Path(args.corpus) if args.corpus else None
     service = AnswerService.open(cfg, corpus, rebuild=True, progress=True)
     info = service.info
+    assert info is not None  # open() always says how it obtained the index
     print(
         f"indexed {len(service.articles)} articles, {len(service.index.sentences)} sentences "
         f"in {info.seconds:.1f}s -> {info.path}" + ("" if info.saved else " (NOT saved, see warning)")

@@ -7,6 +7,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from retrieval.answer import messages
 from retrieval.service import AnswerService
@@ -82,7 +83,8 @@ def handle_line(session: Session, line: str) -> str | None:
     return result.message
 
 
-def run_console(service: AnswerService, history: Path | None = None, stdin=None, stdout=None,
+def run_console(service: AnswerService, history: Path | None = None, stdin: TextIO | None = None,
+                stdout: TextIO | None = None,
                 question_log: QuestionSink | None = None) -> int:
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout

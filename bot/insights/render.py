@@ -14,13 +14,14 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from datetime import date, datetime
+from typing import Any
 
 from .report import Report
 
 
 def to_dict(report: Report) -> dict:
     """The report as plain JSON-able data (dates as ISO strings), with the derived shares."""
-    def plain(value: object) -> object:
+    def plain(value: object) -> Any:  # JSON data
         if isinstance(value, (datetime, date)):
             return value.isoformat()
         if isinstance(value, dict):
@@ -29,7 +30,7 @@ def to_dict(report: Report) -> dict:
             return [plain(v) for v in value]
         return value
 
-    data = plain(asdict(report))
+    data: dict[str, Any] = plain(asdict(report))
     data["answered_share"] = round(report.share(report.answered), 4)
     data["refused_share"] = round(report.share(report.refused + report.errors), 4)
     for day, item in zip(report.days, data["days"]):

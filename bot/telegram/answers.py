@@ -62,10 +62,17 @@ def replies_to_bot(message: Message, bot_id: int) -> bool:
     )
 
 
+def _text(message: Message) -> str:
+    """The text of a message the handlers read as a question (their filters admit text messages only)."""
+    if message.text is None:
+        raise ValueError(f"message {message.message_id} holds no text: its handler's filter should not match")
+    return message.text
+
+
 def ask_question(message: Message, bot_id: int) -> str:
     """The question of ``/ask <question>``, or of the message an empty /ask replies to."""
     command = next(e for e in message.entities if e.type == MessageEntityType.BOT_COMMAND and e.offset == 0)
-    question = fmt.command_argument(message.text, command.length)
+    question = fmt.command_argument(_text(message), command.length)
     replied = message.reply_to_message
     if not question and replied is not None and replied.text and not replies_to_bot(message, bot_id):
         question = replied.text.strip()
@@ -74,8 +81,8 @@ def ask_question(message: Message, bot_id: int) -> str:
 
 def private_question(message: Message, username: str | None, bot_id: int) -> str:
     """A private message is a question; mentions of the bot are cut out."""
-    spans = fmt.mention_spans(message.text, message.entities, username, bot_id)
-    return fmt.strip_spans(message.text, spans)
+    text = _text(message)
+    return fmt.strip_spans(text, fmt.mention_spans(text, message.entities, username, bot_id))
 
 
 def group_question(message: Message, username: str | None, bot_id: int) -> str | None:

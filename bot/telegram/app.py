@@ -72,7 +72,7 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
 BOOTSTRAP_RETRIES = 5
 
 
-class RecordingQueue(asyncio.Queue):  # type: ignore[type-arg]
+class RecordingQueue(asyncio.Queue):
     """The update queue. An update is recorded in the journal before it is queued, i.e. before
     python-telegram-bot confirms it to Telegram (the next getUpdates offset, a webhook's 200)."""
 
@@ -86,7 +86,7 @@ class RecordingQueue(asyncio.Queue):  # type: ignore[type-arg]
         await super().put(item)
 
 
-class BotApplication(Application):  # type: ignore[type-arg]
+class BotApplication(Application):
     """python-telegram-bot's Application, taking each update through a Turn (journal, stopping)."""
 
     async def process_update(self, update: object) -> None:
@@ -307,16 +307,19 @@ def run_telegram(cfg: Config, corpus: Path | None = None) -> int:
                                 metrics=metrics, admins=admins)
         question_log = app.bot_data.question_log
         log.info("starting the Telegram bot (%s) via %s", tg.mode, base_url or DEFAULT_BASE_URL)
+        updater = app.updater
+        if updater is None:  # build_application always gives it one
+            raise RuntimeError("the Telegram application has no updater")
         if tg.mode == "webhook":
             def start_updates() -> Awaitable[Any]:
-                return app.updater.start_webhook(
+                return updater.start_webhook(
                     listen=tg.webhook_listen, port=tg.webhook_port,
                     url_path=urlsplit(tg.webhook_url).path.lstrip("/"), webhook_url=tg.webhook_url,
                     secret_token=secret, allowed_updates=ALLOWED_UPDATES, bootstrap_retries=BOOTSTRAP_RETRIES,
                 )
         else:
             def start_updates() -> Awaitable[Any]:
-                return app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, bootstrap_retries=BOOTSTRAP_RETRIES,
+                return updater.start_polling(allowed_updates=ALLOWED_UPDATES, bootstrap_retries=BOOTSTRAP_RETRIES,
                                                  error_callback=lambda exc: _fetch_failed(app, exc))
         try:
             asyncio.run(serve(app, start_updates))

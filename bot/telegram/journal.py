@@ -132,11 +132,12 @@ class UpdateJournal:
 
     def unanswered(self) -> int:
         """Updates recorded as fetched and not handled: what the next start answers first."""
-        if self._executor is None or self._db is None:
+        db = self._db
+        if self._executor is None or db is None:
             return 0
         try:
             return self._executor.submit(
-                lambda: self._db.execute("SELECT count(*) FROM updates WHERE handled = 0").fetchone()[0]).result()
+                lambda: db.execute("SELECT count(*) FROM updates WHERE handled = 0").fetchone()[0]).result()
         except sqlite3.Error:
             return 0
 
@@ -178,10 +179,13 @@ class UpdateJournal:
             self._failing = False
 
     def _apply(self, change: Callable[..., None], args: tuple[Any, ...], prune: bool) -> None:
-        with self._db:
-            change(self._db, *args)
+        db = self._db
+        if db is None:  # closed since the write was queued
+            raise sqlite3.ProgrammingError("the handled-updates journal is closed")
+        with db:
+            change(db, *args)
             if prune:
-                self._db.execute(
+                db.execute(
                     "DELETE FROM updates WHERE handled = 1 AND seq < (SELECT seq FROM updates WHERE handled = 1 "
                     "ORDER BY seq DESC LIMIT 1 OFFSET ?)", (self.capacity - 1,))
 
@@ -203,9 +207,9 @@ class UpdateJournal:
         except OSError as exc:
             log.warning("cannot open the handled-updates journal %s (%s); starting without it", self.path, exc)
             return
-        if legacy is not None and legacy.exists():
-            self._import_legacy(legacy)
         db = self._db
+        if legacy is not None and legacy.exists():
+            self._import_legacy(db, legacy)
         with db:
             db.execute("UPDATE updates SET body = NULL WHERE handled = 1 AND body IS NOT NULL")
         self._seq = db.execute("SELECT coalesce(max(seq), 0) FROM updates").fetchone()[0]
@@ -218,13 +222,13 @@ class UpdateJournal:
         log.info("handled-updates journal %s: %d recent update ids, %d fetched but not answered",
                  self.path, len(self._handled), len(self._pending))
 
-    def _import_legacy(self, legacy: Path) -> None:
+    def _import_legacy(self, db: sqlite3.Connection, legacy: Path) -> None:
         """Take over the ids of format 1 (a JSON file), so an upgrade answers nothing twice."""
         try:
             ids = json.loads(legacy.read_bytes())["handled"]
-            base = self._db.execute("SELECT coalesce(max(seq), 0) FROM updates").fetchone()[0]
-            with self._db:
-                self._db.executemany("INSERT OR IGNORE INTO updates (update_id, seq, handled) VALUES (?, ?, 1)",
+            base = db.execute("SELECT coalesce(max(seq), 0) FROM updates").fetchone()[0]
+            with db:
+                db.executemany("INSERT OR IGNORE INTO updates (update_id, seq, handled) VALUES (?, ?, 1)",
                                      [(int(i), base + n) for n, i in enumerate(ids[-self.capacity:], start=1)])
             legacy.unlink()
         except (OSError, ValueError, KeyError, TypeError, sqlite3.Error) as exc:
