@@ -293,7 +293,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     """Check ``value`` against the annotation ``tp`` and convert it."""
     origin = typing.get_origin(tp)
     bad = ConfigError(f"config key '{key}' must be {_type_name(tp)}, got {value!r}")
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"config key '{key}' must be a mapping of settings, got {value!r}")
         return _build(tp, value, prefix=f"{key}.")

@@ -77,8 +77,8 @@ def test_classify(name: str, head: bytes, expected: Kind | SkipKind) -> None:
 @pytest.mark.parametrize("kind, n, words", [(SkipKind.IMAGE, 1, "1 image"), (SkipKind.ARCHIVE, 3, "3 archives"),
                                             (SkipKind.AUDIO_VIDEO, 2, "2 audio/video files")])
 def test_skip_kinds_count_in_words(kind: SkipKind, n: int, words: str) -> None:
-    assert kind.count(n) == words
-    assert all(k.count(2) for k in SkipKind)  # every kind has its plural
+    assert kind.in_words(n) == words
+    assert all(k.in_words(2) for k in SkipKind)  # every kind has its plural
 
 
 def test_the_reader_id_names_the_version_and_the_libraries() -> None:

@@ -166,6 +166,7 @@ class Composer:
         is the clearest sign the articles are not about the question.
         """
         article = index.sentences[sentence].article
+        wanted: Sequence[str]
         if query.accentless:
             wanted, field, exact = query.folded, index.article_fold, None
         else:

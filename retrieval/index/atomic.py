@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomically(path: Path, *parts: bytes) -> None:
+def write_atomically(path: Path, *parts: bytes | memoryview) -> None:
     """Write ``parts`` to a temporary file beside ``path``, fsync it, then rename it over ``path``.
 
     Raises OSError (disk full, read-only folder...) after removing the

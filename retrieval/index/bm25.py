@@ -363,6 +363,12 @@ class Bm25:
     def segmented(self) -> bool:
         return self.seg_ptr is not None
 
+    def segment_runs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """``(seg_ptr, seg_of, seg_end)`` of a segmented field, None for a field of one segment."""
+        if self.seg_ptr is None or self.seg_of is None or self.seg_end is None:
+            return None
+        return self.seg_ptr, self.seg_of, self.seg_end
+
     def arrays(self, prefix: str, vocab_of: str | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """(parameters, arrays) that :meth:`from_arrays` turns back into this field.
         ``vocab_of``: the field whose arrays already hold this field's (shared) vocabulary."""
@@ -420,11 +426,13 @@ class Bm25:
         """Column ``col``'s postings by segment: (segments, starts, ends), one run per segment
         that holds any; in a field of one segment, one run from ``indptr[col]``."""
         lo, hi = self.postings(col)
-        if self.seg_ptr is None:
+        segments = self.segment_runs()
+        if segments is None:
             return [0], [lo], [hi]
-        r0, r1 = int(self.seg_ptr[col]), int(self.seg_ptr[col + 1])
-        ends = self.seg_end[r0:r1].tolist()
-        return self.seg_of[r0:r1].tolist(), [lo, *ends[:-1]], ends
+        seg_ptr, seg_of, seg_end = segments
+        r0, r1 = int(seg_ptr[col]), int(seg_ptr[col + 1])
+        ends = seg_end[r0:r1].tolist()
+        return seg_of[r0:r1].tolist(), [lo, *ends[:-1]], ends
 
     def docs(self, col: int) -> np.ndarray:
         """The ids of column ``col``'s documents, in order (int64 when the field is segmented)."""

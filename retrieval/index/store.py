@@ -194,7 +194,7 @@ def layout_checksum(layout: dict[str, Any]) -> int:
 
 
 def _as_bytes(array: np.ndarray) -> memoryview:
-    return memoryview(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
+    return np.ascontiguousarray(array).reshape(-1).view(np.uint8).data  # a memoryview of its bytes
 
 
 def save_index(index: SentenceIndex, path: Path, fp: str, compat: str | None = None) -> None:

@@ -45,7 +45,7 @@ def _train(blocks: Sequence[bytes], total: int) -> bytes:
     if total < MIN_TRAIN_BYTES:
         return b""
     step = max(1, total // TRAIN_BYTES)
-    samples = [b for b in blocks[::step] if b]
+    samples: list[bytes | bytearray | memoryview] = [b for b in blocks[::step] if b]
     try:
         # Fixed cover parameters: zstd's search for them takes 5x as long for the same ratio.
         trained = zstd.train_dictionary(min(DICT_BYTES, total // 100), samples, k=200, d=6, level=LEVEL)
@@ -108,7 +108,7 @@ class PackedTexts:
         decompressor = getattr(self._local, "decompressor", None)
         if decompressor is None:
             decompressor = self._local.decompressor = zstd.ZstdDecompressor(dict_data=self._dict)
-        return decompressor.decompress(self._data[int(self._blocks[b]):int(self._blocks[b + 1])])
+        return decompressor.decompress(self._data[int(self._blocks[b]):int(self._blocks[b + 1])].data)
 
     def __getitem__(self, j: int) -> bytes:
         if not 0 <= j < len(self):

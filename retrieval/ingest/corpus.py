@@ -193,6 +193,8 @@ def _init_reader(read: Callable[[object], _Read]) -> None:
 
 
 def _read_in_worker(item: object) -> _Read:
+    if _WORKER_READ is None:
+        raise RuntimeError("a corpus worker started without _init_reader")
     return _WORKER_READ(item)
 
 
@@ -401,5 +403,5 @@ def _log_skipped(skipped: Sequence[Skipped], root: Path) -> None:
         names = [name for kind in SkipKind for name in others.get(kind, ())]
         more = len(names) - SKIPPED_NAMES_SHOWN
         log.warning("skipped %s (not documents the bot reads) in %s: %s%s",
-                    ", ".join(kind.count(len(others[kind])) for kind in SkipKind if kind in others), root,
+                    ", ".join(kind.in_words(len(others[kind])) for kind in SkipKind if kind in others), root,
                     ", ".join(names[:SKIPPED_NAMES_SHOWN]), f" and {more} more" if more > 0 else "")

@@ -206,8 +206,10 @@ def _runs(field: Bm25, terms: Sequence[str]) -> tuple[PostingRuns, int]:
     for :func:`retrieval.search.kernels.accumulate`."""
     cols = np.array([col for col in map(field.column, terms) if col is not None], dtype=np.int64)
     postings = int((field.indptr[cols + 1] - field.indptr[cols]).sum())
-    if field.segmented:
-        runs = (field.seg_ptr[cols], field.seg_ptr[cols + 1], field.seg_of, field.seg_end)
+    segments = field.segment_runs()
+    if segments is not None:
+        seg_ptr, seg_of, seg_end = segments
+        runs = (seg_ptr[cols], seg_ptr[cols + 1], seg_of, seg_end)
     else:  # one run per term, in segment 0
         runs = (np.arange(cols.size), np.arange(1, cols.size + 1), np.zeros(cols.size, dtype=np.uint16),
                 field.indptr[cols + 1])
@@ -309,7 +311,7 @@ def _maxscore(
     postings = [_postings(field) for field, _, _ in fields]
     postings += [postings[0]] * (3 - len(postings))
     weights = np.array([w for _, _, w in fields] + [0.0] * (3 - len(fields)))
-    field_bundle = Fields(postings=tuple(postings), count=len(fields), weights=weights)
+    field_bundle = Fields(postings=(postings[0], postings[1], postings[2]), n_fields=len(fields), weights=weights)
     t_field = np.array([f for f, _ in terms], dtype=np.int64)
     t_idf = np.array([float(fields[f][0].idf[col]) for f, col in terms], dtype=np.float64)
     t_scale = np.array([scale[key] for key in terms], dtype=np.float64)

@@ -37,8 +37,16 @@ class Lexicon:
     """Index terms (``thương_vong``) and folded syllables (``thuong``) of ordinary Vietnamese words."""
 
     def __init__(self, words: frozenset[str]):
-        self.words = words
-        self.syllables = frozenset(fold_diacritics(s) for w in words for s in w.split("_"))
+        self._words = words
+        self._syllables = frozenset(fold_diacritics(s) for w in words for s in w.split("_"))
+
+    @property
+    def words(self) -> frozenset[str]:
+        return self._words
+
+    @property
+    def syllables(self) -> frozenset[str]:
+        return self._syllables
 
     @classmethod
     def from_lines(cls, lines: list[str]) -> Lexicon:
@@ -92,10 +100,10 @@ class DeferredLexicon(Lexicon):
         self._done.wait()
         return self._loaded if self._loaded is not None else Lexicon(frozenset())
 
-    @property  # type: ignore[override]
+    @property
     def words(self) -> frozenset[str]:
         return self._lexicon().words
 
-    @property  # type: ignore[override]
+    @property
     def syllables(self) -> frozenset[str]:
         return self._lexicon().syllables

@@ -115,8 +115,8 @@ class CrfFeatures:
         except KeyError:
             pass
         # A local copy of this sentence's entries: another thread may clear the cache meanwhile.
-        entries = {t: cache.get(t) for t in tokens}
-        missing = [t for t, entry in entries.items() if entry is None]
+        entries = {t: entry for t in tokens if (entry := cache.get(t)) is not None}
+        missing = [t for t in dict.fromkeys(tokens) if t not in entries]
         if len(cache) + len(missing) > SYLLABLE_CACHE:
             cache.clear()
         rows = self._syllable_features([[[t] for t in missing]])[0]
@@ -158,7 +158,7 @@ class CrfFeatures:
         lowers = [s[1] for s in syllables]
         titles = [s[2] for s in syllables]
         dictionary = self._dictionary
-        values = {}
+        values: dict[int, tuple[list[str], ...]] = {}
         for length in self._lengths:
             count = len(tokens) - length + 1
             if count <= 0:

@@ -38,7 +38,7 @@ class SkipKind(StrEnum):
     BINARY = "binary file"
     OTHER = "unsupported file type"
 
-    def count(self, n: int) -> str:
+    def in_words(self, n: int) -> str:  # not ``count``, which would shadow str.count
         """``n`` files of this kind, in words: "1 image", "3 archives", "2 audio/video files"."""
         one, many = _SKIP_NOUNS[self]
         return f"{n} {one if n == 1 else many}"

@@ -122,6 +122,8 @@ def read_html(data: bytes) -> Document:
         prune_xpath=_PRUNE,
         date_extraction_params={"extensive_search": False, "original_date": True},
     )
+    if isinstance(extracted, dict):  # only with as_dict=True
+        raise TypeError("trafilatura.bare_extraction returned a dict, not a Document")
     meta = extracted if extracted is not None else trafilatura.extract_metadata(data)
     title = optional_text(getattr(meta, "title", None))
     blocks: list[Block] = []
