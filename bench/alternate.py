@@ -49,6 +49,7 @@ def serve_once(tree: Path, spec: Path) -> dict:
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", CHILD_CODE, str(spec), str(tree)], cwd=tree,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
+    assert proc.stdout is not None  # stdout=PIPE
     first = proc.stdout.readline()
     first_answer_s = time.perf_counter() - started
     rest, errors = proc.communicate()

@@ -116,6 +116,7 @@ def _child(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     service = AnswerService.open(cfg, Path(args.corpus), rebuild=True, progress=False,
                                  segmenter=segmenter, segmenter_id=seg_id)
+    assert service.info is not None  # open() says how it obtained the index
     print(json.dumps({
         "build_s": round(time.perf_counter() - started, 1),
         "stages_s": {name: round(s, 1) for name, s in service.info.stages},
@@ -147,8 +148,9 @@ def measure(args: argparse.Namespace) -> dict:
         while child.poll() is None:
             samples.append((time.time(), _status_kib(child.pid, "VmRSS"), sum(map(_pss_kib, _tree(child.pid)))))
             time.sleep(0.1)
+        assert child.stdout is not None  # stdout=PIPE
         result = json.loads(child.stdout.read().strip().splitlines()[-1])
-    marks = []
+    marks: list[tuple[float, str]] = []
     for line in log_path.read_text().splitlines():
         stamp, _, text = line.partition(" ")
         for words, stage in STAGE_MARKS:

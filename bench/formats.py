@@ -86,9 +86,9 @@ def bench_fixtures(min_seconds: float) -> None:
         row[2] += seconds / reads
         row[3] += pages
     print(f"{'fixtures':10} {'files':>5} {'KB':>7} {'files/s':>9} {'MB/s':>7} {'pages/s':>8}")
-    for kind, (files, size, seconds, pages) in sorted(totals.items()):
-        pages_rate = f"{pages / seconds:8.0f}" if pages else f"{'-':>8}"
-        print(f"{kind:10} {files:5.0f} {size / 1024:7.1f} {files / seconds:9.1f} {size / seconds / 2**20:7.2f} "
+    for name, (files, size, total_s, total_pages) in sorted(totals.items()):
+        pages_rate = f"{total_pages / total_s:8.0f}" if total_pages else f"{'-':>8}"
+        print(f"{name:10} {files:5.0f} {size / 1024:7.1f} {files / total_s:9.1f} {size / total_s / 2**20:7.2f} "
               f"{pages_rate}")
 
 
@@ -235,6 +235,7 @@ def bench_end_to_end(pdf: Path) -> None:
     print(f"\nend to end: {pdf.name}, {pdf.stat().st_size / 2**20:.1f} MB, "
           f"{cfg.build_workers or os.cpu_count()} build processes")
     for name, seconds, info, sentences in runs:
+        assert info is not None  # open() says how it obtained the index
         stages = ", ".join(f"{stage} {s:.1f}s" for stage, s in info.stages) or info.reason
         print(f"  {name:20} {seconds:6.1f} s  {sentences} sentences ({stages})")
     if result.answers:

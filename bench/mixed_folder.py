@@ -86,7 +86,7 @@ def build_folder(folder: Path) -> None:
     (folder / "misc" / "cai_dat.exe").write_bytes(b"MZ\x90\x00" + bytes(60))
 
 
-def ask(folder: Path, work: Path, questions: list[str]) -> tuple[list[dict], list[str], float]:
+def ask(folder: Path, work: Path, questions: list[str]) -> tuple[list[dict], list[str], str]:
     config = work / "config.yaml"
     config.write_text(f"corpus: {folder}\ncache_dir: {work / 'cache'}\n", encoding="utf-8")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -118,7 +118,7 @@ def main() -> int:
         doc_id = doc.rsplit(".", 1)[0]
         kind = ENCODING.get(doc, doc.rsplit(".", 1)[1].upper())
         first = result["answers"][0] if result["answers"] else None
-        right = bool(first) and first["doc_id"] == doc_id and expect in first["quote"]
+        right = first is not None and first["doc_id"] == doc_id and expect in first["quote"]
         wrong += not right
         if first:
             cited = first["doc_id"]

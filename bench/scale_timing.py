@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
+from typing import TypeVar
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,10 @@ def percentile(values: Sequence[float], pct: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=np.float64), pct)) if values else 0.0
 
 
-def timed_ms(fn: Callable[[], object]) -> tuple[float, object]:
+T = TypeVar("T")
+
+
+def timed_ms(fn: Callable[[], T]) -> tuple[float, T]:
     """(milliseconds, result) of one call."""
     t0 = time.perf_counter()
     result = fn()
@@ -108,6 +112,7 @@ def serve(spec_file: str, started: float) -> None:
     imported = time.perf_counter()
     service = AnswerService.open(cfg, Path(spec["corpus"]))
     opened = time.perf_counter()
+    assert service.info is not None  # open() says how it obtained the index
     if service.info.reason != "loaded":
         raise SystemExit(f"error: the saved index was not loaded ({service.info.reason}); "
                          "did retrieval/ or the config change while the benchmark ran?")
@@ -134,6 +139,7 @@ def run_fresh_process(config: Path, cfg: Config, corpus: Path, texts: Sequence[s
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", CHILD_CODE, str(spec), str(REPO)], cwd=REPO,
                             stdout=subprocess.PIPE, text=True, encoding="utf-8")
+    assert proc.stdout is not None  # stdout=PIPE
     first_line = proc.stdout.readline()
     first_answer_s = time.perf_counter() - t0
     rest = proc.stdout.read()
@@ -285,7 +291,7 @@ def measure_size(size: int, args: argparse.Namespace, inventory, workdir: Path) 
         "corpus_mb": round(corpus.stat().st_size / 2**20, 1), "corpus_reused": reused,
         "build_s": round(build_s, 2), "sentences_per_s": round(len(index.sentences) / build_s, 1),
         "build_worker_cpu_s": round(worker_cpu_s, 1),
-        "build_stages_s": {name: round(seconds, 2) for name, seconds in service.info.stages},
+        "build_stages_s": {name: round(seconds, 2) for name, seconds in service.info.stages} if service.info else {},
         "index_mb": round(index_path(cfg, corpus).stat().st_size / 2**20, 1),
     }
     log_step(label, f"built in {build_s:.1f}s; fresh process: load, answer, time {len(texts)} questions ...")
