@@ -15,8 +15,8 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TypeVar
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
