@@ -85,7 +85,7 @@ MAGIC = b"VNQA-INDEX\n"
 # the saved arrays changes (ingestion, cleaning, segmentation, term functions, the fields,
 # the layout): an index of another version is rebuilt, never served.
 # tests/test_index_golden.py fails when the arrays of a small corpus change without a bump.
-FORMAT_VERSION = 12
+FORMAT_VERSION = 13
 # The payload's checksum is an XXH3-64 hash per chunk of this many bytes.
 CHUNK_BYTES = 16 << 20
 # From this many chunks on, the payload is checked in a forked child process (:func:`_verify`).
