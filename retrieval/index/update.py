@@ -1,0 +1,567 @@
+"""Adding, replacing and removing articles without rebuilding the index (issue #23).
+
+An updated index is its **base** (the saved index, as built or loaded, never modified)
+plus its **changes**: the articles added since (their own small postings, the *delta*)
+and the base articles removed (tombstones: their postings stay in the base's arrays but
+count nowhere and their sentences are never returned). A replaced article is its old
+version removed and its new one added. :func:`apply_changes` makes a new, immutable
+:class:`~retrieval.index.sentences.SentenceIndex` from an index and a few changes, in
+seconds at a million sentences; the caller swaps it in (questions in flight keep the
+index they started with).
+
+Scores equal those of :func:`~retrieval.index.build.build_index` over the resulting
+corpus (and so rank-bm25's ``BM25Okapi``), bit for bit. A posting's weight is
+``idf(t) * tf (k1 + 1) / (tf + k1 (1 - b + b dl / avgdl))``, and N, avgdl and the
+document frequencies of a rebuild are those of the live documents, so every field's
+statistics are combined at update time:
+
+* **avgdl**: each field keeps its documents' summed length (``Bm25.total``), so the
+  live total is an integer sum, divided by the live N as rank-bm25 divides.
+* **Weights**: postings store codes into a table of distinct (tf, dl) pairs, not of
+  float parts, so a new avgdl recomputes only that table (a few thousand pairs); the
+  delta's table is computed at the same avgdl.
+* **IDF**: the live document frequency of every term (the base's, less the removed
+  documents', plus the delta's) gives its IDF by rank-bm25's formula (``math.log`` per
+  distinct frequency). The floor of the common terms is epsilon x the *mean* IDF, which
+  rank-bm25 sums left to right in the order the terms first appear in the corpus; a
+  rebuild's order is reproduced exactly (:func:`_first_seen_order`): the base keeps its
+  fields' first-seen orders (``Bm25.order``, or the vocabulary's own column order), and
+  the terms whose first live occurrence moved (their first document removed, or an added
+  article that comes earlier in the corpus) are moved to where a rebuild would meet them.
+* **Bounds** (``max_weight``, for MaxScore): the base's largest part of each term times
+  ``max(1, new avgdl / base avgdl)`` (a part grows at most by that ratio) times
+  ``1 + 1e-9``, so still an upper bound; the delta's own exactly; times the new IDF.
+
+**Corpus order.** A rebuild (:func:`retrieval.ingest.corpus.load_corpus`) reads the
+files sorted by path, a JSONL file in line order; :func:`corpus_key` is that order as a
+key of an article's ``origin`` (``path`` or ``path:LINE``). Added articles are placed
+among the base's by it (after base articles with the same key). Sentence and article
+*ids* are not a rebuild's: the base's keep their ids, added ones come after them (an
+article's sentences stay consecutive). Where two sentences score the same, the
+lower id comes first, as everywhere in the search: the tie order of an updated index is
+therefore "base before added", not a rebuild's corpus order; every score, and the set of
+candidates (ties at the cut-off are all kept), equal a rebuild's.
+
+**Saving.** :func:`save_changes` writes the changes (the added articles with their
+segmentation, the removed base articles, the new corpus fingerprint, and the identity of
+the base file they apply to) to a small file beside the index, atomically;
+:func:`retrieval.index.store.load_index` serves the base plus these changes when their
+fingerprint is the corpus's. :func:`merge` folds the changes into a new base (a rebuild
+from the stored words, no segmentation), best run in another process
+(:func:`start_merge`) once the delta grows past :data:`MERGE_SENTENCES`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import subprocess
+import sys
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval.index.bm25 import Bm25, _token_columns, frozen
+from retrieval.index.segcache import Segmented
+from retrieval.index.sentences import (
+    FIELDS, ArticleList, CombinedArticles, CombinedTerms, SentenceIndex, SentenceRefs, Terms,
+)
+from retrieval.index.vocabulary import ExtendedVocabulary, Vocabulary
+from retrieval.ingest.corpus import Article
+from retrieval.text.answer_types import sentence_kinds
+from retrieval.text.terms import bigrams, expand, fold_terms
+
+log = logging.getLogger(__name__)
+
+# Once the added articles hold this many sentences, the service should merge them into a new
+# base (:func:`start_merge`): each update recomputes the whole delta, so its cost grows with it.
+MERGE_SENTENCES = 20_000
+# Relative slack on the base's bounds after an update (far above the rounding of the product).
+BOUND_SLACK = 1e-9
+
+# The fields over sentences and over whole articles (title, then sentences).
+SENTENCE_FIELDS = ("bm25", "fold", "pairs", "fold_pairs")
+ARTICLE_FIELDS = ("article_bm25", "article_words", "article_fold")
+# Fields that use another field's vocabulary (build_index shares the articles' words).
+VOCABULARY_OF = {"bm25": "article_bm25", "article_words": "article_bm25"}
+
+
+class UpdateError(ValueError):
+    """Changes that cannot be applied (an unknown article to remove, an article both added
+    and removed, a segmentation that does not fit its article)."""
+
+
+def corpus_key(origin: str) -> tuple[str, int]:
+    """An article's place in a rebuild's order from its ``origin``: (file path, line), the
+    line being 0 for a file that is one article. Files sort by path (as
+    :func:`~retrieval.ingest.corpus.corpus_files` sorts them: their paths share the corpus
+    folder's prefix), a JSONL file's articles by line."""
+    path, sep, line = origin.rpartition(":")
+    if sep and line.isdigit():
+        return path, int(line)
+    return origin, 0
+
+
+def _recipe(name: str, expand_compounds: bool) -> Callable[[Sequence[str]], Sequence[str]]:
+    """How :func:`~retrieval.index.build.build_index` makes field ``name``'s tokens from
+    words (a sentence's, or an article title's)."""
+    return {
+        "bm25": expand if expand_compounds else tuple,
+        "fold": fold_terms,
+        "pairs": bigrams,
+        "fold_pairs": lambda words: bigrams(fold_terms(words)),
+        "article_bm25": expand,
+        "article_words": tuple,
+        "article_fold": fold_terms,
+    }[name]
+
+
+@dataclass(frozen=True)
+class _Catalogue:
+    """The base's articles by doc_id, and their corpus keys (sorted)."""
+
+    ids: dict[str, int]
+    keys: list[tuple[str, int]]
+
+    @classmethod
+    def of(cls, base: SentenceIndex, key: Callable[[str], Any]) -> _Catalogue:
+        ids: dict[str, int] = {}
+        keys = []
+        for i in range(len(base.articles)):
+            doc_id, origin = base.articles.identity(i)
+            ids[doc_id] = i
+            keys.append(key(origin))
+        if any(b < a for a, b in zip(keys, keys[1:])):
+            raise UpdateError("the index's articles are not in corpus order (corpus_key of their origins), "
+                              "so added ones cannot be placed as a rebuild would; rebuild the index instead")
+        return cls(ids, keys)
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What an updated index holds beyond its base (``SentenceIndex.changes``)."""
+
+    base: SentenceIndex
+    removed: np.ndarray  # base article ids removed, sorted
+    added: tuple[Article, ...]  # in corpus order: article len(base.articles) + i
+    segmented: tuple[Segmented, ...]
+    places: np.ndarray  # per added article, how many base articles come before it in corpus order
+    live_order: np.ndarray  # the live articles' ids in corpus order
+    dead_sentences: np.ndarray  # the removed articles' sentences (ids), sorted
+    live_factor: np.ndarray  # per article: 1.0, or 0.0 when removed (the compiled first stage's mask)
+    catalogue: _Catalogue
+
+    @property
+    def added_sentences(self) -> int:
+        return sum(len(s.sentences) for s in self.segmented)
+
+
+def apply_changes(
+    index: SentenceIndex,
+    added: Iterable[tuple[Article, Segmented]] = (),
+    removed: Iterable[str] = (),
+    *,
+    key: Callable[[str], Any] = corpus_key,
+) -> SentenceIndex:
+    """A new index: ``index`` with the articles ``added`` and without those ``removed``.
+
+    ``added``: (article, its segmentation) pairs, from
+    :func:`retrieval.index.segcache.segment_article` or the segmentation cache, as
+    :func:`~retrieval.index.build.build_index` takes them. An article whose ``doc_id`` is
+    already indexed replaces it. ``removed``: doc_ids of indexed articles. ``key``: an
+    article's place in the corpus from its ``origin`` (default :func:`corpus_key`: the
+    order of :func:`~retrieval.ingest.corpus.load_corpus`).
+
+    The result scores every sentence and article exactly as ``build_index`` over the
+    resulting corpus would (its settings are ``index``'s), and its articles, sentences,
+    words, answer kinds, texts, pages and sections follow the change; ``index`` itself is
+    not modified, so questions that hold it go on as they were. Sentence ids differ from a
+    rebuild's (the module's docstring: "Corpus order"). Changes accumulate: applying
+    changes to an updated index keeps its earlier ones. Raises :class:`UpdateError`.
+    """
+    previous: Changes | None = index.changes
+    base = index if previous is None else previous.base
+    catalogue = previous.catalogue if previous is not None else _Catalogue.of(base, key)
+    added = list(added)
+    removed = set(removed)
+    new_ids = [a.doc_id for a, _ in added]
+    if len(set(new_ids)) != len(new_ids):
+        raise UpdateError("an article is added twice in one change")
+    if removed & set(new_ids):
+        raise UpdateError(f"articles both added and removed: {sorted(removed & set(new_ids))}")
+    for article, seg in added:
+        _check_segmentation(article, seg)
+    delta = {} if previous is None else {a.doc_id: (a, s) for a, s in zip(previous.added, previous.segmented)}
+    dead = set() if previous is None else set(previous.removed.tolist())
+    for doc_id in removed:
+        if doc_id in delta:
+            del delta[doc_id]
+        elif doc_id in catalogue.ids and catalogue.ids[doc_id] not in dead:
+            dead.add(catalogue.ids[doc_id])
+        else:
+            raise UpdateError(f"no indexed article {doc_id!r} to remove")
+    for article, seg in added:
+        delta.pop(article.doc_id, None)
+        if article.doc_id in catalogue.ids:
+            dead.add(catalogue.ids[article.doc_id])
+        delta[article.doc_id] = (article, seg)
+    return overlay(base, sorted(dead), list(delta.values()), key=key, catalogue=catalogue)
+
+
+def _check_segmentation(article: Article, seg: Segmented) -> None:
+    for p, start, end, _ in seg.sentences:
+        if not (0 <= p < len(article.paragraphs) and 0 <= start <= end <= len(article.paragraphs[p])):
+            raise UpdateError(f"the segmentation of {article.doc_id!r} does not fit its paragraphs")
+
+
+def overlay(
+    base: SentenceIndex,
+    removed: Sequence[int],
+    added: Sequence[tuple[Article, Segmented]],
+    *,
+    key: Callable[[str], Any] = corpus_key,
+    catalogue: _Catalogue | None = None,
+) -> SentenceIndex:
+    """``base`` (an index as built or loaded) without its articles ``removed`` (ids) and with
+    ``added``: the index :func:`apply_changes` describes."""
+    if base.changes is not None:
+        raise UpdateError("overlay takes an index as built or loaded, not an updated one")
+    if not removed and not added:
+        return base
+    catalogue = catalogue or _Catalogue.of(base, key)
+    added = sorted(added, key=lambda pair: key(pair[0].origin))  # stable: equal keys keep their order
+    n_articles, n_sentences = len(base.articles), len(base.sentences)
+    removed_ids = np.asarray(sorted(removed), dtype=np.int64)
+    places = np.asarray([bisect_right(catalogue.keys, key(a.origin)) for a, _ in added], dtype=np.int64)
+    base_article = base.sentences.article
+    # Sentence level: the removed articles' sentences, and where each added article's go.
+    starts = np.searchsorted(base_article, removed_ids, side="left")
+    ends = np.searchsorted(base_article, removed_ids, side="right")
+    dead_sentences = (np.concatenate([np.arange(s, e) for s, e in zip(starts, ends)]).astype(np.int64)
+                      if removed_ids.size else np.zeros(0, dtype=np.int64))
+    sentence_places = np.searchsorted(base_article, places, side="left")
+    segs = [seg for _, seg in added]
+    counts = [len(seg.sentences) for seg in segs]
+    added_sentence_places = np.repeat(sentence_places, counts).astype(np.int64)
+
+    words = _Words(base)
+    dead_sentence_words = [words.sentence(int(i)) for i in dead_sentences]
+    dead_article_words = [words.article(int(a)) for a in removed_ids]
+    added_sentence_words = [t for seg in segs for _, _, _, t in seg.sentences]
+    added_article_words = [(seg.title_terms, [t for _, _, _, t in seg.sentences]) for seg in segs]
+
+    vocabularies: dict[str, Vocabulary] = {}
+    fields: dict[str, Bm25 | None] = {}
+    for name in ("article_bm25", "bm25", "article_words", "article_fold", "fold", "pairs", "fold_pairs"):
+        field = getattr(base, name)
+        if field is None:
+            fields[name] = None
+            continue
+        recipe = _recipe(name, base.expand_compounds)
+        if name in ARTICLE_FIELDS:
+            def doc_tokens(d: int, recipe=recipe) -> list[str]:
+                return _article_tokens(recipe, *words.article(d))
+            dead = removed_ids
+            dead_tokens = [_article_tokens(recipe, t, s) for t, s in dead_article_words]
+            new_tokens = [_article_tokens(recipe, t, s) for t, s in added_article_words]
+            ins = places
+        else:
+            def doc_tokens(d: int, recipe=recipe) -> list[str]:
+                return list(recipe(words.sentence(d)))
+            dead = dead_sentences
+            dead_tokens = [list(recipe(w)) for w in dead_sentence_words]
+            new_tokens = [list(recipe(w)) for w in added_sentence_words]
+            ins = added_sentence_places
+        fields[name] = _updated_field(field, VOCABULARY_OF.get(name), vocabularies, name, dead, dead_tokens,
+                                      new_tokens, ins, doc_tokens)
+    vocab = fields["article_words"].vocab
+    column = _Column(vocab)
+    added_articles = [a for a, _ in added]
+    kinds = [sentence_kinds(a.paragraphs[p][s:e]) for a, seg in added for p, s, e, _ in seg.sentences]
+    sentences = base.sentences
+    new_article = np.repeat(np.arange(n_articles, n_articles + len(added), dtype=np.int64), counts)
+    refs = SentenceRefs(
+        frozen(np.concatenate([sentences.article, new_article.astype(sentences.article.dtype)])),
+        *(frozen(np.concatenate([getattr(sentences, name),
+                                 np.asarray([row[i] for seg in segs for row in seg.sentences],
+                                            dtype=getattr(sentences, name).dtype)]))
+          for i, name in ((0, "paragraph"), (1, "start"), (2, "end"))),
+        frozen(np.concatenate([sentences.kinds, np.asarray(kinds, dtype=sentences.kinds.dtype)])),
+    )
+    live_base = np.setdiff1d(np.arange(n_articles, dtype=np.int64), removed_ids, assume_unique=True)
+    live_order = np.insert(live_base, np.searchsorted(live_base, places, side="left"),
+                           np.arange(n_articles, n_articles + len(added), dtype=np.int64))
+    live_factor = np.ones(n_articles + len(added))
+    live_factor[removed_ids] = 0.0
+    changes = Changes(base=base, removed=frozen(removed_ids), added=tuple(added_articles), segmented=tuple(segs),
+                      places=frozen(places), live_order=frozen(live_order), dead_sentences=frozen(dead_sentences),
+                      live_factor=frozen(live_factor), catalogue=catalogue)
+    index = SentenceIndex(
+        articles=CombinedArticles(base.articles, added_articles),
+        sentences=refs,
+        terms=CombinedTerms(base.terms, Terms.encode(added_sentence_words, vocab, column)),
+        titles=CombinedTerms(base.titles, Terms.encode([seg.title_terms for seg in segs], vocab, column)),
+        expand_compounds=base.expand_compounds,
+        changes=changes,
+        **fields,
+    )
+    if len(refs) != n_sentences + len(added_sentence_words) or fields["bm25"].n_docs != len(refs):
+        raise RuntimeError("the updated index's sentence arrays disagree")  # pragma: no cover - a bug
+    return index
+
+
+class _Column(dict):
+    """word -> column of an (extended) vocabulary, looked up as asked (for Terms.encode)."""
+
+    def __init__(self, vocab: Vocabulary):
+        super().__init__()
+        self.vocab = vocab
+
+    def __missing__(self, word: str) -> int:
+        col = self.vocab.get(word)
+        if col is None:
+            raise KeyError(word)
+        self[word] = col
+        return col
+
+
+class _Words:
+    """The base's words of a sentence, and of an article (title, sentences), decoded."""
+
+    def __init__(self, base: SentenceIndex):
+        self.base = base
+
+    def sentence(self, i: int) -> tuple[str, ...]:
+        return self.base.terms[i]
+
+    def article(self, a: int) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+        article_ids = self.base.sentences.article
+        lo = int(np.searchsorted(article_ids, a, side="left"))
+        hi = int(np.searchsorted(article_ids, a, side="right"))
+        return self.base.titles[a], [self.base.terms[i] for i in range(lo, hi)]
+
+
+def _article_tokens(recipe: Callable[[Sequence[str]], Sequence[str]], title: Sequence[str],
+                    sentences: Sequence[Sequence[str]]) -> list[str]:
+    """An article's tokens in a field: its title's, then each sentence's (build_index's _per_article)."""
+    tokens = list(recipe(title))
+    for words in sentences:
+        tokens.extend(recipe(words))
+    return tokens
+
+
+def _first_docs(field: Bm25, cols: np.ndarray) -> np.ndarray:
+    """The first document of each of ``cols`` in ``field``'s own postings (each must have some)."""
+    cols = np.asarray(cols, dtype=np.int64)
+    docs = field.indices[field.indptr[cols].astype(np.int64)].astype(np.int64)
+    if field.segmented:
+        docs += field.seg_of[field.seg_ptr[cols].astype(np.int64)].astype(np.int64) * field.segment
+    return docs
+
+
+def _first_live(field: Bm25, col: int, dead: np.ndarray) -> int | None:
+    """The first document of column ``col`` in ``field``'s own postings that is not ``dead``."""
+    docs = field._own_docs(col)
+    live = docs[~dead[docs]]
+    return int(live[0]) if live.size else None
+
+
+def _updated_field(
+    base: Bm25, vocab_of: str | None, vocabularies: dict[str, Vocabulary], name: str,
+    dead: np.ndarray, dead_tokens: list[list[str]], new_tokens: list[list[str]], ins: np.ndarray,
+    doc_tokens: Callable[[int], list[str]],
+) -> Bm25:
+    """``base`` without the documents ``dead`` (ids; ``dead_tokens``: their tokens) and with
+    the documents ``new_tokens`` (``ins[j]``: how many base documents come before new
+    document ``j`` in corpus order). ``doc_tokens(d)``: a base document's tokens."""
+    terms, ids, lengths = _token_columns(new_tokens)
+    if vocab_of is None:
+        known = [base.vocab.get(t) for t in terms]
+        vocab: Vocabulary = ExtendedVocabulary(base.vocab, [t for t, c in zip(terms, known) if c is None])
+        vocabularies[name] = vocab
+    else:
+        vocab = vocabularies[vocab_of]
+    remap = np.fromiter((vocab.get(t) for t in terms), dtype=np.int64, count=len(terms))
+    v, v_base = len(vocab), len(base.indptr) - 1
+    n_base, n_new = base.n_docs, len(new_tokens)
+    n_live = n_base - len(dead) + n_new
+    total = base.total - sum(map(len, dead_tokens)) + int(lengths.sum())
+    avgdl = total / n_live if n_live else 0.0
+
+    delta = Bm25.__new__(Bm25)
+    delta.k1, delta.b, delta.epsilon, delta.n_docs, delta.vocab = base.k1, base.b, base.epsilon, n_new, vocab
+    delta._postings(ids, lengths, remap, avgdl=avgdl, idf=np.zeros(v))
+    delta.order = None
+    if delta.codes.dtype != base.codes.dtype and delta.codes.dtype.itemsize < base.codes.dtype.itemsize:
+        delta.codes = frozen(delta.codes.astype(base.codes.dtype))  # one compiled variant of the kernels
+
+    base_df = np.zeros(v, dtype=np.int64)
+    base_df[:v_base] = np.diff(base.indptr)
+    dead_df = np.zeros(v, dtype=np.int64)
+    for tokens in dead_tokens:
+        for col in {base.vocab.get(t) for t in tokens}:
+            dead_df[col] += 1
+    live_df = base_df - dead_df + np.diff(delta.indptr)
+    dead_mask = np.zeros(n_base + n_new, dtype=bool)
+    dead_mask[dead] = True
+
+    order = _first_seen_order(base, vocab, base_df, live_df, dead_mask[:n_base], dead_tokens, ids, lengths, remap,
+                              ins, doc_tokens)
+    idf = _idf(live_df, order, n_live, base.epsilon)
+    delta.idf = idf
+    ratio = max(1.0, avgdl / base.avgdl) if base.avgdl else 1.0
+    bound = np.zeros(v)
+    bound[:v_base] = base.max_part * (ratio * (1 + BOUND_SLACK))
+    np.maximum(bound, delta.max_part, out=bound)
+    max_weight = idf * bound
+    max_weight[live_df == 0] = 0.0
+    delta.max_weight = max_weight
+
+    field = Bm25.__new__(Bm25)
+    for attr in ("k1", "b", "epsilon", "segment", "indptr", "indices", "codes", "pair_tf", "pair_dl",
+                 "seg_ptr", "seg_of", "seg_end"):
+        setattr(field, attr, getattr(base, attr))
+    field.vocab, field.order = vocab, None
+    field.n_docs, field.n_base, field.total, field.avgdl = n_base + n_new, n_base, total, avgdl
+    field.table = base.parts(avgdl)
+    field.idf, field.max_weight, field.max_part = frozen(idf), frozen(max_weight), frozen(bound)
+    field.delta, field.live_df = delta, frozen(live_df)
+    field.dead, field.dead_ids = frozen(dead_mask), (frozen(np.asarray(dead, dtype=np.int64)) if len(dead) else None)
+    return field
+
+
+def _first_seen_order(
+    base: Bm25, vocab: Vocabulary, base_df: np.ndarray, live_df: np.ndarray, dead: np.ndarray,
+    dead_tokens: list[list[str]], new_ids: np.ndarray, new_lengths: np.ndarray, remap: np.ndarray,
+    ins: np.ndarray, doc_tokens: Callable[[int], list[str]],
+) -> np.ndarray:
+    """The live terms (columns) in the order a rebuild's BM25Okapi first meets them: walking
+    the live documents in corpus order, each document's tokens in order.
+
+    The base's order (``base.order``, or its columns in order) is sorted by (first base
+    document, position in it). A term keeps its place unless its first live occurrence
+    moved: its first base document was removed (it moves to its first live base document,
+    at its position there), or an added document before that one holds it (it moves to
+    the first such, at its position there; so do terms the base lacks). Those terms are
+    taken out and put back where their new (document, position) falls."""
+    s_base = np.arange(len(base.indptr) - 1) if base.order is None else np.asarray(base.order, dtype=np.int64)
+    v_base = len(base.indptr) - 1
+    # (column, sort key) of every term that moves. A key: (document's place, 0 for an added
+    # document / 1 for a base one, added document's number, position in the document); an
+    # added document j comes before base document ins[j].
+    moved: dict[int, tuple[int, int, int, int]] = {}
+    first_live: dict[int, int | None] = {}
+
+    def live_first(col: int) -> int | None:
+        if col not in first_live:
+            if col >= v_base or base_df[col] == 0:
+                first_live[col] = None
+            else:
+                fd = int(_first_docs(base, np.array([col]))[0])
+                first_live[col] = fd if not dead[fd] else _first_live(base, col, dead)
+        return first_live[col]
+
+    if new_ids.size:
+        local, first = np.unique(new_ids, return_index=True)
+        doc_starts = np.concatenate([[0], np.cumsum(new_lengths)])
+        docs = np.searchsorted(doc_starts, first, side="right") - 1
+        positions = first - doc_starts[docs]
+        cols = remap[local]
+        # The first base document of every added term the base holds, at once; removed ones checked one by one.
+        in_base = (cols < v_base)
+        in_base[in_base] = base_df[cols[in_base]] > 0
+        fds = np.full(cols.size, -1, dtype=np.int64)
+        fds[in_base] = _first_docs(base, cols[in_base])
+        for col, j, pos, fd in zip(cols.tolist(), docs.tolist(), positions.tolist(), fds.tolist()):
+            if fd >= 0 and not dead[fd]:
+                first_live[col] = fd
+            fl = live_first(col)
+            if fl is None or ins[j] <= fl:
+                moved[col] = (int(ins[j]), 0, j, pos)
+    if dead_tokens:
+        gone = {c for tokens in dead_tokens for c in map(base.vocab.get, tokens)}
+        gone = np.array(sorted(c for c in gone if c not in moved and live_df[c] > 0), dtype=np.int64)
+        if gone.size:
+            fds = _first_docs(base, gone)
+            at_doc: dict[int, list[int]] = {}
+            for col, fd in zip(gone.tolist(), fds.tolist()):
+                if dead[fd]:
+                    fl = _first_live(base, col, dead)
+                    if fl is not None:
+                        at_doc.setdefault(fl, []).append(col)
+            for d, cols in at_doc.items():
+                where = _first_positions(doc_tokens(d))
+                for col in cols:
+                    moved[col] = (d, 1, 0, where[vocab.term(col)])
+    keep = live_df[s_base] > 0
+    if moved:
+        cols = np.fromiter(moved, dtype=np.int64, count=len(moved))
+        keep &= ~np.isin(s_base, cols)
+    if not moved:
+        return s_base[keep]
+    # Where each moved term goes among the base's order: before the first term whose first
+    # base document comes after its new place (within a base document, by position).
+    places = np.array([k[0] for k in moved.values()], dtype=np.int64)
+    lower = _lower_bounds(base, s_base, places)
+    slots: list[tuple[int, int, int, int, int, int]] = []
+    blocks: dict[int, tuple[int, dict[str, int]]] = {}
+    for (col, k), at in zip(moved.items(), lower.tolist()):
+        if k[1] == 1:  # inside base document k[0]: after the terms it meets first at earlier positions
+            if k[0] not in blocks:
+                end = int(_lower_bounds(base, s_base, np.array([k[0] + 1]))[0])
+                blocks[k[0]] = (end, _first_positions(doc_tokens(k[0])))
+            end, where = blocks[k[0]]
+            at += sum(1 for c in s_base[at:end].tolist() if where[vocab.term(c)] < k[3])
+        slots.append((at, *k, col))
+    slots.sort()
+    kept_before = np.concatenate([[0], np.cumsum(keep)])
+    at = kept_before[np.array([s[0] for s in slots], dtype=np.int64)]
+    return np.insert(s_base[keep], at, np.array([s[-1] for s in slots], dtype=np.int64))
+
+
+def _first_positions(tokens: Sequence[str]) -> dict[str, int]:
+    """Each token's first position in ``tokens``."""
+    where: dict[str, int] = {}
+    for i, t in enumerate(tokens):
+        where.setdefault(t, i)
+    return where
+
+
+def _lower_bounds(base: Bm25, s_base: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """For each target document, the first position in ``s_base`` (sorted by first base
+    document) whose first document is at least the target: binary searches, all at once."""
+    lo = np.zeros(targets.size, dtype=np.int64)
+    hi = np.full(targets.size, s_base.size, dtype=np.int64)
+    while True:
+        active = lo < hi
+        if not active.any():
+            return lo
+        mid = (lo + hi) // 2
+        first = np.full(targets.size, -1, dtype=np.int64)
+        first[active] = _first_docs(base, s_base[mid[active]])
+        below = active & (first < targets)
+        lo = np.where(below, mid + 1, lo)
+        hi = np.where(active & ~below, mid, hi)
+
+
+def _idf(live_df: np.ndarray, order: np.ndarray, n: int, epsilon: float) -> np.ndarray:
+    """BM25Okapi's IDFs of the live terms (``order``: in first-seen order), 0 elsewhere:
+    ``math.log`` per distinct document frequency, the mean summed left to right in
+    ``order`` (``np.cumsum`` adds one after the other, as rank-bm25's running sum does)."""
+    idf = np.zeros(live_df.size, dtype=np.float64)
+    if order.size == 0:
+        return idf
+    dfs = live_df[order]
+    distinct, inverse = np.unique(dfs, return_inverse=True)
+    values = np.array([math.log(n - f + 0.5) - math.log(f + 0.5) for f in distinct.tolist()], dtype=np.float64)
+    in_order = values[inverse]
+    average = np.cumsum(in_order)[-1] / len(in_order)
+    in_order[in_order < 0] = epsilon * average
+    idf[order] = in_order
+    return idf
