@@ -323,3 +323,155 @@ def test_bad_changes_are_refused():
     once = apply_changes(index, removed=[doc.doc_id])
     with pytest.raises(UpdateError, match="no indexed article"):
         apply_changes(once, removed=[doc.doc_id])
+
+
+def test_merge_builds_what_a_rebuild_builds():
+    """Folding the changes into a new base gives the very arrays build_index gives the changed
+    corpus (from the stored words, no segmentation)."""
+    from retrieval.index.update import merge
+
+    corpus = Corpus(13, n=15)
+    index = rebuild(corpus.articles)
+    for _ in range(6):
+        added, removed = corpus.change()
+        index = apply_changes(index, [(a, segmented(a)) for a in added], removed)
+        corpus.apply(added, removed)
+    merged = merge(index)
+    meta, arrays = merged.arrays()
+    want_meta, want = rebuild(corpus.articles).arrays()
+    assert meta == want_meta and arrays.keys() == want.keys()
+    for name in arrays:
+        if not name.startswith("articles.text"):  # zstd's blocks may differ; the texts may not
+            np.testing.assert_array_equal(arrays[name], want[name], err_msg=name)
+    assert list(merged.articles) == list(rebuild(corpus.articles).articles)
+
+
+def test_rebase_carries_the_changes_made_during_a_merge():
+    from retrieval.index.update import merge, rebase
+
+    corpus = Corpus(17, n=10)
+    index = rebuild(corpus.articles)
+    added, removed = corpus.change()
+    index = apply_changes(index, [(a, segmented(a)) for a in added], removed)
+    corpus.apply(added, removed)
+    merged_from = index
+    merged = merge(merged_from)
+    for _ in range(4):  # meanwhile
+        added, removed = corpus.change()
+        index = apply_changes(index, [(a, segmented(a)) for a in added], removed)
+        corpus.apply(added, removed)
+    rebased = rebase(index, merged_from, merged)
+    assert rebased.changes.base is merged
+    assert_fields_equal(rebased, rebuild(corpus.articles), random.Random(1))
+
+
+def test_saved_changes_are_served_only_with_their_fingerprint_and_base(tmp_path):
+    from retrieval.errors import IndexFormatError
+    from retrieval.index.store import changes_path, load_index, save_index
+
+    corpus = Corpus(19, n=10)
+    path = tmp_path / "index.bin"
+    base = rebuild(corpus.articles)
+    save_index(base, path, "fp-0", "compat")
+    before = path.read_bytes()
+    added, removed = corpus.change()
+    added.append(corpus.new())
+    updated = apply_changes(base, [(a, segmented(a)) for a in added], removed)
+    corpus.apply(added, removed)
+    save_index(updated, path, "fp-1", "compat")
+    assert path.read_bytes() == before and changes_path(path).stat().st_size < len(before)
+    loaded = load_index(path, "fp-1")
+    assert loaded.changes is not None
+    assert_fields_equal(loaded, rebuild(corpus.articles), random.Random(2))
+    assert list(loaded.live_articles) == list(rebuild(corpus.articles).articles)
+    assert load_index(path, "fp-0").changes is None  # the corpus as it was: the base alone
+    with pytest.raises(IndexFormatError):
+        load_index(path, "fp-2")
+    # Changes go on from a loaded index, and are saved again against the same base.
+    more = corpus.new()
+    again = apply_changes(loaded, [(more, segmented(more))])
+    corpus.apply([more], [])
+    save_index(again, path, "fp-3", "compat")
+    assert_fields_equal(load_index(path, "fp-3"), rebuild(corpus.articles), random.Random(4))
+    # Damaged changes are never served.
+    data = bytearray(changes_path(path).read_bytes())
+    data[-10] ^= 0xFF
+    changes_path(path).write_bytes(bytes(data))
+    with pytest.raises(IndexFormatError):
+        load_index(path, "fp-3")
+    # A new base voids the changes saved beside the old one.
+    save_index(rebuild(corpus.articles), path, "fp-4", "compat")
+    assert not changes_path(path).exists()
+
+
+def test_an_updated_index_whose_base_is_not_saved_is_refused(tmp_path):
+    from retrieval.index.store import save_index
+
+    corpus = Corpus(23, n=4)
+    updated = apply_changes(rebuild(corpus.articles), removed=[next(iter(corpus.articles))])
+    with pytest.raises(ValueError, match="base first"):
+        save_index(updated, tmp_path / "index.bin", "fp", None)
+
+
+KILLED_WRITER = """
+import sys
+sys.path[:0] = sys.argv[3:]
+from pathlib import Path
+from test_update import Corpus, segmented
+from retrieval.index.store import load_index, save_index
+from retrieval.index.update import apply_changes
+
+corpus = Corpus(int(sys.argv[2]), n=10)
+path = Path(sys.argv[1])
+index = load_index(path, "fp-0")
+for k in range(1, 10_000):
+    added, removed = corpus.change()
+    index = apply_changes(index, [(a, segmented(a)) for a in added], removed)
+    corpus.apply(added, removed)
+    save_index(index, path, f"fp-{k}", "compat")
+    print(k, flush=True)
+"""
+
+
+@pytest.mark.parametrize("seed", [31, 32, 33])
+def test_kill_9_while_saving_changes_serves_the_previous_or_the_new_state(tmp_path, seed):
+    """A writer applying and saving changes in a loop is killed at a random moment: the saved
+    files give the state of the last save that finished, or of the one after it, never a mix."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path as P
+
+    from retrieval.errors import IndexFormatError
+    from retrieval.index.store import load_index, save_index
+
+    corpus = Corpus(seed, n=10)
+    path = tmp_path / "index.bin"
+    save_index(rebuild(corpus.articles), path, "fp-0", "compat")
+    tests = str(P(__file__).parent)
+    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(path), str(seed), tests,
+                               str(P(tests).parent)], stdout=subprocess.PIPE, text=True)
+    printed = [writer.stdout.readline()]  # the first save is done
+    time.sleep(random.Random(seed).uniform(0.2, 1.5))
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    printed += writer.stdout.read().split()
+    last = int(printed[-1])
+    states = [dict(corpus.articles)]  # replay the writer's changes: the state after each save
+    for _ in range(last + 1):
+        added, removed = corpus.change()
+        corpus.apply(added, removed)
+        states.append(dict(corpus.articles))
+    served = []
+    for k in (last, last + 1):
+        try:
+            served.append((k, load_index(path, f"fp-{k}")))
+        except IndexFormatError:
+            pass
+    assert len(served) == 1
+    k, index = served[0]
+    assert [a.doc_id for a in index.live_articles] == \
+        [a.doc_id for a in sorted(states[k].values(), key=lambda a: corpus_key(a.origin))]
+    assert_fields_equal(index, rebuild(states[k]), random.Random(k))

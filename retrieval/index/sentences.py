@@ -190,6 +190,11 @@ class CombinedArticles(Articles):
         n = len(self.base)
         return self.base[i] if i < n else self.added[i - n]
 
+    def identity(self, article: int) -> tuple[str, str]:
+        n = len(self.base)
+        return self.base.identity(article) if article < n else (self.added[article - n].doc_id,
+                                                                self.added[article - n].origin)
+
     def paragraph(self, article: int, paragraph: int) -> str:
         n = len(self.base)
         if article < n:
@@ -324,6 +329,8 @@ class SentenceIndex:
     # An updated index (retrieval.index.update.apply_changes): the saved index it is based on
     # and the changes since; None for an index as built or loaded.
     changes: Any = None
+    # The identity of the file this index was loaded from or saved as (retrieval.index.store).
+    stored: str | None = None
 
     @property
     def sentence_article_ids(self) -> np.ndarray:

@@ -565,3 +565,114 @@ def _idf(live_df: np.ndarray, order: np.ndarray, n: int, epsilon: float) -> np.n
     in_order[in_order < 0] = epsilon * average
     idf[order] = in_order
     return idf
+
+
+def segmentation(index: SentenceIndex, article: int) -> Segmented:
+    """The segmentation article ``article`` of ``index`` was indexed with, from the stored words."""
+    return _Segmentation(index)(article)
+
+
+class _Segmentation:
+    """Stored segmentations of an index's articles, with each word decoded once."""
+
+    def __init__(self, index: SentenceIndex):
+        self.changes = index.changes
+        self.base = index if index.changes is None else index.changes.base
+        self._names: list[str] | None = None
+
+    def __call__(self, article: int) -> Segmented:
+        n = len(self.base.articles)
+        if article >= n:
+            return self.changes.segmented[article - n]
+        if self._names is None:
+            self._names = list(self.base.terms.vocab)
+        names, s, terms = self._names, self.base.sentences, self.base.terms
+        lo = int(np.searchsorted(s.article, article, side="left"))
+        hi = int(np.searchsorted(s.article, article, side="right"))
+        titles = self.base.titles
+
+        def words(ids: np.ndarray) -> tuple[str, ...]:
+            return tuple(names[c] for c in ids.tolist())
+
+        return Segmented(
+            words(titles.ids[titles.indptr[article]:titles.indptr[article + 1]]),
+            tuple((int(s.paragraph[i]), int(s.start[i]), int(s.end[i]),
+                   words(terms.ids[terms.indptr[i]:terms.indptr[i + 1]])) for i in range(lo, hi)),
+        )
+
+
+def needs_merge(index: SentenceIndex, sentences: int = MERGE_SENTENCES) -> bool:
+    """Should ``index``'s changes be merged into a new base (:func:`start_merge`)? When the added
+    articles hold ``sentences`` sentences or more, or the removed ones do."""
+    changes = index.changes
+    return changes is not None and max(changes.added_sentences, len(changes.dead_sentences)) >= sentences
+
+
+def merge(index: SentenceIndex, *, progress: bool | None = False) -> SentenceIndex:
+    """``index`` with its changes folded in: :func:`~retrieval.index.build.build_index` over its
+    live articles in corpus order, each with the segmentation it was indexed with (no word
+    segmentation runs), and the index settings it was built with. The result is the index a
+    rebuild of the changed corpus builds, array for array. Takes what a build takes (minutes
+    and gigabytes at a million sentences): :func:`start_merge` runs it in another process."""
+    from retrieval.index.build import build_index
+
+    order = index.changes.live_order if index.changes is not None else np.arange(len(index.articles))
+    stored = _Segmentation(index)
+    articles = [index.articles[int(a)] for a in order]
+    segmented = [stored(int(a)) for a in order]
+    field = index.bm25
+    return build_index(articles, segmented=segmented, k1=field.k1, b=field.b, epsilon=field.epsilon,
+                       with_pairs=index.pairs is not None, with_fold_pairs=index.fold_pairs is not None,
+                       expand_compounds=index.expand_compounds, progress=progress)
+
+
+def rebase(current: SentenceIndex, merged_from: SentenceIndex, merged: SentenceIndex) -> SentenceIndex:
+    """The changes ``current`` holds beyond ``merged_from`` (the index a merge started from, an
+    earlier state of ``current``, on the same base), applied to ``merged`` (that merge's
+    result): what to serve once a merge that ran while more changes came in is done."""
+    now, then = _live(current), _live(merged_from)
+    n = len(current.changes.base.articles) if current.changes is not None else len(current.articles)
+    added = []
+    for doc_id, i in now.items():
+        j = then.get(doc_id)
+        if j is not None and i == j < n:
+            continue  # the same base article in both
+        if j is None or merged_from.articles[j] != current.articles[i]:
+            added.append((current.articles[i], segmentation(current, i)))
+    removed = [doc_id for doc_id in then if doc_id not in now]
+    if not added and not removed:
+        return merged
+    return apply_changes(merged, added, removed)
+
+
+def _live(index: SentenceIndex) -> dict[str, int]:
+    """doc_id -> id of every live article of ``index``."""
+    order = index.changes.live_order if index.changes is not None else range(len(index.articles))
+    return {index.articles.identity(int(a))[0]: int(a) for a in order}
+
+
+def start_merge(path: Path, fp: str, compat: str | None = None) -> subprocess.Popen:
+    """Start merging the index saved at ``path`` with its saved changes (which must stand for
+    ``fp``) in another process: it loads them, :func:`merge`\\ s, and saves the result at
+    ``path`` (atomically; the changes file goes). The serving process keeps its memory and its
+    cores' other half; when the process has exited 0, load the new base
+    (:func:`retrieval.index.store.load_index`) and :func:`rebase` the changes made meanwhile."""
+    return subprocess.Popen([sys.executable, "-m", "retrieval.index.update", "merge", str(path), fp, compat or ""],
+                            env=os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [
+                                str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")]))})
+
+
+def _merge_main(argv: Sequence[str]) -> int:
+    from retrieval.index.store import load_index, save_index
+
+    _, path, fp, compat = argv
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    index = load_index(Path(path), fp)
+    merged = merge(index)
+    save_index(merged, Path(path), fp, compat or None)
+    log.info("merged %d articles into %s", len(merged.articles), path)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - the merge process (start_merge)
+    raise SystemExit(_merge_main(sys.argv[1:]))
