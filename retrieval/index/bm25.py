@@ -395,8 +395,10 @@ class Bm25:
     # numbered from ``n_base`` on (its columns are this field's, its table the same pairs' parts
     # at this field's average length, its IDFs this field's); ``dead``: True for each removed
     # document (tombstone), whose postings stay but count nowhere; ``dead_ids`` the same as ids;
-    # ``live_df``: each column's document frequency without them.
+    # ``live_df``: each column's document frequency without them (indexable like an array),
+    # ``live_terms`` how many columns have one.
     delta: Bm25 | None = None
+    live_terms: int = 0
     dead: np.ndarray | None = None
     dead_ids: np.ndarray | None = None
     live_df: np.ndarray | None = None
@@ -476,7 +478,7 @@ class Bm25:
     def n_terms(self) -> int:
         """How many distinct terms the field holds."""
         if self.live_df is not None:
-            return int(np.count_nonzero(self.live_df))
+            return self.live_terms
         return int(np.count_nonzero(np.diff(self.indptr)))
 
     def postings(self, col: int) -> tuple[int, int]:

@@ -154,7 +154,9 @@ class Changes:
     places: np.ndarray  # per added article, how many base articles come before it in corpus order
     live_order: np.ndarray  # the live articles' ids in corpus order
     dead_sentences: np.ndarray  # the removed articles' sentences (ids), sorted
-    live_factor: np.ndarray  # per article: 1.0, or 0.0 when removed (the compiled first stage's mask)
+    # Per article: 1.0, or 0.0 when removed (the compiled first stage's mask). Writable, like the
+    # evidence buffer it stands in for (numba compiles read-only arrays apart); never written.
+    live_factor: np.ndarray
     catalogue: _Catalogue
 
     @property
@@ -256,6 +258,13 @@ def overlay(
     added_sentence_words = [t for seg in segs for _, _, _, t in seg.sentences]
     added_article_words = [(seg.title_terms, [t for _, _, _, t in seg.sentences]) for seg in segs]
 
+    masks = {}  # removed documents (True), then the added ones (False), per level
+    for level, dead, n_new in (("sentences", dead_sentences, len(added_sentence_words)),
+                               ("articles", removed_ids, len(added))):
+        n = n_sentences if level == "sentences" else n_articles
+        masks[level] = np.zeros(n + n_new, dtype=bool)
+        masks[level][dead] = True
+        frozen(masks[level])
     vocabularies: dict[str, Vocabulary] = {}
     fields: dict[str, Bm25 | None] = {}
     for name in ("article_bm25", "bm25", "article_words", "article_fold", "fold", "pairs", "fold_pairs"):
@@ -279,7 +288,8 @@ def overlay(
             new_tokens = [list(recipe(w)) for w in added_sentence_words]
             ins = added_sentence_places
         fields[name] = _updated_field(field, VOCABULARY_OF.get(name), vocabularies, name, dead, dead_tokens,
-                                      new_tokens, ins, doc_tokens)
+                                      new_tokens, ins, doc_tokens,
+                                      masks["articles" if name in ARTICLE_FIELDS else "sentences"])
     vocab = fields["article_words"].vocab
     column = _Column(vocab)
     added_articles = [a for a, _ in added]
@@ -301,7 +311,7 @@ def overlay(
     live_factor[removed_ids] = 0.0
     changes = Changes(base=base, removed=frozen(removed_ids), added=tuple(added_articles), segmented=tuple(segs),
                       places=frozen(places), live_order=frozen(live_order), dead_sentences=frozen(dead_sentences),
-                      live_factor=frozen(live_factor), catalogue=catalogue)
+                      live_factor=live_factor, catalogue=catalogue)
     index = SentenceIndex(
         articles=CombinedArticles(base.articles, added_articles),
         sentences=refs,
@@ -332,19 +342,31 @@ class _Column(dict):
 
 
 class _Words:
-    """The base's words of a sentence, and of an article (title, sentences), decoded."""
+    """The base's words of a sentence, and of an article (title, sentences), decoded (each
+    distinct word once)."""
 
     def __init__(self, base: SentenceIndex):
         self.base = base
+        self._names: dict[int, str] = {}
+
+    def _decode(self, terms: Terms, i: int) -> tuple[str, ...]:
+        names, term = self._names, terms.vocab.term
+        out = []
+        for c in terms.ids[terms.indptr[i]:terms.indptr[i + 1]].tolist():
+            name = names.get(c)
+            if name is None:
+                name = names[c] = term(c)
+            out.append(name)
+        return tuple(out)
 
     def sentence(self, i: int) -> tuple[str, ...]:
-        return self.base.terms[i]
+        return self._decode(self.base.terms, i)
 
     def article(self, a: int) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
         article_ids = self.base.sentences.article
         lo = int(np.searchsorted(article_ids, a, side="left"))
         hi = int(np.searchsorted(article_ids, a, side="right"))
-        return self.base.titles[a], [self.base.terms[i] for i in range(lo, hi)]
+        return self._decode(self.base.titles, a), [self.sentence(i) for i in range(lo, hi)]
 
 
 def _article_tokens(recipe: Callable[[Sequence[str]], Sequence[str]], title: Sequence[str],
@@ -354,6 +376,43 @@ def _article_tokens(recipe: Callable[[Sequence[str]], Sequence[str]], title: Seq
     for words in sentences:
         tokens.extend(recipe(words))
     return tokens
+
+
+class _LiveCounts:
+    """Each column's document frequency in an updated field, worked out when asked: the base's,
+    less the removed documents', plus the added ones' (no array as long as the vocabulary)."""
+
+    def __init__(self, base: np.ndarray, removed: dict[int, int], added: np.ndarray, n: int):
+        self._base, self._removed, self._added, self._n = base, removed, added, n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, col: int) -> int:
+        col = int(col)
+        own = int(self._base[col + 1] - self._base[col]) if col < len(self._base) - 1 else 0
+        return own - self._removed.get(col, 0) + int(self._added[col + 1] - self._added[col])
+
+
+class _Bounds:
+    """``max_weight`` of an updated field, worked out when asked: the IDF times the larger of
+    the base's largest part (times ``ratio``: an upper bound at the new average length) and
+    the added documents' own; 0 for a column no live document holds."""
+
+    def __init__(self, idf: np.ndarray, base_part: np.ndarray, ratio: float, added_part: np.ndarray,
+                 counts: _LiveCounts):
+        self._idf, self._base_part, self._ratio, self._added_part = idf, base_part, ratio, added_part
+        self._counts = counts
+
+    def __len__(self) -> int:
+        return len(self._idf)
+
+    def __getitem__(self, col: int) -> float:
+        col = int(col)
+        if not self._counts[col]:
+            return 0.0
+        part = float(self._base_part[col]) * self._ratio if col < len(self._base_part) else 0.0
+        return float(self._idf[col] * max(part, float(self._added_part[col])))
 
 
 def _first_docs(field: Bm25, cols: np.ndarray) -> np.ndarray:
@@ -366,20 +425,26 @@ def _first_docs(field: Bm25, cols: np.ndarray) -> np.ndarray:
 
 
 def _first_live(field: Bm25, col: int, dead: np.ndarray) -> int | None:
-    """The first document of column ``col`` in ``field``'s own postings that is not ``dead``."""
-    docs = field._own_docs(col)
-    live = docs[~dead[docs]]
-    return int(live[0]) if live.size else None
+    """The first document of column ``col`` in ``field``'s own postings that is not ``dead``
+    (read run by run, a common term's postings no further than needed)."""
+    for segment, start, end in zip(*field.runs(col)):
+        docs = field.indices[start:end].astype(np.int64) + segment * field.segment
+        live = np.flatnonzero(~dead[docs])
+        if live.size:
+            return int(docs[live[0]])
+    return None
 
 
 def _updated_field(
     base: Bm25, vocab_of: str | None, vocabularies: dict[str, Vocabulary], name: str,
     dead: np.ndarray, dead_tokens: list[list[str]], new_tokens: list[list[str]], ins: np.ndarray,
-    doc_tokens: Callable[[int], list[str]],
+    doc_tokens: Callable[[int], list[str]], dead_mask: np.ndarray,
 ) -> Bm25:
     """``base`` without the documents ``dead`` (ids; ``dead_tokens``: their tokens) and with
     the documents ``new_tokens`` (``ins[j]``: how many base documents come before new
-    document ``j`` in corpus order). ``doc_tokens(d)``: a base document's tokens."""
+    document ``j`` in corpus order). ``doc_tokens(d)``: a base document's tokens;
+    ``dead_mask``: True for each removed document, then False for each new one (shared by
+    the fields over the same documents)."""
     terms, ids, lengths = _token_columns(new_tokens)
     if vocab_of is None:
         known = [base.vocab.get(t) for t in terms]
@@ -401,38 +466,37 @@ def _updated_field(
     if delta.codes.dtype != base.codes.dtype and delta.codes.dtype.itemsize < base.codes.dtype.itemsize:
         delta.codes = frozen(delta.codes.astype(base.codes.dtype))  # one compiled variant of the kernels
 
-    base_df = np.zeros(v, dtype=np.int64)
+    base_df = np.zeros(v, dtype=np.int32)
     base_df[:v_base] = np.diff(base.indptr)
-    dead_df = np.zeros(v, dtype=np.int64)
+    removed: dict[int, int] = {}
     for tokens in dead_tokens:
         for col in {base.vocab.get(t) for t in tokens}:
-            dead_df[col] += 1
-    live_df = base_df - dead_df + np.diff(delta.indptr)
-    dead_mask = np.zeros(n_base + n_new, dtype=bool)
-    dead_mask[dead] = True
+            removed[col] = removed.get(col, 0) + 1
+    live_df = base_df + np.diff(delta.indptr).astype(np.int32)
+    if removed:
+        cols = np.fromiter(removed, dtype=np.int64, count=len(removed))
+        live_df[cols] -= np.fromiter(removed.values(), dtype=np.int32, count=len(removed))
 
     order = _first_seen_order(base, vocab, base_df, live_df, dead_mask[:n_base], dead_tokens, ids, lengths, remap,
                               ins, doc_tokens)
-    idf = _idf(live_df, order, n_live, base.epsilon)
+    del base_df
+    idf = frozen(_idf(live_df, order, n_live, base.epsilon))
     delta.idf = idf
-    ratio = max(1.0, avgdl / base.avgdl) if base.avgdl else 1.0
-    bound = np.zeros(v)
-    bound[:v_base] = base.max_part * (ratio * (1 + BOUND_SLACK))
-    np.maximum(bound, delta.max_part, out=bound)
-    max_weight = idf * bound
-    max_weight[live_df == 0] = 0.0
-    delta.max_weight = max_weight
+    counts = _LiveCounts(base.indptr, removed, delta.indptr, v)
+    ratio = (max(1.0, avgdl / base.avgdl) if base.avgdl else 1.0) * (1 + BOUND_SLACK)
+    bounds = _Bounds(idf, base.max_part, ratio, delta.max_part, counts)
+    delta.max_weight = bounds
 
     field = Bm25.__new__(Bm25)
     for attr in ("k1", "b", "epsilon", "segment", "indptr", "indices", "codes", "pair_tf", "pair_dl",
-                 "seg_ptr", "seg_of", "seg_end"):
+                 "seg_ptr", "seg_of", "seg_end", "max_part"):
         setattr(field, attr, getattr(base, attr))
     field.vocab, field.order = vocab, None
     field.n_docs, field.n_base, field.total, field.avgdl = n_base + n_new, n_base, total, avgdl
     field.table = base.parts(avgdl)
-    field.idf, field.max_weight, field.max_part = frozen(idf), frozen(max_weight), frozen(bound)
-    field.delta, field.live_df = delta, frozen(live_df)
-    field.dead, field.dead_ids = frozen(dead_mask), (frozen(np.asarray(dead, dtype=np.int64)) if len(dead) else None)
+    field.idf, field.max_weight = idf, bounds
+    field.delta, field.live_df, field.live_terms = delta, counts, int(order.size)
+    field.dead, field.dead_ids = dead_mask, (frozen(np.asarray(dead, dtype=np.int64)) if len(dead) else None)
     return field
 
 
@@ -500,24 +564,27 @@ def _first_seen_order(
                 for col in cols:
                     moved[col] = (d, 1, 0, where[vocab.term(col)])
     keep = live_df[s_base] > 0
-    if moved:
-        cols = np.fromiter(moved, dtype=np.int64, count=len(moved))
-        keep &= ~np.isin(s_base, cols)
     if not moved:
         return s_base[keep]
+    is_moved = np.zeros(live_df.size, dtype=bool)
+    is_moved[np.fromiter(moved, dtype=np.int64, count=len(moved))] = True
+    keep &= ~is_moved[s_base]
     # Where each moved term goes among the base's order: before the first term whose first
     # base document comes after its new place (within a base document, by position).
     places = np.array([k[0] for k in moved.values()], dtype=np.int64)
     lower = _lower_bounds(base, s_base, places)
+    # A term moved into base document d goes among the terms d's block (those first met in d)
+    # by its position in d: the block's positions, once per document.
+    inside = sorted({k[0] for k in moved.values() if k[1] == 1})
+    ends = dict(zip(inside, _lower_bounds(base, s_base, np.array(inside, dtype=np.int64) + 1).tolist()))
+    blocks: dict[int, np.ndarray] = {}
     slots: list[tuple[int, int, int, int, int, int]] = []
-    blocks: dict[int, tuple[int, dict[str, int]]] = {}
     for (col, k), at in zip(moved.items(), lower.tolist()):
-        if k[1] == 1:  # inside base document k[0]: after the terms it meets first at earlier positions
+        if k[1] == 1:
             if k[0] not in blocks:
-                end = int(_lower_bounds(base, s_base, np.array([k[0] + 1]))[0])
-                blocks[k[0]] = (end, _first_positions(doc_tokens(k[0])))
-            end, where = blocks[k[0]]
-            at += sum(1 for c in s_base[at:end].tolist() if where[vocab.term(c)] < k[3])
+                where = _first_positions(doc_tokens(k[0]))
+                blocks[k[0]] = np.array([where[vocab.term(c)] for c in s_base[at:ends[k[0]]].tolist()], dtype=np.int64)
+            at += int(np.searchsorted(blocks[k[0]], k[3]))
         slots.append((at, *k, col))
     slots.sort()
     kept_before = np.concatenate([[0], np.cumsum(keep)])
@@ -558,9 +625,10 @@ def _idf(live_df: np.ndarray, order: np.ndarray, n: int, epsilon: float) -> np.n
     if order.size == 0:
         return idf
     dfs = live_df[order]
-    distinct, inverse = np.unique(dfs, return_inverse=True)
-    values = np.array([math.log(n - f + 0.5) - math.log(f + 0.5) for f in distinct.tolist()], dtype=np.float64)
-    in_order = values[inverse]
+    by_df = np.zeros(int(dfs.max()) + 1, dtype=np.float64)
+    distinct = np.flatnonzero(np.bincount(dfs))  # without sorting a vocabulary's worth of numbers
+    by_df[distinct] = [math.log(n - f + 0.5) - math.log(f + 0.5) for f in distinct.tolist()]
+    in_order = by_df[dfs]
     average = np.cumsum(in_order)[-1] / len(in_order)
     in_order[in_order < 0] = epsilon * average
     idf[order] = in_order

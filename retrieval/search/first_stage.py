@@ -218,8 +218,10 @@ def _runs(part: Bm25, cols: np.ndarray, idf: np.ndarray) -> tuple[PostingRuns, i
         runs = (np.arange(cols.size), np.arange(1, cols.size + 1), np.zeros(cols.size, dtype=np.uint16),
                 part.indptr[cols + 1])
     lo, hi, seg_of, seg_end = runs
-    return PostingRuns(start=part.indptr[cols], idf=idf[cols], lo=lo, hi=hi, seg_of=seg_of,
-                       seg_end=seg_end), postings
+    # The per-term arrays as int64 whatever the part (a segmented field's pointers may be int32):
+    # one compiled variant of the kernel for a field's own postings and an update's.
+    return PostingRuns(start=part.indptr[cols].astype(np.int64), idf=idf[cols], lo=lo.astype(np.int64),
+                       hi=hi.astype(np.int64), seg_of=seg_of, seg_end=seg_end), postings
 
 
 def _postings(part: Bm25) -> FieldPostings:
