@@ -409,7 +409,7 @@ def test_an_updated_index_whose_base_is_not_saved_is_refused(tmp_path):
 
     corpus = Corpus(23, n=4)
     updated = apply_changes(rebuild(corpus.articles), removed=[next(iter(corpus.articles))])
-    with pytest.raises(ValueError, match="base first"):
+    with pytest.raises(ValueError, match="save the base there first"):
         save_index(updated, tmp_path / "index.bin", "fp", None)
 
 
@@ -475,3 +475,26 @@ def test_kill_9_while_saving_changes_serves_the_previous_or_the_new_state(tmp_pa
     assert [a.doc_id for a in index.live_articles] == \
         [a.doc_id for a in sorted(states[k].values(), key=lambda a: corpus_key(a.origin))]
     assert_fields_equal(index, rebuild(states[k]), random.Random(k))
+
+
+def test_changes_that_cancel_out_save_no_new_base(tmp_path):
+    """Adding an article and removing it again leaves the base's articles: saved for a new
+    corpus fingerprint, that is empty changes, not a whole new index."""
+    from retrieval.index.store import changes_path, load_index, save_index
+
+    corpus = Corpus(29, n=6)
+    path = tmp_path / "index.bin"
+    base = rebuild(corpus.articles)
+    save_index(base, path, "fp-0", "compat")
+    before = path.stat().st_mtime_ns
+    new = corpus.new()
+    index = apply_changes(apply_changes(base, [(new, segmented(new))]), removed=[new.doc_id])
+    assert index.changes.base is base and not index.changes.added and not index.changes.removed.size
+    assert_fields_equal(index, base, random.Random(5))
+    save_index(index, path, "fp-1", "compat")
+    assert path.stat().st_mtime_ns == before and changes_path(path).exists()
+    assert_fields_equal(load_index(path, "fp-1"), base, random.Random(6))
+    # Changes saved against a file that is not their base are refused.
+    other = apply_changes(rebuild(corpus.articles), removed=[next(iter(corpus.articles))])
+    with pytest.raises(ValueError, match="not this updated index's base"):
+        save_index(other, path, "fp-2", "compat")

@@ -231,12 +231,27 @@ def save_index(index: SentenceIndex, path: Path, fp: str, compat: str | None = N
         changes_path(path).unlink()
 
 
+def _file_identity(path: Path) -> str | None:
+    """The identity (:func:`_identity`) the header of the file at ``path`` claims, unchecked; None
+    when there is no readable header."""
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(len(MAGIC)) != MAGIC:
+                return None
+            size = int.from_bytes(fh.read(4), "big")
+            header = json.loads(fh.read(size)) if 0 < size < 1 << 20 else None
+    except (OSError, ValueError):
+        return None
+    return _identity(header) if isinstance(header, dict) else None
+
+
 def _save_changes(index: SentenceIndex, path: Path, fp: str, compat: str | None) -> None:
     from retrieval.index.sentences import ArticleList
 
     changes = index.changes
-    if changes.base.stored is None:
-        raise ValueError("save an updated index's base first (save_index of the index it was updated from)")
+    if changes.base.stored is None or changes.base.stored != _file_identity(path):
+        raise ValueError(f"the index saved at {path} is not this updated index's base: save the base there "
+                         "first (save_index of the index it was updated from)")
     segmented = json.dumps([seg.to_json() for seg in changes.segmented], ensure_ascii=False)
     arrays = {"changes.removed": np.asarray(changes.removed, dtype=np.int64),
               "changes.segmented": np.frombuffer(segmented.encode("utf-8", "surrogatepass"), dtype=np.uint8)}

@@ -234,8 +234,6 @@ def overlay(
     ``added``: the index :func:`apply_changes` describes."""
     if base.changes is not None:
         raise UpdateError("overlay takes an index as built or loaded, not an updated one")
-    if not removed and not added:
-        return base
     catalogue = catalogue or _Catalogue.of(base, key)
     added = sorted(added, key=lambda pair: key(pair[0].origin))  # stable: equal keys keep their order
     n_articles, n_sentences = len(base.articles), len(base.sentences)
