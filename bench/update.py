@@ -22,6 +22,10 @@ What is measured
 * **during updates**: a second thread answers the questions in a loop while the updates run
   (``--pause`` seconds apart); their latencies (p50/p95) and the highest VmRSS sampled every
   20 ms (the peak is reset before, through /proc/self/clear_refs).
+* **kill -9** (``--kill-rounds``): a writer process loads the saved index, then applies and
+  saves one new article after another; it is killed at a random moment, and a fresh load
+  (``load_index`` with the fingerprint of the last save it reported, and of the next) must give
+  exactly one of those two states: the articles of that state, none of the other's.
 * **spot check**: :func:`retrieval.index.update.merge` of the final index (the rebuild of the
   changed corpus from its stored words: build_index's arrays), then for each question the first
   stage's candidates and their base and fused scores per (doc_id, sentence of the article) of
@@ -97,6 +101,7 @@ def main(argv=None) -> int:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--pause", type=float, default=1.0, help="seconds between updates (default: %(default)s)")
     ap.add_argument("--no-spot-check", action="store_true")
+    ap.add_argument("--kill-rounds", type=int, default=0, help="kill -9 rounds (default: %(default)s)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
 
@@ -222,6 +227,14 @@ def main(argv=None) -> int:
     out["changes_file_mb"] = round(changes_path(path).stat().st_size / 2**20, 2)
     print(json.dumps(out, indent=1), file=sys.stderr, flush=True)
 
+    if args.kill_rounds:
+        out["kill_9"], current = [], f"{fp}-{args.updates - 1}"
+        for r in range(args.kill_rounds):  # each round starts from the state the last one left
+            out["kill_9"].append(kill_round(path, current, corpus, cfg, r))
+            served = out["kill_9"][-1]["served"]
+            if not served:
+                break
+            current = f"{current}-kill{r}-{served[0]['state']}"
     if not args.no_spot_check:
         out["spot_check"] = spot_check(service, texts)
     print(json.dumps(out, indent=1))
@@ -229,6 +242,63 @@ def main(argv=None) -> int:
         args.json.write_text(json.dumps(out, indent=1))
     del base_index
     return 0
+
+
+WRITER = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from bench.scale import build_lexicon, generate_article, parse_size, real_texts, syllable_inventory
+from retrieval.config import load_config
+from retrieval.index.segcache import segment_article
+from retrieval.index.store import load_index, save_index
+from retrieval.index.update import apply_changes
+from retrieval.ingest.corpus import _article
+from retrieval.text.segment import Segmenter
+path, fp, corpus, round_ = Path(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
+cfg = load_config(Path(sys.argv[1]) / "config.yaml")
+index = load_index(path, fp)
+segmenter = Segmenter()
+lex = build_lexicon(syllable_inventory(real_texts()), 10_000, 1)
+print("loaded", flush=True)
+for k in range(1, 1000):
+    art = generate_article(lex, 7000 + round_, k, 20)
+    a = _article(f"kill{round_}-{k}", art.text, {"title": art.title}, f"{corpus}:{10_000_000 + 1000 * round_ + k}", cfg.ingest)
+    index = apply_changes(index, [(a, segment_article(segmenter, a.title, a.paragraphs))])
+    save_index(index, path, f"{fp}-kill{round_}-{k}", None)
+    print(k, flush=True)
+"""
+
+
+def kill_round(path: Path, fp: str, corpus: Path, cfg, round_: int) -> dict:
+    """A writer that applies and saves new articles in a loop is killed at a random moment; then a
+    fresh load must give exactly the state of its last finished save or of the next."""
+    import os
+    import signal
+    import subprocess
+
+    from retrieval.errors import IndexFormatError
+    from retrieval.index.store import load_index
+
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(REPO), str(path), fp, str(corpus), str(round_)],
+                              stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "loaded"
+    writer.stdout.readline()  # the first save is done
+    time.sleep(random.Random(round_).uniform(0.5, 4.0))
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    last = int(([1] + writer.stdout.read().split())[-1])
+    served = []
+    for k in (last, last + 1):
+        try:
+            index = load_index(path, f"{fp}-kill{round_}-{k}")
+        except IndexFormatError:
+            continue
+        ids = {a.doc_id for a in index.changes.added}
+        mine = {f"kill{round_}-{j}" for j in range(1, k + 1)}
+        served.append({"state": k, "exactly_its_articles": mine <= ids and not any(
+            d.startswith(f"kill{round_}-") and d not in mine for d in ids)})
+    return {"last_reported": last, "served": served, "ok": len(served) == 1 and served[0]["exactly_its_articles"]}
 
 
 def spot_check(service, texts) -> dict:
