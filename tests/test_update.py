@@ -498,3 +498,21 @@ def test_changes_that_cancel_out_save_no_new_base(tmp_path):
     other = apply_changes(rebuild(corpus.articles), removed=[next(iter(corpus.articles))])
     with pytest.raises(ValueError, match="not this updated index's base"):
         save_index(other, path, "fp-2", "compat")
+
+
+def test_the_service_answers_from_the_swapped_index(repo_config):
+    """After use_index, a question about an added article is answered from it, and a removed
+    article is never quoted; service.articles lists the live articles in corpus order."""
+    corpus = Corpus(37, n=10)
+    service = AnswerService(rebuild(corpus.articles), ws_segmenter(), repo_config)
+    new = make_article(random.Random(1), "mới", "/corpus/9999-new.txt", "riêngmới")
+    new = Article(new.doc_id, "Quả dưa hấu khổng lồ", None, None, None,
+                  ("Quả dưa hấu khổng lồ nặng 120 kg được trồng ở Long An.",) + new.paragraphs, origin=new.origin)
+    gone = sorted(corpus.articles)[0]
+    service.use_index(apply_changes(service.index, [(new, segmented(new))], [gone]))
+    result = service.answer("Quả dưa hấu khổng lồ nặng bao nhiêu kg?")
+    assert result.answers and result.answers[0].doc_id == "mới"
+    corpus.apply([new], [gone])
+    assert [a.doc_id for a in service.articles] == [a.doc_id for a in rebuild(corpus.articles).articles]
+    for text in questions(random.Random(8), 30):
+        assert all(a.doc_id != gone for a in service.answer(text).answers)
