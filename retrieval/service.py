@@ -141,7 +141,7 @@ class AnswerService:
                          stages=tuple(stages) if not (loaded or stale) else ())
         log.info(
             "index ready: %d articles, %d sentences, %s in %.2fs",
-            len(index.articles), len(index.sentences),
+            len(index.live_articles), index.bm25.n_live,
             "loaded" if loaded else "last good index (stale)" if stale else "built", info.seconds,
         )
         return cls(index, segmenter, cfg, info)
