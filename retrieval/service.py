@@ -78,12 +78,12 @@ class AnswerService:
 
     def __init__(self, index: SentenceIndex, segmenter: Segmenter, cfg: Config, info: IndexInfo | None = None,
                  *, backend: SearchBackend | None = None, lexicon: Lexicon | None = None):
-        self.index = index
+        # The index and its spelling corrector, swapped together (use_index): a question reads both once.
+        self._serving = (index, Corrector(index.fold))
         self.backend = backend or SearchBackend()
         # Questions are rewritten the way the index's articles were (one spelling per meaning).
         self.segmenter = segmenter.rewriting(variants_for(cfg.retrieval.equivalents))
         self.cfg = cfg
-        self.corrector = Corrector(index.fold)
         self.question_forms = variants_for(cfg.retrieval.question_forms)
         # Abbreviations are segmented once, like any other text.
         abbreviations = {
@@ -142,7 +142,7 @@ class AnswerService:
                          stages=tuple(stages) if not (loaded or stale) else ())
         log.info(
             "index ready: %d articles, %d sentences, %s in %.2fs",
-            len(index.articles), len(index.sentences),
+            len(index.live_articles), index.bm25.n_live,
             "loaded" if loaded else "last good index (stale)" if stale else "built", info.seconds,
         )
         return cls(index, segmenter, cfg, info, lexicon=lexicon)
@@ -219,9 +219,24 @@ class AnswerService:
         return index
 
     @property
+    def index(self) -> SentenceIndex:
+        """The index questions are answered from now."""
+        return self._serving[0]
+
+    @property
+    def corrector(self) -> Corrector:
+        return self._serving[1]
+
+    def use_index(self, index: SentenceIndex) -> None:
+        """Answer from ``index`` from now on (an updated index: :func:`retrieval.index.update.apply_changes`).
+        Questions already being answered finish on the index they started with."""
+        self._serving = (index, Corrector(index.fold))
+
+    @property
     def articles(self) -> Sequence[Article]:
-        """The indexed articles (a sequence; a loaded index builds each one when it is read)."""
-        return self.index.articles
+        """The indexed articles in corpus order (a sequence; a loaded index builds each one when it
+        is read); without those an update removed."""
+        return self.index.live_articles
 
     def answer(self, question: str, max_answers: int | None = None) -> Result:
         """Answer one question; never raises for any string input.
@@ -235,11 +250,12 @@ class AnswerService:
         limit = self.cfg.answer.max_question_chars
         truncated = len(text) > limit
         text = text[:limit]
-        words = self._words(text)
+        index, corrector = self._serving  # one index for the whole question, whatever use_index does meanwhile
+        words = self._words(text, corrector)
         query = self.composer.query(text, words)
         k = max(self.cfg.retrieval.top_k, 2 * (max_answers or 0))
-        hits = rank(self.backend, self.index, query, text, self.cfg.retrieval, k, self.type_rules)
-        decision = self.composer.decide(self.index, query, hits, text, max_answers)
+        hits = rank(self.backend, index, query, text, self.cfg.retrieval, k, self.type_rules)
+        decision = self.composer.decide(index, query, hits, text, max_answers)
         if decision.answered:
             message = messages.answer_text(decision.answers)
         elif decision.outcome is Outcome.EMPTY:
@@ -252,7 +268,7 @@ class AnswerService:
             message = messages.TRUNCATED.format(limit=limit) + "\n\n" + message
         # A large index's compiled first stage starts loading now, in the background: once the
         # first answer is ready, which numba's imports (they hold the interpreter lock) would slow.
-        self.backend.warm_up_after_first_answer(self.index)
+        self.backend.warm_up_after_first_answer(index)
         return Result(
             question=question,
             answers=decision.answers,
@@ -270,9 +286,9 @@ class AnswerService:
         text = self.clean_question(question)[: self.cfg.answer.max_question_chars]
         return tuple(self.composer.content_terms(self._words(text)))
 
-    def _words(self, text: str) -> tuple[str, ...]:
+    def _words(self, text: str, corrector: Corrector | None = None) -> tuple[str, ...]:
         """A question's segmented words: chat forms rewritten, typing slips corrected."""
-        return self.corrector.words(self.segmenter.terms(self.question_forms(normalize(text))))
+        return (corrector or self.corrector).words(self.segmenter.terms(self.question_forms(normalize(text))))
 
     def idf(self, term: str) -> float | None:
         """The sentence index's IDF of ``term`` (None: no sentence holds it)."""

@@ -111,11 +111,37 @@ class Terms(Sequence[tuple[str, ...]]):
         return (self[i] for i in range(len(self)))
 
 
+class CombinedTerms(Sequence[tuple[str, ...]]):
+    """Each sentence's words in an updated index: the saved index's sentences, then the added
+    ones (``added``, columns of the same, extended, vocabulary)."""
+
+    def __init__(self, base: Terms, added: Terms):
+        self.base, self.added, self.vocab = base, added, added.vocab
+
+    def __len__(self) -> int:
+        return len(self.base) + len(self.added)
+
+    def __getitem__(self, i):
+        return _item(self, i, self._row, "sentence")
+
+    def _row(self, i: int) -> tuple[str, ...]:
+        n = len(self.base)
+        return self.base[i] if i < n else self.added[i - n]
+
+    def __iter__(self) -> Iterator[tuple[str, ...]]:
+        return (self[i] for i in range(len(self)))
+
+
 class Articles(Sequence[Article]):
     """The indexed articles; ``paragraph(a, p)`` reads one paragraph without building the article."""
 
     def paragraph(self, article: int, paragraph: int) -> str:
         raise NotImplementedError
+
+    def identity(self, article: int) -> tuple[str, str]:
+        """(doc_id, origin) of an article, without reading its text."""
+        a = self[article]
+        return a.doc_id, a.origin
 
     def __iter__(self) -> Iterator[Article]:
         return (self[i] for i in range(len(self)))
@@ -146,6 +172,38 @@ class Articles(Sequence[Article]):
             "articles.page": np.asarray(pages, dtype=np.int32),
             "articles.section": np.asarray(sections, dtype=np.int32),
         } | pack_texts(texts, "articles.text")
+
+
+class CombinedArticles(Articles):
+    """A saved index's articles followed by those added since (an updated index): article
+    ``len(base) + i`` is ``added[i]``."""
+
+    def __init__(self, base: Articles, added: Sequence[Article]):
+        self.base, self.added = base, tuple(added)
+
+    def __len__(self) -> int:
+        return len(self.base) + len(self.added)
+
+    def __getitem__(self, i):
+        return _item(self, i, self._row, "article")
+
+    def _row(self, i: int) -> Article:
+        n = len(self.base)
+        return self.base[i] if i < n else self.added[i - n]
+
+    def identity(self, article: int) -> tuple[str, str]:
+        n = len(self.base)
+        return self.base.identity(article) if article < n else (self.added[article - n].doc_id,
+                                                                self.added[article - n].origin)
+
+    def paragraph(self, article: int, paragraph: int) -> str:
+        n = len(self.base)
+        if article < n:
+            return self.base.paragraph(article, paragraph)
+        return self.added[article - n].paragraphs[paragraph]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        raise ValueError("an updated index is saved as its base and its changes (retrieval.index.update)")
 
 
 class ArticleList(Articles):
@@ -199,9 +257,16 @@ class StoredArticles(Articles):
     def __getitem__(self, i):
         return _item(self, i, self._row, "article")
 
-    def _row(self, i: int) -> Article:
+    def _fields(self, i: int) -> list:
         raw = self._meta[self._meta_offsets[i]:self._meta_offsets[i + 1]].tobytes().decode("utf-8", "surrogatepass")
-        doc_id, title, source, date, url, origin, headings = json.loads(raw)
+        return json.loads(raw)
+
+    def identity(self, article: int) -> tuple[str, str]:
+        fields = self._fields(article)
+        return fields[0], fields[5]
+
+    def _row(self, i: int) -> Article:
+        doc_id, title, source, date, url, origin, headings = self._fields(i)
         first, last = int(self._first[i]), int(self._first[i + 1])
         paragraphs = tuple(self._paragraph(j) for j in range(first, last))
         pages = tuple(int(page) or None for page in self._pages[first:last])
@@ -211,6 +276,22 @@ class StoredArticles(Articles):
 
     def arrays(self) -> dict[str, np.ndarray]:
         return dict(self._arrays)
+
+
+class _Selected(Sequence[Article]):
+    """``articles[order[i]]`` for each ``i``."""
+
+    def __init__(self, articles: Sequence[Article], order: np.ndarray):
+        self._articles, self._order = articles, order
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __getitem__(self, i):
+        return _item(self, i, lambda j: self._articles[int(self._order[j])], "article")
+
+    def __iter__(self) -> Iterator[Article]:
+        return (self[i] for i in range(len(self)))
 
 
 # The BM25 fields of a SentenceIndex, in the order they are saved.
@@ -241,6 +322,16 @@ class SentenceIndex:
     pairs: Bm25 | None = None
     # The same without diacritics; None when retrieval.accentless_bigram_weight is 0.
     fold_pairs: Bm25 | None = None
+    # Each article's title words (columns of ``terms``' vocabulary): with ``terms``, every
+    # field's tokens of any article can be made again (:mod:`retrieval.index.update`).
+    titles: Terms | None = None
+    # Whether the word field adds the syllables of compounds (retrieval.expand_compounds).
+    expand_compounds: bool = True
+    # An updated index (retrieval.index.update.apply_changes): the saved index it is based on
+    # and the changes since; None for an index as built or loaded.
+    changes: Any = None
+    # The identity of the file this index was loaded from or saved as (retrieval.index.store).
+    stored: str | None = None
 
     @property
     def sentence_article_ids(self) -> np.ndarray:
@@ -254,11 +345,22 @@ class SentenceIndex:
     def sentence_article(self, i: int) -> Article:
         return self.articles[int(self.sentences.article[i])]
 
+    @property
+    def live_articles(self) -> Sequence[Article]:
+        """The articles a rebuild of the corpus would index, in its order: ``articles``
+        without those removed by an update, and those added where they belong."""
+        if self.changes is None:
+            return self.articles
+        return _Selected(self.articles, self.changes.live_order)
+
     def arrays(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """(metadata for JSON, named flat arrays): everything :meth:`from_arrays` needs."""
-        meta: dict[str, Any] = {"fields": {}}
+        if self.changes is not None:
+            raise ValueError("an updated index is saved as its base and its changes (retrieval.index.update)")
+        meta: dict[str, Any] = {"fields": {}, "expand_compounds": self.expand_compounds}
         arrays = self.articles.arrays() | self.sentences.arrays()
-        arrays |= {"terms.indptr": self.terms.indptr, "terms.ids": self.terms.ids}
+        arrays |= {"terms.indptr": self.terms.indptr, "terms.ids": self.terms.ids,
+                   "titles.indptr": self.titles.indptr, "titles.ids": self.titles.ids}
         saved: dict[int, str] = {}  # id of each vocabulary saved so far -> the field that saved it
         for name in FIELDS:
             field = getattr(self, name)
@@ -277,9 +379,11 @@ class SentenceIndex:
                   for name, params in meta["fields"].items()}
         if set(fields) - set(FIELDS) or not set(FIELDS[:5]) <= set(fields):
             raise ValueError(f"unexpected fields: {sorted(fields)}")
+        vocab = fields["article_words"].vocab
         index = cls(articles=StoredArticles(arrays), sentences=SentenceRefs.from_arrays(arrays),
-                    terms=Terms(arrays["terms.indptr"], arrays["terms.ids"], fields["article_words"].vocab),
-                    **fields)
+                    terms=Terms(arrays["terms.indptr"], arrays["terms.ids"], vocab),
+                    titles=Terms(arrays["titles.indptr"], arrays["titles.ids"], vocab),
+                    expand_compounds=bool(meta["expand_compounds"]), **fields)
         index.check()
         return index
 
@@ -291,7 +395,8 @@ class SentenceIndex:
         sizes |= {f.n_docs for f in (self.pairs, self.fold_pairs) if f is not None}
         if sizes != {n}:
             raise ValueError("the sentence arrays disagree on the number of sentences")
-        if {self.article_bm25.n_docs, self.article_fold.n_docs, self.article_words.n_docs} != {len(self.articles)}:
+        if {self.article_bm25.n_docs, self.article_fold.n_docs, self.article_words.n_docs,
+                len(self.titles)} != {len(self.articles)}:
             raise ValueError("the article arrays disagree on the number of articles")
         for name in FIELDS:
             f = getattr(self, name)
