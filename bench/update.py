@@ -51,10 +51,17 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.scale import (  # noqa: E402
-    build_lexicon, generate_article, make_questions, parse_size, percentile, size_label, syllable_inventory,
-    real_texts, article_sizes,
+from bench.scale_corpus import (  # noqa: E402
+    article_sizes,
+    build_lexicon,
+    generate_article,
+    make_questions,
+    parse_size,
+    real_texts,
+    size_label,
+    syllable_inventory,
 )
+from bench.scale_timing import percentile  # noqa: E402
 from retrieval.config import load_config  # noqa: E402
 
 
@@ -120,6 +127,7 @@ def main(argv=None) -> int:
     changes_path(path).unlink(missing_ok=True)  # start from the saved base
     t0 = time.perf_counter()
     service = AnswerService.open(cfg, corpus)
+    assert service.info is not None  # open() says how it obtained the index
     if service.info.reason != "loaded":
         raise SystemExit(f"the saved index was not loaded ({service.info.reason})")
     out: dict = {"size": label, "load_s": round(time.perf_counter() - t0, 2),
@@ -248,7 +256,7 @@ WRITER = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
 from pathlib import Path
-from bench.scale import build_lexicon, generate_article, parse_size, real_texts, syllable_inventory
+from bench.scale_corpus import build_lexicon, generate_article, parse_size, real_texts, syllable_inventory
 from retrieval.config import load_config
 from retrieval.index.segcache import segment_article
 from retrieval.index.store import load_index, save_index
@@ -263,7 +271,8 @@ lex = build_lexicon(syllable_inventory(real_texts()), 10_000, 1)
 print("loaded", flush=True)
 for k in range(1, 1000):
     art = generate_article(lex, 7000 + round_, k, 20)
-    a = _article(f"kill{round_}-{k}", art.text, {"title": art.title}, f"{corpus}:{10_000_000 + 1000 * round_ + k}", cfg.ingest)
+    origin = f"{corpus}:{10_000_000 + 1000 * round_ + k}"
+    a = _article(f"kill{round_}-{k}", art.text, {"title": art.title}, origin, cfg.ingest)
     index = apply_changes(index, [(a, segment_article(segmenter, a.title, a.paragraphs))])
     save_index(index, path, f"{fp}-kill{round_}-{k}", None)
     print(k, flush=True)
@@ -282,12 +291,14 @@ def kill_round(path: Path, fp: str, corpus: Path, cfg, round_: int) -> dict:
 
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(REPO), str(path), fp, str(corpus), str(round_)],
                               stdout=subprocess.PIPE, text=True)
+    assert writer.stdout is not None  # stdout=PIPE
     assert writer.stdout.readline().strip() == "loaded"
     writer.stdout.readline()  # the first save is done
     time.sleep(random.Random(round_).uniform(0.5, 4.0))
     os.kill(writer.pid, signal.SIGKILL)
     writer.wait()
-    last = int(([1] + writer.stdout.read().split())[-1])
+    printed = writer.stdout.read().split()
+    last = int(printed[-1]) if printed else 1
     served = []
     for k in (last, last + 1):
         try:
@@ -316,12 +327,11 @@ def spot_check(service, texts) -> dict:
         article = np.asarray(ix.sentences.article)
         firsts = {}
         dead = set(ix.changes.dead_sentences.tolist()) if ix.changes is not None else set()
-        ids = {}
         for a in np.unique(article).tolist():
             firsts[a] = int(np.searchsorted(article, a))
         return lambda i: (ix.articles.identity(int(article[i]))[0], int(i) - firsts[int(article[i])]), dead
 
-    mine_name, dead = names(index)
+    mine_name, _dead = names(index)
     their_name, _ = names(rebuilt)
     cfg = service.cfg.retrieval
     same = compared = 0
