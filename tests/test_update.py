@@ -4,6 +4,7 @@ tokens, and the first stage's candidates and scores (numpy and compiled) per sen
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Sequence
 
@@ -11,13 +12,18 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from qa_support import ws_segmenter
 import retrieval.index.bm25 as index_module
+from qa_support import ws_segmenter
 from retrieval.index.build import build_index
 from retrieval.index.segcache import Segmented, segment_article
 from retrieval.index.sentences import SentenceIndex
 from retrieval.index.update import (
-    ARTICLE_FIELDS, SENTENCE_FIELDS, UpdateError, _recipe, apply_changes, corpus_key,
+    ARTICLE_FIELDS,
+    SENTENCE_FIELDS,
+    UpdateError,
+    _recipe,
+    apply_changes,
+    corpus_key,
 )
 from retrieval.ingest.corpus import Article
 from retrieval.search import first_stage
@@ -49,7 +55,7 @@ def make_article(rng: random.Random, doc_id: str, origin: str, rare: str) -> Art
                 words.append(str(rng.randint(1, 300)))
             sentences.append(" ".join(words).capitalize() + ".")
         paragraphs.append(" ".join(sentences))
-    title = " ".join(rng.choices(SYLLABLES, WEIGHTS, k=rng.randint(1, 4)) + [rare])
+    title = " ".join([*rng.choices(SYLLABLES, WEIGHTS, k=rng.randint(1, 4)), rare])
     return Article(doc_id, title, None, None, None, tuple(paragraphs), origin=origin)
 
 
@@ -466,10 +472,8 @@ def test_kill_9_while_saving_changes_serves_the_previous_or_the_new_state(tmp_pa
         states.append(dict(corpus.articles))
     served = []
     for k in (last, last + 1):
-        try:
+        with contextlib.suppress(IndexFormatError):  # the save it was killed in is not served
             served.append((k, load_index(path, f"fp-{k}")))
-        except IndexFormatError:
-            pass
     assert len(served) == 1
     k, index = served[0]
     assert [a.doc_id for a in index.live_articles] == \
@@ -507,7 +511,7 @@ def test_the_service_answers_from_the_swapped_index(repo_config):
     service = AnswerService(rebuild(corpus.articles), ws_segmenter(), repo_config)
     new = make_article(random.Random(1), "mới", "/corpus/9999-new.txt", "riêngmới")
     new = Article(new.doc_id, "Quả dưa hấu khổng lồ", None, None, None,
-                  ("Quả dưa hấu khổng lồ nặng 120 kg được trồng ở Long An.",) + new.paragraphs, origin=new.origin)
+                  ("Quả dưa hấu khổng lồ nặng 120 kg được trồng ở Long An.", *new.paragraphs), origin=new.origin)
     gone = sorted(corpus.articles)[0]
     service.use_index(apply_changes(service.index, [(new, segmented(new))], [gone]))
     result = service.answer("Quả dưa hấu khổng lồ nặng bao nhiêu kg?")

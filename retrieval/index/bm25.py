@@ -419,6 +419,13 @@ class Bm25:
         """Does the field hold documents added or removed since it was built?"""
         return self.live_df is not None
 
+    def _changes(self) -> tuple[Bm25, int, np.ndarray]:
+        """``(delta, n_base, dead)`` of an updated field (:attr:`updated`), which
+        retrieval.index.update sets together."""
+        if self.delta is None or self.n_base is None or self.dead is None:
+            raise ValueError("an updated field lacks its delta, n_base or tombstones")
+        return self.delta, self.n_base, self.dead
+
     @property
     def n_live(self) -> int:
         """N of BM25: the documents that count (``n_docs`` less the removed ones)."""
@@ -522,8 +529,9 @@ class Bm25:
         docs = self._own_docs(col)
         if not self.updated:
             return docs
-        docs = docs.astype(np.int64)[~self.dead[docs]]
-        return np.concatenate([docs, self.n_base + self.delta._own_docs(col).astype(np.int64)])
+        delta, n_base, dead = self._changes()
+        docs = docs.astype(np.int64)[~dead[docs]]
+        return np.concatenate([docs, n_base + delta._own_docs(col).astype(np.int64)])
 
     def weights(self, col: int) -> np.ndarray:
         """Column ``col``'s weight in each of its documents (:meth:`docs`)."""
@@ -531,9 +539,10 @@ class Bm25:
         weights = self.idf[col] * self.table[self.codes[lo:hi]]
         if not self.updated:
             return weights
-        d_lo, d_hi = self.delta.postings(col)
-        return np.concatenate([weights[~self.dead[self._own_docs(col)]],
-                               self.idf[col] * self.delta.table[self.delta.codes[d_lo:d_hi]]])
+        delta, _, dead = self._changes()
+        d_lo, d_hi = delta.postings(col)
+        return np.concatenate([weights[~dead[self._own_docs(col)]],
+                               self.idf[col] * delta.table[delta.codes[d_lo:d_hi]]])
 
     def idf_of(self, term: str) -> float | None:
         col = self.column(term)
@@ -553,9 +562,10 @@ class Bm25:
         if col is None or not 0 <= doc < self.n_docs:
             return False
         if self.updated:
-            if doc >= self.n_base:
-                return self.delta._holds(col, doc - self.n_base)
-            if self.dead[doc]:
+            delta, n_base, dead = self._changes()
+            if doc >= n_base:
+                return delta._holds(col, doc - n_base)
+            if dead[doc]:
                 return False
         return self._holds(col, doc)
 
@@ -584,7 +594,8 @@ class Bm25:
             score.fill(0.0)
         parts = [(self, score)]
         if self.updated:
-            parts.append((self.delta, score[self.n_base:]))
+            delta, n_base, _ = self._changes()
+            parts.append((delta, score[n_base:]))
         for term in query:
             col = self.column(term)
             if col is None:

@@ -357,6 +357,8 @@ class SentenceIndex:
         """(metadata for JSON, named flat arrays): everything :meth:`from_arrays` needs."""
         if self.changes is not None:
             raise ValueError("an updated index is saved as its base and its changes (retrieval.index.update)")
+        if self.titles is None:
+            raise ValueError("an index without its titles' terms cannot be saved")
         meta: dict[str, Any] = {"fields": {}, "expand_compounds": self.expand_compounds}
         arrays = self.articles.arrays() | self.sentences.arrays()
         arrays |= {"terms.indptr": self.terms.indptr, "terms.ids": self.terms.ids,
@@ -375,8 +377,8 @@ class SentenceIndex:
         """The index :meth:`arrays` described (arrays may be read-only memory maps).
         Raises KeyError or ValueError when something is missing or inconsistent."""
         vocabularies: dict[str, Vocabulary] = {}
-        fields = {name: Bm25.from_arrays(name, params, arrays, vocabularies)
-                  for name, params in meta["fields"].items()}
+        fields: dict[str, Any] = {name: Bm25.from_arrays(name, params, arrays, vocabularies)
+                                  for name, params in meta["fields"].items()}
         if set(fields) - set(FIELDS) or not set(FIELDS[:5]) <= set(fields):
             raise ValueError(f"unexpected fields: {sorted(fields)}")
         vocab = fields["article_words"].vocab
@@ -395,8 +397,8 @@ class SentenceIndex:
         sizes |= {f.n_docs for f in (self.pairs, self.fold_pairs) if f is not None}
         if sizes != {n}:
             raise ValueError("the sentence arrays disagree on the number of sentences")
-        if {self.article_bm25.n_docs, self.article_fold.n_docs, self.article_words.n_docs,
-                len(self.titles)} != {len(self.articles)}:
+        if self.titles is None or {self.article_bm25.n_docs, self.article_fold.n_docs, self.article_words.n_docs,
+                                   len(self.titles)} != {len(self.articles)}:
             raise ValueError("the article arrays disagree on the number of articles")
         for name in FIELDS:
             f = getattr(self, name)

@@ -253,7 +253,7 @@ def _save_changes(index: SentenceIndex, path: Path, fp: str, compat: str | None)
         raise ValueError(f"the index saved at {path} is not this updated index's base: save the base there "
                          "first (save_index of the index it was updated from)")
     segmented = json.dumps([seg.to_json() for seg in changes.segmented], ensure_ascii=False)
-    arrays = {"changes.removed": np.asarray(changes.removed, dtype=np.int64),
+    arrays: dict[str, np.ndarray] = {"changes.removed": np.asarray(changes.removed, dtype=np.int64),
               "changes.segmented": np.frombuffer(segmented.encode("utf-8", "surrogatepass"), dtype=np.uint8)}
     arrays |= {f"added.{name}": array for name, array in ArticleList(changes.added).arrays().items()}
     _write(changes_path(path), {"base": changes.base.stored}, arrays, fp, compat)

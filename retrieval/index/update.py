@@ -53,7 +53,7 @@ from the stored words, no segmentation), best run in another process
 
 from __future__ import annotations
 
-import json
+import itertools
 import logging
 import math
 import os
@@ -70,7 +70,11 @@ import numpy as np
 from retrieval.index.bm25 import Bm25, _token_columns, frozen
 from retrieval.index.segcache import Segmented
 from retrieval.index.sentences import (
-    FIELDS, ArticleList, CombinedArticles, CombinedTerms, SentenceIndex, SentenceRefs, Terms,
+    CombinedArticles,
+    CombinedTerms,
+    SentenceIndex,
+    SentenceRefs,
+    Terms,
 )
 from retrieval.index.vocabulary import ExtendedVocabulary, Vocabulary
 from retrieval.ingest.corpus import Article
@@ -137,7 +141,7 @@ class _Catalogue:
             doc_id, origin = base.articles.identity(i)
             ids[doc_id] = i
             keys.append(key(origin))
-        if any(b < a for a, b in zip(keys, keys[1:])):
+        if any(b < a for a, b in itertools.pairwise(keys)):
             raise UpdateError("the index's articles are not in corpus order (corpus_key of their origins), "
                               "so added ones cannot be placed as a rebuild would; rebuild the index instead")
         return cls(ids, keys)

@@ -206,7 +206,8 @@ def _parts(field: Bm25) -> list[tuple[Bm25, int]]:
     update added (``Bm25.delta``, numbered from ``n_base``)."""
     if field.delta is None:
         return [(field, 0)]
-    return [(field, 0), (field.delta, field.n_base)]
+    delta, n_base, _ = field._changes()
+    return [(field, 0), (delta, n_base)]
 
 
 def _columns(field: Bm25, terms: Sequence[str]) -> np.ndarray:
@@ -333,7 +334,6 @@ def _maxscore(
     bound = {key: scale[key] * float(fields[key[0]][0].max_weight[key[1]]) for key in times}
     terms = sorted(times, key=lambda key: (bound[key], key))  # smallest bound first
     position = {key: i for i, key in enumerate(terms)}
-    n_docs = index.bm25.n_docs
     t_field = np.array([f for f, _ in terms], dtype=np.int64)
     t_idf = np.array([float(fields[f][0].idf[col]) for f, col in terms], dtype=np.float64)
     t_scale = np.array([scale[key] for key in terms], dtype=np.float64)
