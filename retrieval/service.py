@@ -298,6 +298,12 @@ class AnswerService:
         """Release the search backend's worker thread (answering still works, on one core)."""
         self.backend.close()
 
+    def __enter__(self) -> AnswerService:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     @staticmethod
     def clean_question(question: str) -> str:
         """The question as answered (before any cut): valid Unicode, without surrounding spaces."""
