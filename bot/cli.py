@@ -86,25 +86,25 @@ def _emit(result: Result, as_json: bool, one_line: bool) -> None:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     cfg = _config(args)
-    service = _service(args, cfg)
-    if args.question is not None:
-        # Bytes of the command line that are not UTF-8 arrive as lone surrogates: make them U+FFFD,
-        # so the question echoed in --json output is valid UTF-8 whatever the locale.
-        _emit(service.answer(valid_unicode(args.question)), args.json, one_line=False)
-        return 0
-    # Batch: one question per stdin line, one result per line, in order.
-    cast(io.TextIOWrapper, sys.stdin).reconfigure(encoding="utf-8", errors="replace")
-    for line in sys.stdin:
-        question = line.rstrip("\r\n")
-        try:
-            result = service.answer(question)
-        except Exception:  # one bad question must not end the batch
-            log.exception("failed to answer %r", question[:200])
-            from retrieval.answer import messages
-            from retrieval.answer.compose import Outcome, Result
+    with _service(args, cfg) as service:
+        if args.question is not None:
+            # Bytes of the command line that are not UTF-8 arrive as lone surrogates: make them U+FFFD,
+            # so the question echoed in --json output is valid UTF-8 whatever the locale.
+            _emit(service.answer(valid_unicode(args.question)), args.json, one_line=False)
+            return 0
+        # Batch: one question per stdin line, one result per line, in order.
+        cast(io.TextIOWrapper, sys.stdin).reconfigure(encoding="utf-8", errors="replace")
+        for line in sys.stdin:
+            question = line.rstrip("\r\n")
+            try:
+                result = service.answer(question)
+            except Exception:  # one bad question must not end the batch
+                log.exception("failed to answer %r", question[:200])
+                from retrieval.answer import messages
+                from retrieval.answer.compose import Outcome, Result
 
-            result = Result(question=question, answers=(), message=messages.ERROR, outcome=Outcome.ERROR)
-        _emit(result, args.json, one_line=True)
+                result = Result(question=question, answers=(), message=messages.ERROR, outcome=Outcome.ERROR)
+            _emit(result, args.json, one_line=True)
     return 0
 
 
@@ -113,8 +113,8 @@ def cmd_console(args: argparse.Namespace) -> int:
     from .insights.log import open_question_log
 
     cfg = _config(args)
-    service = _service(args, cfg)
-    return run_console(service, history=cfg.cache_dir / "console_history", question_log=open_question_log(cfg))
+    with _service(args, cfg) as service:
+        return run_console(service, history=cfg.cache_dir / "console_history", question_log=open_question_log(cfg))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -132,8 +132,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise BotError(str(exc)) from None
     open_for_reading(cfg.question_log_path).close()  # a clear error before the index is loaded
-    built = report.build_report(cfg.question_log_path, since, *report.service_inputs(_service(args, cfg)),
-                                tz=ZoneInfo(cfg.insights.report_timezone))
+    with _service(args, cfg) as service:
+        built = report.build_report(cfg.question_log_path, since, *report.service_inputs(service),
+                                    tz=ZoneInfo(cfg.insights.report_timezone))
     if args.out:
         try:
             write_atomically(Path(args.out), render.to_html(built).encode("utf-8"))
@@ -150,11 +151,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_index(args: argparse.Namespace) -> int:
     cfg = _config(args)
     corpus = Path(args.corpus) if args.corpus else None
-    service = AnswerService.open(cfg, corpus, rebuild=True, progress=True)
+    with AnswerService.open(cfg, corpus, rebuild=True, progress=True) as service:
+        n_articles, n_sentences = len(service.articles), len(service.index.sentences)
     info = service.info
     assert info is not None  # open() always says how it obtained the index
     print(
-        f"indexed {len(service.articles)} articles, {len(service.index.sentences)} sentences "
+        f"indexed {n_articles} articles, {n_sentences} sentences "
         f"in {info.seconds:.1f}s -> {info.path}" + ("" if info.saved else " (NOT saved, see warning)")
     )
     return 0 if info.saved else 1
@@ -163,8 +165,8 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     cfg = _config(args)
     questions = load_questions(args.questions_file)
-    service = _service(args, cfg)
-    report = evaluate(service.answer, questions)
+    with _service(args, cfg) as service:
+        report = evaluate(service.answer, questions)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:

@@ -292,6 +292,7 @@ def run_telegram(cfg: Config, corpus: Path | None = None) -> int:
     metrics = BotMetrics()
     question_log: QuestionSink = NullQuestionLog()
     server = None
+    service: AnswerService | None = None
 
     # Until the event loop handles them, a stop signal (docker stop during the index load)
     # must also end the process cleanly.
@@ -349,6 +350,8 @@ def run_telegram(cfg: Config, corpus: Path | None = None) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         question_log.close(timeout=1.0)  # closed at the stop already; this is for a failed start-up
+        if service is not None:
+            service.close()  # the search backend's thread
         if server is not None:
             server.close()
         lock.release()
