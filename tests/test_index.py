@@ -11,8 +11,9 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from qa_support import DEV_QUESTIONS, ws_segmenter
-from retrieval.index.bm25 import Bm25, Hit, best_candidates
+from retrieval.index.bm25 import Bm25
 from retrieval.index.build import build_index
+from retrieval.index.select import Hit, best_candidates
 from retrieval.ingest.corpus import Article
 
 PARAMS = [(1.5, 0.75, 0.25), (1.2, 0.5, 0.0), (2.0, 1.0, 0.5), (0.5, 0.0, 0.25), (0.9, 0.3, 1.0)]

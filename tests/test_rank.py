@@ -15,8 +15,8 @@ import pytest
 
 import retrieval.index.bm25 as index_module
 from qa_support import replace_section, ws_segmenter
-from retrieval.index.bm25 import Hit
 from retrieval.index.build import build_index
+from retrieval.index.select import Hit
 from retrieval.ingest.corpus import Article
 from retrieval.search import first_stage, kernels, rerank
 from retrieval.search.backend import SearchBackend

@@ -17,7 +17,8 @@ from enum import StrEnum
 
 from retrieval.answer.confidence import ConfidenceModel, Judgement, evidence, split_slips
 from retrieval.config import AnswerConfig, RetrievalConfig
-from retrieval.index.bm25 import Bm25, Hit
+from retrieval.index.bm25 import Bm25
+from retrieval.index.select import Hit
 from retrieval.index.sentences import SentenceIndex
 from retrieval.search.query import Query, analyse
 from retrieval.text.lexicon import Lexicon

@@ -39,7 +39,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.index.bm25 import Bm25, Hit
+from retrieval.index.bm25 import Bm25
+from retrieval.index.select import Hit
 from retrieval.index.sentences import SentenceIndex
 from retrieval.search.query import Query
 from retrieval.text.answer_types import TOKEN

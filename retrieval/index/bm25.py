@@ -22,61 +22,13 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import chain
 from typing import Any
 
 import numpy as np
 
+from retrieval.index.columns import token_columns, unique_counts
+from retrieval.index.select import Hit, best_candidates
 from retrieval.index.vocabulary import Vocabulary, narrow
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One retrieved sentence: its position in the index and its score.
-
-    ``score`` orders the hits; ``bm25`` is the fused BM25 score before any
-    re-ranking (the refusal floor is on it). They are equal without re-ranking.
-    """
-
-    sentence: int
-    score: float
-    bm25: float = -1.0
-
-    def __post_init__(self) -> None:
-        if self.bm25 < 0:
-            object.__setattr__(self, "bm25", self.score)
-
-
-
-# best_candidates looks at blocks of this many scores first.
-_BLOCK = 1024
-
-
-def best_candidates(score: np.ndarray, k: int) -> np.ndarray:
-    """Ids with a positive score that can be among the ``k`` best: the top k
-    plus every id tied with the k-th, so a stable sort can break ties by id.
-    Sorted."""
-    if score.size >= 8 * _BLOCK and score.size // _BLOCK > k:
-        # The k-th largest block maximum t is at most the k-th largest score (k blocks hold a
-        # score >= t), so when t > 0 the answer lies in the blocks whose maximum reaches t.
-        full = score.size - score.size % _BLOCK
-        maxima = score[:full].reshape(-1, _BLOCK).max(axis=1)
-        if full < score.size:
-            maxima = np.append(maxima, score[full:].max())
-        t = np.partition(maxima, maxima.size - k)[maxima.size - k]
-        if t > 0:
-            ids = (np.flatnonzero(maxima >= t)[:, None] * _BLOCK + np.arange(_BLOCK)).ravel()
-            ids = ids[ids < score.size]
-            return _best(ids[score[ids] >= t], score, k)
-    return _best(np.flatnonzero(score > 0), score, k)
-
-
-def _best(candidates: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
-    """The ``k`` best of ``candidates`` (sorted ids) by ``score``, plus those tied with the k-th."""
-    if candidates.size > k:
-        kth = np.partition(score[candidates], candidates.size - k)[candidates.size - k]
-        candidates = candidates[score[candidates] >= kth]
-    return candidates
 
 
 def frozen(array: np.ndarray) -> np.ndarray:
@@ -84,62 +36,6 @@ def frozen(array: np.ndarray) -> np.ndarray:
     arrays are read-only views of the file (one compiled variant of the first stage)."""
     array.flags.writeable = False
     return array
-
-class _Columns(dict):
-    """term -> column, numbered in order of first appearance (a new term gets the next number)."""
-
-    def __missing__(self, term: str) -> int:
-        self[term] = column = len(self)
-        return column
-
-
-# Tokens encoded at a time: they are in memory as strings only for the chunk.
-_CHUNK_TOKENS = 1 << 20
-
-
-def _token_columns(docs: Iterable[Sequence[str]]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(terms in order of first appearance, every token's column among them, each doc's length).
-
-    ``docs`` is read once, about a million tokens at a time (it may be a generator that
-    makes each document's tokens as it goes): what stays is one int32 per token, not the
-    tokens.
-    """
-    columns = _Columns()
-    ids: list[np.ndarray] = []
-    lengths: list[int] = []
-    chunk: list[Sequence[str]] = []
-    held = 0
-
-    def encode() -> None:
-        ids.append(np.fromiter(map(columns.__getitem__, chain.from_iterable(chunk)), dtype=np.int32, count=held))
-        chunk.clear()
-
-    for doc in docs:
-        chunk.append(doc)
-        lengths.append(len(doc))
-        held += lengths[-1]
-        if held >= _CHUNK_TOKENS:
-            encode()
-            held = 0
-    encode()
-    if len(columns) >= 1 << 31:  # pragma: no cover - two billion distinct terms
-        raise ValueError("more than 2**31 distinct terms in one field")
-    return list(columns), np.concatenate(ids), np.array(lengths, dtype=np.int64)
-
-
-def _unique_counts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(keys, return_counts=True)``, sorting ``keys`` in place (no copy of it)."""
-    keys.sort()
-    if keys.size == 0:
-        return keys, np.zeros(0, dtype=np.int64)
-    first = np.empty(keys.size, dtype=bool)
-    first[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
-    del first
-    counts = np.diff(starts, append=keys.size)
-    return keys[starts], counts
-
 
 # A field with at most this many distinct term-frequency parts stores its codes in 2 bytes.
 SHORT_CODES = 1 << 16
@@ -236,7 +132,7 @@ class Bm25:
         if k1 < 0 or not 0 <= b <= 1 or epsilon < 0:
             raise ValueError("BM25 needs k1 >= 0, 0 <= b <= 1 and epsilon >= 0")
         self.k1, self.b, self.epsilon = k1, b, epsilon
-        terms, ids, lengths = _token_columns(docs)
+        terms, ids, lengths = token_columns(docs)
         self.n_docs = len(lengths)
         remap = None  # each of the field's own columns (first-seen order) in the shared vocabulary
         if shared is None:
@@ -359,7 +255,7 @@ class Bm25:
         keys = remap[keys] if remap is not None else keys.astype(np.int64)
         keys *= width
         keys += np.repeat(np.arange(width, dtype=np.int64), block.lengths)
-        keys, counts = _unique_counts(keys)
+        keys, counts = unique_counts(keys)
         cols = keys // width
         keys -= cols * width
         keys += block.start

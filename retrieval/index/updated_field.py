@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from retrieval.index.bm25 import Bm25, _token_columns, frozen
+from retrieval.index.bm25 import Bm25, frozen
+from retrieval.index.columns import token_columns
 from retrieval.index.vocabulary import ExtendedVocabulary, Vocabulary
 
 # Relative slack on the base's bounds after an update (far above the rounding of the product).
@@ -95,7 +96,7 @@ def _updated_field(
     document ``j`` in corpus order). ``doc_tokens(d)``: a base document's tokens;
     ``dead_mask``: True for each removed document, then False for each new one (shared by
     the fields over the same documents)."""
-    terms, ids, lengths = _token_columns(new_tokens)
+    terms, ids, lengths = token_columns(new_tokens)
     if vocab_of is None:
         known = [base.vocab.get(t) for t in terms]
         vocab: Vocabulary = ExtendedVocabulary(base.vocab, [t for t, c in zip(terms, known) if c is None])

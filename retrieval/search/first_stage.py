@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from retrieval.config import RetrievalConfig
-from retrieval.index.bm25 import Bm25, best_candidates
+from retrieval.index.bm25 import Bm25
+from retrieval.index.select import best_candidates
 from retrieval.index.sentences import SentenceIndex
 from retrieval.search.kernel_args import (
     Evidence,

@@ -17,7 +17,7 @@ import re
 import numpy as np
 
 from retrieval.config import RetrievalConfig
-from retrieval.index.bm25 import Hit
+from retrieval.index.select import Hit
 from retrieval.index.sentences import SentenceIndex
 from retrieval.search import learned
 from retrieval.search.backend import SearchBackend
