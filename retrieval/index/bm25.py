@@ -13,6 +13,10 @@ plus offsets and a hash table, sentence references and terms as integer
 arrays, article texts as zstd-compressed blocks: :mod:`retrieval.index.texts`), so
 that :mod:`retrieval.index.store` saves them as they are and maps them back into
 memory without building millions of Python objects (:meth:`SentenceIndex.arrays`).
+
+Past 400 lines because a field's building, saving and scoring share its arrays' layout
+(segments, pair codes, an update's delta); the parts that do not (tokens to columns, picking
+the best) are in :mod:`retrieval.index.columns` and :mod:`retrieval.index.select`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """The sentence index: articles, their sentences (spans of original text) and the BM25 fields over them,
-as flat arrays that :mod:`retrieval.index.store` saves and maps back without building Python objects."""
+as flat arrays that :mod:`retrieval.index.store` saves and maps back without building Python objects.
+
+Past 400 lines because the index and its parts (articles, sentence references, terms) are one saved
+structure, whose arrays() and from_arrays() must agree.
+"""
 
 from __future__ import annotations
 

@@ -46,6 +46,9 @@ building), :func:`load_last_good` serves the previous index, provided it is
 intact and was built by the same code, segmenter and index settings (the
 header's ``compat`` key), so that only the articles or the ingestion rules
 differ. The caller logs why.
+
+One module past 400 lines because the file's layout, its checks and its atomic writing are
+one format, safe only while one piece of code both reads and writes it.
 """
 
 from __future__ import annotations

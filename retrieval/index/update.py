@@ -49,6 +49,10 @@ the base file they apply to) to a small file beside the index, atomically;
 fingerprint is the corpus's. :func:`merge` folds the changes into a new base (a rebuild
 from the stored words, no segmentation), best run in another process
 (:func:`start_merge`) once the delta grows past :data:`MERGE_SENTENCES`.
+
+Past 400 lines because applying changes, saving them beside their base and merging them
+are one life cycle of an updated index; one field's arithmetic is in
+:mod:`retrieval.index.updated_field`.
 """
 
 from __future__ import annotations

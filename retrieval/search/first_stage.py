@@ -20,6 +20,9 @@ Three passes give the same candidates and the same scores, bit for bit:
 
 :func:`first_stage` picks one; the :class:`~retrieval.search.backend.SearchBackend` it is
 given says whether the kernels are loaded and lends the second core and the buffers.
+
+Past 400 lines because the three ways of scoring share the candidate selection and must give
+the same result; they are kept side by side so that stays visible.
 """
 
 from __future__ import annotations

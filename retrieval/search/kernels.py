@@ -26,6 +26,9 @@ does it in the background).
 
 The arrays are trusted: the index file's hash is checked before they are used
 (:mod:`retrieval.index.store`), and the loops do not check bounds.
+
+One module past 400 lines because the kernels are one compiled unit: they inline one another
+(``inline="always"``) and read the same argument bundles, so they are read and changed together.
 """
 
 from __future__ import annotations
