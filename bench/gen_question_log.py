@@ -109,12 +109,19 @@ def _when(rng: random.Random, end: datetime, days: int) -> datetime:
 
 def _fill(rng: random.Random, template: str) -> str:
     """``template`` with its slots filled at random."""
+
     def pick(match: re.Match[str]) -> str:
         name = match.group(1)
         if name in SLOTS:
             return _fill(rng, rng.choice(SLOTS[name]))
-        return str({"n": rng.randint(1, 12), "d": rng.randint(1, 28), "m": rng.randint(1, 12),
-                    "year": rng.randint(2024, 2027)}[name])
+        return str(
+            {
+                "n": rng.randint(1, 12),
+                "d": rng.randint(1, 28),
+                "m": rng.randint(1, 12),
+                "year": rng.randint(2024, 2027),
+            }[name]
+        )
 
     return re.sub(r"\{(\w+)\}", pick, template)
 
@@ -125,8 +132,9 @@ def _vary(rng: random.Random, question: str) -> str:
     return text.rstrip("?") if rng.random() < 0.2 else text
 
 
-def generate(rows: int, *, days: int = 60, seed: int = 1, end: datetime | None = None
-             ) -> tuple[list[QuestionRow], list[VoteRow]]:
+def generate(
+    rows: int, *, days: int = 60, seed: int = 1, end: datetime | None = None
+) -> tuple[list[QuestionRow], list[VoteRow]]:
     """``rows`` questions and their votes (deterministic for ``seed``)."""
     rng = random.Random(seed)
     end = end or datetime.now(UTC)
@@ -147,7 +155,7 @@ def generate(rows: int, *, days: int = 60, seed: int = 1, end: datetime | None =
             doc_id, title, text = rng.choices(answerable, weights=weights)[0]
             others = rng.sample(answerable, k=rng.choice((0, 1, 2)))
             cited = tuple(
-                Cited(d, round(rng.uniform(8, 25) * (0.9 ** k), 3), f"{t}: trích đoạn trả lời câu hỏi.")
+                Cited(d, round(rng.uniform(8, 25) * (0.9**k), 3), f"{t}: trích đoạn trả lời câu hỏi.")
                 for k, (d, t, _) in enumerate([(doc_id, title, text), *others])
             )
             reason, latency = Outcome.ANSWERED, rng.lognormvariate(math.log(45), 0.5)
@@ -163,8 +171,16 @@ def generate(rows: int, *, days: int = 60, seed: int = 1, end: datetime | None =
         if rng.random() < 0.01:
             latency *= 20  # the slow tail: a cold cache, a busy machine
         row = QuestionRow(
-            answer_id=new_answer_id(), at=at, kind=kind, user=user, chat=chat, question=_vary(rng, text),
-            answered=reason is Outcome.ANSWERED, reason=reason, cited=cited, latency_ms=latency,
+            answer_id=new_answer_id(),
+            at=at,
+            kind=kind,
+            user=user,
+            chat=chat,
+            question=_vary(rng, text),
+            answered=reason is Outcome.ANSWERED,
+            reason=reason,
+            cited=cited,
+            latency_ms=latency,
         )
         questions.append(row)
         if cited and user is not None and rng.random() < 0.125:
@@ -178,7 +194,7 @@ def write_log(path: Path, questions: Sequence[QuestionRow], votes: Sequence[Vote
     db = LogDatabase(path)
     try:
         for i in range(0, len(questions), 5000):
-            db.write(questions[i:i + 5000])
+            db.write(questions[i : i + 5000])
         db.write(votes=votes)
     finally:
         db.close()
@@ -205,8 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     questions, votes = generate(args.rows, days=args.days, seed=args.seed)
     write_log(path, questions, votes)
-    print(f"generated {len(questions):,} questions and {len(votes):,} votes over {args.days} days "
-          f"in {time.perf_counter() - started:.2f}s -> {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    print(
+        f"generated {len(questions):,} questions and {len(votes):,} votes over {args.days} days "
+        f"in {time.perf_counter() - started:.2f}s -> {path} ({path.stat().st_size / 1e6:.1f} MB)"
+    )
 
     if args.segmenter == "underthesea":  # as the bot would call it: content words of its segmentation
         from retrieval.answer.compose import Composer

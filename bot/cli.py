@@ -133,8 +133,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise BotError(str(exc)) from None
     open_for_reading(cfg.question_log_path).close()  # a clear error before the index is loaded
     with _service(args, cfg) as service:
-        built = report.build_report(cfg.question_log_path, since, *report.service_inputs(service),
-                                    tz=ZoneInfo(cfg.insights.report_timezone))
+        built = report.build_report(
+            cfg.question_log_path, since, *report.service_inputs(service), tz=ZoneInfo(cfg.insights.report_timezone)
+        )
     if args.out:
         try:
             write_atomically(Path(args.out), render.to_html(built).encode("utf-8"))
@@ -242,7 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("config", help="print the effective configuration and where each value comes from")
     p.add_argument("--config", help="path to config.yaml (default: ./config.yaml or the project's)")
     p.add_argument("--full", action="store_true", help="print long values whole")
-    p.add_argument("--markdown", action="store_true", help="print every key's default and meaning (docs/configuration.md)")
+    p.add_argument(
+        "--markdown", action="store_true", help="print every key's default and meaning (docs/configuration.md)"
+    )
     p.set_defaults(func=cmd_config)
 
     p = sub.add_parser("telegram", parents=[common], help="run the Telegram bot (needs TELEGRAM_BOT_TOKEN)")

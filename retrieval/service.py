@@ -76,8 +76,16 @@ class AnswerService:
     service); :meth:`close` releases it. ``lexicon``: the ordinary Vietnamese words the
     answer-or-refuse decision tells from names (default: underthesea's dictionary)."""
 
-    def __init__(self, index: SentenceIndex, segmenter: Segmenter, cfg: Config, info: IndexInfo | None = None,
-                 *, backend: SearchBackend | None = None, lexicon: Lexicon | None = None):
+    def __init__(
+        self,
+        index: SentenceIndex,
+        segmenter: Segmenter,
+        cfg: Config,
+        info: IndexInfo | None = None,
+        *,
+        backend: SearchBackend | None = None,
+        lexicon: Lexicon | None = None,
+    ):
         # The index and its spelling corrector, swapped together (use_index): a question reads both once.
         self._serving = (index, Corrector(index.fold))
         self.backend = backend or SearchBackend()
@@ -137,20 +145,35 @@ class AnswerService:
             index = cls._last_good(path, compat, corpus, exc)
             reason, saved, stale = f"rebuild failed ({_describe(exc)}); serving the last good index", False, True
         loaded = reason == "loaded"
-        info = IndexInfo(path, rebuilt=not (loaded or stale), reason=reason,
-                         seconds=time.perf_counter() - started, saved=saved, stale=stale,
-                         stages=tuple(stages) if not (loaded or stale) else ())
+        info = IndexInfo(
+            path,
+            rebuilt=not (loaded or stale),
+            reason=reason,
+            seconds=time.perf_counter() - started,
+            saved=saved,
+            stale=stale,
+            stages=tuple(stages) if not (loaded or stale) else (),
+        )
         log.info(
             "index ready: %d articles, %d sentences, %s in %.2fs",
-            len(index.live_articles), index.bm25.n_live,
-            "loaded" if loaded else "last good index (stale)" if stale else "built", info.seconds,
+            len(index.live_articles),
+            index.bm25.n_live,
+            "loaded" if loaded else "last good index (stale)" if stale else "built",
+            info.seconds,
         )
         return cls(index, segmenter, cfg, info, lexicon=lexicon)
 
     @staticmethod
     def _load_or_build(
-        cfg: Config, corpus: Path, segmenter: Segmenter, seg_id: str, path: Path, compat: str,
-        rebuild: bool, progress: bool | None, stages: list[tuple[str, float]],
+        cfg: Config,
+        corpus: Path,
+        segmenter: Segmenter,
+        seg_id: str,
+        path: Path,
+        compat: str,
+        rebuild: bool,
+        progress: bool | None,
+        stages: list[tuple[str, float]],
     ) -> tuple[SentenceIndex, str, bool]:
         """(index, reason, saved): the saved index when it matches, else a new one, saved if possible.
         A build appends each stage's wall seconds to ``stages``."""
@@ -179,12 +202,21 @@ class AnswerService:
             stages.append((name, now - clock))
             clock = now
 
-        articles = load_corpus(corpus, cfg.ingest, workers=cfg.build_workers,
-                               cache_path=path.with_suffix(".documents.sqlite"), progress=progress).articles
+        articles = load_corpus(
+            corpus,
+            cfg.ingest,
+            workers=cfg.build_workers,
+            cache_path=path.with_suffix(".documents.sqlite"),
+            progress=progress,
+        ).articles
         stage("ingest")
         segmented = segment_corpus(
-            articles, segmenter, f"{seg_id}+variants-{variants_for(cfg.retrieval.equivalents).digest}",
-            cache_path=path.with_suffix(".segments.sqlite"), workers=cfg.build_workers, progress=progress,
+            articles,
+            segmenter,
+            f"{seg_id}+variants-{variants_for(cfg.retrieval.equivalents).digest}",
+            cache_path=path.with_suffix(".segments.sqlite"),
+            workers=cfg.build_workers,
+            progress=progress,
         )
         stage("segment")
         index = build_index(articles, segmented=segmented, progress=progress, **cfg.retrieval.index_settings())
@@ -212,7 +244,11 @@ class AnswerService:
             raise failure from None
         log.warning(
             "could not rebuild the index for %s: %s; serving the last good index (%s, %d articles) "
-            "until the corpus can be indexed again", corpus, _describe(failure), path, len(index.articles),
+            "until the corpus can be indexed again",
+            corpus,
+            _describe(failure),
+            path,
+            len(index.articles),
         )
         if not isinstance(failure, (BotError, OSError)):
             log.debug("the rebuild failed with", exc_info=failure)

@@ -70,12 +70,15 @@ def config(tmp_path: Path) -> str:
     return str(write_config(tmp_path, {"cache_dir": str(tmp_path / "cache")}))
 
 
-@pytest.mark.parametrize("argv", [
-    ["ask", "Ai là đại sứ?"],
-    ["ask", "--json"],  # the batch, from stdin
-    ["console"],
-    ["index"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["ask", "Ai là đại sứ?"],
+        ["ask", "--json"],  # the batch, from stdin
+        ["console"],
+        ["index"],
+    ],
+)
 def test_each_command_closes_the_service(tmp_path, monkeypatch, capsys, opened, argv):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("Câu hỏi?\n".encode())))
     assert cli.main([*argv, "--config", config(tmp_path)]) == 0

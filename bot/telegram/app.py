@@ -113,8 +113,9 @@ def build_application(
     lifecycle = Lifecycle(tg.shutdown_grace_seconds, tg.conflict_exit_seconds)
     pacer = GroupPacer(tg.group_rate_limit, tg.group_rate_window)
     lifecycle.on_stop(pacer.close)
-    journal = UpdateJournal(journal_path(cfg.cache_dir, token, base_url),
-                            legacy=legacy_journal_path(cfg.cache_dir, token, base_url))
+    journal = UpdateJournal(
+        journal_path(cfg.cache_dir, token, base_url), legacy=legacy_journal_path(cfg.cache_dir, token, base_url)
+    )
     count_error = counted_once(metrics.telegram_error)
     question_log = open_question_log(cfg)
     metrics.watch_question_log(question_log.stats)
@@ -158,7 +159,9 @@ async def post_init(app: Application) -> None:
     state: BotState = app.bot_data
     log.info(
         "bot @%s (id %s) serving %d articles; allowed chats: %s",
-        app.bot.username, app.bot.id, len(state.service.articles),
+        app.bot.username,
+        app.bot.id,
+        len(state.service.articles),
         ", ".join(map(str, state.tg.allowed_chat_ids)) or "all",
     )
 
@@ -304,24 +307,35 @@ def run_telegram(cfg: Config, corpus: Path | None = None) -> int:
             server = MetricsServer(metrics, cfg.insights.metrics_port, cfg.insights.metrics_host)
         service = AnswerService.open(cfg, corpus)
         note_index(metrics, service)
-        app = build_application(cfg, service, token, base_url=base_url, base_file_url=base_file_url,
-                                metrics=metrics, admins=admins)
+        app = build_application(
+            cfg, service, token, base_url=base_url, base_file_url=base_file_url, metrics=metrics, admins=admins
+        )
         question_log = app.bot_data.question_log
         log.info("starting the Telegram bot (%s) via %s", tg.mode, base_url or DEFAULT_BASE_URL)
         updater = app.updater
         if updater is None:  # build_application always gives it one
             raise RuntimeError("the Telegram application has no updater")
         if tg.mode == "webhook":
+
             def start_updates() -> Awaitable[Any]:
                 return updater.start_webhook(
-                    listen=tg.webhook_listen, port=tg.webhook_port,
-                    url_path=urlsplit(tg.webhook_url).path.lstrip("/"), webhook_url=tg.webhook_url,
-                    secret_token=secret, allowed_updates=ALLOWED_UPDATES, bootstrap_retries=BOOTSTRAP_RETRIES,
+                    listen=tg.webhook_listen,
+                    port=tg.webhook_port,
+                    url_path=urlsplit(tg.webhook_url).path.lstrip("/"),
+                    webhook_url=tg.webhook_url,
+                    secret_token=secret,
+                    allowed_updates=ALLOWED_UPDATES,
+                    bootstrap_retries=BOOTSTRAP_RETRIES,
                 )
         else:
+
             def start_updates() -> Awaitable[Any]:
-                return updater.start_polling(allowed_updates=ALLOWED_UPDATES, bootstrap_retries=BOOTSTRAP_RETRIES,
-                                                 error_callback=lambda exc: _fetch_failed(app, exc))
+                return updater.start_polling(
+                    allowed_updates=ALLOWED_UPDATES,
+                    bootstrap_retries=BOOTSTRAP_RETRIES,
+                    error_callback=lambda exc: _fetch_failed(app, exc),
+                )
+
         try:
             asyncio.run(serve(app, start_updates))
         except OSError as exc:

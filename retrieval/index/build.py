@@ -28,15 +28,19 @@ class _Callables:
     terms: Callable[[str], tuple[str, ...]]
 
 
-def _per_article(titles: Sequence[tuple[str, ...]], sentences: Sequence[tuple[str, ...]], counts: Sequence[int],
-                 terms: Callable[[tuple[str, ...]], Sequence[str]] | None = None) -> Iterator[list[str]]:
+def _per_article(
+    titles: Sequence[tuple[str, ...]],
+    sentences: Sequence[tuple[str, ...]],
+    counts: Sequence[int],
+    terms: Callable[[tuple[str, ...]], Sequence[str]] | None = None,
+) -> Iterator[list[str]]:
     """Each article's terms, made one article at a time: its title's, then its ``counts[a]``
     sentences' in order (each piece through ``terms`` when given)."""
     pos = 0
     for title, n in zip(titles, counts):
         piece = terms or tuple
         words = list(piece(title))
-        for sentence in sentences[pos:pos + n]:
+        for sentence in sentences[pos : pos + n]:
             words.extend(piece(sentence))
         pos += n
         yield words
@@ -71,8 +75,13 @@ def build_index(
         splitter = _Callables(spans, terms)
         segmented = [
             segment_article(splitter, a.title, a.paragraphs)
-            for a in tqdm(articles, desc="segmenting", unit="article",
-                          disable=None if progress is None else not progress, leave=False)
+            for a in tqdm(
+                articles,
+                desc="segmenting",
+                unit="article",
+                disable=None if progress is None else not progress,
+                leave=False,
+            )
         ]
     if len(segmented) != len(articles):
         raise ValueError("segmented must hold one entry per article")
@@ -92,9 +101,15 @@ def build_index(
             kinds.append(sentence_kinds(article.paragraphs[p][start:end]))
             toks.append(sentence_terms)
     log.info("indexing %d sentences of %d articles", len(toks), len(articles))
-    bar = tqdm(total=6 + with_pairs + with_fold_pairs, desc="indexing", unit="field", delay=2,
-               postfix=f"{len(articles):,} articles, {len(toks):,} sentences",
-               disable=None if progress is None else not progress, leave=False)
+    bar = tqdm(
+        total=6 + with_pairs + with_fold_pairs,
+        desc="indexing",
+        unit="field",
+        delay=2,
+        postfix=f"{len(articles):,} articles, {len(toks):,} sentences",
+        disable=None if progress is None else not progress,
+        leave=False,
+    )
 
     def field(docs: Iterable[Sequence[str]], shared: tuple[Vocabulary, dict[str, int]] | None = None) -> Bm25:
         made = Bm25(docs, k1=k1, b=b, epsilon=epsilon, shared=shared)
@@ -122,7 +137,9 @@ def build_index(
     fold_pairs = field(bigrams(fold_terms(t)) for t in toks) if with_fold_pairs else None
     pairs = field(map(bigrams, toks)) if with_pairs else None
     bar.close()
-    ref_article, ref_paragraph, ref_start, ref_end = (frozen(np.array(x, dtype=np.int32)) for x in (art, par, starts, ends))
+    ref_article, ref_paragraph, ref_start, ref_end = (
+        frozen(np.array(x, dtype=np.int32)) for x in (art, par, starts, ends)
+    )
     return SentenceIndex(
         articles=ArticleList(articles),
         sentences=SentenceRefs(ref_article, ref_paragraph, ref_start, ref_end, frozen(np.array(kinds, dtype=np.uint8))),

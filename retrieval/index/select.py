@@ -25,7 +25,6 @@ class Hit:
             object.__setattr__(self, "bm25", self.score)
 
 
-
 # best_candidates looks at blocks of this many scores first.
 _BLOCK = 1024
 

@@ -144,8 +144,10 @@ class _Catalogue:
             ids[doc_id] = i
             keys.append(key(origin))
         if any(b < a for a, b in itertools.pairwise(keys)):
-            raise UpdateError("the index's articles are not in corpus order (corpus_key of their origins), "
-                              "so added ones cannot be placed as a rebuild would; rebuild the index instead")
+            raise UpdateError(
+                "the index's articles are not in corpus order (corpus_key of their origins), "
+                "so added ones cannot be placed as a rebuild would; rebuild the index instead"
+            )
         return cls(ids, keys)
 
 
@@ -249,8 +251,11 @@ def overlay(
     # Sentence level: the removed articles' sentences, and where each added article's go.
     starts = np.searchsorted(base_article, removed_ids, side="left")
     ends = np.searchsorted(base_article, removed_ids, side="right")
-    dead_sentences = (np.concatenate([np.arange(s, e) for s, e in zip(starts, ends)]).astype(np.int64)
-                      if removed_ids.size else np.zeros(0, dtype=np.int64))
+    dead_sentences = (
+        np.concatenate([np.arange(s, e) for s, e in zip(starts, ends)]).astype(np.int64)
+        if removed_ids.size
+        else np.zeros(0, dtype=np.int64)
+    )
     sentence_places = np.searchsorted(base_article, places, side="left")
     segs = [seg for _, seg in added]
     counts = [len(seg.sentences) for seg in segs]
@@ -263,8 +268,10 @@ def overlay(
     added_article_words = [(seg.title_terms, [t for _, _, _, t in seg.sentences]) for seg in segs]
 
     masks = {}  # removed documents (True), then the added ones (False), per level
-    for level, dead, n_new in (("sentences", dead_sentences, len(added_sentence_words)),
-                               ("articles", removed_ids, len(added))):
+    for level, dead, n_new in (
+        ("sentences", dead_sentences, len(added_sentence_words)),
+        ("articles", removed_ids, len(added)),
+    ):
         n = n_sentences if level == "sentences" else n_articles
         masks[level] = np.zeros(n + n_new, dtype=bool)
         masks[level][dead] = True
@@ -278,22 +285,35 @@ def overlay(
             continue
         recipe = _recipe(name, base.expand_compounds)
         if name in ARTICLE_FIELDS:
+
             def doc_tokens(d: int, recipe=recipe) -> list[str]:
                 return _article_tokens(recipe, *words.article(d))
+
             dead = removed_ids
             dead_tokens = [_article_tokens(recipe, t, s) for t, s in dead_article_words]
             new_tokens = [_article_tokens(recipe, t, s) for t, s in added_article_words]
             ins = places
         else:
+
             def doc_tokens(d: int, recipe=recipe) -> list[str]:
                 return list(recipe(words.sentence(d)))
+
             dead = dead_sentences
             dead_tokens = [list(recipe(w)) for w in dead_sentence_words]
             new_tokens = [list(recipe(w)) for w in added_sentence_words]
             ins = added_sentence_places
-        fields[name] = _updated_field(field, VOCABULARY_OF.get(name), vocabularies, name, dead, dead_tokens,
-                                      new_tokens, ins, doc_tokens,
-                                      masks["articles" if name in ARTICLE_FIELDS else "sentences"])
+        fields[name] = _updated_field(
+            field,
+            VOCABULARY_OF.get(name),
+            vocabularies,
+            name,
+            dead,
+            dead_tokens,
+            new_tokens,
+            ins,
+            doc_tokens,
+            masks["articles" if name in ARTICLE_FIELDS else "sentences"],
+        )
     vocab = fields["article_words"].vocab
     column = _Column(vocab)
     added_articles = [a for a, _ in added]
@@ -302,20 +322,40 @@ def overlay(
     new_article = np.repeat(np.arange(n_articles, n_articles + len(added), dtype=np.int64), counts)
     refs = SentenceRefs(
         frozen(np.concatenate([sentences.article, new_article.astype(sentences.article.dtype)])),
-        *(frozen(np.concatenate([getattr(sentences, name),
-                                 np.asarray([row[i] for seg in segs for row in seg.sentences],
-                                            dtype=getattr(sentences, name).dtype)]))
-          for i, name in ((0, "paragraph"), (1, "start"), (2, "end"))),
+        *(
+            frozen(
+                np.concatenate(
+                    [
+                        getattr(sentences, name),
+                        np.asarray(
+                            [row[i] for seg in segs for row in seg.sentences], dtype=getattr(sentences, name).dtype
+                        ),
+                    ]
+                )
+            )
+            for i, name in ((0, "paragraph"), (1, "start"), (2, "end"))
+        ),
         frozen(np.concatenate([sentences.kinds, np.asarray(kinds, dtype=sentences.kinds.dtype)])),
     )
     live_base = np.setdiff1d(np.arange(n_articles, dtype=np.int64), removed_ids, assume_unique=True)
-    live_order = np.insert(live_base, np.searchsorted(live_base, places, side="left"),
-                           np.arange(n_articles, n_articles + len(added), dtype=np.int64))
+    live_order = np.insert(
+        live_base,
+        np.searchsorted(live_base, places, side="left"),
+        np.arange(n_articles, n_articles + len(added), dtype=np.int64),
+    )
     live_factor = np.ones(n_articles + len(added))
     live_factor[removed_ids] = 0.0
-    changes = Changes(base=base, removed=frozen(removed_ids), added=tuple(added_articles), segmented=tuple(segs),
-                      places=frozen(places), live_order=frozen(live_order), dead_sentences=frozen(dead_sentences),
-                      live_factor=live_factor, catalogue=catalogue)
+    changes = Changes(
+        base=base,
+        removed=frozen(removed_ids),
+        added=tuple(added_articles),
+        segmented=tuple(segs),
+        places=frozen(places),
+        live_order=frozen(live_order),
+        dead_sentences=frozen(dead_sentences),
+        live_factor=live_factor,
+        catalogue=catalogue,
+    )
     index = SentenceIndex(
         articles=CombinedArticles(base.articles, added_articles),
         sentences=refs,
@@ -356,7 +396,7 @@ class _Words:
     def _decode(self, terms: Terms, i: int) -> tuple[str, ...]:
         names, term = self._names, terms.vocab.term
         out = []
-        for c in terms.ids[terms.indptr[i]:terms.indptr[i + 1]].tolist():
+        for c in terms.ids[terms.indptr[i] : terms.indptr[i + 1]].tolist():
             name = names.get(c)
             if name is None:
                 name = names[c] = term(c)
@@ -373,8 +413,9 @@ class _Words:
         return self._decode(self.base.titles, a), [self.sentence(i) for i in range(lo, hi)]
 
 
-def _article_tokens(recipe: Callable[[Sequence[str]], Sequence[str]], title: Sequence[str],
-                    sentences: Sequence[Sequence[str]]) -> list[str]:
+def _article_tokens(
+    recipe: Callable[[Sequence[str]], Sequence[str]], title: Sequence[str], sentences: Sequence[Sequence[str]]
+) -> list[str]:
     """An article's tokens in a field: its title's, then each sentence's (build_index's _per_article)."""
     tokens = list(recipe(title))
     for words in sentences:
@@ -410,9 +451,16 @@ class _Segmentation:
             return tuple(names[c] for c in ids.tolist())
 
         return Segmented(
-            words(titles.ids[titles.indptr[article]:titles.indptr[article + 1]]),
-            tuple((int(s.paragraph[i]), int(s.start[i]), int(s.end[i]),
-                   words(terms.ids[terms.indptr[i]:terms.indptr[i + 1]])) for i in range(lo, hi)),
+            words(titles.ids[titles.indptr[article] : titles.indptr[article + 1]]),
+            tuple(
+                (
+                    int(s.paragraph[i]),
+                    int(s.start[i]),
+                    int(s.end[i]),
+                    words(terms.ids[terms.indptr[i] : terms.indptr[i + 1]]),
+                )
+                for i in range(lo, hi)
+            ),
         )
 
 
@@ -436,9 +484,17 @@ def merge(index: SentenceIndex, *, progress: bool | None = False) -> SentenceInd
     articles = [index.articles[int(a)] for a in order]
     segmented = [stored(int(a)) for a in order]
     field = index.bm25
-    return build_index(articles, segmented=segmented, k1=field.k1, b=field.b, epsilon=field.epsilon,
-                       with_pairs=index.pairs is not None, with_fold_pairs=index.fold_pairs is not None,
-                       expand_compounds=index.expand_compounds, progress=progress)
+    return build_index(
+        articles,
+        segmented=segmented,
+        k1=field.k1,
+        b=field.b,
+        epsilon=field.epsilon,
+        with_pairs=index.pairs is not None,
+        with_fold_pairs=index.fold_pairs is not None,
+        expand_compounds=index.expand_compounds,
+        progress=progress,
+    )
 
 
 def rebase(current: SentenceIndex, merged_from: SentenceIndex, merged: SentenceIndex) -> SentenceIndex:
@@ -472,9 +528,15 @@ def start_merge(path: Path, fp: str, compat: str | None = None) -> subprocess.Po
     ``path`` (atomically; the changes file goes). The serving process keeps its memory and its
     cores' other half; when the process has exited 0, load the new base
     (:func:`retrieval.index.store.load_index`) and :func:`rebase` the changes made meanwhile."""
-    return subprocess.Popen([sys.executable, "-m", "retrieval.index.update", "merge", str(path), fp, compat or ""],
-                            env=os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [
-                                str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")]))})
+    return subprocess.Popen(
+        [sys.executable, "-m", "retrieval.index.update", "merge", str(path), fp, compat or ""],
+        env=os.environ
+        | {
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")])
+            )
+        },
+    )
 
 
 def _merge_main(argv: Sequence[str]) -> int:

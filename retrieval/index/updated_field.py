@@ -40,8 +40,9 @@ class _Bounds:
     the base's largest part (times ``ratio``: an upper bound at the new average length) and
     the added documents' own; 0 for a column no live document holds."""
 
-    def __init__(self, idf: np.ndarray, base_part: np.ndarray, ratio: float, added_part: np.ndarray,
-                 counts: _LiveCounts):
+    def __init__(
+        self, idf: np.ndarray, base_part: np.ndarray, ratio: float, added_part: np.ndarray, counts: _LiveCounts
+    ):
         self._idf, self._base_part, self._ratio, self._added_part = idf, base_part, ratio, added_part
         self._counts = counts
 
@@ -87,9 +88,16 @@ def _first_live(field: Bm25, col: int, dead: np.ndarray) -> int | None:
 
 
 def _updated_field(
-    base: Bm25, vocab_of: str | None, vocabularies: dict[str, Vocabulary], name: str,
-    dead: np.ndarray, dead_tokens: list[list[str]], new_tokens: list[list[str]], ins: np.ndarray,
-    doc_tokens: Callable[[int], list[str]], dead_mask: np.ndarray,
+    base: Bm25,
+    vocab_of: str | None,
+    vocabularies: dict[str, Vocabulary],
+    name: str,
+    dead: np.ndarray,
+    dead_tokens: list[list[str]],
+    new_tokens: list[list[str]],
+    ins: np.ndarray,
+    doc_tokens: Callable[[int], list[str]],
+    dead_mask: np.ndarray,
 ) -> Bm25:
     """``base`` without the documents ``dead`` (ids; ``dead_tokens``: their tokens) and with
     the documents ``new_tokens`` (``ins[j]``: how many base documents come before new
@@ -128,8 +136,9 @@ def _updated_field(
         cols = np.fromiter(removed, dtype=np.int64, count=len(removed))
         live_df[cols] -= np.fromiter(removed.values(), dtype=np.int32, count=len(removed))
 
-    order = _first_seen_order(base, vocab, base_df, live_df, dead_mask[:n_base], dead_tokens, ids, lengths, remap,
-                              ins, doc_tokens)
+    order = _first_seen_order(
+        base, vocab, base_df, live_df, dead_mask[:n_base], dead_tokens, ids, lengths, remap, ins, doc_tokens
+    )
     del base_df
     idf = frozen(_idf(live_df, order, n_live, base.epsilon))
     delta.idf = idf
@@ -139,8 +148,21 @@ def _updated_field(
     delta.max_weight = bounds
 
     field = Bm25.__new__(Bm25)
-    for attr in ("k1", "b", "epsilon", "segment", "indptr", "indices", "codes", "pair_tf", "pair_dl",
-                 "seg_ptr", "seg_of", "seg_end", "max_part"):
+    for attr in (
+        "k1",
+        "b",
+        "epsilon",
+        "segment",
+        "indptr",
+        "indices",
+        "codes",
+        "pair_tf",
+        "pair_dl",
+        "seg_ptr",
+        "seg_of",
+        "seg_end",
+        "max_part",
+    ):
         setattr(field, attr, getattr(base, attr))
     field.vocab, field.order = vocab, None
     field.n_docs, field.n_base, field.total, field.avgdl = n_base + n_new, n_base, total, avgdl
@@ -152,9 +174,17 @@ def _updated_field(
 
 
 def _first_seen_order(
-    base: Bm25, vocab: Vocabulary, base_df: np.ndarray, live_df: np.ndarray, dead: np.ndarray,
-    dead_tokens: list[list[str]], new_ids: np.ndarray, new_lengths: np.ndarray, remap: np.ndarray,
-    ins: np.ndarray, doc_tokens: Callable[[int], list[str]],
+    base: Bm25,
+    vocab: Vocabulary,
+    base_df: np.ndarray,
+    live_df: np.ndarray,
+    dead: np.ndarray,
+    dead_tokens: list[list[str]],
+    new_ids: np.ndarray,
+    new_lengths: np.ndarray,
+    remap: np.ndarray,
+    ins: np.ndarray,
+    doc_tokens: Callable[[int], list[str]],
 ) -> np.ndarray:
     """The live terms (columns) in the order a rebuild's BM25Okapi first meets them: walking
     the live documents in corpus order, each document's tokens in order.
@@ -189,7 +219,7 @@ def _first_seen_order(
         positions = first - doc_starts[docs]
         cols = remap[local]
         # The first base document of every added term the base holds, at once; removed ones checked one by one.
-        in_base = (cols < v_base)
+        in_base = cols < v_base
         in_base[in_base] = base_df[cols[in_base]] > 0
         fds = np.full(cols.size, -1, dtype=np.int64)
         fds[in_base] = _first_docs(base, cols[in_base])
@@ -234,7 +264,9 @@ def _first_seen_order(
         if k[1] == 1:
             if k[0] not in blocks:
                 where = _first_positions(doc_tokens(k[0]))
-                blocks[k[0]] = np.array([where[vocab.term(c)] for c in s_base[at:ends[k[0]]].tolist()], dtype=np.int64)
+                blocks[k[0]] = np.array(
+                    [where[vocab.term(c)] for c in s_base[at : ends[k[0]]].tolist()], dtype=np.int64
+                )
             at += int(np.searchsorted(blocks[k[0]], k[3]))
         slots.append((at, *k, col))
     slots.sort()

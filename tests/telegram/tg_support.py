@@ -131,8 +131,14 @@ def bot_message(api: FakeBotAPI, sent_result: dict) -> dict:
 # --- The bot as a subprocess -------------------------------------------------------------
 
 
-def write_bot_config(folder: Path, cache_dir: Path, *, log_level: str = "INFO", telegram: dict | None = None,
-                     insights: dict | None = None) -> Path:
+def write_bot_config(
+    folder: Path,
+    cache_dir: Path,
+    *,
+    log_level: str = "INFO",
+    telegram: dict | None = None,
+    insights: dict | None = None,
+) -> Path:
     """The project's config.yaml with the seeds as an absolute corpus path and the cache in tmp.
     The question log goes in ``folder`` unless ``insights`` says otherwise."""
     data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
@@ -211,9 +217,16 @@ class BotProcess:
         return rc, time.monotonic() - started
 
 
-def start_bot(api: FakeBotAPI, folder: Path, cache_dir: Path, *, log_level: str = "INFO",
-              telegram: dict | None = None, env: dict[str, str] | None = None,
-              insights: dict | None = None) -> BotProcess:
+def start_bot(
+    api: FakeBotAPI,
+    folder: Path,
+    cache_dir: Path,
+    *,
+    log_level: str = "INFO",
+    telegram: dict | None = None,
+    env: dict[str, str] | None = None,
+    insights: dict | None = None,
+) -> BotProcess:
     """Start ``python -m bot telegram`` against ``api`` and wait until it is ready.
 
     Ready means: polling for updates, or in webhook mode (``telegram["mode"] ==
@@ -236,9 +249,13 @@ def start_bot(api: FakeBotAPI, folder: Path, cache_dir: Path, *, log_level: str 
 
         def ready() -> bool:
             return len(api.calls_of("getUpdates")) > polls_before
+
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "telegram", "--config", str(config)],
-        cwd=REPO, env={**bot_env(api), **(env or {})}, stdout=log_file, stderr=subprocess.STDOUT,
+        cwd=REPO,
+        env={**bot_env(api), **(env or {})},
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
     )
     log_file.close()
