@@ -116,6 +116,11 @@ class Articles(Sequence[Article]):
     def paragraph(self, article: int, paragraph: int) -> str:
         raise NotImplementedError
 
+    def identity(self, article: int) -> tuple[str, str]:
+        """(doc_id, origin) of article ``article``, without reading its paragraphs where it can."""
+        found = self[article]
+        return found.doc_id, found.origin
+
     def __iter__(self) -> Iterator[Article]:
         return (self[i] for i in range(len(self)))
 
@@ -198,9 +203,19 @@ class StoredArticles(Articles):
     def __getitem__(self, i):
         return _item(self, i, self._row, "article")
 
-    def _row(self, i: int) -> Article:
+    def _citation(self, i: int) -> list[Any]:
+        """[doc_id, title, source, date, url, origin, headings] of article ``i``."""
         raw = self._meta[self._meta_offsets[i]:self._meta_offsets[i + 1]].tobytes().decode("utf-8", "surrogatepass")
-        doc_id, title, source, date, url, origin, headings = json.loads(raw)
+        return json.loads(raw)
+
+    def identity(self, article: int) -> tuple[str, str]:
+        if not 0 <= article < len(self):
+            raise IndexError("article index out of range")
+        doc_id, *_, origin, _headings = self._citation(article)
+        return doc_id, origin
+
+    def _row(self, i: int) -> Article:
+        doc_id, title, source, date, url, origin, headings = self._citation(i)
         first, last = int(self._first[i]), int(self._first[i + 1])
         paragraphs = tuple(self._paragraph(j) for j in range(first, last))
         pages = tuple(int(page) or None for page in self._pages[first:last])
