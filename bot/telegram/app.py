@@ -31,6 +31,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from retrieval.config import Config
 from retrieval.errors import ConfigError
 from retrieval.service import AnswerService
+from retrieval.updates.watch import Following, follow
 
 from . import format as fmt
 from . import handlers, turns
@@ -47,12 +48,13 @@ from .settings import (
     journal_path,
     legacy_journal_path,
     lock_path,
+    read_admins,
     read_base_url,
     read_token,
     secrets_to_hide,
     webhook_secret,
 )
-from .state import BotState, provide
+from .state import Admin, BotState, provide
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +97,10 @@ def build_application(
     *,
     base_url: str | None = None,
     base_file_url: str | None = None,
+    admin: Admin | None = None,
 ) -> Application:
-    """The Application with its handlers, limits, journal and shared state (no network yet)."""
+    """The Application with its handlers, limits, journal and shared state (no network yet).
+    ``admin``: the administrators and the updater their commands use (None: no such commands)."""
     tg = cfg.telegram
     lifecycle = Lifecycle(tg.shutdown_grace_seconds, tg.conflict_exit_seconds)
     pacer = GroupPacer(tg.group_rate_limit, tg.group_rate_window)
@@ -111,6 +115,7 @@ def build_application(
         sender=Sender(tg.send_retry_seconds, lambda: not lifecycle.stopping, pacer=pacer),
         journal=journal,
         lifecycle=lifecycle,
+        admin=admin,
     )
     builder = (
         ApplicationBuilder()
@@ -138,9 +143,9 @@ async def post_init(app: Application) -> None:
         log.warning("could not set the command menu: %s", exc)
     state: BotState = app.bot_data
     log.info(
-        "bot @%s (id %s) serving %d articles; allowed chats: %s",
+        "bot @%s (id %s) serving %d articles; allowed chats: %s; administrators: %d",
         app.bot.username, app.bot.id, len(state.service.articles),
-        ", ".join(map(str, state.tg.allowed_chat_ids)) or "all",
+        ", ".join(map(str, state.tg.allowed_chat_ids)) or "all", len(state.admin.ids) if state.admin else 0,
     )
 
 
@@ -253,6 +258,7 @@ def run_telegram(cfg: Config, corpus: Path | None = None) -> int:
     if tg.mode == "webhook":
         check_webhook(tg, base_url)
         secret = webhook_secret(tg, os.environ)
+    admins = read_admins(tg, os.environ)
     hidden = secrets_to_hide(token, secret)
     protect_logs(hidden)
     lock = InstanceLock(lock_path(cfg.cache_dir, token, base_url)).acquire()
@@ -262,9 +268,14 @@ def run_telegram(cfg: Config, corpus: Path | None = None) -> int:
     previous = {}
     if threading.current_thread() is threading.main_thread():
         previous = {sig: signal.signal(sig, _stop_during_startup) for sig in (signal.SIGTERM, signal.SIGINT)}
+    following: Following | None = None
     try:
-        service = AnswerService.open(cfg, corpus)
-        app = build_application(cfg, service, token, base_url=base_url, base_file_url=base_file_url)
+        # Following the corpus, an out-of-date saved index is served at once and brought up to date
+        # in the background.
+        service = AnswerService.open(cfg, corpus, stale_ok=cfg.watch)
+        following = follow(service, cfg)
+        app = build_application(cfg, service, token, base_url=base_url, base_file_url=base_file_url,
+                                admin=Admin(admins, following.updater, cfg))
         log.info("starting the Telegram bot (%s) via %s", tg.mode, base_url or DEFAULT_BASE_URL)
         if tg.mode == "webhook":
             def start_updates() -> Awaitable[Any]:
@@ -302,6 +313,8 @@ def run_telegram(cfg: Config, corpus: Path | None = None) -> int:
         )
         return 1
     finally:
+        if following is not None:
+            following.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         lock.release()

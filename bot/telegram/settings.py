@@ -19,6 +19,7 @@ from retrieval.errors import ConfigError
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 BASE_URL_ENV = "TELEGRAM_BASE_URL"
+ADMINS_ENV = "TELEGRAM_ADMINS"
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 TOKEN_PATTERN = re.compile(r"^\d+:[A-Za-z0-9_-]{30,}$")
 SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -50,6 +51,20 @@ def read_base_url(env: Mapping[str, str]) -> tuple[str | None, str | None]:
     if url.endswith("/bot"):
         return url, url[: -len("bot")] + "file/bot"
     return url, f"{parts.scheme}://{parts.netloc}/file/bot"
+
+
+def read_admins(tg: TelegramConfig, env: Mapping[str, str]) -> frozenset[int]:
+    """The administrators' user ids: telegram.admins and those in ``TELEGRAM_ADMINS`` (separated by
+    commas); ConfigError naming the variable when an entry is not an integer id."""
+    ids = set(tg.admins)
+    for entry in env.get(ADMINS_ENV, "").split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        if not re.fullmatch(r"-?\d{1,20}", entry):
+            raise ConfigError(f"{ADMINS_ENV} must hold Telegram user ids separated by commas, got {entry[:40]!r}")
+        ids.add(int(entry))
+    return frozenset(ids)
 
 
 def webhook_secret(tg: TelegramConfig, env: Mapping[str, str]) -> str:
