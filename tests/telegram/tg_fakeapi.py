@@ -46,7 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 JSON_FIELDS = {
     "reply_markup", "reply_parameters", "link_preview_options", "commands", "scope",
@@ -348,6 +348,7 @@ class FakeBotAPI:
     def _download(self, path: str) -> tuple[int, bytes]:
         """The bytes at ``/file/bot<token>/<file_path>``."""
         prefix = f"/file/bot{self.token}/"
+        path = unquote(path)  # httpx sends the token's ":" as %3A
         if not path.startswith(prefix) or self.revoked:
             return 401, b"Unauthorized"
         file_path = path[len(prefix):]
