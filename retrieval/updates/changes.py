@@ -15,11 +15,14 @@ against the served index, reading and segmenting only what it must:
 A file that cannot be read keeps its previous article, if it had one (a
 copy still in progress, a document saved half-way): only a deleted file
 takes its article out. Articles that come out of reading equal to the
-served ones are not changed.
+served ones are not changed; one whose only change is its origin (a JSONL
+line moved down) is replaced, so the index stays what a rebuild would give,
+but not reported.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +86,8 @@ class Plan:
     added: tuple[tuple[Article, Segmented], ...] = ()
     removed: frozenset[str] = frozenset()
     skipped: tuple[Skipped, ...] = ()
+    # Replaced articles whose only change is where they come from (a JSONL line moved): not reported.
+    moved: frozenset[str] = frozenset()
 
     @property
     def changed(self) -> bool:
@@ -103,7 +108,7 @@ class Plan:
         replaced = self.replaced
         added = tuple(ArticleSummary(a.doc_id, a.title, a.date, len(s.sentences)) for a, s in self.added)
         return (tuple(s for s in added if s.doc_id not in replaced),
-                tuple(s for s in added if s.doc_id in replaced),
+                tuple(s for s in added if s.doc_id in replaced and s.doc_id not in self.moved),
                 tuple(sorted(self.removed - replaced)))
 
 
@@ -161,12 +166,21 @@ def plan_update(index: SentenceIndex, corpus: Path, change: Change, rules: Inges
         read = load_corpus(corpus, rules, workers=1, cache_path=document_cache, progress=False)
         order = tuple(a.doc_id for a in read.articles)
         fresh, skipped, keep = list(read.articles), read.skipped, set()
-    changed = [a for a in fresh if a.doc_id not in old or index.articles[old[a.doc_id][0]] != a]
+    changed, moved = [], set()
+    for article in fresh:
+        if article.doc_id not in old:
+            changed.append(article)
+            continue
+        before = index.articles[old[article.doc_id][0]]
+        if before != article:
+            changed.append(article)
+            if dataclasses.replace(before, origin=article.origin) == article:
+                moved.add(article.doc_id)
     present = set(order)
     removed = {d for d in old if d not in present and d not in keep} | {a.doc_id for a in changed if a.doc_id in old}
     segmented = segment(changed) if changed else []
     return Plan(order=order, added=tuple(zip(changed, segmented)), removed=frozenset(removed),
-                skipped=tuple(skipped))
+                skipped=tuple(skipped), moved=frozenset(moved))
 
 
 def _read_folder(corpus: Path, change: Change, rules: IngestConfig, old: dict[str, tuple[int, str]],
