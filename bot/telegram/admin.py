@@ -18,7 +18,7 @@ import logging
 from telegram import Message
 
 from retrieval.errors import describe_error
-from retrieval.updates.changes import Change, UpdateReport
+from retrieval.updates.changes import Change, UpdateReport, article_summary
 from retrieval.updates.fetch import FetchError, fetch_page
 from retrieval.updates.intake import (
     IntakeError, NameTaken, NotAFolder, UnknownDocument, Unreadable, add_document, corpus_folder, delete,
@@ -69,8 +69,8 @@ async def _store_and_index(state: BotState, message: Message, admin: Admin, name
     """Check and store one document, index it, and tell the admin what was found."""
     corpus = state.service.source.corpus if state.service.source else admin.cfg.corpus
     try:
-        path, doc_id, checked = await asyncio.to_thread(add_document, corpus, name, data, admin.cfg.ingest,
-                                                        replace=replace)
+        path, doc_id, _ = await asyncio.to_thread(add_document, corpus, name, data, admin.cfg.ingest,
+                                                  replace=replace)
     except IntakeError as exc:
         log.info("document %r from admin %s not added: %s", name, message.from_user.id, exc)
         await reply_html(state, message, [fmt.plain(_intake_error(exc, name))])
@@ -81,9 +81,10 @@ async def _store_and_index(state: BotState, message: Message, admin: Admin, name
     except Exception as exc:  # noqa: BLE001 - logged by the updater; the admin is told
         await reply_html(state, message, [fmt.plain(fmt.UPDATE_FAILED.format(reason=describe_error(exc)))])
         return
-    found = report.find(doc_id)
-    if found is None:  # the same content as the file it replaced
-        await reply_html(state, message, [fmt.plain(fmt.DOC_UNCHANGED.format(name=checked.name))])
+    # This update's report, or the index as served (the folder's watcher may have indexed the file first).
+    found = report.find(doc_id) or article_summary(state.service.index, doc_id)
+    if found is None:
+        await reply_html(state, message, [fmt.plain(_intake_error(Unreadable("not indexed"), name))])
         return
     replaced = any(s.doc_id == doc_id for s in report.replaced)
     await reply_html(state, message, [fmt.added_message(found.doc_id, found.title, found.date, found.sentences,

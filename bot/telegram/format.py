@@ -80,7 +80,6 @@ DOC_NAME_TAKEN = (
 )
 DOC_ADDED = "Đã thêm vào kho: {cite}, {sentences} câu (mã tài liệu: {doc_id}). Bạn có thể hỏi về tài liệu này ngay."
 DOC_REPLACED = "Đã cập nhật trong kho: {cite}, {sentences} câu (mã tài liệu: {doc_id}). Bạn có thể hỏi ngay."
-DOC_UNCHANGED = "Tài liệu «{name}» đã có trong kho với đúng nội dung này: không có gì thay đổi."
 NOT_A_FOLDER = "Kho tài liệu của bot là một tệp (JSONL hoặc một tài liệu), không phải thư mục: hãy sửa trực tiếp tệp đó."
 UPDATE_FAILED = "Tôi chưa cập nhật được chỉ mục, nên các câu trả lời vẫn dựa trên kho cũ.\nChi tiết: {reason}"
 ADD_USAGE = "Bạn hãy gõ địa chỉ trang web ngay sau lệnh, ví dụ: /add https://example.com/bai-viet"

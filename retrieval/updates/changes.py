@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from retrieval.config import IngestConfig
 from retrieval.index.segcache import Segmented
 from retrieval.index.sentences import SentenceIndex
@@ -144,6 +146,16 @@ class UpdateReport:
         return (f"index updated: {len(self.added)} added, {len(self.replaced)} replaced, {len(self.removed)} "
                 f"removed; {self.articles} articles, {self.sentences} sentences ({delta:+d}) in "
                 f"{self.seconds:.2f}s ({stages})" + ("" if self.saved else "; NOT saved"))
+
+
+def article_summary(index: SentenceIndex, doc_id: str) -> ArticleSummary | None:
+    """``doc_id`` as ``index`` serves it (None: not in it)."""
+    for i in range(len(index.articles)):
+        if index.articles.identity(i)[0] == doc_id:
+            article = index.articles[i]
+            sentences = int(np.count_nonzero(np.asarray(index.sentences.article) == i))
+            return ArticleSummary(doc_id, article.title, article.date, sentences)
+    return None
 
 
 Segment = Callable[[Sequence[Article]], list[Segmented]]

@@ -141,7 +141,10 @@ def store(folder: Path, name: str, data: bytes, *, replace: bool = False) -> Pat
     path = folder / safe_name(name)
     if path.resolve().parent != folder:  # a symlink planted under the name: never write through it
         raise IntakeError(f"{path.name} in the corpus is a link elsewhere; remove it first")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".part", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".part", dir=folder)
+    except OSError as exc:
+        raise IntakeError(f"cannot write in the corpus folder {folder}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -150,10 +153,11 @@ def store(folder: Path, name: str, data: bytes, *, replace: bool = False) -> Pat
         if replace:
             os.replace(tmp, path)
         else:
-            try:
-                os.link(tmp, path)  # fails when the name exists: no check-then-write race
-            except FileExistsError:
-                raise NameTaken(path) from None
+            os.link(tmp, path)  # fails when the name exists: no check-then-write race
+    except FileExistsError:
+        raise NameTaken(path) from None
+    except OSError as exc:  # disk full, a folder of that name...
+        raise IntakeError(f"cannot write {path.name}: {exc.strerror or exc}") from None
     finally:
         try:
             os.unlink(tmp)

@@ -121,6 +121,13 @@ def test_admin_uploads_are_answerable_within_5_s_of_their_confirmation(setup):
                      f"{confirmation.at - api.pushed_at[upload['update_id']]:.2f} s after the upload, "
                      f"answered {took:.2f} s after the confirmation")
         assert (corpus / Path(fixture).name).is_file()
+    changed = (DOCS / "text/sot_xuat_huyet_cp1258.txt").read_bytes().replace(b"17 ca", b"19 ca")
+    taken = reply_to(api, send_document(api, ADMIN, changed, "sot_xuat_huyet_cp1258.txt")).params["text"]
+    assert "Kho đã có tệp «sot_xuat_huyet_cp1258.txt»" in taken and "thay thế" in taken
+    replaced = reply_to(api, send_document(api, ADMIN, changed, "sot_xuat_huyet_cp1258.txt",
+                                           caption="Thay thế")).params["text"]
+    assert "Đã cập nhật trong kho" in replaced, replaced
+    answered_from(api, ADMIN, UPLOADS[2][2], "19 ca", timeout=5.0)
     assert "Traceback" not in bot.log_text()
     report("admin uploads (real bot, stand-in Bot API): " + "; ".join(lines))
 
