@@ -30,7 +30,7 @@ from retrieval.index.build import build_index
 from retrieval.ingest.corpus import Article, load_corpus
 from retrieval.search.backend import SearchBackend
 from retrieval.search.rerank import rank
-from retrieval.index.segcache import segment_corpus
+from retrieval.index.segcache import Segmented, segment_corpus
 from retrieval.search.correct import Corrector
 from retrieval.text.lexicon import Lexicon
 from retrieval.text.normalize import normalize
@@ -423,7 +423,7 @@ class AnswerService:
         segmented = self._segment(articles, prune=True)
         return build_index(articles, segmented=segmented, progress=False, **self.cfg.retrieval.index_settings())
 
-    def _segment(self, articles: Sequence[Article], prune: bool) -> list:
+    def _segment(self, articles: Sequence[Article], prune: bool) -> list[Segmented]:
         """``articles`` segmented in this process through the segmentation cache (an update runs
         beside the answering threads: no worker processes are forked from it)."""
         source = self.source
