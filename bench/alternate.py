@@ -5,7 +5,7 @@ Usage (from the repository root, after ``bench/scale.py --workdir DIR`` built th
     git worktree add /tmp/old <commit>
     .venv/bin/python bench/alternate.py --old /tmp/old --size 1M --workdir DIR --rounds 4
 
-Each round starts one fresh serving process per tree (:func:`bench.scale.serve`, the
+Each round starts one fresh serving process per tree (:func:`bench.scale_timing.serve`, the
 tree's own code: it loads the saved index, answers one question, waits for the compiled
 first stage, then times every question ``--repeats`` times), in the order old, new in
 even rounds and new, old in odd ones, so a load on the machine that drifts weighs on
@@ -30,16 +30,17 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.scale import (  # noqa: E402
-    build_lexicon, CHILD_CODE, make_questions, parse_size, real_texts, size_label, syllable_inventory,
+from bench.scale_corpus import (  # noqa: E402
+    build_lexicon, make_questions, parse_size, real_texts, size_label, syllable_inventory,
 )
+from bench.scale_timing import CHILD_CODE  # noqa: E402
 
 FIGURES = (("retrieval", "p50_ms"), ("retrieval", "p95_ms"), ("ask", "p50_ms"), ("ask", "p95_ms"))
 
 
 def serve_once(tree: Path, spec: Path) -> dict:
     """One fresh serving process of ``tree``'s code: its reports, merged, plus the wall
-    seconds from its start to its first answer (as :func:`bench.scale.run_fresh_process`)."""
+    seconds from its start to its first answer (as :func:`bench.scale_timing.run_fresh_process`)."""
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", CHILD_CODE, str(spec), str(tree)], cwd=tree,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")

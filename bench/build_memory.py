@@ -83,7 +83,7 @@ def _tree(pid: int) -> list[int]:
 
 def ensure_corpus(mb: float, seed: int, workdir: Path) -> tuple[Path, int]:
     """A JSONL corpus of about ``mb`` MB from bench/scale.py's generator, and its sentence count."""
-    from bench import scale
+    from bench import scale_corpus as scale
 
     inventory = scale.syllable_inventory(scale.real_texts())
     probe = scale.build_lexicon(inventory, 100_000, seed)

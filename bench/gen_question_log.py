@@ -20,7 +20,7 @@ are log-normal (answers ~45 ms, refusals ~30 ms) with a slow tail.
 
 The report
 ----------
-The report over the whole period is built with :func:`bot.report.build_report`
+The report over the whole period is built with :func:`bot.insights.report.build_report`
 and timed: ``terms`` is a lower-cased syllable splitter (``--segmenter
 simple``) or the bot's underthesea segmentation (``--segmenter
 underthesea``), ``idf`` an IDF computed over the catalogue's titles and the
@@ -46,7 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from retrieval.answer.compose import Outcome  # noqa: E402
-from bot.questionlog import (  # noqa: E402
+from bot.insights.store import (  # noqa: E402
     ChatKind,
     Cited,
     LogDatabase,
@@ -306,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--png", type=Path, help="write the /stats chart here")
     args = parser.parse_args(argv)
 
-    from bot.report import build_report, render_chart_png, to_html, to_json, to_text
+    from bot.insights.render import render_chart_png, to_html, to_json, to_text
+    from bot.insights.report import build_report
 
     workdir = tempfile.TemporaryDirectory()
     path = args.out or Path(workdir.name) / "questions.sqlite"

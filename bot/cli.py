@@ -32,12 +32,19 @@ def default_config_path() -> Path | None:
     return None
 
 
-def _setup_logging(level: str) -> None:
+def _setup_logging(level: str, log_format: str = "text") -> None:
+    """Log lines to stderr: text, or one JSON object per line (insights.log_format: json). The
+    Telegram front end later wraps the formatter to mask its secrets (bot.telegram.redact)."""
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if log_format == "json":
+        from .insights.metrics import JsonFormatter
+
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
     # httpx logs every request URL, and Bot API URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # trafilatura warns "discarding data: None" about a page without text, without naming it:
@@ -54,7 +61,7 @@ def _config_path(args: argparse.Namespace) -> Path | None:
 def _config(args: argparse.Namespace) -> Config:
     path = _config_path(args)
     cfg = load_config(path)
-    _setup_logging(cfg.log_level)
+    _setup_logging(cfg.log_level, cfg.insights.log_format)
     if path is None:
         log.info("no config.yaml here or beside the project: every setting at its default")
     return cfg
@@ -101,7 +108,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_console(args: argparse.Namespace) -> int:
     from .console import run_console
-    from .questionlog import open_question_log
+    from .insights.log import open_question_log
 
     from retrieval.updates.watch import follow
 
@@ -121,26 +128,27 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     from retrieval.index.atomic import write_atomically
 
-    from . import report
+    from .insights import render, report
+    from .insights.store import open_for_reading
 
     cfg = _config(args)
     try:
         since = report.parse_since(args.since)
     except ValueError as exc:
         raise BotError(str(exc)) from None
-    report.open_for_reading(cfg.question_log_path).close()  # a clear error before the index is loaded
+    open_for_reading(cfg.question_log_path).close()  # a clear error before the index is loaded
     built = report.build_report(cfg.question_log_path, since, *report.service_inputs(_service(args, cfg)),
                                 tz=ZoneInfo(cfg.insights.report_timezone))
     if args.out:
         try:
-            write_atomically(Path(args.out), report.to_html(built).encode("utf-8"))
+            write_atomically(Path(args.out), render.to_html(built).encode("utf-8"))
         except OSError as exc:
             raise BotError(f"cannot write the report to {args.out}: {exc.strerror or exc}") from None
         print(f"report written to {args.out}", file=sys.stderr)
     if args.json:
-        print(report.to_json(built))
+        print(render.to_json(built))
     elif not args.out:
-        print(report.to_text(built))
+        print(render.to_text(built))
     return 0
 
 

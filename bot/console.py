@@ -11,7 +11,8 @@ from pathlib import Path
 from retrieval.answer import messages
 from retrieval.service import AnswerService
 
-from .questionlog import ChatKind, NullQuestionLog, QuestionSink
+from .insights.log import NullQuestionLog, QuestionSink
+from .insights.store import ChatKind
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ never waits for an update and never sees half of one.
 from __future__ import annotations
 
 import logging
+import subprocess
 import threading
 import time
 from collections.abc import Sequence
@@ -32,11 +33,12 @@ from retrieval.search.backend import SearchBackend
 from retrieval.search.rerank import rank
 from retrieval.index.segcache import Segmented, segment_corpus
 from retrieval.search.correct import Corrector
-from retrieval.text.lexicon import Lexicon
+from retrieval.text.lexicon import DeferredLexicon, Lexicon
 from retrieval.text.normalize import normalize
 from retrieval.text.segment import Segmenter, underthesea_version
 from retrieval.text.variants import variants_for
 from retrieval.index.store import compat_key, fingerprint, index_path, load_index, load_last_good, save_index
+from retrieval.index.update import MERGE_SENTENCES, UpdateError, apply_changes, needs_merge, rebase, start_merge
 from retrieval.updates.changes import Change, Plan, UpdateReport, plan_update
 
 log = logging.getLogger(__name__)
@@ -100,13 +102,23 @@ class _Opened:
 
 
 def _save(index: SentenceIndex, path: Path, fp: str, compat: str) -> bool:
-    """Save ``index`` (atomically); False, with a warning, when it cannot be: it is served from memory."""
+    """Save ``index`` (atomically; an updated index as its changes beside its base); False, with a
+    warning, when it cannot be: it is served from memory."""
     try:
         save_index(index, path, fp, compat)
         return True
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: changes whose base is not the file at ``path``
         log.warning("could not save the index to %s (%s); serving it from memory", path, exc)
         return False
+
+
+@dataclass(frozen=True)
+class _Merge:
+    """A merge of the saved base and its changes running in another process (start_merge)."""
+
+    process: subprocess.Popen
+    start: SentenceIndex  # the index the merge started from
+    fingerprint: str  # what the merged base is saved under
 
 
 def _stale_stand_in(path: Path, compat: str, reason: str) -> _Opened | None:
@@ -143,13 +155,16 @@ class AnswerService:
             for short, long in cfg.retrieval.abbreviations.items()
             if segmenter.terms(short)
         }
-        self.composer = Composer(cfg.answer, cfg.retrieval, abbreviations, lexicon=lexicon or Lexicon.load())
+        self.composer = Composer(cfg.answer, cfg.retrieval, abbreviations, lexicon=lexicon or DeferredLexicon())
         self.type_rules = TypeRules.from_config(cfg.retrieval)  # built once, used by every question
         self.info = info
         self.source = source
         # The fingerprint the served index was saved under (None: unknown, e.g. a stale index served).
         self._fingerprint = fingerprint
         self._updating = threading.Lock()  # one update at a time
+        self._merge: _Merge | None = None
+        # Changes holding this many sentences are merged into a new base, in another process.
+        self.merge_sentences = MERGE_SENTENCES
         self.last_update: UpdateReport | None = None
 
     @property
@@ -190,6 +205,7 @@ class AnswerService:
         (the front ends that follow the corpus do).
         """
         corpus = Path(corpus or cfg.corpus).resolve()
+        lexicon = DeferredLexicon()  # read while the index loads
         variants = variants_for(cfg.retrieval.equivalents)
         segmenter = (segmenter or Segmenter()).rewriting(variants)
         seg_id = segmenter_id or f"underthesea-{underthesea_version()}"
@@ -214,10 +230,10 @@ class AnswerService:
                          stages=tuple(stages) if not (loaded or stale) else ())
         log.info(
             "index ready: %d articles, %d sentences, %s in %.2fs",
-            len(index.articles), len(index.sentences),
+            len(index.live_articles), index.bm25.n_live,
             "loaded" if loaded else "last good index (stale)" if stale else "built", info.seconds,
         )
-        return cls(index, segmenter, cfg, info, source=source, fingerprint=opened.fingerprint)
+        return cls(index, segmenter, cfg, info, lexicon=lexicon, source=source, fingerprint=opened.fingerprint)
 
     @staticmethod
     def _load_or_build(
@@ -290,9 +306,19 @@ class AnswerService:
         return index
 
     @property
+    def corrector(self) -> Corrector:
+        return self._served.corrector
+
+    def use_index(self, index: SentenceIndex) -> None:
+        """Answer from ``index`` from now on (e.g. an updated index: :func:`retrieval.index.update.apply_changes`).
+        Questions already being answered finish on the index they started with."""
+        self._served = Served(index, Corrector(index.fold), self._served.generation + 1)
+
+    @property
     def articles(self) -> Sequence[Article]:
-        """The indexed articles (a sequence; a loaded index builds each one when it is read)."""
-        return self.index.articles
+        """The indexed articles in corpus order (a sequence; a loaded index builds each one when it
+        is read); without those an update removed."""
+        return self.index.live_articles
 
     def answer(self, question: str, max_answers: int | None = None) -> Result:
         """Answer one question; never raises for any string input.
@@ -380,11 +406,12 @@ class AnswerService:
                 stages.append((name, now - clock))
                 clock = now
 
+            self._take_merge()
             served = self._served
             fp = fingerprint(self.cfg, source.corpus, source.segmenter_id)
             if change.rescan and fp == self._fingerprint:  # the saved index was built from these very files
-                report = UpdateReport(articles=len(served.index.articles), sentences=len(served.index.sentences),
-                                      sentences_before=len(served.index.sentences),
+                live = served.index.bm25.n_live
+                report = UpdateReport(articles=len(served.index.live_ids()), sentences=live, sentences_before=live,
                                       seconds=time.perf_counter() - started, saved=True)
                 self.last_update = report
                 return report
@@ -404,21 +431,51 @@ class AnswerService:
                 saved = _save(index, source.path, fp, source.compat)
                 self._fingerprint = fp if saved else None
                 stage("save")
+            if saved and needs_merge(index, self.merge_sentences) and self._merge is None:
+                log.info("starting a merge of the index's changes into a new base (another process)")
+                self._merge = _Merge(start_merge(source.path, fp, source.compat), index, fp)
             added, replaced, removed = plan.summaries()
-            report = UpdateReport(added, replaced, removed, plan.skipped, len(index.articles), len(index.sentences),
-                                  len(served.index.sentences), time.perf_counter() - started, saved, tuple(stages))
+            report = UpdateReport(added, replaced, removed, plan.skipped, len(index.live_ids()), index.bm25.n_live,
+                                  served.index.bm25.n_live, time.perf_counter() - started, saved, tuple(stages))
             self.last_update = report
             return report
 
+    def _take_merge(self) -> None:
+        """Serve the merged base once a merge has finished, with the changes made since it started
+        (rebase). A failed merge is one warning: the changes stay as they are and are served."""
+        merge, source = self._merge, self.source
+        if merge is None or source is None or merge.process.poll() is None:
+            return
+        self._merge = None
+        if merge.process.returncode != 0:
+            log.warning("merging the index's changes failed (exit code %s); serving them unmerged",
+                        merge.process.returncode)
+            return
+        try:
+            merged = load_index(source.path, merge.fingerprint)
+        except IndexFormatError as exc:  # e.g. a newer base saved meanwhile
+            log.warning("the merged index cannot be loaded (%s); serving the changes unmerged", exc)
+            return
+        served = self._served
+        index = rebase(served.index, merge.start, merged)
+        self._served = Served(index, Corrector(index.fold), served.generation + 1)
+        if self._fingerprint is not None:
+            _save(index, source.path, self._fingerprint, source.compat)
+        log.info("serving the merged index (%d articles)", len(index.live_ids()))
+
     def _apply(self, index: SentenceIndex, plan: Plan) -> SentenceIndex:
         """``index`` with ``plan``'s changes: its added and replaced articles in, its removed and
-        replaced ones out. The one place that changes when the incremental index lands:
-
-            return apply_changes(index, added=list(plan.added), removed=plan.removed)
-
-        Until then the index is rebuilt from the segmentation cache: no file is read again and
-        no unchanged article segmented again (their terms come from the SQLite cache), but the
-        BM25 fields are built over the whole corpus, so the cost grows with it."""
+        replaced ones out, without a rebuild (:func:`~retrieval.index.update.apply_changes`: the
+        scores a rebuild would give). A change too large for that, or one the update cannot place
+        as a rebuild would (an article inserted in the middle of a JSONL file), is rebuilt from
+        the segmentation cache: no file read again, no unchanged article segmented again."""
+        added_ids = {article.doc_id for article, _ in plan.added}
+        added_sentences = sum(len(seg.sentences) for _, seg in plan.added)
+        if added_sentences < MERGE_SENTENCES:
+            try:
+                return apply_changes(index, added=plan.added, removed=plan.removed - added_ids)
+            except UpdateError as exc:
+                log.info("rebuilding the index instead of updating it: %s", exc)
         articles = plan.articles(index)
         segmented = self._segment(articles, prune=True)
         return build_index(articles, segmented=segmented, progress=False, **self.cfg.retrieval.index_settings())

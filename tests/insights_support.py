@@ -1,4 +1,4 @@
-"""Factories shared by the tests of bot/questionlog.py, bot/report.py and bot/metrics.py."""
+"""Factories shared by the tests of the bot/insights package."""
 
 from __future__ import annotations
 

@@ -18,7 +18,8 @@ from retrieval.ingest import corpus as corpus_module
 from retrieval.ingest.corpus import load_corpus
 
 PARAMS = {"k1": 1.5, "b": 0.75, "epsilon": 0.25}
-ARRAYS = ("indptr", "indices", "codes", "table", "idf", "max_weight", "seg_ptr", "seg_of", "seg_end")
+ARRAYS = ("indptr", "indices", "codes", "table", "idf", "max_weight", "seg_ptr", "seg_of", "seg_end", "pair_tf",
+          "pair_dl")
 
 
 def reference(docs, segment, k1=1.5, b=0.75, epsilon=0.25, shared=None):
@@ -74,14 +75,19 @@ def reference(docs, segment, k1=1.5, b=0.75, epsilon=0.25, shared=None):
     norm = k1 * (1 - b + b * doc_len[rows] / (avgdl or 1.0))
     tf = counts.astype(np.float64)
     part = tf * (k1 + 1) / (tf + norm)
-    table, codes = np.unique(part, return_inverse=True)
+    # Codes point into the table of distinct (term frequency, document length) pairs, sorted;
+    # the table holds each pair's part (the format an incremental update recomputes).
+    pair_keys, codes = np.unique((counts.astype(np.int64) << 32) | lengths[rows], return_inverse=True)
+    table = np.zeros(pair_keys.size, dtype=np.float64)
+    table[codes] = part
     weights = idf[cols] * part
     max_weight = np.zeros(v, dtype=np.float64)
     if weights.size:
         held = np.flatnonzero(df)
         max_weight[held] = np.maximum.reduceat(weights, indptr[held])
     out.update(idf=idf, table=table, codes=codes.astype(np.uint16 if table.size <= 1 << 16 else np.uint32),
-               max_weight=max_weight)
+               max_weight=max_weight, pair_tf=(pair_keys >> 32).astype(np.int32),
+               pair_dl=(pair_keys & 0xFFFFFFFF).astype(np.int32))
     return out
 
 

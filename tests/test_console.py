@@ -7,7 +7,7 @@ import io
 import pytest
 
 from bot.console import Session, handle_line, run_console
-from bot.questionlog import NullQuestionLog
+from bot.insights.log import NullQuestionLog
 from retrieval.answer import messages
 
 QUESTION = "Tập đoàn Microsoft ký văn bản ghi nhớ với Hà Nội để xây dựng gì?"
@@ -84,7 +84,8 @@ def test_run_console_keeps_going_after_an_error(ws_service, monkeypatch):
 
 
 def test_good_and_bad_rate_the_last_answer(ws_service, tmp_path):
-    from bot.questionlog import QuestionLog, open_for_reading
+    from bot.insights.log import QuestionLog
+    from bot.insights.store import open_for_reading
 
     log = QuestionLog(tmp_path / "q.sqlite")
     session = Session(ws_service, log)

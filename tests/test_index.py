@@ -98,15 +98,18 @@ def test_bm25_with_a_shared_vocabulary_matches_rank_bm25_exactly(seed, k1, b, ep
 
 @pytest.mark.parametrize("short_codes", [1 << 16, 2])
 def test_bm25_codes_2_or_4_bytes_same_scores(monkeypatch, short_codes):
-    """Weights are stored as codes into the field's table of distinct values: 2 bytes
-    each, or 4 when the table is longer; the scores are BM25Okapi's either way."""
+    """Weights are stored as codes into the field's table of distinct (term frequency,
+    document length) pairs: 2 bytes each, or 4 when the table is longer; the scores are
+    BM25Okapi's either way."""
     import retrieval.index.bm25 as index_module
 
     monkeypatch.setattr(index_module, "SHORT_CODES", short_codes)
     docs, queries = random_corpus(3)
     ours = Bm25(docs, k1=1.5, b=0.5, epsilon=0.25)
     assert ours.codes.dtype == (np.uint16 if short_codes > 2 else np.uint32)
-    assert ours.table.size > 2 and np.all(np.diff(ours.table) > 0)
+    pairs = (ours.pair_tf.astype(np.int64) << 32) | ours.pair_dl
+    assert ours.table.size > 2 and np.all(np.diff(pairs) > 0)
+    np.testing.assert_array_equal(ours.parts(ours.avgdl), ours.table)
     reference = BM25Okapi(docs, k1=1.5, b=0.5, epsilon=0.25)
     for query in queries:
         np.testing.assert_array_equal(ours.scores(query), reference.get_scores(query))

@@ -38,6 +38,14 @@ GOLDEN = {
         "whitespace": "4bb44403ec6cc9057ab86373e16a848a624f503e424871343c21961723579ac6",
         "underthesea": "be2107e43f8cfc58921fe58cac36092328c6a3b49b5c03ae2c9b99a42e74c1bc",
     },
+    # 13: incremental updates (retrieval.index.update): codes into a table of distinct (tf, dl)
+    # pairs (pair_tf, pair_dl), each field's summed length (total), largest part per term
+    # (max_part) and first-seen order (order, for a field over another's vocabulary); the
+    # articles' title words (titles.*) and the expand_compounds flag.
+    13: {
+        "whitespace": "8e95ea03008b2610a3cd4520d4a5753ab926f6b7fcdeeac4be9676d858bbbca8",
+        "underthesea": "846d3dceff98dc93bb2068ee293d277b6f1e85d384acb93574ad1a18550ae318",
+    },
 }
 
 # Fixed build settings: the digest must not move when config.yaml's defaults do.

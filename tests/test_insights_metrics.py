@@ -14,8 +14,8 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.metrics import BotMetrics, JsonFormatter, MetricsError, MetricsServer
-from bot.questionlog import LogStats
+from bot.insights.metrics import BotMetrics, JsonFormatter, MetricsError, MetricsServer
+from bot.insights.store import LogStats
 from insights_support import make_result
 
 

@@ -15,14 +15,12 @@ from pathlib import Path
 import pytest
 
 from retrieval.answer.compose import Outcome
-from bot.questionlog import (
-    SCHEMA_VERSION, ChatKind, LogDatabase, NullQuestionLog, QuestionLog, QuestionLogError,
-    open_for_reading,
-)
+from bot.insights.log import NullQuestionLog, QuestionLog
+from bot.insights.store import SCHEMA_VERSION, ChatKind, LogDatabase, QuestionLogError, open_for_reading
 from insights_support import make_result
 
 USER, CHAT = 987654321012, -1009876543210  # distinctive: easy to find in the file's bytes
-LOGGER = "bot.questionlog"
+LOGGER = "bot.insights.log"
 
 
 def rows(path: Path, sql: str = "SELECT * FROM questions ORDER BY ts") -> list[sqlite3.Row]:
@@ -71,7 +69,7 @@ def test_rows_round_trip(db_path: Path) -> None:
 
 
 def test_reasons_are_the_result_outcomes() -> None:
-    from bot.questionlog import reason_of
+    from bot.insights.store import reason_of
 
     assert reason_of(make_result("q", ["d"])) is Outcome.ANSWERED
     assert reason_of(make_result("q", outcome=Outcome.NO_CONTENT)) is Outcome.NO_CONTENT
@@ -140,9 +138,9 @@ def test_retention_deletes_old_rows_on_open(db_path: Path) -> None:
 
 
 def test_retention_runs_again_while_the_log_stays_open(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import bot.questionlog
+    import bot.insights.log
 
-    monkeypatch.setattr(bot.questionlog, "_PURGE_EVERY", 0.2)  # "daily", sped up
+    monkeypatch.setattr(bot.insights.log, "_PURGE_EVERY", 0.2)  # "daily", sped up
     now = [datetime.now(UTC)]
     with QuestionLog(db_path, retention_days=1, clock=lambda: now[0]) as qlog:
         qlog.record("hôm qua", None, kind="cli", latency_ms=1, at=now[0] - timedelta(hours=20))
@@ -262,7 +260,7 @@ def test_off_switch_and_bad_calls(db_path: Path) -> None:
 
 
 def test_feedback_button_data_round_trips() -> None:
-    from bot.questionlog import feedback_data, new_answer_id, parse_feedback_data
+    from bot.insights.store import feedback_data, new_answer_id, parse_feedback_data
 
     answer = new_answer_id()
     for value in (1, -1):

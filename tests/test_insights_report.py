@@ -15,10 +15,9 @@ from pathlib import Path
 import pytest
 
 from retrieval.answer.compose import Outcome
-from bot.questionlog import ChatKind, Cited, LogDatabase, QuestionRow, VoteRow
-from bot.report import (
-    Report, build_report, chart_svg, group_refusals, render_chart_png, to_html, to_json, to_text,
-)
+from bot.insights.render import chart_svg, render_chart_png, to_html, to_json, to_text
+from bot.insights.report import Report, build_report, group_refusals
+from bot.insights.store import ChatKind, Cited, LogDatabase, QuestionRow, VoteRow
 from insights_support import words
 
 REPO = Path(__file__).resolve().parents[1]
@@ -225,14 +224,14 @@ def test_report_on_ten_thousand_generated_questions(tmp_path: Path) -> None:
     ("7d", timedelta(days=7)), ("24h", timedelta(hours=24)), ("2w", timedelta(days=14)), (" 90d ", timedelta(days=90)),
 ])
 def test_parse_since(text: str, expected: timedelta) -> None:
-    from bot.report import parse_since
+    from bot.insights.report import parse_since
 
     assert parse_since(text) == expected
 
 
 @pytest.mark.parametrize("text", ["", "7", "0d", "7 days", "-1d", "1.5d", "d"])
 def test_parse_since_refuses_with_the_accepted_forms(text: str) -> None:
-    from bot.report import parse_since
+    from bot.insights.report import parse_since
 
     with pytest.raises(ValueError, match="24h, 7d or 2w"):
         parse_since(text)
@@ -240,8 +239,8 @@ def test_parse_since_refuses_with_the_accepted_forms(text: str) -> None:
 
 def test_report_with_the_service_inputs(ws_service, tmp_path: Path) -> None:
     """The service's own segmentation, IDF and articles: a word of the seeds is known, a missing topic's is not."""
-    from bot.questionlog import QuestionLog
-    from bot.report import service_inputs
+    from bot.insights.log import QuestionLog
+    from bot.insights.report import service_inputs
 
     terms, idf, articles = service_inputs(ws_service)
     assert len(articles) == len(ws_service.articles)

@@ -26,3 +26,12 @@ def test_without_the_dictionary_every_word_is_specific(monkeypatch, caplog):
         lex = Lexicon.load()
     assert not lex.common("thương_vong")
     assert "not found" in caplog.text
+
+
+def test_a_deferred_lexicon_answers_as_the_loaded_one():
+    from retrieval.text.lexicon import DeferredLexicon
+
+    deferred, loaded = DeferredLexicon(), Lexicon.load()
+    for word in ("thương_vong", "hà_nội", "broncos", "tư_thục"):
+        assert deferred.common(word) == loaded.common(word)
+    assert deferred.syllables == loaded.syllables

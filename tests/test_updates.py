@@ -14,10 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
-from qa_support import WS_SEGMENTER_ID, good_article, open_ws, with_cache, write_article, write_jsonl_corpus
+from qa_support import DEV_QUESTIONS, WS_SEGMENTER_ID, good_article, open_ws, with_cache, write_article, write_jsonl_corpus
 from retrieval.errors import CorpusError
 from retrieval.index.store import compat_key, load_last_good
+from retrieval.index.update import merge
 from retrieval.updates import changes as changes_module
 from retrieval.updates.changes import Change
 from retrieval.updates.watch import CorpusWatcher, Debouncer, follow
@@ -25,9 +27,15 @@ from retrieval.updates.worker import Updater
 
 BRIDGE = good_article("Cầu Rồng", "Cầu Rồng ở Đà Nẵng dài 666 mét và phun lửa vào tối thứ bảy. Đây là cây cầu nổi tiếng.")
 BRIDGE_Q = "Cầu Rồng dài bao nhiêu mét?"
+DEV = [item["question"] for item in yaml.safe_load(DEV_QUESTIONS.read_text(encoding="utf-8"))] \
+    if DEV_QUESTIONS.is_file() else []
 
 
 def arrays_of(index) -> dict[str, np.ndarray]:
+    """Every saved array of ``index``; an updated index's changes folded in first (merge: the arrays a
+    rebuild of its corpus gives, tests/test_update.py; its scores equal a rebuild's before that too)."""
+    if index.changes is not None:
+        index = merge(index)
     meta, arrays = index.arrays()
     return {"meta": json.dumps(meta, sort_keys=True)} | arrays
 
@@ -137,7 +145,7 @@ def test_a_failed_update_leaves_the_previous_index(service, seed_copy, monkeypat
     def broken(*args, **kwargs):
         raise MemoryError("out of memory while building")
 
-    monkeypatch.setattr("retrieval.service.build_index", broken)
+    monkeypatch.setattr("retrieval.service.apply_changes", broken)
     with pytest.raises(MemoryError):
         service.update(Change.of([path]))
     assert service.index is before and service.generation == 0
@@ -397,3 +405,50 @@ def test_follow_keeps_the_service_current(cfg, seed_copy):
         assert following.watcher is None
     finally:
         following.close()
+
+
+def test_updates_take_the_change_without_a_rebuild(service, cfg, seed_copy, tmp_path, monkeypatch):
+    """Adding, replacing and deleting files never rebuilds: the served index is the saved one plus its
+    changes (saved beside it), and it answers as a fresh build of the same folder does."""
+    def no_rebuild(*args, **kwargs):
+        raise AssertionError("an update rebuilt the index")
+
+    monkeypatch.setattr("retrieval.service.build_index", no_rebuild)
+    files = sorted(seed_copy.glob("*.txt"))
+    added = write_article(seed_copy, "cau_rong.txt", BRIDGE)
+    files[0].write_text(good_article("Hồ Gươm", "Hồ Gươm nằm ở trung tâm Hà Nội và có Tháp Rùa ở giữa hồ."),
+                        encoding="utf-8")
+    files[1].unlink()
+    report = service.update(Change.of([added, files[0], files[1]]))
+    assert (len(report.added), len(report.replaced), len(report.removed)) == (1, 1, 1) and report.saved
+    assert service.index.changes is not None
+    monkeypatch.undo()
+    rebuilt = open_ws(with_cache(cfg, tmp_path / "other"), seed_copy, rebuild=True)
+    for question in (BRIDGE_Q, "Tháp Rùa ở đâu?", *DEV):
+        got, want = service.answer(question), rebuilt.answer(question)
+        assert [(a.doc_id, a.quote, a.score) for a in got.answers] == [(a.doc_id, a.quote, a.score) for a in want.answers]
+    again = open_ws(cfg, seed_copy)
+    assert again.info.reason == "loaded" and again.index.changes is not None
+    assert sorted(a.doc_id for a in again.articles) == sorted(a.doc_id for a in rebuilt.articles)
+
+
+def test_large_changes_are_merged_in_another_process(service, cfg, seed_copy, tmp_path):
+    """Changes that reach merge_sentences start a merge in another process; the next update serves its
+    new base with the changes made meanwhile, and the saved files stand for the corpus."""
+    service.merge_sentences = 1
+    first = write_article(seed_copy, "cau_rong.txt", BRIDGE)
+    service.update(Change.of([first]))
+    merging = service._merge
+    assert merging is not None
+    assert merging.process.wait(timeout=120) == 0
+    second = write_article(seed_copy, "ho_guom.txt",
+                           good_article("Hồ Gươm", "Hồ Gươm nằm ở trung tâm Hà Nội và có Tháp Rùa ở giữa hồ."))
+    service.update(Change.of([second]))
+    changes = service.index.changes
+    assert changes is not None and [a.doc_id for a in changes.added] == ["ho_guom"]  # the bridge is in the base
+    assert same_index(service.index, fresh_build(cfg, seed_copy, tmp_path / "other"))
+    if service._merge is not None:
+        service._merge.process.wait(timeout=120)
+    again = open_ws(cfg, seed_copy)
+    assert again.info.reason == "loaded" and len(again.articles) == 7
+    assert again.answer(BRIDGE_Q).answers[0].doc_id == "cau_rong"

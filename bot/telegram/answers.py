@@ -1,12 +1,15 @@
 """The work the handlers delegate to: what a question, a command or a button press gets.
 
 Reading a question out of a message, the per-user limit, answering (cached),
-rendering a page and sending it. Nothing here is a handler: each function takes
-the shared :class:`~bot.telegram.state.BotState` and the message or press.
+logging and counting the question, rendering a page with its buttons ("Xem
+thêm", 👍, 👎) and sending it; a vote; ``/stats``. Nothing here is a handler:
+each function takes the shared :class:`~bot.telegram.state.BotState` and the
+message or press.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -23,10 +26,12 @@ from telegram import (
     Message,
     ReplyParameters,
 )
-from telegram.constants import ChatMemberStatus, MessageEntityType, ParseMode
+from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType, ParseMode
 from telegram.error import BadRequest
 
+from ..insights.store import ChatKind, feedback_data, parse_feedback_data
 from . import format as fmt
+from . import stats, turns
 from .state import Answered, BotState, Pending, Where
 
 log = logging.getLogger(__name__)
@@ -84,6 +89,22 @@ def group_question(message: Message, username: str | None, bot_id: int) -> str |
                               replied_to_bot=replies_to_bot(message, bot_id))
 
 
+def _update_id() -> int | None:
+    turn = turns.current()
+    return turn.update_id if turn is not None else None
+
+
+def stats_refusal(state: BotState, message: Message) -> str | None:
+    """Why /stats in ``message`` is refused; None for an administrator in a private chat."""
+    user = message.from_user.id if message.from_user and message.sender_chat is None else None
+    return stats.refusal(state.stats, user, message.chat.type == ChatType.PRIVATE)
+
+
+def help_text(state: BotState, message: Message, username: str | None) -> str:
+    """/help; an administrator in a private chat also reads about /stats."""
+    return fmt.help_message(username, admin=stats_refusal(state, message) is None)
+
+
 def example(state: BotState) -> str:
     """An example question for the usage hints."""
     return state.tg.example_questions[0] if state.tg.example_questions else fmt.DEFAULT_EXAMPLE
@@ -92,24 +113,56 @@ def example(state: BotState) -> str:
 # --- Answering ----------------------------------------------------------------------------
 
 
-def answer_page(state: BotState, question: str, page: int) -> fmt.Page:
-    """Answer ``question`` (up to telegram.max_total_answers quotes) and render page ``page``."""
+def answer(state: BotState, question: str) -> Answered:
+    """The result of ``question`` (up to telegram.max_total_answers quotes) and the words to
+    highlight, from the cache when it was asked before."""
     service = state.service
 
     def compute() -> Answered:
         result = service.answer(question, max_answers=state.tg.max_total_answers)
         return result, result.highlight
 
-    result, terms = state.answers.get(question, compute, service.generation)
+    return state.answers.get(question, compute, service.generation)
+
+
+def render_page(state: BotState, answered: Answered, page: int) -> fmt.Page:
+    result, terms = answered
     return fmt.result_page(
         result, terms, page=page, per_page=state.tg.answers_per_message,
         max_question_chars=state.max_question_chars,
     )
 
 
-def more_markup(key: str, page: int) -> InlineKeyboardMarkup:
-    """The "Xem thêm" button for page ``page`` of the question stored under ``key``."""
-    return InlineKeyboardMarkup([[InlineKeyboardButton(fmt.MORE_BUTTON, callback_data=f"more:{key}:{page}")]])
+def answer_page(state: BotState, question: str, page: int) -> fmt.Page:
+    """Answer ``question`` and render page ``page``."""
+    return render_page(state, answer(state, question), page)
+
+
+def answer_markup(more: tuple[str, int] | None, answer_id: str | None) -> InlineKeyboardMarkup | None:
+    """The buttons under an answer, in one row: "Xem thêm" for page ``more = (key, page)`` of the
+    question stored under ``key``, then 👍 and 👎 when the answer has a question-log id."""
+    row = []
+    if more is not None:
+        row.append(InlineKeyboardButton(fmt.MORE_BUTTON, callback_data=f"more:{more[0]}:{more[1]}"))
+    if answer_id is not None:
+        row.append(InlineKeyboardButton(fmt.VOTE_UP_BUTTON, callback_data=feedback_data(answer_id, 1)))
+        row.append(InlineKeyboardButton(fmt.VOTE_DOWN_BUTTON, callback_data=feedback_data(answer_id, -1)))
+    return InlineKeyboardMarkup([row]) if row else None
+
+
+def chat_kind(message: Message) -> ChatKind:
+    return ChatKind.PRIVATE if message.chat.type == ChatType.PRIVATE else ChatKind.GROUP
+
+
+def note_question(state: BotState, message: Message, question: str, answered: Answered | None,
+                  seconds: float) -> str | None:
+    """Count the question in the metrics and log it (the log keeps only salted hashes of the
+    sender's and the chat's ids); the answer's id in the log, None when the log is off.
+    ``answered`` None: answering failed."""
+    result = answered[0] if answered is not None else None
+    state.metrics.observe_answer(result, seconds)
+    return state.question_log.record(question, result, kind=chat_kind(message), user=sender_key(message),
+                                     chat=message.chat_id, latency_ms=1000 * seconds)
 
 
 @dataclass(frozen=True)
@@ -138,6 +191,21 @@ def claim_page(state: BotState, data: str | None, chat_id: int | None, user_id: 
         return PageClaim()  # a second press on the same button
     pending.pages_shown.add(page)
     return PageClaim(pending, match[1], page)
+
+
+def claim_vote(state: BotState, data: str | None, user_id: int) -> str:
+    """A 👍/👎 press: within the user's limit (every press counts), the vote is logged (the
+    user's later press on the same answer replaces it) and counted. The toast to show."""
+    verdict = state.limiter.hit(user_id)
+    if not verdict.allowed:
+        return fmt.RATE_LIMITED.format(seconds=max(1, round(verdict.retry_after)))
+    vote = parse_feedback_data(data)
+    if vote is None:
+        return fmt.MORE_EXPIRED
+    answer_id, value = vote
+    state.question_log.vote(answer_id, user_id, value)
+    state.metrics.vote(value)
+    return fmt.VOTE_THANKS
 
 
 # --- Sending ----------------------------------------------------------------------------------
@@ -200,16 +268,23 @@ async def answer_question(message: Message, question: str, usage: str, state: Bo
         await reply_html(state, message, [fmt.plain(usage)])
         return
     started = time.perf_counter()
-    page = answer_page(state, question, 0)
-    markup = None
+    try:
+        answered = answer(state, question)
+    except Exception:
+        note_question(state, message, question, None, time.perf_counter() - started)
+        raise
+    answer_id = note_question(state, message, question, answered, time.perf_counter() - started)
+    if not answered[0].answered:
+        answer_id = None  # a refusal has nothing to rate
+    page = render_page(state, answered, 0)
+    more = None
     if page.has_more:
-        markup = more_markup(state.questions.add(Pending(question, Where.of(message))), 1)
-    await send_html(state, message.get_bot(), Where.of(message), page.messages, markup)
-    log.info(
-        "answered chat=%s message=%s messages=%d more=%s in %.0f ms",
-        message.chat_id, message.message_id, len(page.messages), page.has_more,
-        1000 * (time.perf_counter() - started),
-    )
+        more = (state.questions.add(Pending(question, Where.of(message), answer_id)), 1)
+    await send_html(state, message.get_bot(), Where.of(message), page.messages, answer_markup(more, answer_id))
+    # No chat or user id here: the question log and these lines together must not link a person to a question.
+    log.info("answered update=%s kind=%s answer=%s messages=%d more=%s in %.0f ms",
+             _update_id(), chat_kind(message).value, answer_id, len(page.messages), page.has_more,
+             1000 * (time.perf_counter() - started))
 
 
 async def send_more(state: BotState, query: CallbackQuery, claim: PageClaim) -> None:
@@ -217,12 +292,30 @@ async def send_more(state: BotState, query: CallbackQuery, claim: PageClaim) -> 
     if claim.pending is None:
         return
     page = answer_page(state, claim.pending.question, claim.page)
-    try:
-        await query.edit_message_reply_markup(reply_markup=None)
+    answer_id = claim.pending.answer_id
+    try:  # the pressed message keeps its 👍/👎
+        await query.edit_message_reply_markup(reply_markup=answer_markup(None, answer_id))
     except BadRequest as exc:  # e.g. the message is too old to edit: the new page still goes out
         log.debug("could not remove the button: %s", exc)
-    markup = more_markup(claim.key, claim.page + 1) if page.has_more else None
-    await send_html(state, query.get_bot(), claim.pending.where, page.messages, markup)
+    more = (claim.key, claim.page + 1) if page.has_more else None
+    await send_html(state, query.get_bot(), claim.pending.where, page.messages, answer_markup(more, answer_id))
+
+
+async def send_stats(state: BotState, message: Message) -> None:
+    """/stats: an administrator in a private chat gets the last days in a few lines and the chart
+    (built in a worker thread); anyone else a polite refusal, and nothing else happens."""
+    if not await admit(state, message):
+        return
+    refused = stats_refusal(state, message)
+    if refused is not None:
+        await reply_html(state, message, [fmt.plain(refused)])
+        return
+    built = await asyncio.to_thread(stats.build_stats, state.stats, state.service, state.question_log)
+    await reply_html(state, message, [fmt.plain(built.text)])
+    if built.chart is not None:
+        where = Where.of(message)
+        await state.sender.send_photo(message.get_bot(), f"the /stats chart to chat {where.chat_id}",
+                                      chat_id=where.chat_id, photo=built.chart, message_thread_id=where.thread_id)
 
 
 # --- Changes of the chat itself -------------------------------------------------------------

@@ -4,10 +4,14 @@ One python-telegram-bot :class:`~telegram.ext.Application`, long polling (or a
 webhook), run by :func:`serve` rather than ``run_polling`` so that stopping is
 ours to bound (:mod:`bot.telegram.lifecycle`). The answering service is built
 once, before the application, and kept with the other shared state in
-``bot_data`` (:class:`~bot.telegram.state.BotState`). Every update is recorded
-in the journal before Telegram is told it arrived (:class:`RecordingQueue`),
-and taken through a :class:`~bot.telegram.turns.Turn` (:class:`BotApplication`);
-updates fetched before the last stop but not answered are answered first.
+``bot_data`` (:class:`~bot.telegram.state.BotState`), as are the question log
+and the metrics (:mod:`bot.insights`); the metrics endpoint, when
+``insights.metrics_port`` is set, listens from before the index is loaded to
+the end (``/healthz`` answers 503 until the index and the Bot API are ready).
+Every update is recorded in the journal before Telegram is told it arrived
+(:class:`RecordingQueue`), and taken through a :class:`~bot.telegram.turns.Turn`
+(:class:`BotApplication`); updates fetched before the last stop but not
+answered are answered first.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -33,9 +38,11 @@ from retrieval.errors import ConfigError
 from retrieval.service import AnswerService
 from retrieval.updates.watch import Following, follow
 
+from ..insights.log import NullQuestionLog, QuestionSink, open_question_log
+from ..insights.metrics import BotMetrics, MetricsServer
 from . import format as fmt
 from . import handlers, turns
-from .delivery import FloodLimit, Sender, one_line
+from .delivery import FloodLimit, Sender, counted_once, one_line
 from .journal import InstanceLock, UpdateJournal
 from .lifecycle import Lifecycle, WatchedRequest
 from .pacing import GroupPacer
@@ -55,6 +62,7 @@ from .settings import (
     webhook_secret,
 )
 from .state import Admin, BotState, provide
+from .stats import StatsSettings
 
 log = logging.getLogger(__name__)
 
@@ -97,33 +105,44 @@ def build_application(
     *,
     base_url: str | None = None,
     base_file_url: str | None = None,
+    metrics: BotMetrics | None = None,
+    admins: frozenset[int] = frozenset(),
     admin: Admin | None = None,
 ) -> Application:
-    """The Application with its handlers, limits, journal and shared state (no network yet).
-    ``admin``: the administrators and the updater their commands use (None: no such commands)."""
+    """The Application with its handlers, limits, journal, question log and shared state (no network yet).
+    ``admins``: who may use /stats; ``admin``: the administrators and the updater their document
+    commands use (None: no such commands)."""
     tg = cfg.telegram
+    metrics = metrics or BotMetrics()
     lifecycle = Lifecycle(tg.shutdown_grace_seconds, tg.conflict_exit_seconds)
     pacer = GroupPacer(tg.group_rate_limit, tg.group_rate_window)
     lifecycle.on_stop(pacer.close)
     journal = UpdateJournal(journal_path(cfg.cache_dir, token, base_url),
                             legacy=legacy_journal_path(cfg.cache_dir, token, base_url))
+    count_error = counted_once(metrics.telegram_error)
+    question_log = open_question_log(cfg)
+    metrics.watch_question_log(question_log.stats)
     state = BotState(
         service=service,
         tg=tg,
         max_question_chars=cfg.answer.max_question_chars,
         limiter=SlidingWindowLimiter(tg.user_rate_limit, tg.user_rate_window),
-        sender=Sender(tg.send_retry_seconds, lambda: not lifecycle.stopping, pacer=pacer),
+        sender=Sender(tg.send_retry_seconds, lambda: not lifecycle.stopping, pacer=pacer, on_error=count_error),
         journal=journal,
         lifecycle=lifecycle,
         admin=admin,
+        question_log=question_log,
+        metrics=metrics,
+        stats=StatsSettings.of(cfg, admins),
+        count_telegram_error=count_error,
     )
     builder = (
         ApplicationBuilder()
         .application_class(BotApplication)
         .token(token)
         .context_types(ContextTypes(bot_data=provide(state)))
-        .request(WatchedRequest(lifecycle, connection_pool_size=256))
-        .get_updates_request(WatchedRequest(lifecycle, connection_pool_size=1))
+        .request(WatchedRequest(lifecycle, metrics.mark_telegram, connection_pool_size=256))
+        .get_updates_request(WatchedRequest(lifecycle, metrics.mark_telegram, connection_pool_size=1))
         .update_queue(RecordingQueue(journal))
         .rate_limiter(FloodLimit(tg.max_messages_per_second))
         .concurrent_updates(True)
@@ -219,6 +238,19 @@ async def _stop(app: Application, state: BotState) -> None:
     state.journal.close()
     if unanswered:
         log.info("%d fetched update(s) not answered yet are kept for the next start", unanswered)
+    # The question log writes what is queued in what is left of the grace (a little is kept for exiting).
+    await asyncio.to_thread(state.question_log.close, max(0.1, lifecycle.time_left() - 0.3))
+
+
+def note_index(metrics: BotMetrics, service: AnswerService) -> None:
+    """The loaded index's size and age in the metrics (its build time is its file's), and /healthz's
+    "index loaded"."""
+    try:
+        updated = service.info.path.stat().st_mtime if service.info is not None else time.time()
+    except OSError:  # not saved (a read-only cache folder): built just now
+        updated = time.time()
+    metrics.set_index(len(service.articles), len(service.index.sentences), updated)
+    metrics.mark_index_loaded()
 
 
 def _fetch_failed(app: Application, exc: TelegramError) -> None:
@@ -262,6 +294,9 @@ def run_telegram(cfg: Config, corpus: Path | None = None) -> int:
     hidden = secrets_to_hide(token, secret)
     protect_logs(hidden)
     lock = InstanceLock(lock_path(cfg.cache_dir, token, base_url)).acquire()
+    metrics = BotMetrics()
+    question_log: QuestionSink = NullQuestionLog()
+    server = None
 
     # Until the event loop handles them, a stop signal (docker stop during the index load)
     # must also end the process cleanly.
@@ -270,12 +305,16 @@ def run_telegram(cfg: Config, corpus: Path | None = None) -> int:
         previous = {sig: signal.signal(sig, _stop_during_startup) for sig in (signal.SIGTERM, signal.SIGINT)}
     following: Following | None = None
     try:
+        if cfg.insights.metrics_port:
+            server = MetricsServer(metrics, cfg.insights.metrics_port, cfg.insights.metrics_host)
         # Following the corpus, an out-of-date saved index is served at once and brought up to date
         # in the background.
         service = AnswerService.open(cfg, corpus, stale_ok=cfg.watch)
+        note_index(metrics, service)
         following = follow(service, cfg)
         app = build_application(cfg, service, token, base_url=base_url, base_file_url=base_file_url,
-                                admin=Admin(admins, following.updater, cfg))
+                                metrics=metrics, admins=admins, admin=Admin(admins, following.updater, cfg))
+        question_log = app.bot_data.question_log
         log.info("starting the Telegram bot (%s) via %s", tg.mode, base_url or DEFAULT_BASE_URL)
         if tg.mode == "webhook":
             def start_updates() -> Awaitable[Any]:
@@ -317,6 +356,9 @@ def run_telegram(cfg: Config, corpus: Path | None = None) -> int:
             following.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        question_log.close(timeout=1.0)  # closed at the stop already; this is for a failed start-up
+        if server is not None:
+            server.close()
         lock.release()
     fatal = app.bot_data.lifecycle.fatal
     if fatal is not None:

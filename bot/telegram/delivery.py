@@ -101,6 +101,23 @@ def pause_after(exc: TelegramError, attempt: int, first: float = FIRST_PAUSE) ->
     return min(MAX_PAUSE, first * 2 ** (attempt - 1))
 
 
+def counted_once(count: Callable[[BaseException], None]) -> Callable[[BaseException], None]:
+    """``count`` called at most once for each failed Bot API call: the :class:`Sender` counts
+    every failed attempt, and a message Telegram rejects then reaches the error handler as
+    well. The errors the bot makes itself (:class:`DeliveryFailed`) were counted as their cause."""
+
+    def once(exc: BaseException) -> None:
+        if isinstance(exc, DeliveryFailed) or getattr(exc, "_docqa_counted", False):
+            return
+        try:
+            exc._docqa_counted = True  # type: ignore[attr-defined]
+        except AttributeError:  # pragma: no cover - every exception has a __dict__
+            pass
+        count(exc)
+
+    return once
+
+
 def one_line(exc: BaseException) -> str:
     """``Type: message`` on one line, for a log line without a traceback."""
     text = " ".join(str(exc).split())
@@ -168,11 +185,13 @@ class Sender:
     """
 
     def __init__(self, retry_seconds: float = 0.0, is_running: Callable[[], bool] = lambda: True,
-                 first_pause: float = FIRST_PAUSE, pacer: GroupPacer | None = None) -> None:
+                 first_pause: float = FIRST_PAUSE, pacer: GroupPacer | None = None,
+                 on_error: Callable[[TelegramError], None] = lambda exc: None) -> None:
         self.retry_seconds = retry_seconds
         self.is_running = is_running
         self.first_pause = first_pause
         self.pacer = pacer
+        self.on_error = on_error  # every failed attempt (the metrics count them by kind)
         self._moved: dict[int, int] = {}  # chat id -> the supergroup it became
         self._hold_until = 0.0  # no reply is sent before this (a 429's retry_after)
 
@@ -196,6 +215,14 @@ class Sender:
         :class:`Abandoned` when the bot stops first, and :class:`DeliveryFailed` (after
         one warning line) when retrying cannot help or may send it twice.
         """
+        return await self._send(bot.send_message, label, kwargs)
+
+    async def send_photo(self, bot: Bot, label: str, **kwargs: Any) -> Message:
+        """``bot.send_photo(**kwargs)`` (``photo`` as bytes), sent as :meth:`send_message` sends."""
+        return await self._send(bot.send_photo, label, kwargs)
+
+    async def _send(self, method: Callable[..., Coroutine[Any, Any, Message]], label: str,
+                    kwargs: dict[str, Any]) -> Message:
         deadline = time.monotonic() + self.retry_seconds
         turn = turns.current()
         attempt = moves = 0
@@ -206,12 +233,13 @@ class Sender:
             if turn is not None:
                 await turn.leaving()
             try:
-                message = await bot.send_message(**kwargs)
+                message = await method(**kwargs)
             except asyncio.CancelledError:
                 if turn is not None:
                     turn.may_have_left = True  # cut off on the wire: it may have arrived
                 raise
             except ChatMigrated as exc:
+                self.on_error(exc)
                 moves += 1
                 if moves > MAX_MOVES:  # a chat moving in circles: give up as on any rejection
                     raise
@@ -219,6 +247,7 @@ class Sender:
                 kwargs.update(reply_parameters=None, message_thread_id=None)  # ids of the old chat
                 continue
             except TelegramError as exc:
+                self.on_error(exc)
                 failure = classify(exc)
                 if failure is Failure.REJECTED:
                     if chat_unavailable(exc):

@@ -6,6 +6,8 @@ through :func:`html.escape`; every message is at most
 UTF-16 code units (how Telegram counts, and never less than ``len()``).
 The Vietnamese texts a Telegram user reads live here; the wording shared with
 the console (refusal, citation, dates) comes from :mod:`retrieval.answer.messages`.
+Past 400 lines because the texts and the rules that fit them into Telegram
+(UTF-16 lengths, HTML that is cut and split safely) are read together.
 """
 
 from __future__ import annotations
@@ -61,6 +63,15 @@ NOT_ALLOWED = (
     "(mã cuộc trò chuyện này: {chat_id})."
 )
 MORE_BUTTON = "Xem thêm"
+VOTE_UP_BUTTON = "👍"
+VOTE_DOWN_BUTTON = "👎"
+VOTE_THANKS = "Cảm ơn bạn đã góp ý!"
+ADMINS_ONLY = "Xin lỗi, chỉ quản trị viên của bot mới dùng được lệnh này."
+STATS_IN_PRIVATE = "Bạn hãy dùng lệnh /stats trong tin nhắn riêng với tôi."
+STATS_NO_LOG = (
+    "Chưa có số liệu: nhật ký câu hỏi đang tắt (insights.log_questions) hoặc chưa đọc được."
+)
+HELP_ADMIN = "/stats — thống kê 7 ngày qua (chỉ quản trị viên)"
 MORE_INTRO = "Các đoạn trích tiếp theo:"
 MORE_EXPIRED = "Câu hỏi này đã cũ. Bạn hãy gửi lại câu hỏi nhé."
 NO_MORE = "Không còn đoạn trích nào khác cho câu hỏi này."
@@ -385,11 +396,12 @@ def start_message(n_articles: int, first_name: str | None, examples: Sequence[st
     return truncate_html(BLOCK_SEP.join(parts))
 
 
-def help_message(username: str | None) -> str:
-    """The /help text; group usage names the bot."""
+def help_message(username: str | None, admin: bool = False) -> str:
+    """The /help text; group usage names the bot. An administrator also reads about /stats."""
     mention = f"@{username}" if username else "tên bot"
     at = f"@{username}" if username else ""
-    return HELP.format(mention=html.escape(mention), at=html.escape(at), more=MORE_BUTTON)
+    text = HELP.format(mention=html.escape(mention), at=html.escape(at), more=MORE_BUTTON)
+    return f"{text}\n{html.escape(HELP_ADMIN, quote=False)}" if admin else text
 
 
 def plain(text: str) -> str:

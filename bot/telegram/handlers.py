@@ -23,6 +23,7 @@ from telegram.ext import (
     filters,
 )
 
+from ..insights.store import parse_feedback_data
 from . import admin, answers
 from . import format as fmt
 from .delivery import DeliveryFailed, one_line
@@ -56,7 +57,8 @@ async def start(update: Update, context: Context) -> None:
 
 async def help_command(update: Update, context: Context) -> None:
     """Explain how to ask, in private chats and in groups."""
-    await answers.reply(context.bot_data, update.message, [fmt.help_message(context.bot.username)])
+    state, message = context.bot_data, update.message
+    await answers.reply(state, message, [answers.help_text(state, message, context.bot.username)])
 
 
 async def sources(update: Update, context: Context) -> None:
@@ -96,6 +98,17 @@ async def non_text(update: Update, context: Context) -> None:
 async def unknown_command(update: Update, context: Context) -> None:
     """An unknown /command in a private chat: point to /help."""
     await answers.reply(context.bot_data, update.message, [fmt.plain(fmt.UNKNOWN_COMMAND)])
+
+
+async def stats(update: Update, context: Context) -> None:
+    """/stats: the last 7 days for an administrator in a private chat, a polite refusal for anyone else."""
+    await answers.send_stats(context.bot_data, update.message)
+
+
+async def vote(update: Update, context: Context) -> None:
+    """A 👍/👎 press under an answer: log the vote and thank with a toast."""
+    query = update.callback_query
+    await query.answer(answers.claim_vote(context.bot_data, query.data, query.from_user.id))
 
 
 async def more(update: Update, context: Context) -> None:
@@ -148,6 +161,8 @@ async def on_error(update: object, context: Context) -> None:
     (:mod:`bot.telegram.lifecycle`): nothing more to say here.
     """
     error = context.error
+    if isinstance(error, TelegramError):
+        context.bot_data.count_telegram_error(error)
     if isinstance(error, (DeliveryFailed, InvalidToken)):
         return
     if update is None and isinstance(error, Conflict):
@@ -182,6 +197,7 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("help", help_command, filters=new))
     app.add_handler(CommandHandler("sources", sources, filters=new))
     app.add_handler(CommandHandler("ask", ask, filters=new))
+    app.add_handler(CommandHandler("stats", stats, filters=new))
     app.add_handler(CommandHandler("add", add_command, filters=new))
     app.add_handler(CommandHandler("remove", remove_command, filters=new))
     app.add_handler(CommandHandler("reload", reload_command, filters=new))
@@ -190,7 +206,8 @@ def register(app: Application) -> None:
     app.add_handler(MessageHandler(new & groups & filters.TEXT & ~filters.COMMAND, group_text))
     app.add_handler(MessageHandler(new & private & filters.COMMAND, unknown_command))
     app.add_handler(MessageHandler(new & private & ~filters.TEXT & ~filters.StatusUpdate.ALL, non_text))
-    app.add_handler(CallbackQueryHandler(more))  # every button press gets an answer, stale ones a toast
+    app.add_handler(CallbackQueryHandler(vote, pattern=lambda data: parse_feedback_data(data) is not None))
+    app.add_handler(CallbackQueryHandler(more))  # every other button press gets an answer, stale ones a toast
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, chat_migrated))
     app.add_handler(ChatMemberHandler(membership, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_error_handler(on_error)

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from telegram.error import NetworkError
 from telegram.request import HTTPXRequest
 
 from .settings import TOKEN_ENV
@@ -172,17 +173,31 @@ def _description(payload: bytes) -> str:
 
 
 class WatchedRequest(HTTPXRequest):
-    """python-telegram-bot's HTTP client, telling the :class:`Lifecycle` about 401 and 409 answers."""
+    """python-telegram-bot's HTTP client, telling the :class:`Lifecycle` about 401 and 409 answers,
+    and ``on_contact`` whether the Bot API answers (the metrics' ``/healthz``): True for any
+    answer but a server error or a rejected token, False when ``getMe`` or ``getUpdates`` got
+    no answer or a server error (one failed send alone says little about the connection)."""
 
-    __slots__ = ("_lifecycle",)
+    __slots__ = ("_lifecycle", "_on_contact")
 
-    def __init__(self, lifecycle: Lifecycle, **kwargs: Any) -> None:
+    def __init__(self, lifecycle: Lifecycle, on_contact: Callable[[bool], None] = lambda ok: None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._lifecycle = lifecycle
+        self._on_contact = on_contact
 
     async def do_request(self, url: str, method: str, request_data: Any = None, *args: Any,
                          **kwargs: Any) -> tuple[int, bytes]:
-        code, payload = await super().do_request(url, method, request_data, *args, **kwargs)
+        polling = url.endswith(("/getMe", "/getUpdates"))
+        try:
+            code, payload = await super().do_request(url, method, request_data, *args, **kwargs)
+        except NetworkError:  # TimedOut included
+            if polling:
+                self._on_contact(False)
+            raise
+        ok = code < 500 and code not in (401, 404)
+        if ok or polling:
+            self._on_contact(ok)
         if code in (401, 409):
             self._lifecycle.answered(url, code, payload)
         return code, payload

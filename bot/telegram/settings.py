@@ -1,4 +1,5 @@
-"""The Telegram front end's environment: the token, a self-hosted Bot API server, the webhook secret.
+"""The Telegram front end's environment: the token, a self-hosted Bot API server, the webhook
+secret, the administrators.
 
 The token comes only from ``TELEGRAM_BOT_TOKEN`` (never config.yaml); every
 check raises :class:`ConfigError` with a message that says how to fix it and
@@ -23,6 +24,7 @@ ADMINS_ENV = "TELEGRAM_ADMINS"
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 TOKEN_PATTERN = re.compile(r"^\d+:[A-Za-z0-9_-]{30,}$")
 SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+USER_ID_PATTERN = re.compile(r"^[1-9][0-9]{0,18}$")
 
 
 def read_token(env: Mapping[str, str]) -> str:
@@ -54,17 +56,20 @@ def read_base_url(env: Mapping[str, str]) -> tuple[str | None, str | None]:
 
 
 def read_admins(tg: TelegramConfig, env: Mapping[str, str]) -> frozenset[int]:
-    """The administrators' user ids: telegram.admins and those in ``TELEGRAM_ADMINS`` (separated by
-    commas); ConfigError naming the variable when an entry is not an integer id."""
-    ids = set(tg.admins)
-    for entry in env.get(ADMINS_ENV, "").split(","):
-        entry = entry.strip()
-        if not entry:
+    """The administrators' Telegram user ids (``/stats``): telegram.admins and those in
+    ``TELEGRAM_ADMINS`` (separated by commas, spaces allowed); ConfigError for anything else."""
+    admins = set(tg.admins)
+    for n, part in enumerate(env.get(ADMINS_ENV, "").split(","), start=1):
+        part = part.strip()
+        if not part:
             continue
-        if not re.fullmatch(r"-?\d{1,20}", entry):
-            raise ConfigError(f"{ADMINS_ENV} must hold Telegram user ids separated by commas, got {entry[:40]!r}")
-        ids.add(int(entry))
-    return frozenset(ids)
+        if not USER_ID_PATTERN.match(part):
+            raise ConfigError(
+                f"{ADMINS_ENV} must be Telegram user ids (digits) separated by commas, such as "
+                f"123456789,987654321; entry {n} is not"
+            )
+        admins.add(int(part))
+    return frozenset(admins)
 
 
 def webhook_secret(tg: TelegramConfig, env: Mapping[str, str]) -> str:

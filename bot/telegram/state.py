@@ -22,10 +22,13 @@ from retrieval.config import Config, TelegramConfig
 from retrieval.service import AnswerService
 from retrieval.updates.worker import Updater
 
+from ..insights.log import NullQuestionLog, QuestionSink
+from ..insights.metrics import BotMetrics
 from .delivery import Sender
 from .journal import UpdateJournal
 from .lifecycle import Lifecycle
 from .ratelimit import SlidingWindowLimiter
+from .stats import StatsSettings
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class Pending:
 
     question: str
     where: Where
+    answer_id: str | None = None  # the question log's id of the answer: its 👍/👎 buttons (None: none)
     pages_shown: set[int] = field(default_factory=lambda: {0})
 
 
@@ -129,6 +133,11 @@ class BotState:
     journal: UpdateJournal = field(default_factory=lambda: UpdateJournal(None))
     lifecycle: Lifecycle = field(default_factory=lambda: Lifecycle(grace=8.0, conflict_seconds=30.0))
     admin: Admin | None = None  # None: no administrators' commands (a test's bot without an updater)
+    question_log: QuestionSink = field(default_factory=NullQuestionLog)
+    metrics: BotMetrics = field(default_factory=BotMetrics)
+    stats: StatsSettings = field(default_factory=StatsSettings)
+    # Counts a failed Bot API call in the metrics, once (the sender's count and the error handler's).
+    count_telegram_error: Callable[[BaseException], None] = lambda exc: None
 
 
 # The context every handler gets: context.bot_data is the BotState.

@@ -177,16 +177,42 @@ def _blocks(lengths: np.ndarray) -> Iterator[_Block]:
         start = stop
 
 
+def tf_parts(tf: np.ndarray, dl: np.ndarray, avgdl: float, k1: float, b: float) -> np.ndarray:
+    """The term-frequency part of BM25Okapi's weight for term frequencies ``tf`` in documents of
+    lengths ``dl`` (float64): the operations of BM25Okapi.get_scores'
+    tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)), in its order (bit for bit)."""
+    avgdl = avgdl or 1.0
+    norm = np.array(dl, dtype=np.float64)
+    norm *= b
+    norm /= avgdl
+    norm += 1 - b
+    norm *= k1
+    tf = np.array(tf, dtype=np.float64)
+    norm += tf
+    tf *= k1 + 1
+    tf /= norm
+    return tf
+
+
+def _pair_keys(tf: np.ndarray, dl: np.ndarray) -> np.ndarray:
+    """One int64 per (term frequency, document length) pair, in the pairs' (tf, dl) order."""
+    return (tf.astype(np.int64) << 32) | dl.astype(np.int64)
+
+
 class Bm25:
     """BM25Okapi over a fixed collection of token lists.
 
     Per term (column): ``indptr`` delimits its postings, ``indices`` holds the
-    documents that contain it (sorted) and ``codes`` the term-frequency part of its
-    weight in each, as a position in ``table`` (the field's distinct values): a
-    posting weighs ``idf[col] * table[code]``, the very product BM25Okapi computes,
-    in 2 bytes instead of 8 (4 when a field has more than 65,536 distinct values).
-    ``max_weight`` is the largest weight of each term in any document (bounds
-    for pruning).
+    documents that contain it (sorted) and ``codes`` the posting's (term frequency,
+    document length) pair, as a position in the field's table of distinct pairs
+    (``pair_tf``, ``pair_dl``, sorted); ``table`` holds each pair's term-frequency part
+    at the field's average length (:meth:`parts`): a posting weighs
+    ``idf[col] * table[code]``, the very product BM25Okapi computes, in 2 bytes instead
+    of 8 (4 when a field has more than 65,536 distinct pairs). Since the pairs, not
+    their parts, are stored, a new average length (documents added or removed:
+    :mod:`retrieval.index.update`) recomputes only the small table. ``total`` is the
+    documents' summed length; ``max_part`` the largest term-frequency part of each term
+    and ``max_weight`` its largest weight in any document (bounds for pruning).
 
     Document ids take 2 bytes: ``indices`` holds each document's number within its
     segment of ``segment`` documents (:data:`SEGMENT`). A field of more documents
@@ -223,8 +249,12 @@ class Bm25:
                 raise ValueError(f"the shared vocabulary lacks the term {exc.args[0]!r}") from None
         del terms
         self._postings(ids, lengths, remap)
+        # The field's own terms in the order it first saw them (BM25Okapi's order, which the mean
+        # IDF of the floor is summed in); None: the vocabulary's own column order.
+        self.order = None if remap is None else frozen(narrow(remap) if remap.size else remap.astype(np.int32))
 
-    def _postings(self, ids: np.ndarray, lengths: np.ndarray, remap: np.ndarray | None) -> None:
+    def _postings(self, ids: np.ndarray, lengths: np.ndarray, remap: np.ndarray | None,
+                  avgdl: float | None = None, idf: np.ndarray | None = None) -> None:
         """The CSC postings, IDFs, weight table and bounds, built a block of documents at a time.
 
         A block lies within one segment and holds at most BLOCK_TOKENS tokens, so what is
@@ -237,7 +267,8 @@ class Bm25:
         """
         n, v = self.n_docs, len(self.vocab)
         doc_len = lengths.astype(np.float64)
-        self.avgdl = float(doc_len.sum() / n) if n else 0.0
+        self.total = int(lengths.sum())
+        self.avgdl = (self.total / n if n else 0.0) if avgdl is None else avgdl
         self.segment = SEGMENT
         if not 0 < SEGMENT <= 1 << 16:
             raise ValueError("SEGMENT must be between 1 and 65,536")
@@ -246,22 +277,26 @@ class Bm25:
         df = np.zeros(v, dtype=np.int64)
         runs = np.zeros(v, dtype=np.int64)  # per term, the segments its postings lie in
         last_seg = np.full(v, -1, dtype=np.int64)
-        parts = []
+        pairs = []
         for block in blocks:
             cols, docs, counts = self._block_postings(ids, remap, block)
-            parts.append(np.unique(self._parts(doc_len, docs, counts)))
+            pairs.append(np.unique(_pair_keys(counts, lengths[docs])))
             starts = np.flatnonzero(np.diff(cols, prepend=-1))
             present = cols[starts]
             df[present] += np.diff(starts, append=cols.size)
             new_run = last_seg[present] != block.segment
             runs[present[new_run]] += 1
             last_seg[present] = block.segment
-        self.table = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.float64)
-        del parts
+        keys = np.unique(np.concatenate(pairs)) if pairs else np.zeros(0, dtype=np.int64)
+        del pairs
+        self.pair_tf, self.pair_dl = (keys >> 32).astype(np.int32), (keys & 0xFFFFFFFF).astype(np.int32)
+        self.table = self.parts(self.avgdl)
         indptr = np.zeros(v + 1, dtype=np.int64)
         indptr[1:] = np.cumsum(df)
         total = int(indptr[-1])
-        if remap is None:
+        if idf is not None:
+            self.idf = idf
+        elif remap is None:
             self.idf = self._idf(df.astype(np.float64))
         else:
             # The IDFs (and their mean, for the floor) over the field's own terms, in its own order.
@@ -270,6 +305,7 @@ class Bm25:
         self.indices = np.zeros(total, dtype=np.uint16)
         self.codes = np.zeros(total, dtype=np.uint16 if self.table.size <= SHORT_CODES else np.uint32)
         self.max_weight = np.full(v, -np.inf)
+        self.max_part = np.zeros(v, dtype=np.float64)
         filled = np.zeros(v, dtype=np.int64)
         if segmented:
             seg_ptr = np.zeros(v + 1, dtype=np.int64)
@@ -290,7 +326,8 @@ class Bm25:
             base = indptr[group_cols] + filled[group_cols]
             at = np.repeat(base - starts, sizes) + np.arange(cols.size)
             self.indices[at] = docs % SEGMENT
-            self.codes[at] = np.searchsorted(self.table, part)
+            self.codes[at] = np.searchsorted(keys, _pair_keys(counts, lengths[docs]))
+            self.max_part[group_cols] = np.maximum(self.max_part[group_cols], np.maximum.reduceat(part, starts))
             weights = self.idf[cols]
             weights *= part
             self.max_weight[group_cols] = np.maximum(self.max_weight[group_cols],
@@ -329,19 +366,13 @@ class Bm25:
         return cols, keys, counts
 
     def _parts(self, doc_len: np.ndarray, docs: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        """The term-frequency part of each posting's weight: the operations of BM25Okapi.get_scores'
-        tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)), in its order (bit for bit)."""
-        avgdl = self.avgdl or 1.0
-        norm = doc_len[docs]
-        norm *= self.b
-        norm /= avgdl
-        norm += 1 - self.b
-        norm *= self.k1
-        tf = counts.astype(np.float64)
-        norm += tf
-        tf *= self.k1 + 1
-        tf /= norm
-        return tf
+        """The term-frequency part of each posting's weight (:func:`tf_parts`)."""
+        return tf_parts(counts, doc_len[docs], self.avgdl, self.k1, self.b)
+
+    def parts(self, avgdl: float) -> np.ndarray:
+        """The term-frequency part of each (tf, dl) pair of the table for an average length ``avgdl``:
+        :attr:`table` when ``avgdl`` is the field's own."""
+        return frozen(tf_parts(self.pair_tf, self.pair_dl.astype(np.float64), avgdl, self.k1, self.b))
 
     def _idf(self, df: np.ndarray) -> np.ndarray:
         if df.size == 0:
@@ -354,20 +385,48 @@ class Bm25:
         idf[idf < 0] = self.epsilon * average_idf
         return idf
 
-    _PARAMS = ("k1", "b", "epsilon", "n_docs", "avgdl", "segment")
-    _ARRAYS = ("indptr", "indices", "codes", "table", "idf", "max_weight")
+    _PARAMS = ("k1", "b", "epsilon", "n_docs", "avgdl", "segment", "total")
+    _ARRAYS = ("indptr", "indices", "codes", "table", "idf", "max_weight", "pair_tf", "pair_dl", "max_part")
     # Present only in a field of more than one segment.
     _SEGMENT_ARRAYS = ("seg_ptr", "seg_of", "seg_end")
+
+    # What an updated field (:mod:`retrieval.index.update`) adds; a built or loaded field has
+    # none of it. ``delta``: the postings of the documents added since the saved field was built,
+    # numbered from ``n_base`` on (its columns are this field's, its table the same pairs' parts
+    # at this field's average length, its IDFs this field's); ``dead``: True for each removed
+    # document (tombstone), whose postings stay but count nowhere; ``dead_ids`` the same as ids;
+    # ``live_df``: each column's document frequency without them (indexable like an array),
+    # ``live_terms`` how many columns have one.
+    delta: Bm25 | None = None
+    live_terms: int = 0
+    dead: np.ndarray | None = None
+    dead_ids: np.ndarray | None = None
+    live_df: np.ndarray | None = None
+    n_base: int | None = None
 
     @property
     def segmented(self) -> bool:
         return self.seg_ptr is not None
 
+    @property
+    def updated(self) -> bool:
+        """Does the field hold documents added or removed since it was built?"""
+        return self.live_df is not None
+
+    @property
+    def n_live(self) -> int:
+        """N of BM25: the documents that count (``n_docs`` less the removed ones)."""
+        return self.n_docs - (0 if self.dead_ids is None else len(self.dead_ids))
+
     def arrays(self, prefix: str, vocab_of: str | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """(parameters, arrays) that :meth:`from_arrays` turns back into this field.
         ``vocab_of``: the field whose arrays already hold this field's (shared) vocabulary."""
+        if self.updated:
+            raise ValueError("an updated field is saved as its base and its changes (retrieval.index.update)")
         arrays = {f"{prefix}.{name}": getattr(self, name) for name in self._ARRAYS + self._SEGMENT_ARRAYS
                   if getattr(self, name) is not None}
+        if self.order is not None:
+            arrays[f"{prefix}.order"] = self.order
         params = {name: getattr(self, name) for name in self._PARAMS}
         if vocab_of is not None:
             return params | {"vocab": vocab_of}, arrays
@@ -385,6 +444,7 @@ class Bm25:
             setattr(self, name, arrays[f"{prefix}.{name}"])
         for name in cls._SEGMENT_ARRAYS:
             setattr(self, name, arrays.get(f"{prefix}.{name}"))
+        self.order = arrays.get(f"{prefix}.order")
         owner = params.get("vocab", prefix)
         vocabularies = {} if vocabularies is None else vocabularies
         if owner not in vocabularies:
@@ -401,33 +461,46 @@ class Bm25:
 
     def column(self, term: str) -> int | None:
         """The column of ``term`` in this field, or None when the field never saw it (a
-        term of a shared vocabulary that this field does not hold has no postings)."""
+        term of a shared vocabulary that this field does not hold has no postings; in an
+        updated field, a term only removed documents held)."""
         col = self.vocab.get(term)
-        if col is None or self.indptr[col] == self.indptr[col + 1]:
+        if col is None or not self.doc_freq(col):
             return None
         return col
+
+    def doc_freq(self, col: int) -> int:
+        """How many documents hold column ``col`` (removed ones not counted)."""
+        if self.live_df is not None:
+            return int(self.live_df[col]) if col < len(self.live_df) else 0
+        return int(self.indptr[col + 1] - self.indptr[col]) if col < len(self.indptr) - 1 else 0
 
     @cached_property
     def n_terms(self) -> int:
         """How many distinct terms the field holds."""
+        if self.live_df is not None:
+            return self.live_terms
         return int(np.count_nonzero(np.diff(self.indptr)))
 
     def postings(self, col: int) -> tuple[int, int]:
-        """Where column ``col``'s postings start and end in ``indices``."""
+        """Where column ``col``'s postings start and end in ``indices`` (none for a column
+        added after the field was built: those are in ``delta``)."""
+        if col >= len(self.indptr) - 1:
+            return 0, 0
         return int(self.indptr[col]), int(self.indptr[col + 1])
 
     def runs(self, col: int) -> tuple[list[int], list[int], list[int]]:
         """Column ``col``'s postings by segment: (segments, starts, ends), one run per segment
         that holds any; in a field of one segment, one run from ``indptr[col]``."""
         lo, hi = self.postings(col)
-        if self.seg_ptr is None:
+        if self.seg_ptr is None or lo == hi:
             return [0], [lo], [hi]
         r0, r1 = int(self.seg_ptr[col]), int(self.seg_ptr[col + 1])
         ends = self.seg_end[r0:r1].tolist()
         return self.seg_of[r0:r1].tolist(), [lo] + ends[:-1], ends
 
-    def docs(self, col: int) -> np.ndarray:
-        """The ids of column ``col``'s documents, in order (int64 when the field is segmented)."""
+    def _own_docs(self, col: int) -> np.ndarray:
+        """The ids of column ``col``'s documents in this field's own postings (``delta`` aside),
+        removed ones included."""
         lo, hi = self.postings(col)
         if self.seg_ptr is None:
             return self.indices[lo:hi]
@@ -435,10 +508,24 @@ class Bm25:
         base = np.repeat(np.asarray(segments, dtype=np.int64) * self.segment, np.subtract(ends, starts))
         return base + self.indices[lo:hi]
 
+    def docs(self, col: int) -> np.ndarray:
+        """The ids of column ``col``'s documents, in order (int64 when the field is segmented
+        or updated; removed documents left out)."""
+        docs = self._own_docs(col)
+        if not self.updated:
+            return docs
+        docs = docs.astype(np.int64)[~self.dead[docs]]
+        return np.concatenate([docs, self.n_base + self.delta._own_docs(col).astype(np.int64)])
+
     def weights(self, col: int) -> np.ndarray:
         """Column ``col``'s weight in each of its documents (:meth:`docs`)."""
         lo, hi = self.postings(col)
-        return self.idf[col] * self.table[self.codes[lo:hi]]
+        weights = self.idf[col] * self.table[self.codes[lo:hi]]
+        if not self.updated:
+            return weights
+        d_lo, d_hi = self.delta.postings(col)
+        return np.concatenate([weights[~self.dead[self._own_docs(col)]],
+                               self.idf[col] * self.delta.table[self.delta.codes[d_lo:d_hi]]])
 
     def idf_of(self, term: str) -> float | None:
         col = self.column(term)
@@ -457,6 +544,15 @@ class Bm25:
         col = self.column(term)
         if col is None or not 0 <= doc < self.n_docs:
             return False
+        if self.updated:
+            if doc >= self.n_base:
+                return self.delta._holds(col, doc - self.n_base)
+            if self.dead[doc]:
+                return False
+        return self._holds(col, doc)
+
+    def _holds(self, col: int, doc: int) -> bool:
+        """Do this field's own postings (``delta`` aside) hold column ``col`` in document ``doc``?"""
         segments, starts, ends = self.runs(col)
         r = bisect_left(segments, doc // self.segment)
         if r == len(segments) or segments[r] != doc // self.segment:
@@ -467,7 +563,7 @@ class Bm25:
 
     def max_idf(self) -> float:
         """IDF of a term seen in no sentence, by the same formula (for unknown words)."""
-        n = self.n_docs
+        n = self.n_live
         return math.log(n + 0.5) - math.log(0.5)
 
     def scores(self, query: Iterable[str], out: np.ndarray | None = None) -> np.ndarray:
@@ -478,16 +574,22 @@ class Bm25:
         else:
             score = out
             score.fill(0.0)
+        parts = [(self, score)]
+        if self.updated:
+            parts.append((self.delta, score[self.n_base:]))
         for term in query:
             col = self.column(term)
             if col is None:
                 continue
-            lo = int(self.indptr[col])
-            weights = self.weights(col)
-            # Run by run, into the run's segment of the scores (no array of whole document ids).
-            for segment, start, end in zip(*self.runs(col)):
-                first = segment * self.segment
-                score[first:first + self.segment][self.indices[start:end]] += weights[start - lo:end - lo]
+            for part, out in parts:
+                lo, hi = part.postings(col)
+                weights = self.idf[col] * part.table[part.codes[lo:hi]]
+                # Run by run, into the run's segment of the scores (no array of whole document ids).
+                for segment, start, end in zip(*part.runs(col)):
+                    first = segment * part.segment
+                    out[first:first + part.segment][part.indices[start:end]] += weights[start - lo:end - lo]
+        if self.dead_ids is not None:
+            score[self.dead_ids] = 0.0  # removed documents score nothing
         return score
 
     def top_k(self, query: Sequence[str], k: int) -> list[Hit]:

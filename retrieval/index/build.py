@@ -115,6 +115,7 @@ def build_index(
     bm25 = field(map(expand, toks) if expand_compounds else toks, shared=shared)
     exact_words = field(_per_article(titles, toks, counts), shared=shared)
     terms = Terms.encode(toks, shared[0], shared[1])
+    title_words = Terms.encode(titles, shared[0], shared[1])
     del shared
     bar.update(1)
     fold = field(map(fold_terms, toks))
@@ -134,4 +135,6 @@ def build_index(
         article_words=exact_words,
         pairs=pairs,
         fold_pairs=fold_pairs,
+        titles=title_words,
+        expand_compounds=expand_compounds,
     )

@@ -110,6 +110,27 @@ class Terms(Sequence[tuple[str, ...]]):
         return (self[i] for i in range(len(self)))
 
 
+class CombinedTerms(Sequence[tuple[str, ...]]):
+    """Each sentence's words in an updated index: the saved index's sentences, then the added
+    ones (``added``, columns of the same, extended, vocabulary)."""
+
+    def __init__(self, base: Terms, added: Terms):
+        self.base, self.added, self.vocab = base, added, added.vocab
+
+    def __len__(self) -> int:
+        return len(self.base) + len(self.added)
+
+    def __getitem__(self, i):
+        return _item(self, i, self._row, "sentence")
+
+    def _row(self, i: int) -> tuple[str, ...]:
+        n = len(self.base)
+        return self.base[i] if i < n else self.added[i - n]
+
+    def __iter__(self) -> Iterator[tuple[str, ...]]:
+        return (self[i] for i in range(len(self)))
+
+
 class Articles(Sequence[Article]):
     """The indexed articles; ``paragraph(a, p)`` reads one paragraph without building the article."""
 
@@ -150,6 +171,38 @@ class Articles(Sequence[Article]):
             "articles.page": np.asarray(pages, dtype=np.int32),
             "articles.section": np.asarray(sections, dtype=np.int32),
         } | pack_texts(texts, "articles.text")
+
+
+class CombinedArticles(Articles):
+    """A saved index's articles followed by those added since (an updated index): article
+    ``len(base) + i`` is ``added[i]``."""
+
+    def __init__(self, base: Articles, added: Sequence[Article]):
+        self.base, self.added = base, tuple(added)
+
+    def __len__(self) -> int:
+        return len(self.base) + len(self.added)
+
+    def __getitem__(self, i):
+        return _item(self, i, self._row, "article")
+
+    def _row(self, i: int) -> Article:
+        n = len(self.base)
+        return self.base[i] if i < n else self.added[i - n]
+
+    def identity(self, article: int) -> tuple[str, str]:
+        n = len(self.base)
+        return self.base.identity(article) if article < n else (self.added[article - n].doc_id,
+                                                                self.added[article - n].origin)
+
+    def paragraph(self, article: int, paragraph: int) -> str:
+        n = len(self.base)
+        if article < n:
+            return self.base.paragraph(article, paragraph)
+        return self.added[article - n].paragraphs[paragraph]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        raise ValueError("an updated index is saved as its base and its changes (retrieval.index.update)")
 
 
 class ArticleList(Articles):
@@ -227,6 +280,28 @@ class StoredArticles(Articles):
         return dict(self._arrays)
 
 
+class _Selected(Articles):
+    """``articles[order[i]]`` for each ``i`` (the live articles of an updated index)."""
+
+    def __init__(self, articles: Articles, order: np.ndarray):
+        self._articles, self._order = articles, order
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __getitem__(self, i):
+        return _item(self, i, lambda j: self._articles[int(self._order[j])], "article")
+
+    def identity(self, article: int) -> tuple[str, str]:
+        return self._articles.identity(int(self._order[article]))
+
+    def paragraph(self, article: int, paragraph: int) -> str:
+        return self._articles.paragraph(int(self._order[article]), paragraph)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        raise ValueError("an updated index is saved as its base and its changes (retrieval.index.update)")
+
+
 # The BM25 fields of a SentenceIndex, in the order they are saved.
 FIELDS = ("bm25", "fold", "article_bm25", "article_fold", "article_words", "pairs", "fold_pairs")
 
@@ -255,6 +330,16 @@ class SentenceIndex:
     pairs: Bm25 | None = None
     # The same without diacritics; None when retrieval.accentless_bigram_weight is 0.
     fold_pairs: Bm25 | None = None
+    # Each article's title words (columns of ``terms``' vocabulary): with ``terms``, every
+    # field's tokens of any article can be made again (:mod:`retrieval.index.update`).
+    titles: Terms | None = None
+    # Whether the word field adds the syllables of compounds (retrieval.expand_compounds).
+    expand_compounds: bool = True
+    # An updated index (retrieval.index.update.apply_changes): the saved index it is based on
+    # and the changes since; None for an index as built or loaded.
+    changes: Any = None
+    # The identity of the file this index was loaded from or saved as (retrieval.index.store).
+    stored: str | None = None
 
     @property
     def sentence_article_ids(self) -> np.ndarray:
@@ -268,11 +353,28 @@ class SentenceIndex:
     def sentence_article(self, i: int) -> Article:
         return self.articles[int(self.sentences.article[i])]
 
+    def live_ids(self) -> Sequence[int]:
+        """The ids (in ``articles``) of the articles a rebuild would index, in its order."""
+        if self.changes is None:
+            return range(len(self.articles))
+        return self.changes.live_order.tolist()
+
+    @property
+    def live_articles(self) -> Sequence[Article]:
+        """The articles a rebuild of the corpus would index, in its order: ``articles``
+        without those removed by an update, and those added where they belong."""
+        if self.changes is None:
+            return self.articles
+        return _Selected(self.articles, self.changes.live_order)
+
     def arrays(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """(metadata for JSON, named flat arrays): everything :meth:`from_arrays` needs."""
-        meta: dict[str, Any] = {"fields": {}}
+        if self.changes is not None:
+            raise ValueError("an updated index is saved as its base and its changes (retrieval.index.update)")
+        meta: dict[str, Any] = {"fields": {}, "expand_compounds": self.expand_compounds}
         arrays = self.articles.arrays() | self.sentences.arrays()
-        arrays |= {"terms.indptr": self.terms.indptr, "terms.ids": self.terms.ids}
+        arrays |= {"terms.indptr": self.terms.indptr, "terms.ids": self.terms.ids,
+                   "titles.indptr": self.titles.indptr, "titles.ids": self.titles.ids}
         saved: dict[int, str] = {}  # id of each vocabulary saved so far -> the field that saved it
         for name in FIELDS:
             field = getattr(self, name)
@@ -291,9 +393,11 @@ class SentenceIndex:
                   for name, params in meta["fields"].items()}
         if set(fields) - set(FIELDS) or not set(FIELDS[:5]) <= set(fields):
             raise ValueError(f"unexpected fields: {sorted(fields)}")
+        vocab = fields["article_words"].vocab
         index = cls(articles=StoredArticles(arrays), sentences=SentenceRefs.from_arrays(arrays),
-                    terms=Terms(arrays["terms.indptr"], arrays["terms.ids"], fields["article_words"].vocab),
-                    **fields)
+                    terms=Terms(arrays["terms.indptr"], arrays["terms.ids"], vocab),
+                    titles=Terms(arrays["titles.indptr"], arrays["titles.ids"], vocab),
+                    expand_compounds=bool(meta["expand_compounds"]), **fields)
         index.check()
         return index
 
@@ -305,7 +409,8 @@ class SentenceIndex:
         sizes |= {f.n_docs for f in (self.pairs, self.fold_pairs) if f is not None}
         if sizes != {n}:
             raise ValueError("the sentence arrays disagree on the number of sentences")
-        if {self.article_bm25.n_docs, self.article_fold.n_docs, self.article_words.n_docs} != {len(self.articles)}:
+        if {self.article_bm25.n_docs, self.article_fold.n_docs, self.article_words.n_docs,
+                len(self.titles)} != {len(self.articles)}:
             raise ValueError("the article arrays disagree on the number of articles")
         for name in FIELDS:
             f = getattr(self, name)

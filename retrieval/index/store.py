@@ -85,7 +85,7 @@ MAGIC = b"VNQA-INDEX\n"
 # the saved arrays changes (ingestion, cleaning, segmentation, term functions, the fields,
 # the layout): an index of another version is rebuilt, never served.
 # tests/test_index_golden.py fails when the arrays of a small corpus change without a bump.
-FORMAT_VERSION = 12
+FORMAT_VERSION = 13
 # The payload's checksum is an XXH3-64 hash per chunk of this many bytes.
 CHUNK_BYTES = 16 << 20
 # From this many chunks on, the payload is checked in a forked child process (:func:`_verify`).
@@ -197,13 +197,71 @@ def _as_bytes(array: np.ndarray) -> memoryview:
     return memoryview(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
 
 
+def changes_path(path: Path) -> Path:
+    """Where the changes of the index saved at ``path`` are saved (:func:`save_index` of an updated index)."""
+    return path.with_suffix(".changes.bin")
+
+
+def _identity(header: dict[str, Any]) -> str:
+    """What tells one saved file from another: its fingerprint and its payload's hashes."""
+    return hashlib.sha256(json.dumps([header.get("fingerprint"), header.get("payload_xxh3")]).encode()).hexdigest()
+
+
 def save_index(index: SentenceIndex, path: Path, fp: str, compat: str | None = None) -> None:
     """Write atomically: temporary file, fsync, rename. Raises OSError on failure.
 
     ``compat`` (see :func:`compat_key`) lets :func:`load_last_good` serve this
     file after a failed rebuild.
+
+    An updated index (:func:`retrieval.index.update.apply_changes`) is saved as its
+    changes only, in a small file beside ``path`` (:func:`changes_path`) that names the
+    file of its base, which must be the one saved at ``path`` (ValueError otherwise):
+    :func:`load_index` serves that base with these changes, and nothing else. Either
+    file is replaced whole, so a save interrupted at any point leaves the previous
+    changes or the new ones, each with the fingerprint of the corpus it stands for. A
+    saved index as built makes the changes saved beside it void, and removes them.
     """
+    if index.changes is not None:
+        _save_changes(index, path, fp, compat)
+        return
     meta, arrays = index.arrays()
+    header = _write(path, meta, arrays, fp, compat)
+    index.stored = _identity(header)
+    with contextlib.suppress(FileNotFoundError):
+        changes_path(path).unlink()
+
+
+def _file_identity(path: Path) -> str | None:
+    """The identity (:func:`_identity`) the header of the file at ``path`` claims, unchecked; None
+    when there is no readable header."""
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(len(MAGIC)) != MAGIC:
+                return None
+            size = int.from_bytes(fh.read(4), "big")
+            header = json.loads(fh.read(size)) if 0 < size < 1 << 20 else None
+    except (OSError, ValueError):
+        return None
+    return _identity(header) if isinstance(header, dict) else None
+
+
+def _save_changes(index: SentenceIndex, path: Path, fp: str, compat: str | None) -> None:
+    from retrieval.index.sentences import ArticleList
+
+    changes = index.changes
+    if changes.base.stored is None or changes.base.stored != _file_identity(path):
+        raise ValueError(f"the index saved at {path} is not this updated index's base: save the base there "
+                         "first (save_index of the index it was updated from)")
+    segmented = json.dumps([seg.to_json() for seg in changes.segmented], ensure_ascii=False)
+    arrays = {"changes.removed": np.asarray(changes.removed, dtype=np.int64),
+              "changes.segmented": np.frombuffer(segmented.encode("utf-8", "surrogatepass"), dtype=np.uint8)}
+    arrays |= {f"added.{name}": array for name, array in ArticleList(changes.added).arrays().items()}
+    _write(changes_path(path), {"base": changes.base.stored}, arrays, fp, compat)
+
+
+def _write(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray], fp: str,
+           compat: str | None) -> dict[str, Any]:
+    """Write ``arrays`` (described by ``meta``) to ``path`` atomically; returns the header."""
     table: list[list[Any]] = []
     parts: list[memoryview] = []
     offset = 0
@@ -234,6 +292,7 @@ def save_index(index: SentenceIndex, path: Path, fp: str, compat: str | None = N
     _remove_stale_temps(path)
     write_atomically(path, MAGIC, len(raw).to_bytes(4, "big"), raw, *parts)
     _drop_cached(path)
+    return header
 
 
 def _drop_cached(path: Path) -> None:
@@ -275,9 +334,39 @@ def _map_random(buffer: mmap.mmap) -> None:
 
 
 def load_index(path: Path, fp: str) -> SentenceIndex:
-    """Load the index at ``path`` if it is intact and built from what ``fp`` describes."""
+    """Load the index at ``path`` if it is intact and built from what ``fp`` describes; or,
+    when changes saved beside it (:func:`changes_path`) stand for ``fp`` and were made to
+    that very file, the index with those changes (:func:`retrieval.index.update.overlay`)."""
+    changes = changes_path(path)
+    if changes.exists():
+        try:
+            return _load_changed(path, changes, fp)
+        except IndexFormatError as exc:
+            log.info("not using the saved changes %s: %s", changes, exc)
     return _load(path, lambda header: header.get("fingerprint") == fp,
                  "stale: the corpus, the settings or a version changed")
+
+
+def _load_changed(path: Path, changes: Path, fp: str) -> SentenceIndex:
+    from retrieval.index.segcache import Segmented
+    from retrieval.index.sentences import StoredArticles
+    from retrieval.index.update import overlay
+
+    header, arrays, _ = _open(changes, lambda header: header.get("fingerprint") == fp,
+                              "stale: made for another corpus")
+    base_file = header["layout"]["index"].get("base")
+    base = _load(path, lambda header: _identity(header) == base_file, "the changes were made to another index file")
+    try:
+        added = list(StoredArticles({name[len("added."):]: array for name, array in arrays.items()
+                                     if name.startswith("added.")}))
+        segmented = [Segmented.from_json(text) for text in
+                     json.loads(arrays["changes.segmented"].tobytes().decode("utf-8", "surrogatepass"))]
+        removed = arrays["changes.removed"].tolist()
+        if len(added) != len(segmented) or not all(0 <= a < len(base.articles) for a in removed):
+            raise ValueError("the added articles and their segmentation disagree")
+        return overlay(base, removed, list(zip(added, segmented)))
+    except Exception as exc:  # noqa: BLE001 - any inconsistency means "not these changes"
+        raise IndexFormatError(f"corrupt changes: {type(exc).__name__}: {exc}") from None
 
 
 def load_last_good(path: Path, compat: str) -> SentenceIndex:
@@ -363,6 +452,21 @@ def _arrays(buffer: mmap.mmap, start: int, size: int, table: Any) -> dict[str, n
 
 
 def _load(path: Path, accept: Callable[[dict[str, Any]], bool], refusal: str) -> SentenceIndex:
+    header, arrays, layout = _open(path, accept, refusal)
+    try:
+        index = SentenceIndex.from_arrays(layout["index"], arrays)
+    except IndexFormatError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any inconsistency means "rebuild"
+        raise IndexFormatError(f"corrupt payload: {type(exc).__name__}: {exc}") from None
+    index.stored = _identity(header)
+    return index
+
+
+def _open(path: Path, accept: Callable[[dict[str, Any]], bool],
+          refusal: str) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, Any]]:
+    """(header, arrays, layout) of the intact file at ``path`` whose header ``accept`` takes;
+    IndexFormatError (with ``refusal`` when ``accept`` refuses it) otherwise."""
     try:
         with open(path, "rb") as fh:
             # Before the first read: a read with the default advice leaves read-ahead state
@@ -396,8 +500,7 @@ def _load(path: Path, accept: Callable[[dict[str, Any]], bool], refusal: str) ->
     except OSError as exc:
         raise IndexFormatError(f"cannot read: {exc.strerror or exc}") from None
     try:
-        arrays = _arrays(buffer, start, payload_bytes, layout.get("arrays"))
-        return SentenceIndex.from_arrays(layout["index"], arrays)
+        return header, _arrays(buffer, start, payload_bytes, layout.get("arrays")), layout
     except IndexFormatError:
         raise
     except Exception as exc:  # noqa: BLE001 - any inconsistency means "rebuild"

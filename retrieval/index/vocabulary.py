@@ -102,3 +102,28 @@ class Vocabulary:
     def from_arrays(cls, prefix: str, arrays: dict[str, np.ndarray]) -> Vocabulary:
         return cls(arrays[f"{prefix}.text"], arrays[f"{prefix}.offsets"], arrays[f"{prefix}.hashes"],
                    arrays[f"{prefix}.columns"])
+
+
+class ExtendedVocabulary(Vocabulary):
+    """A saved vocabulary plus terms added after it (an updated index, :mod:`retrieval.index.update`):
+    the ``i``-th added term is column ``len(base) + i``. Held in memory; never saved as a whole
+    (the update's own file holds the articles its terms come from)."""
+
+    def __init__(self, base: Vocabulary, added: Iterable[str]):
+        self.base = base
+        self.added = tuple(added)
+        self._added = {term: len(base) + i for i, term in enumerate(self.added)}
+
+    def __len__(self) -> int:
+        return len(self.base) + len(self.added)
+
+    def get(self, term: str) -> int | None:
+        col = self.base.get(term)
+        return self._added.get(term) if col is None else col
+
+    def term(self, col: int) -> str:
+        n = len(self.base)
+        return self.base.term(col) if col < n else self.added[col - n]
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        raise ValueError("an extended vocabulary is saved as its base and the update's articles")

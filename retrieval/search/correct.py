@@ -57,7 +57,7 @@ class Corrector:
 
     def _df(self, syllable: str) -> int:
         col = self.field.column(syllable)
-        return 0 if col is None else int(self.field.indptr[col + 1] - self.field.indptr[col])
+        return 0 if col is None else self.field.doc_freq(col)
 
     def syllable(self, syllable: str) -> str:
         """``syllable`` itself when it is known, too short, not plain ASCII letters and digits,

@@ -194,33 +194,58 @@ def _dense_stage(
     return candidates, base[candidates], fused[candidates]
 
 
-def _runs(field: Bm25, terms: Sequence[str]) -> tuple[PostingRuns, int]:
-    """(:class:`PostingRuns` of ``field``'s postings of ``terms``, how many postings they hold),
-    for :func:`retrieval.search.kernels.accumulate`."""
-    cols = np.array([col for col in map(field.column, terms) if col is not None], dtype=np.int64)
-    postings = int((field.indptr[cols + 1] - field.indptr[cols]).sum())
-    if field.segmented:
-        runs = (field.seg_ptr[cols], field.seg_ptr[cols + 1], field.seg_of, field.seg_end)
+def _parts(field: Bm25) -> list[tuple[Bm25, int]]:
+    """(postings, id of their first document) of ``field``: its own, and those of the documents an
+    update added (``Bm25.delta``, numbered from ``n_base``)."""
+    if field.delta is None:
+        return [(field, 0)]
+    return [(field, 0), (field.delta, field.n_base)]
+
+
+def _columns(field: Bm25, terms: Sequence[str]) -> np.ndarray:
+    """The columns of ``terms`` that ``field`` holds, in order."""
+    return np.array([col for col in map(field.column, terms) if col is not None], dtype=np.int64)
+
+
+def _runs(part: Bm25, cols: np.ndarray, idf: np.ndarray) -> tuple[PostingRuns, int]:
+    """(:class:`PostingRuns` of ``part``'s postings of the columns ``cols``, how many postings they
+    hold), for :func:`retrieval.search.kernels.accumulate`; ``idf``: the field's IDFs."""
+    cols = cols[cols < len(part.indptr) - 1]  # a column added by an update has no postings before it
+    postings = int((part.indptr[cols + 1] - part.indptr[cols]).sum())
+    if part.segmented:
+        runs = (part.seg_ptr[cols], part.seg_ptr[cols + 1], part.seg_of, part.seg_end)
     else:  # one run per term, in segment 0
         runs = (np.arange(cols.size), np.arange(1, cols.size + 1), np.zeros(cols.size, dtype=np.uint16),
-                field.indptr[cols + 1])
+                part.indptr[cols + 1])
     lo, hi, seg_of, seg_end = runs
-    return PostingRuns(start=field.indptr[cols], idf=field.idf[cols], lo=lo, hi=hi, seg_of=seg_of,
-                       seg_end=seg_end), postings
+    # The per-term arrays as int64 whatever the part (a segmented field's pointers may be int32):
+    # one compiled variant of the kernel for a field's own postings and an update's.
+    return PostingRuns(start=part.indptr[cols].astype(np.int64), idf=idf[cols], lo=lo.astype(np.int64),
+                       hi=hi.astype(np.int64), seg_of=seg_of, seg_end=seg_end), postings
 
 
-def _postings(field: Bm25) -> FieldPostings:
-    """``field``'s :class:`FieldPostings`."""
-    return FieldPostings(indices=field.indices, codes=field.codes, table=field.table)
+def _postings(part: Bm25) -> FieldPostings:
+    """``part``'s :class:`FieldPostings`."""
+    return FieldPostings(indices=part.indices, codes=part.codes, table=part.table)
+
+
+def _accumulate(field: Bm25, cols: np.ndarray, out: np.ndarray) -> None:
+    """:meth:`Bm25.scores` of the columns ``cols`` in compiled code, into ``out`` (overwritten):
+    each part's postings into its documents' scores, then the removed documents' set to 0."""
+    from retrieval.search import kernels
+
+    for part, first in _parts(field):
+        kernels.accumulate(_postings(part), _runs(part, cols, field.idf)[0], part.segment,
+                           out[first:first + part.n_docs] if first else out)
+    if field.dead_ids is not None:
+        out[field.dead_ids] = 0.0
 
 
 def compiled_scores(field: Bm25, terms: Sequence[str], out: np.ndarray | None = None) -> np.ndarray:
     """:meth:`Bm25.scores` in compiled code (the same additions in the same order), in ``out``
     (``n_docs`` float64, overwritten) when given."""
-    from retrieval.search import kernels
-
     score = np.empty(field.n_docs) if out is None else out
-    kernels.accumulate(_postings(field), _runs(field, terms)[0], field.segment, score)
+    _accumulate(field, _columns(field, terms), score)
     return score
 
 
@@ -239,20 +264,23 @@ def _article_factor(
         fields.append((index.article_fold, query.folded, fold))
     sums = []  # (accumulate's arguments, how many postings it adds) per field
     for field, terms, out in fields:
-        runs, postings = _runs(field, terms)
-        sums.append(((_postings(field), runs, field.segment, out), postings))
+        cols = _columns(field, terms)
+        postings = sum(_runs(part, cols, field.idf)[1] for part, _ in _parts(field))
+        sums.append(((field, cols, out), postings))
     if len(sums) == 2 and backend.splits(index):
         # The two fields are summed at once, one per core: this thread the one with more
         # postings (the other thread starts later). The kernel runs without the interpreter
         # lock, and its arguments are ready: the other thread needs the lock only briefly.
         (mine, _), (theirs, _) = sorted(sums, key=lambda s: s[1], reverse=True)
-        other = backend.submit(kernels.accumulate, *theirs)
-        kernels.accumulate(*mine)
+        other = backend.submit(_accumulate, *theirs)
+        _accumulate(*mine)
         other.result()
     else:
         for args, _ in sums:
-            kernels.accumulate(*args)
+            _accumulate(*args)
     top = kernels.article_factor(art, fold, float(fold_weight), bool(fold_weight), float(cfg.article_weight), factor)
+    if top > 0 and index.changes is not None:
+        factor[index.changes.removed] = 0.0  # a removed article's sentences fuse to 0
     # The largest factor is the top article's (article_weight >= 0 here: see first_stage).
     return (factor, 1 + cfg.article_weight * 1.0) if top > 0 else None
 
@@ -260,6 +288,8 @@ def _article_factor(
 def _segment_ranges(field: Bm25, cols: Sequence[int], js: Sequence[int], lo: np.ndarray, hi: np.ndarray) -> None:
     """Each column ``cols[t]``'s postings in each segment of ``field``, into column ``js[t]`` of
     ``lo`` / ``hi`` (one row per segment; a segment without postings keeps an empty range)."""
+    known = [(col, j) for col, j in zip(cols, js) if col < len(field.indptr) - 1]  # not added by an update
+    cols, js = [col for col, _ in known], [j for _, j in known]
     if not field.segmented:
         for col, j in zip(cols, js):
             lo[0, j], hi[0, j] = field.postings(col)
@@ -283,7 +313,10 @@ def _maxscore(
     segments holding about half of the question's postings each are searched at once (the
     kernel releases the interpreter lock), each for its own ``depth`` best, and merged:
     the ``depth`` best of the whole are among them, and each sentence's scores are
-    computed the same way, so the result is the one-pass result."""
+    computed the same way, so the result is the one-pass result. The sentences an update
+    added (``Bm25.delta``) are searched the same way, by one more call on their own postings;
+    the sentences of removed articles get an evidence factor of 0, so they never fuse above
+    0 and are neither sampled nor kept."""
     from retrieval.search import kernels
 
     times = Counter(occurrences)
@@ -292,51 +325,76 @@ def _maxscore(
     terms = sorted(times, key=lambda key: (bound[key], key))  # smallest bound first
     position = {key: i for i, key in enumerate(terms)}
     n_docs = index.bm25.n_docs
-    segment = index.bm25.segment
-    n_segs = -(-n_docs // segment)
-    lo = np.zeros((n_segs, len(terms)), dtype=np.int64)
-    hi = np.zeros((n_segs, len(terms)), dtype=np.int64)
-    for f, (field, _, _) in enumerate(fields):
-        js = [j for j, key in enumerate(terms) if key[0] == f]
-        _segment_ranges(field, [terms[j][1] for j in js], js, lo, hi)
-    postings = [_postings(field) for field, _, _ in fields]
-    postings += [postings[0]] * (3 - len(postings))
-    weights = np.array([w for _, _, w in fields] + [0.0] * (3 - len(fields)))
-    field_bundle = Fields(postings=tuple(postings), count=len(fields), weights=weights)
     t_field = np.array([f for f, _ in terms], dtype=np.int64)
     t_idf = np.array([float(fields[f][0].idf[col]) for f, col in terms], dtype=np.float64)
     t_scale = np.array([scale[key] for key in terms], dtype=np.float64)
     t_bound = np.array([bound[key] for key in terms], dtype=np.float64)
     in_query_order = Occurrences(field=np.array([f for f, _ in occurrences], dtype=np.int64),
                                  term=np.array([position[key] for key in occurrences], dtype=np.int64))
-    factor, max_factor = (np.ones(1), 1.0) if evidence is None else evidence
-    article_evidence = Evidence(article_ids=index.sentence_article_ids, factor=factor,
-                                used=evidence is not None, largest=max_factor)
+    weights = np.array([w for _, _, w in fields] + [0.0] * (3 - len(fields)))
+    if evidence is not None:
+        factor, max_factor, used = evidence[0], evidence[1], True
+    elif index.changes is not None:  # no article evidence, but removed articles' sentences fuse to 0
+        factor, max_factor, used = index.changes.live_factor, 1.0, True
+    else:
+        factor, max_factor, used = np.ones(1), 1.0, False
+    article_evidence = Evidence(article_ids=index.sentence_article_ids, factor=factor, used=used, largest=max_factor)
     seed = max(backend.seed, depth + depth // 2) if backend.seed else 0  # the sample must be able to fill
     search = Search(k=depth, window=backend.window, seed=seed, share=backend.share)
     shared = np.zeros(1)  # the calls' common k-th best so far
 
-    def call(first: int, last: int) -> tuple[Fields, Terms, Occurrences, Segments, Evidence, Search, np.ndarray]:
-        """The kernel's arguments for segments ``first`` to ``last - 1``."""
-        part = Terms(field=t_field, lo=lo[first:last], hi=hi[first:last], idf=t_idf, scale=t_scale, bound=t_bound)
-        segments = Segments(first=first, size=segment, n_docs=n_docs)
-        return field_bundle, part, in_query_order, segments, article_evidence, search, shared
+    def ranges(part_of: int) -> tuple[Fields, np.ndarray, np.ndarray, int, int, int]:
+        """The fields' postings of part ``part_of`` (0: their own, 1: an update's added
+        sentences), each term's postings per segment, the part's segment size, first
+        sentence and number of sentences."""
+        parts = [_parts(field)[part_of][0] for field, _, _ in fields]
+        first = _parts(fields[0][0])[part_of][1]
+        size = parts[0].segment
+        n = parts[0].n_base if part_of == 0 and parts[0].n_base is not None else parts[0].n_docs
+        n_segs = -(-n // size)
+        lo = np.zeros((n_segs, len(terms)), dtype=np.int64)
+        hi = np.zeros((n_segs, len(terms)), dtype=np.int64)
+        for f, part in enumerate(parts):
+            js = [j for j, key in enumerate(terms) if key[0] == f]
+            _segment_ranges(part, [terms[j][1] for j in js], js, lo, hi)
+        postings = [_postings(part) for part in parts]
+        postings += [postings[0]] * (3 - len(postings))
+        return Fields(postings=tuple(postings), count=len(fields), weights=weights), lo, hi, size, first, n
 
+    def call(part: tuple, first: int, last: int) -> tuple[Fields, Terms, Occurrences, Segments, Evidence, Search,
+                                                           np.ndarray]:
+        """The kernel's arguments for segments ``first`` to ``last - 1`` of ``part`` (:func:`ranges`)."""
+        field_bundle, lo, hi, size, offset, n = part
+        bundle = Terms(field=t_field, lo=lo[first:last], hi=hi[first:last], idf=t_idf, scale=t_scale, bound=t_bound)
+        segments = Segments(first=first, size=size, n_docs=offset + n, offset=offset)
+        return field_bundle, bundle, in_query_order, segments, article_evidence, search, shared
+
+    own = ranges(0)
+    n_segs = own[1].shape[0]
+    added = ranges(1) if index.changes is not None else None
+    halves = []
     if not backend.splits(index) or n_segs < 2:
-        docs, base, fused, _ = kernels.maxscore(*call(0, n_segs))
+        halves.append(kernels.maxscore(*call(own, 0, n_segs)))
+    else:
+        # Two runs of segments, one per core, with about as many of the question's postings each.
+        lo, hi = own[1], own[2]
+        work = np.cumsum((hi - lo).sum(axis=1))
+        split = min(max(int(np.searchsorted(work, work[-1] / 2)) + 1, 1), n_segs - 1)
+        # Both calls' arguments are made first: the other thread then needs the interpreter lock
+        # only to enter the kernel.
+        mine, theirs = call(own, 0, split), call(own, split, n_segs)
+        second = backend.submit(kernels.maxscore, *theirs)
+        halves.append(kernels.maxscore(*mine))
+        halves.append(second.result())
+    if added is not None and added[5]:
+        halves.append(kernels.maxscore(*call(added, 0, added[1].shape[0])))
+    if len(halves) == 1:
+        docs, base, fused, _ = halves[0]
         return docs, base, fused
-    # Two runs of segments, one per core, with about as many of the question's postings each.
-    work = np.cumsum((hi - lo).sum(axis=1))
-    split = min(max(int(np.searchsorted(work, work[-1] / 2)) + 1, 1), n_segs - 1)
-    # Both calls' arguments are made first: the other thread then needs the interpreter lock
-    # only to enter the kernel.
-    mine, theirs = call(0, split), call(split, n_segs)
-    second = backend.submit(kernels.maxscore, *theirs)
-    halves = (kernels.maxscore(*mine), second.result())
     docs = np.concatenate([h[0] for h in halves])
     base = np.concatenate([h[1] for h in halves])
     fused = np.concatenate([h[2] for h in halves])
-    # What one pass keeps: the depth best of both (ties kept), still in sentence order.
+    # What one pass keeps: the depth best of all (ties kept), still in sentence order.
     keep = best_candidates(fused, depth)
     return docs[keep], base[keep], fused[keep]
 

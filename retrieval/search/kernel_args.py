@@ -68,7 +68,10 @@ class Segments(NamedTuple):
 
     first: int
     size: int  # sentences per segment (:data:`retrieval.index.bm25.SEGMENT`)
-    n_docs: int  # sentences in the index
+    n_docs: int  # one past the last sentence these segments can hold
+    # The id of the first sentence of segment 0: 0 for a field's own postings, the number of
+    # sentences before them for the postings of sentences added by an update (Bm25.delta).
+    offset: int = 0
 
 
 class Evidence(NamedTuple):

@@ -279,7 +279,7 @@ def _maxscore(fields, terms, occurrences, segments, evidence, search, shared):  
     postings, n_fields, weights = fields
     t_field, t_lo, t_hi, t_idf, t_scale, t_bound = terms
     o_field, o_term = occurrences
-    seg_first, segment, n_docs = segments
+    seg_first, segment, n_docs, offset = segments
     article_ids, factor, use_factor, max_factor = evidence
     k, window, seed, share = search
     n_segs = t_lo.shape[0]
@@ -321,7 +321,7 @@ def _maxscore(fields, terms, occurrences, segments, evidence, search, shared):  
                 if first >= last:
                     continue
                 left -= last - first
-                base_doc = (seg_first + s) * segment
+                base_doc = offset + (seg_first + s) * segment
                 for t in range(n_terms):
                     lookup[t] = t_lo[s, t]
                 for p in range(first, last):
@@ -355,7 +355,7 @@ def _maxscore(fields, terms, occurrences, segments, evidence, search, shared):  
     for s in range(n_segs):
         if done:
             break
-        base_doc = (seg_first + s) * segment
+        base_doc = offset + (seg_first + s) * segment
         stop = min(base_doc + segment, n_docs)
         for t in range(n_terms):
             cursor[t] = t_lo[s, t]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import threading
 from pathlib import Path
 
 from retrieval.text.normalize import fold_diacritics, normalize
@@ -67,3 +68,34 @@ class Lexicon:
     def common_folded(self, syllable: str) -> bool:
         """Is ``syllable`` (without diacritics) a syllable of ordinary Vietnamese words?"""
         return syllable in self.syllables
+
+
+class DeferredLexicon(Lexicon):
+    """:meth:`Lexicon.load` in a background thread, started now: a service opens (the index's
+    check, the segmentation model) while the dictionary is read (about 0.3 s), and the first
+    question that needs it waits only for what is left."""
+
+    def __init__(self) -> None:  # noqa: D107 - the words arrive from the thread
+        self._done = threading.Event()
+        self._loaded: Lexicon | None = None
+        threading.Thread(target=self._load, name="load-lexicon", daemon=True).start()
+
+    def _load(self) -> None:
+        try:
+            self._loaded = Lexicon.load()
+        except Exception:  # noqa: BLE001 - without the dictionary every unknown word counts as specific
+            log.exception("could not read underthesea's word list")
+        finally:
+            self._done.set()
+
+    def _lexicon(self) -> Lexicon:
+        self._done.wait()
+        return self._loaded if self._loaded is not None else Lexicon(frozenset())
+
+    @property  # type: ignore[override]
+    def words(self) -> frozenset[str]:
+        return self._lexicon().words
+
+    @property  # type: ignore[override]
+    def syllables(self) -> frozenset[str]:
+        return self._lexicon().syllables

@@ -102,7 +102,7 @@ class Plan:
     def articles(self, index: SentenceIndex) -> list[Article]:
         """Every article after the update, in corpus order: the new ones and ``index``'s others."""
         new = {a.doc_id: a for a, _ in self.added}
-        old = {index.articles.identity(i)[0]: i for i in range(len(index.articles))}
+        old = {index.articles.identity(i)[0]: i for i in index.live_ids()}
         return [new[d] if d in new else index.articles[old[d]] for d in self.order]
 
     def summaries(self) -> tuple[tuple[ArticleSummary, ...], tuple[ArticleSummary, ...], tuple[str, ...]]:
@@ -150,7 +150,7 @@ class UpdateReport:
 
 def article_summary(index: SentenceIndex, doc_id: str) -> ArticleSummary | None:
     """``doc_id`` as ``index`` serves it (None: not in it)."""
-    for i in range(len(index.articles)):
+    for i in index.live_ids():
         if index.articles.identity(i)[0] == doc_id:
             article = index.articles[i]
             sentences = int(np.count_nonzero(np.asarray(index.sentences.article) == i))
@@ -169,7 +169,7 @@ def plan_update(index: SentenceIndex, corpus: Path, change: Change, rules: Inges
     Raises CorpusError when a JSONL or single-document corpus has no loadable article any more
     (a folder whose every file is gone gives an empty plan's ``order``: the caller refuses it)."""
     old: dict[str, tuple[int, str]] = {}
-    for i in range(len(index.articles)):
+    for i in index.live_ids():
         doc_id, origin = index.articles.identity(i)
         old[doc_id] = (i, origin)
     if corpus.is_dir():

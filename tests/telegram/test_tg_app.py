@@ -172,3 +172,78 @@ def test_a_stop_signal_raised_inside_a_codec_is_still_named():
     assert str(raised.value) != "SIGTERM"  # the wrapped message
     assert _signal_name(raised.value) == "SIGTERM"
     assert _signal_name(_Stopped("SIGINT")) == "SIGINT"
+
+
+# --- Insights: administrators, votes, buttons, error counts --------------------------------------------
+
+
+def test_admins_from_the_config_and_the_environment():
+    tg = dataclasses.replace(TelegramConfig(), admins=(111,))
+    assert settings.read_admins(tg, {}) == {111}
+    assert settings.read_admins(tg, {"TELEGRAM_ADMINS": " 222 , 333,,"}) == {111, 222, 333}
+    for bad in ("222;333", "abc", "-5", "12 34", "0"):
+        with pytest.raises(ConfigError, match="TELEGRAM_ADMINS") as err:
+            settings.read_admins(tg, {"TELEGRAM_ADMINS": f"222,{bad}"})
+        assert "entry 2" in str(err.value) and bad not in str(err.value).split(";")[-1]
+
+
+def test_stats_refusal_only_lets_an_administrator_in_a_private_chat():
+    from bot.telegram import format as fmt
+    from bot.telegram.stats import StatsSettings, refusal
+
+    s = StatsSettings(admins=frozenset({7}))
+    assert refusal(s, 7, private=True) is None
+    assert refusal(s, 7, private=False) == fmt.STATS_IN_PRIVATE
+    assert refusal(s, 8, private=True) == refusal(s, None, private=True) == fmt.ADMINS_ONLY
+
+
+class RecordingLog:
+    """Stands in for the question log: keeps the votes."""
+
+    def __init__(self) -> None:
+        self.votes: list[tuple[str, int, int]] = []
+
+    def vote(self, answer_id: str, user: int, value: int) -> bool:
+        self.votes.append((answer_id, user, value))
+        return True
+
+
+def test_a_vote_is_logged_counted_and_within_the_user_limit():
+    from bot.insights.store import feedback_data, new_answer_id
+    from bot.telegram import format as fmt
+
+    state = make_state(limit=2)
+    state.question_log = RecordingLog()  # type: ignore[assignment]
+    answer = new_answer_id()
+    assert answers.claim_vote(state, feedback_data(answer, 1), user_id=9) == fmt.VOTE_THANKS
+    assert answers.claim_vote(state, feedback_data(answer, -1), user_id=9) == fmt.VOTE_THANKS
+    assert "giây" in answers.claim_vote(state, feedback_data(answer, 1), user_id=9)  # a third press: limited
+    assert state.question_log.votes == [(answer, 9, 1), (answer, 9, -1)]
+    exposition = state.metrics.exposition().decode()
+    assert 'docqa_feedback_total{vote="up"} 1.0' in exposition and 'docqa_feedback_total{vote="down"} 1.0' in exposition
+
+
+def test_the_buttons_under_an_answer_are_one_row():
+    from bot.insights.store import parse_feedback_data
+
+    (row,) = answers.answer_markup(("k", 1), "a" * 16).inline_keyboard
+    assert [b.text for b in row] == ["Xem thêm", "👍", "👎"]
+    assert row[0].callback_data == "more:k:1" and parse_feedback_data(row[2].callback_data) == ("a" * 16, -1)
+    assert [b.text for b in answers.answer_markup(None, "a" * 16).inline_keyboard[0]] == ["👍", "👎"]
+    assert [b.text for b in answers.answer_markup(("k", 2), None).inline_keyboard[0]] == ["Xem thêm"]
+    assert answers.answer_markup(None, None) is None
+
+
+def test_a_failed_bot_api_call_is_counted_once():
+    from telegram.error import BadRequest
+
+    from bot.telegram.delivery import DeliveryFailed, counted_once
+
+    kinds: list[str] = []
+    count = counted_once(lambda exc: kinds.append(type(exc).__name__))
+    rejected = BadRequest("message is too long")
+    count(rejected)  # the sender
+    count(rejected)  # the error handler, for the same failure
+    count(DeliveryFailed("gave up"))  # its cause was counted
+    count(BadRequest("another"))
+    assert kinds == ["BadRequest", "BadRequest"]

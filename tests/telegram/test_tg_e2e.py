@@ -344,7 +344,7 @@ def test_every_message_sent_so_far_is_valid_telegram_html(bot, api):
 
 def test_the_token_is_never_logged(bot, api):
     log = bot.log_text()
-    assert "answered chat=" in log
+    assert "answered update=" in log
     assert FAKE_TOKEN not in log and FAKE_TOKEN.split(":")[1] not in log
 
 

@@ -163,7 +163,7 @@ def test_webhook_sigterm_exits_0_and_logs_hide_token_and_secret(hook_bot, hook_a
     assert rc == 0, log[-2000:]
     assert seconds < 5
     assert "Traceback" not in log
-    assert "answered chat=" in log
+    assert "answered update=" in log
     assert FAKE_TOKEN not in log and FAKE_TOKEN.split(":")[1] not in log
     assert hook_bot.secret not in log
     # Refused posts are one line each, without the token offered (the "case" one is a near miss).

@@ -1,8 +1,8 @@
 """A stand-in Bot API server on 127.0.0.1 for end-to-end tests of the Telegram front end.
 
-python-telegram-bot posts form-encoded parameters (objects as JSON strings)
-to ``{base_url}{token}/{method}``; this server answers the methods the bot
-uses, feeds queued updates to ``getUpdates`` (long polling, capped at
+python-telegram-bot posts form-encoded parameters (objects as JSON strings;
+multipart with a file part for ``sendPhoto``) to ``{base_url}{token}/{method}``;
+this server answers the methods the bot uses, feeds queued updates to ``getUpdates`` (long polling, capped at
 ``poll_cap`` seconds so idle loops stay short) and records every call.
 ``setWebhook`` / ``deleteWebhook`` / ``getWebhookInfo`` keep the webhook URL
 and secret token the bot registers; like Telegram, ``getUpdates`` is refused
@@ -46,6 +46,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from email.parser import BytesParser
+from email.policy import HTTP
 from urllib.parse import parse_qs, unquote
 
 JSON_FIELDS = {
@@ -371,6 +373,11 @@ class FakeBotAPI:
             calls = list(self.calls)
         return [c for c in calls if c.method == method and all(c.params.get(k) == v for k, v in match.items())]
 
+    def photos(self, chat_id: int | None = None) -> list[Call]:
+        """Delivered sendPhoto calls (optionally to one chat)."""
+        calls = self.calls_of("sendPhoto") if chat_id is None else self.calls_of("sendPhoto", chat_id=chat_id)
+        return [c for c in calls if c.result is not None]
+
     def sent(self, chat_id: int | None = None) -> list[Call]:
         """Delivered sendMessage calls (optionally to one chat), also those whose answer to the bot was lost."""
         calls = self.calls_of("sendMessage") if chat_id is None else self.calls_of("sendMessage", chat_id=chat_id)
@@ -426,8 +433,18 @@ class FakeBotAPI:
             return {}
         if "json" in content_type:
             return json.loads(body)
-        raw = {k: v[-1] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
         params: dict[str, Any] = {}
+        if content_type.startswith("multipart/form-data"):  # a file upload (sendPhoto): files kept as bytes
+            raw: dict[str, str] = {}
+            form = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+            for part in form.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                if part.get_filename() is not None:
+                    params[name] = part.get_payload(decode=True)
+                else:
+                    raw[name] = part.get_payload(decode=True).decode("utf-8")
+        else:
+            raw = {k: v[-1] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
         for key, value in raw.items():
             if key in JSON_FIELDS:
                 params[key] = json.loads(value)
@@ -499,6 +516,23 @@ class FakeBotAPI:
                 self._fail_sends[params["chat_id"]] = left - 1
                 return 400, {"ok": False, "error_code": 400, "description": "Bad Request: injected failure"}
         return 200, self._message(params)
+
+    def _api_sendPhoto(self, params: dict) -> tuple[int, Any]:  # noqa: N802
+        """A photo (uploaded as a file part: ``params["photo"]`` holds its bytes)."""
+        photo = params.get("photo")
+        if not isinstance(photo, bytes) or not photo:
+            return 400, {"ok": False, "error_code": 400, "description": "Bad Request: there is no photo in the request"}
+        with self._cond:
+            if params["chat_id"] in self._blocked:
+                status, description = self._blocked[params["chat_id"]]
+                return status, {"ok": False, "error_code": status, "description": description}
+        message = self._message(params)
+        del message["text"]
+        message["photo"] = [{"file_id": f"photo{message['message_id']}", "file_unique_id": f"u{message['message_id']}",
+                             "width": 1000, "height": 450, "file_size": len(photo)}]
+        if params.get("caption"):
+            message["caption"] = params["caption"]
+        return 200, message
 
     def _api_editMessageReplyMarkup(self, params: dict) -> tuple[int, Any]:  # noqa: N802
         return 200, {**self._message(params), "message_id": params.get("message_id")}

@@ -132,15 +132,18 @@ def bot_message(api: FakeBotAPI, sent_result: dict) -> dict:
 
 
 def write_bot_config(folder: Path, cache_dir: Path, *, log_level: str = "INFO", telegram: dict | None = None,
-                     corpus: Path | None = None, settings: dict | None = None) -> Path:
+                     corpus: Path | None = None, settings: dict | None = None,
+                     insights: dict | None = None) -> Path:
     """The project's config.yaml with the seeds (or ``corpus``) as an absolute corpus path, the
-    cache in tmp, and ``settings`` (top-level keys) merged in."""
+    cache in tmp, and ``settings`` (top-level keys) merged in. The question log goes in
+    ``folder`` unless ``insights`` says otherwise."""
     data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
     data["corpus"] = str(corpus or SEEDS)
     data["cache_dir"] = str(cache_dir)
     data["log_level"] = log_level
     data.update(settings or {})
     data.setdefault("telegram", {}).update(telegram or {})
+    data.setdefault("insights", {}).update({"question_log": str(folder / "questions.sqlite"), **(insights or {})})
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -214,7 +217,7 @@ class BotProcess:
 
 def start_bot(api: FakeBotAPI, folder: Path, cache_dir: Path, *, log_level: str = "INFO",
               telegram: dict | None = None, env: dict[str, str] | None = None, corpus: Path | None = None,
-              settings: dict | None = None) -> BotProcess:
+              settings: dict | None = None, insights: dict | None = None) -> BotProcess:
     """Start ``python -m bot telegram`` against ``api`` and wait until it is ready.
 
     Ready means: polling for updates, or in webhook mode (``telegram["mode"] ==
@@ -223,7 +226,7 @@ def start_bot(api: FakeBotAPI, folder: Path, cache_dir: Path, *, log_level: str 
     ``corpus`` replaces the seeds, ``settings`` sets top-level keys (watch, watch_debounce_seconds).
     """
     config = write_bot_config(folder, cache_dir, log_level=log_level, telegram=telegram, corpus=corpus,
-                              settings=settings)
+                              settings=settings, insights=insights)
     log_path = folder / "bot.log"
     log_file = log_path.open("wb")
     if (telegram or {}).get("mode") == "webhook":

@@ -30,11 +30,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from retrieval.answer.compose import Outcome
 from retrieval.errors import BotError
 
-from retrieval.answer.compose import Outcome
-
-from .questionlog import LogStats, reason_of
+from .store import LogStats, reason_of
 
 if TYPE_CHECKING:
     from retrieval.answer.compose import Result
@@ -156,7 +155,7 @@ def _outcome(reason: Outcome) -> str:
 
 
 class _QuestionLogCollector:
-    """Reads :class:`~bot.questionlog.LogStats` when Prometheus scrapes."""
+    """Reads :class:`~bot.insights.store.LogStats` when Prometheus scrapes."""
 
     def __init__(self, stats: Callable[[], LogStats]) -> None:
         self._stats = stats
