@@ -352,7 +352,8 @@ def test_watcher_reports_settled_files_and_ignores_hidden_ones(tmp_path, polling
     folder = tmp_path / "corpus"
     (folder / "sub").mkdir(parents=True)
     seen = Collected()
-    watcher = CorpusWatcher(folder.resolve(), seen, 0.4, force_polling=polling).start()
+    # A quiet period ten times the pause between saves: a loaded machine must not split them.
+    watcher = CorpusWatcher(folder.resolve(), seen, 1.0, force_polling=polling).start()
     try:
         target = folder / "sub" / "a.txt"
         for i in range(5):  # an editor saving again and again: one change, once it has settled
@@ -362,7 +363,7 @@ def test_watcher_reports_settled_files_and_ignores_hidden_ones(tmp_path, polling
         (folder / ".hidden").mkdir()
         (folder / ".hidden" / "b.txt").write_text("x")
         wait_for(lambda: seen.paths())
-        time.sleep(0.8)
+        time.sleep(1.5)
         assert seen.paths() == {target.resolve()}
         assert len(seen.changes) == 1
     finally:

@@ -28,6 +28,7 @@ from qa_support import WS_SEGMENTER_ID, open_ws, with_cache
 from rel_support import replies_by_update, report, wait_until
 from retrieval.config import load_config
 from retrieval.index.store import compat_key, index_path, load_last_good
+from retrieval.index.update import merge
 from retrieval.updates.changes import Change
 from tg_support import REPO, SEEDS, new_id, private_update, start_bot
 
@@ -146,6 +147,8 @@ while True:
 
 
 def _arrays(index) -> dict:
+    if index.changes is not None:  # an updated index: its changes folded in (a rebuild's arrays)
+        index = merge(index)
     meta, arrays = index.arrays()
     return {"meta": json.dumps(meta, sort_keys=True)} | {k: np.asarray(v) for k, v in arrays.items()}
 
