@@ -64,15 +64,89 @@ UNKNOWN_SHARE = 0.10
 TOP_K = 10
 
 FUNCTION_WORDS = (
-    "của", "và", "là", "được", "các", "những", "trong", "cho", "với", "có", "không", "đã", "sẽ",
-    "này", "đó", "một", "để", "từ", "theo", "về", "như", "cũng", "đến", "tại", "ra", "vào", "thì",
-    "mà", "nhưng", "nên", "vì", "do", "bị", "đang", "rất", "nhiều", "hơn", "lại", "còn", "chỉ",
-    "đều", "vẫn", "sau", "trước", "trên", "dưới", "giữa", "qua", "bởi", "nếu", "hay", "hoặc",
-    "cùng", "mỗi", "mọi", "nhất", "đây", "ấy", "khi", "sự", "việc", "người", "ở",
+    "của",
+    "và",
+    "là",
+    "được",
+    "các",
+    "những",
+    "trong",
+    "cho",
+    "với",
+    "có",
+    "không",
+    "đã",
+    "sẽ",
+    "này",
+    "đó",
+    "một",
+    "để",
+    "từ",
+    "theo",
+    "về",
+    "như",
+    "cũng",
+    "đến",
+    "tại",
+    "ra",
+    "vào",
+    "thì",
+    "mà",
+    "nhưng",
+    "nên",
+    "vì",
+    "do",
+    "bị",
+    "đang",
+    "rất",
+    "nhiều",
+    "hơn",
+    "lại",
+    "còn",
+    "chỉ",
+    "đều",
+    "vẫn",
+    "sau",
+    "trước",
+    "trên",
+    "dưới",
+    "giữa",
+    "qua",
+    "bởi",
+    "nếu",
+    "hay",
+    "hoặc",
+    "cùng",
+    "mỗi",
+    "mọi",
+    "nhất",
+    "đây",
+    "ấy",
+    "khi",
+    "sự",
+    "việc",
+    "người",
+    "ở",
 )
 PERSON_TITLES = ("ông", "bà")
-SURNAMES = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ",
-            "Hồ", "Ngô", "Dương", "Lý")
+SURNAMES = (
+    "Nguyễn",
+    "Trần",
+    "Lê",
+    "Phạm",
+    "Hoàng",
+    "Huỳnh",
+    "Phan",
+    "Vũ",
+    "Võ",
+    "Đặng",
+    "Bùi",
+    "Đỗ",
+    "Hồ",
+    "Ngô",
+    "Dương",
+    "Lý",
+)
 MIDDLE_NAMES = ("Văn", "Thị", "Minh", "Đức", "Hữu", "Ngọc", "Thanh", "Quốc")
 QUESTION_ENDINGS = ("là gì?", "bao nhiêu?", "ở đâu?", "ai?")
 
@@ -88,10 +162,14 @@ _SYLLABLE = re.compile(
 _LETTERS = re.compile(r"[^\W\d_]+")
 
 TARGETS_1M = {
-    "build": "≤ 600", "rate": "≥ 1,667", "first": "≤ 1.5", "rss": "≤ 700",
-    "retrieval": "≤ 3 / ≤ 15", "ask": "≤ 10 / –", "identical": "yes",
+    "build": "≤ 600",
+    "rate": "≥ 1,667",
+    "first": "≤ 1.5",
+    "rss": "≤ 700",
+    "retrieval": "≤ 3 / ≤ 15",
+    "ask": "≤ 10 / –",
+    "identical": "yes",
 }
-
 
 
 # --------------------------------------------------------------------------- sizes
@@ -155,8 +233,9 @@ def zipf_cdf(n: int, first_rank: int = 1, exponent: float = ZIPF_EXPONENT) -> np
     return cdf / cdf[-1]
 
 
-def unique_words(make: Callable[[np.random.Generator], str], rng: np.random.Generator, n: int,
-                 exclude: frozenset[str] = frozenset()) -> list[str]:
+def unique_words(
+    make: Callable[[np.random.Generator], str], rng: np.random.Generator, n: int, exclude: frozenset[str] = frozenset()
+) -> list[str]:
     """The first ``n`` distinct words ``make`` produces (a prefix-stable stream for a given ``rng``)."""
     seen: set[str] = set(exclude)
     words: list[str] = []
@@ -217,8 +296,15 @@ def build_lexicon(inventory: Sequence[tuple[str, int]], sentences: int, seed: in
     unknown = unique_words(unknown_word, np.random.default_rng([seed, 12]), min(500, len(held) * 4))
     digest = hashlib.sha256(json.dumps(list(inventory), ensure_ascii=False).encode()).hexdigest()[:16]
     # One Zipf curve: the function words hold its first ranks, content words the ranks after them.
-    return Lexicon(tuple(words), zipf_cdf(len(words), len(FUNCTION_WORDS) + 1), tuple(names), zipf_cdf(len(names)),
-                   zipf_cdf(len(FUNCTION_WORDS)), tuple(unknown), digest)
+    return Lexicon(
+        tuple(words),
+        zipf_cdf(len(words), len(FUNCTION_WORDS) + 1),
+        tuple(names),
+        zipf_cdf(len(names)),
+        zipf_cdf(len(FUNCTION_WORDS)),
+        tuple(unknown),
+        digest,
+    )
 
 
 # ---------------------------------------------------------------------- generator

@@ -90,8 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     weights = {kind: fit(rows, kind == "accentless") for kind in ("accented", "accentless")}
     out = {
         "about": "Weights of retrieval/answer/confidence.py's model, written by bench/train_confidence.py "
-                 f"(XQuAD half A, questions with article coverage < {HARD_COVERAGE}; confidence 0.5 = "
-                 f"{TARGET_FALSE_REFUSALS:.0%} of half A's answerable questions refused).",
+        f"(XQuAD half A, questions with article coverage < {HARD_COVERAGE}; confidence 0.5 = "
+        f"{TARGET_FALSE_REFUSALS:.0%} of half A's answerable questions refused).",
         "features": list(FEATURES),
         "weights": {kind: {k: round(v, 4) for k, v in w.items()} for kind, w in weights.items()},
     }

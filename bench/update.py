@@ -52,8 +52,15 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.scale import (  # noqa: E402
-    build_lexicon, generate_article, make_questions, parse_size, percentile, size_label, syllable_inventory,
-    real_texts, article_sizes,
+    build_lexicon,
+    generate_article,
+    make_questions,
+    parse_size,
+    percentile,
+    size_label,
+    syllable_inventory,
+    real_texts,
+    article_sizes,
 )
 from retrieval.config import load_config  # noqa: E402
 
@@ -87,8 +94,12 @@ def ask_all(service, texts, out: list[float], stop: threading.Event | None = Non
 
 
 def summary(values) -> dict:
-    return {"n": len(values), "p50": round(percentile(values, 50), 3), "p95": round(percentile(values, 95), 3),
-            "max": round(max(values), 3) if values else None}
+    return {
+        "n": len(values),
+        "p50": round(percentile(values, 50), 3),
+        "p95": round(percentile(values, 95), 3),
+        "max": round(max(values), 3) if values else None,
+    }
 
 
 def main(argv=None) -> int:
@@ -122,8 +133,12 @@ def main(argv=None) -> int:
     service = AnswerService.open(cfg, corpus)
     if service.info.reason != "loaded":
         raise SystemExit(f"the saved index was not loaded ({service.info.reason})")
-    out: dict = {"size": label, "load_s": round(time.perf_counter() - t0, 2),
-                 "sentences": len(service.index.sentences), "articles": len(service.index.articles)}
+    out: dict = {
+        "size": label,
+        "load_s": round(time.perf_counter() - t0, 2),
+        "sentences": len(service.index.sentences),
+        "articles": len(service.index.articles),
+    }
     texts = [q.text for q in make_questions(lex, size, args.seed, args.queries)]
     service.answer(texts[0])
     if service.backend.uses_kernels(service.index) and not service.backend.wait_for_kernels(600):
@@ -131,7 +146,7 @@ def main(argv=None) -> int:
     idle: list[float] = []
     for _ in range(2):
         ask_all(service, texts, idle)
-    out["idle_ask_ms"] = summary(idle[len(texts):])  # the second round: pages touched, caches warm
+    out["idle_ask_ms"] = summary(idle[len(texts) :])  # the second round: pages touched, caches warm
     out["idle_rss_mb"] = round(rss_mb(), 1)
 
     # The changes: new articles (the next lines of the JSONL) and new versions of existing ones.
@@ -211,8 +226,10 @@ def main(argv=None) -> int:
     for kind in ("add", "replace", "remove"):
         rows = [r for r in updates if r["kind"] == kind]
         if rows:
-            out[f"{kind}_s"] = {stage: summary([r[stage] for r in rows])
-                                for stage in ("segment_s", "apply_s", "swap_s", "answerable_s", "save_s")}
+            out[f"{kind}_s"] = {
+                stage: summary([r[stage] for r in rows])
+                for stage in ("segment_s", "apply_s", "swap_s", "answerable_s", "save_s")
+            }
     rows = [r for r in updates if r["kind"] != "remove"]
     out["answerable_s"] = summary([r["answerable_s"] for r in updates])
     out["answered_from_new_article"] = f"{sum(r.get('answered_from_it', False) for r in rows)}/{len(rows)}"
@@ -280,8 +297,11 @@ def kill_round(path: Path, fp: str, corpus: Path, cfg, round_: int) -> dict:
     from retrieval.errors import IndexFormatError
     from retrieval.index.store import load_index
 
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(REPO), str(path), fp, str(corpus), str(round_)],
-                              stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(REPO), str(path), fp, str(corpus), str(round_)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert writer.stdout.readline().strip() == "loaded"
     writer.stdout.readline()  # the first save is done
     time.sleep(random.Random(round_).uniform(0.5, 4.0))
@@ -296,8 +316,13 @@ def kill_round(path: Path, fp: str, corpus: Path, cfg, round_: int) -> dict:
             continue
         ids = {a.doc_id for a in index.changes.added}
         mine = {f"kill{round_}-{j}" for j in range(1, k + 1)}
-        served.append({"state": k, "exactly_its_articles": mine <= ids and not any(
-            d.startswith(f"kill{round_}-") and d not in mine for d in ids)})
+        served.append(
+            {
+                "state": k,
+                "exactly_its_articles": mine <= ids
+                and not any(d.startswith(f"kill{round_}-") and d not in mine for d in ids),
+            }
+        )
     return {"last_reported": last, "served": served, "ok": len(served) == 1 and served[0]["exactly_its_articles"]}
 
 
@@ -325,9 +350,14 @@ def spot_check(service, texts) -> dict:
     their_name, _ = names(rebuilt)
     cfg = service.cfg.retrieval
     same = compared = 0
-    field_checks = {name: [getattr(index, name).n_live == getattr(rebuilt, name).n_docs,
-                           getattr(index, name).avgdl == getattr(rebuilt, name).avgdl]
-                    for name in SENTENCE_FIELDS + ARTICLE_FIELDS if getattr(index, name) is not None}
+    field_checks = {
+        name: [
+            getattr(index, name).n_live == getattr(rebuilt, name).n_docs,
+            getattr(index, name).avgdl == getattr(rebuilt, name).avgdl,
+        ]
+        for name in SENTENCE_FIELDS + ARTICLE_FIELDS
+        if getattr(index, name) is not None
+    }
     idf_checked = idf_same = 0
     for text in texts:
         query = service.composer.query(text, service.segmenter.terms(text))
@@ -335,8 +365,11 @@ def spot_check(service, texts) -> dict:
         numpy_found = first_stage.candidates_for(index, query, cfg)
         want = first_stage.candidates_for(rebuilt, query, cfg)
         got = {} if found is None else {mine_name(d): (b, f) for d, b, f in zip(*found)}
-        got_np = {} if numpy_found is None else {
-            mine_name(d): (numpy_found[1][d], numpy_found[2][d]) for d in numpy_found[0]}
+        got_np = (
+            {}
+            if numpy_found is None
+            else {mine_name(d): (numpy_found[1][d], numpy_found[2][d]) for d in numpy_found[0]}
+        )
         expected = {} if want is None else {their_name(d): (want[1][d], want[2][d]) for d in want[0]}
         compared += 1
         same += got == expected and got_np == expected
@@ -344,8 +377,14 @@ def spot_check(service, texts) -> dict:
             for term in terms:
                 idf_checked += 1
                 idf_same += getattr(index, name).idf_of(term) == getattr(rebuilt, name).idf_of(term)
-    return {"merge_s": round(merge_s, 1), "questions": compared, "identical": same,
-            "fields_n_and_avgdl_equal": field_checks, "idf_checked": idf_checked, "idf_equal": idf_same}
+    return {
+        "merge_s": round(merge_s, 1),
+        "questions": compared,
+        "identical": same,
+        "fields_n_and_avgdl_equal": field_checks,
+        "idf_checked": idf_checked,
+        "idf_equal": idf_same,
+    }
 
 
 if __name__ == "__main__":

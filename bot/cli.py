@@ -116,8 +116,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     service = _service(args, cfg, stale_ok=cfg.watch)
     following = follow(service, cfg)
     try:
-        return run_console(service, history=cfg.cache_dir / "console_history",
-                           question_log=open_question_log(cfg))
+        return run_console(service, history=cfg.cache_dir / "console_history", question_log=open_question_log(cfg))
     finally:
         following.close()
 
@@ -137,8 +136,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise BotError(str(exc)) from None
     open_for_reading(cfg.question_log_path).close()  # a clear error before the index is loaded
-    built = report.build_report(cfg.question_log_path, since, *report.service_inputs(_service(args, cfg)),
-                                tz=ZoneInfo(cfg.insights.report_timezone))
+    built = report.build_report(
+        cfg.question_log_path,
+        since,
+        *report.service_inputs(_service(args, cfg)),
+        tz=ZoneInfo(cfg.insights.report_timezone),
+    )
     if args.out:
         try:
             write_atomically(Path(args.out), render.to_html(built).encode("utf-8"))
@@ -211,8 +214,10 @@ def cmd_add(args: argparse.Namespace) -> int:
             continue
         verb = "replaced" if found in report.replaced else "added"
         print(f"{verb} {doc_id}: {citation(found.title, None, found.date)}, {found.sentences} sentences")
-    print(f"index: {report.articles} articles, {report.sentences} sentences in {report.seconds:.1f}s -> "
-          f"{service.info.path}" + ("" if report.saved else " (NOT saved, see warning)"))
+    print(
+        f"index: {report.articles} articles, {report.sentences} sentences in {report.seconds:.1f}s -> "
+        f"{service.info.path}" + ("" if report.saved else " (NOT saved, see warning)")
+    )
     return 0 if report.saved else 1
 
 
@@ -230,8 +235,10 @@ def cmd_remove(args: argparse.Namespace) -> int:
     report = service.update(Change.of(paths))
     for doc_id, path in zip(args.doc_ids, paths):
         print(f"removed {doc_id} ({path.relative_to(folder.resolve())})")
-    print(f"index: {report.articles} articles, {report.sentences} sentences in {report.seconds:.1f}s -> "
-          f"{service.info.path}" + ("" if report.saved else " (NOT saved, see warning)"))
+    print(
+        f"index: {report.articles} articles, {report.sentences} sentences in {report.seconds:.1f}s -> "
+        f"{service.info.path}" + ("" if report.saved else " (NOT saved, see warning)")
+    )
     return 0 if report.saved else 1
 
 
@@ -302,15 +309,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("add", parents=[common], help="add documents or web pages to the corpus folder and index them")
-    p.add_argument("items", nargs="+", metavar="PATH_OR_URL",
-                   help="a document (HTML, PDF, DOCX, TXT, MD: the kind is read from its content) or an "
-                        "http(s) page, stored as Markdown with its title, source, date and URL")
+    p.add_argument(
+        "items",
+        nargs="+",
+        metavar="PATH_OR_URL",
+        help="a document (HTML, PDF, DOCX, TXT, MD: the kind is read from its content) or an "
+        "http(s) page, stored as Markdown with its title, source, date and URL",
+    )
     p.add_argument("--replace", action="store_true", help="replace a document of the same name")
     p.set_defaults(func=cmd_add)
 
     p = sub.add_parser("remove", parents=[common], help="delete documents from the corpus folder and the index")
-    p.add_argument("doc_ids", nargs="+", metavar="DOC_ID",
-                   help="the document's doc_id: its path in the corpus folder without extension")
+    p.add_argument(
+        "doc_ids",
+        nargs="+",
+        metavar="DOC_ID",
+        help="the document's doc_id: its path in the corpus folder without extension",
+    )
     p.set_defaults(func=cmd_remove)
 
     p = sub.add_parser("eval", parents=[common], help="evaluate on a questions file (YAML or JSONL)")
@@ -327,7 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("config", help="print the effective configuration and where each value comes from")
     p.add_argument("--config", help="path to config.yaml (default: ./config.yaml or the project's)")
     p.add_argument("--full", action="store_true", help="print long values whole")
-    p.add_argument("--markdown", action="store_true", help="print every key's default and meaning (docs/configuration.md)")
+    p.add_argument(
+        "--markdown", action="store_true", help="print every key's default and meaning (docs/configuration.md)"
+    )
     p.set_defaults(func=cmd_config)
 
     p = sub.add_parser("telegram", parents=[common], help="run the Telegram bot (needs TELEGRAM_BOT_TOKEN)")

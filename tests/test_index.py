@@ -133,7 +133,7 @@ def test_bm25_segments_same_scores_documents_and_lookups(monkeypatch, segment):
     assert ours.segmented == (len(docs) > segment)
     if ours.segmented:
         assert len(ours.seg_of) > len(ours.vocab)  # terms with postings in several segments
-        runs = [ours.seg_of[ours.seg_ptr[c]:ours.seg_ptr[c + 1]].tolist() for c in range(len(ours.vocab))]
+        runs = [ours.seg_of[ours.seg_ptr[c] : ours.seg_ptr[c + 1]].tolist() for c in range(len(ours.vocab))]
         assert all(r == sorted(set(r)) for r in runs)
         if segment > 1:
             assert any(any(b - a > 1 for a, b in zip(r, r[1:])) for r in runs)  # a skipped segment
@@ -317,7 +317,10 @@ def test_build_index_sentences_point_at_original_text():
     ]
     index = build_index(articles, seg.sentence_spans, seg.terms, k1=1.5, b=0.75, epsilon=0.25)
     assert [index.text(i) for i in range(len(index.sentences))] == [
-        "Câu một của A.", "Câu hai của A!", "Đoạn hai của A.", "Chỉ một câu của B",
+        "Câu một của A.",
+        "Câu hai của A!",
+        "Đoạn hai của A.",
+        "Chỉ một câu của B",
     ]
     assert [(r.article, r.paragraph) for r in index.sentences] == [(0, 0), (0, 0), (0, 1), (1, 0)]
     assert index.terms[1] == ("câu", "hai", "của", "a")
@@ -330,7 +333,7 @@ def test_seed_index_texts_are_in_their_paragraphs(ws_service):
     assert len(index.sentences) == len(index.terms) == index.bm25.n_docs
     for i, ref in enumerate(index.sentences):
         paragraph = index.articles[ref.article].paragraphs[ref.paragraph]
-        assert index.text(i) == paragraph[ref.start:ref.end]
+        assert index.text(i) == paragraph[ref.start : ref.end]
         assert index.text(i).strip() == index.text(i) != ""
 
 

@@ -117,8 +117,9 @@ def build_application(
     lifecycle = Lifecycle(tg.shutdown_grace_seconds, tg.conflict_exit_seconds)
     pacer = GroupPacer(tg.group_rate_limit, tg.group_rate_window)
     lifecycle.on_stop(pacer.close)
-    journal = UpdateJournal(journal_path(cfg.cache_dir, token, base_url),
-                            legacy=legacy_journal_path(cfg.cache_dir, token, base_url))
+    journal = UpdateJournal(
+        journal_path(cfg.cache_dir, token, base_url), legacy=legacy_journal_path(cfg.cache_dir, token, base_url)
+    )
     count_error = counted_once(metrics.telegram_error)
     question_log = open_question_log(cfg)
     metrics.watch_question_log(question_log.stats)
@@ -163,8 +164,11 @@ async def post_init(app: Application) -> None:
     state: BotState = app.bot_data
     log.info(
         "bot @%s (id %s) serving %d articles; allowed chats: %s; administrators: %d",
-        app.bot.username, app.bot.id, len(state.service.articles),
-        ", ".join(map(str, state.tg.allowed_chat_ids)) or "all", len(state.admin.ids) if state.admin else 0,
+        app.bot.username,
+        app.bot.id,
+        len(state.service.articles),
+        ", ".join(map(str, state.tg.allowed_chat_ids)) or "all",
+        len(state.admin.ids) if state.admin else 0,
     )
 
 
@@ -312,21 +316,39 @@ def run_telegram(cfg: Config, corpus: Path | None = None) -> int:
         service = AnswerService.open(cfg, corpus, stale_ok=cfg.watch)
         note_index(metrics, service)
         following = follow(service, cfg)
-        app = build_application(cfg, service, token, base_url=base_url, base_file_url=base_file_url,
-                                metrics=metrics, admins=admins, admin=Admin(admins, following.updater, cfg))
+        app = build_application(
+            cfg,
+            service,
+            token,
+            base_url=base_url,
+            base_file_url=base_file_url,
+            metrics=metrics,
+            admins=admins,
+            admin=Admin(admins, following.updater, cfg),
+        )
         question_log = app.bot_data.question_log
         log.info("starting the Telegram bot (%s) via %s", tg.mode, base_url or DEFAULT_BASE_URL)
         if tg.mode == "webhook":
+
             def start_updates() -> Awaitable[Any]:
                 return app.updater.start_webhook(
-                    listen=tg.webhook_listen, port=tg.webhook_port,
-                    url_path=urlsplit(tg.webhook_url).path.lstrip("/"), webhook_url=tg.webhook_url,
-                    secret_token=secret, allowed_updates=ALLOWED_UPDATES, bootstrap_retries=BOOTSTRAP_RETRIES,
+                    listen=tg.webhook_listen,
+                    port=tg.webhook_port,
+                    url_path=urlsplit(tg.webhook_url).path.lstrip("/"),
+                    webhook_url=tg.webhook_url,
+                    secret_token=secret,
+                    allowed_updates=ALLOWED_UPDATES,
+                    bootstrap_retries=BOOTSTRAP_RETRIES,
                 )
         else:
+
             def start_updates() -> Awaitable[Any]:
-                return app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, bootstrap_retries=BOOTSTRAP_RETRIES,
-                                                 error_callback=lambda exc: _fetch_failed(app, exc))
+                return app.updater.start_polling(
+                    allowed_updates=ALLOWED_UPDATES,
+                    bootstrap_retries=BOOTSTRAP_RETRIES,
+                    error_callback=lambda exc: _fetch_failed(app, exc),
+                )
+
         try:
             asyncio.run(serve(app, start_updates))
         except OSError as exc:

@@ -50,8 +50,7 @@ async def gate(update: Update, context: Context) -> None:
 async def start(update: Update, context: Context) -> None:
     """Greet and show example questions."""
     state, user = context.bot_data, update.effective_user
-    text = fmt.start_message(len(state.service.articles), user.first_name if user else None,
-                             state.tg.example_questions)
+    text = fmt.start_message(len(state.service.articles), user.first_name if user else None, state.tg.example_questions)
     await answers.reply(state, update.message, [text])
 
 
@@ -114,8 +113,7 @@ async def vote(update: Update, context: Context) -> None:
 async def more(update: Update, context: Context) -> None:
     """The "Xem thêm" button: send the next page of answers to the same question."""
     query, state = update.callback_query, context.bot_data
-    claim = answers.claim_page(state, query.data, query.message.chat.id if query.message else None,
-                               query.from_user.id)
+    claim = answers.claim_page(state, query.data, query.message.chat.id if query.message else None, query.from_user.id)
     await query.answer(claim.toast)
     await answers.send_more(state, query, claim)
 
@@ -166,16 +164,20 @@ async def on_error(update: object, context: Context) -> None:
     if isinstance(error, (DeliveryFailed, InvalidToken)):
         return
     if update is None and isinstance(error, Conflict):
-        log.warning("fetching updates failed (%s): another process may be polling with this token; the bot "
-                    "exits after telegram.conflict_exit_seconds (%g) of conflicts", one_line(error),
-                    context.bot_data.tg.conflict_exit_seconds)
+        log.warning(
+            "fetching updates failed (%s): another process may be polling with this token; the bot "
+            "exits after telegram.conflict_exit_seconds (%g) of conflicts",
+            one_line(error),
+            context.bot_data.tg.conflict_exit_seconds,
+        )
         return
     if update is None and isinstance(error, TelegramError):
         log.warning("fetching updates failed (%s); trying again", one_line(error))
         return
     if isinstance(error, (NetworkError, RetryAfter)) and not isinstance(error, BadRequest):
-        log.warning("update %s not handled: a Bot API call failed (%s)", getattr(update, "update_id", None),
-                    one_line(error))
+        log.warning(
+            "update %s not handled: a Bot API call failed (%s)", getattr(update, "update_id", None), one_line(error)
+        )
         return
     log.error("failed to handle update %s", getattr(update, "update_id", None), exc_info=error)
     if not isinstance(update, Update) or update.effective_chat is None:

@@ -43,8 +43,7 @@ class Where:
     def of(cls, message: Message) -> Where:
         # message_thread_id is also set on reply chains in ordinary groups; only
         # forum topics take it back when sending.
-        return cls(message.chat_id, message.message_thread_id if message.is_topic_message else None,
-                   message.message_id)
+        return cls(message.chat_id, message.message_thread_id if message.is_topic_message else None, message.message_id)
 
 
 @dataclass

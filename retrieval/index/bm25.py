@@ -47,7 +47,6 @@ class Hit:
             object.__setattr__(self, "bm25", self.score)
 
 
-
 # best_candidates looks at blocks of this many scores first.
 _BLOCK = 1024
 
@@ -84,6 +83,7 @@ def frozen(array: np.ndarray) -> np.ndarray:
     arrays are read-only views of the file (one compiled variant of the first stage)."""
     array.flags.writeable = False
     return array
+
 
 class _Columns(dict):
     """term -> column, numbered in order of first appearance (a new term gets the next number)."""
@@ -230,8 +230,14 @@ class Bm25:
     the same bit for bit.
     """
 
-    def __init__(self, docs: Iterable[Sequence[str]], k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25,
-                 shared: tuple[Vocabulary, dict[str, int]] | None = None):
+    def __init__(
+        self,
+        docs: Iterable[Sequence[str]],
+        k1: float = 1.5,
+        b: float = 0.75,
+        epsilon: float = 0.25,
+        shared: tuple[Vocabulary, dict[str, int]] | None = None,
+    ):
         """``docs``: each document's tokens; read once (a generator will do)."""
         if k1 < 0 or not 0 <= b <= 1 or epsilon < 0:
             raise ValueError("BM25 needs k1 >= 0, 0 <= b <= 1 and epsilon >= 0")
@@ -253,8 +259,14 @@ class Bm25:
         # IDF of the floor is summed in); None: the vocabulary's own column order.
         self.order = None if remap is None else frozen(narrow(remap) if remap.size else remap.astype(np.int32))
 
-    def _postings(self, ids: np.ndarray, lengths: np.ndarray, remap: np.ndarray | None,
-                  avgdl: float | None = None, idf: np.ndarray | None = None) -> None:
+    def _postings(
+        self,
+        ids: np.ndarray,
+        lengths: np.ndarray,
+        remap: np.ndarray | None,
+        avgdl: float | None = None,
+        idf: np.ndarray | None = None,
+    ) -> None:
         """The CSC postings, IDFs, weight table and bounds, built a block of documents at a time.
 
         A block lies within one segment and holds at most BLOCK_TOKENS tokens, so what is
@@ -330,8 +342,7 @@ class Bm25:
             self.max_part[group_cols] = np.maximum(self.max_part[group_cols], np.maximum.reduceat(part, starts))
             weights = self.idf[cols]
             weights *= part
-            self.max_weight[group_cols] = np.maximum(self.max_weight[group_cols],
-                                                     np.maximum.reduceat(weights, starts))
+            self.max_weight[group_cols] = np.maximum(self.max_weight[group_cols], np.maximum.reduceat(weights, starts))
             filled[group_cols] += sizes
             if segmented:
                 new_run = last_seg[group_cols] != block.segment
@@ -350,12 +361,13 @@ class Bm25:
             if getattr(self, name) is not None:
                 frozen(getattr(self, name))
 
-    def _block_postings(self, ids: np.ndarray, remap: np.ndarray | None,
-                        block: _Block) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _block_postings(
+        self, ids: np.ndarray, remap: np.ndarray | None, block: _Block
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(column, document, term frequency) of each distinct term of each document in ``block``,
         sorted by column, then document."""
         width = block.stop - block.start
-        keys = ids[block.first:block.last]
+        keys = ids[block.first : block.last]
         keys = remap[keys] if remap is not None else keys.astype(np.int64)
         keys *= width
         keys += np.repeat(np.arange(width, dtype=np.int64), block.lengths)
@@ -423,8 +435,11 @@ class Bm25:
         ``vocab_of``: the field whose arrays already hold this field's (shared) vocabulary."""
         if self.updated:
             raise ValueError("an updated field is saved as its base and its changes (retrieval.index.update)")
-        arrays = {f"{prefix}.{name}": getattr(self, name) for name in self._ARRAYS + self._SEGMENT_ARRAYS
-                  if getattr(self, name) is not None}
+        arrays = {
+            f"{prefix}.{name}": getattr(self, name)
+            for name in self._ARRAYS + self._SEGMENT_ARRAYS
+            if getattr(self, name) is not None
+        }
         if self.order is not None:
             arrays[f"{prefix}.order"] = self.order
         params = {name: getattr(self, name) for name in self._PARAMS}
@@ -433,8 +448,13 @@ class Bm25:
         return params, arrays | self.vocab.arrays(f"{prefix}.vocab")
 
     @classmethod
-    def from_arrays(cls, prefix: str, params: dict[str, Any], arrays: dict[str, np.ndarray],
-                    vocabularies: dict[str, Vocabulary] | None = None) -> Bm25:
+    def from_arrays(
+        cls,
+        prefix: str,
+        params: dict[str, Any],
+        arrays: dict[str, np.ndarray],
+        vocabularies: dict[str, Vocabulary] | None = None,
+    ) -> Bm25:
         """The field :meth:`arrays` described; fields that share a vocabulary get the same
         object from ``vocabularies`` (by the name of the field that saved it)."""
         self = cls.__new__(cls)
@@ -524,8 +544,9 @@ class Bm25:
         if not self.updated:
             return weights
         d_lo, d_hi = self.delta.postings(col)
-        return np.concatenate([weights[~self.dead[self._own_docs(col)]],
-                               self.idf[col] * self.delta.table[self.delta.codes[d_lo:d_hi]]])
+        return np.concatenate(
+            [weights[~self.dead[self._own_docs(col)]], self.idf[col] * self.delta.table[self.delta.codes[d_lo:d_hi]]]
+        )
 
     def idf_of(self, term: str) -> float | None:
         col = self.column(term)
@@ -557,7 +578,7 @@ class Bm25:
         r = bisect_left(segments, doc // self.segment)
         if r == len(segments) or segments[r] != doc // self.segment:
             return False
-        docs = self.indices[starts[r]:ends[r]]
+        docs = self.indices[starts[r] : ends[r]]
         pos = int(np.searchsorted(docs, doc % self.segment))
         return pos < docs.size and int(docs[pos]) == doc % self.segment
 
@@ -576,7 +597,7 @@ class Bm25:
             score.fill(0.0)
         parts = [(self, score)]
         if self.updated:
-            parts.append((self.delta, score[self.n_base:]))
+            parts.append((self.delta, score[self.n_base :]))
         for term in query:
             col = self.column(term)
             if col is None:
@@ -587,7 +608,7 @@ class Bm25:
                 # Run by run, into the run's segment of the scores (no array of whole document ids).
                 for segment, start, end in zip(*part.runs(col)):
                     first = segment * part.segment
-                    out[first:first + part.segment][part.indices[start:end]] += weights[start - lo:end - lo]
+                    out[first : first + part.segment][part.indices[start:end]] += weights[start - lo : end - lo]
         if self.dead_ids is not None:
             score[self.dead_ids] = 0.0  # removed documents score nothing
         return score

@@ -28,15 +28,19 @@ class _Callables:
     terms: Callable[[str], tuple[str, ...]]
 
 
-def _per_article(titles: Sequence[tuple[str, ...]], sentences: Sequence[tuple[str, ...]], counts: Sequence[int],
-                 terms: Callable[[tuple[str, ...]], Sequence[str]] | None = None) -> Iterator[list[str]]:
+def _per_article(
+    titles: Sequence[tuple[str, ...]],
+    sentences: Sequence[tuple[str, ...]],
+    counts: Sequence[int],
+    terms: Callable[[tuple[str, ...]], Sequence[str]] | None = None,
+) -> Iterator[list[str]]:
     """Each article's terms, made one article at a time: its title's, then its ``counts[a]``
     sentences' in order (each piece through ``terms`` when given)."""
     pos = 0
     for title, n in zip(titles, counts):
         piece = terms or tuple
         words = list(piece(title))
-        for sentence in sentences[pos:pos + n]:
+        for sentence in sentences[pos : pos + n]:
             words.extend(piece(sentence))
         pos += n
         yield words
@@ -71,8 +75,13 @@ def build_index(
         splitter = _Callables(spans, terms)
         segmented = [
             segment_article(splitter, a.title, a.paragraphs)
-            for a in tqdm(articles, desc="segmenting", unit="article",
-                          disable=None if progress is None else not progress, leave=False)
+            for a in tqdm(
+                articles,
+                desc="segmenting",
+                unit="article",
+                disable=None if progress is None else not progress,
+                leave=False,
+            )
         ]
     if len(segmented) != len(articles):
         raise ValueError("segmented must hold one entry per article")
@@ -93,9 +102,15 @@ def build_index(
             toks.append(sentence_terms)
     log.info("indexing %d sentences of %d articles", len(toks), len(articles))
     params = {"k1": k1, "b": b, "epsilon": epsilon}
-    bar = tqdm(total=6 + with_pairs + with_fold_pairs, desc="indexing", unit="field", delay=2,
-               postfix=f"{len(articles):,} articles, {len(toks):,} sentences",
-               disable=None if progress is None else not progress, leave=False)
+    bar = tqdm(
+        total=6 + with_pairs + with_fold_pairs,
+        desc="indexing",
+        unit="field",
+        delay=2,
+        postfix=f"{len(articles):,} articles, {len(toks):,} sentences",
+        disable=None if progress is None else not progress,
+        leave=False,
+    )
 
     def field(docs: Iterable[Sequence[str]], **shared: Any) -> Bm25:
         made = Bm25(docs, **params, **shared)
@@ -125,8 +140,10 @@ def build_index(
     bar.close()
     return SentenceIndex(
         articles=ArticleList(articles),
-        sentences=SentenceRefs(*(frozen(np.array(x, dtype=np.int32)) for x in (art, par, starts, ends)),
-                               frozen(np.array(kinds, dtype=np.uint8))),
+        sentences=SentenceRefs(
+            *(frozen(np.array(x, dtype=np.int32)) for x in (art, par, starts, ends)),
+            frozen(np.array(kinds, dtype=np.uint8)),
+        ),
         terms=terms,
         bm25=bm25,
         fold=fold,

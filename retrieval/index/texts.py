@@ -91,8 +91,12 @@ class PackedTexts:
         dictionary = arrays[f"{prefix}.dict"].tobytes()
         self._dict = zstd.ZstdCompressionDict(dictionary) if dictionary else None
         n_blocks = len(self._blocks) - 1
-        if (len(self._first) != n_blocks + 1 or len(self._offsets) < 1
-                or int(self._first[-1]) != len(self._offsets) - 1 or int(self._blocks[-1]) != len(self._data)):
+        if (
+            len(self._first) != n_blocks + 1
+            or len(self._offsets) < 1
+            or int(self._first[-1]) != len(self._offsets) - 1
+            or int(self._blocks[-1]) != len(self._data)
+        ):
             raise ValueError(f"{prefix}: inconsistent text arrays")
         # Each part's block (built here: one int32 per part, 1 MB at 1M sentences, and a lookup
         # instead of a binary search).
@@ -107,11 +111,11 @@ class PackedTexts:
         decompressor = getattr(self._local, "decompressor", None)
         if decompressor is None:
             decompressor = self._local.decompressor = zstd.ZstdDecompressor(dict_data=self._dict)
-        return decompressor.decompress(self._data[int(self._blocks[b]):int(self._blocks[b + 1])])
+        return decompressor.decompress(self._data[int(self._blocks[b]) : int(self._blocks[b + 1])])
 
     def __getitem__(self, j: int) -> bytes:
         if not 0 <= j < len(self):
             raise IndexError("text index out of range")
         b = int(self._block_of[j])
         base = int(self._offsets[self._first[b]])
-        return self._block(b)[int(self._offsets[j]) - base:int(self._offsets[j + 1]) - base]
+        return self._block(b)[int(self._offsets[j]) - base : int(self._offsets[j + 1]) - base]

@@ -70,7 +70,13 @@ import numpy as np
 from retrieval.index.bm25 import Bm25, _token_columns, frozen
 from retrieval.index.segcache import Segmented
 from retrieval.index.sentences import (
-    FIELDS, ArticleList, CombinedArticles, CombinedTerms, SentenceIndex, SentenceRefs, Terms,
+    FIELDS,
+    ArticleList,
+    CombinedArticles,
+    CombinedTerms,
+    SentenceIndex,
+    SentenceRefs,
+    Terms,
 )
 from retrieval.index.vocabulary import ExtendedVocabulary, Vocabulary
 from retrieval.ingest.corpus import Article
@@ -138,8 +144,10 @@ class _Catalogue:
             ids[doc_id] = i
             keys.append(key(origin))
         if any(b < a for a, b in zip(keys, keys[1:])):
-            raise UpdateError("the index's articles are not in corpus order (corpus_key of their origins), "
-                              "so added ones cannot be placed as a rebuild would; rebuild the index instead")
+            raise UpdateError(
+                "the index's articles are not in corpus order (corpus_key of their origins), "
+                "so added ones cannot be placed as a rebuild would; rebuild the index instead"
+            )
         return cls(ids, keys)
 
 
@@ -243,8 +251,11 @@ def overlay(
     # Sentence level: the removed articles' sentences, and where each added article's go.
     starts = np.searchsorted(base_article, removed_ids, side="left")
     ends = np.searchsorted(base_article, removed_ids, side="right")
-    dead_sentences = (np.concatenate([np.arange(s, e) for s, e in zip(starts, ends)]).astype(np.int64)
-                      if removed_ids.size else np.zeros(0, dtype=np.int64))
+    dead_sentences = (
+        np.concatenate([np.arange(s, e) for s, e in zip(starts, ends)]).astype(np.int64)
+        if removed_ids.size
+        else np.zeros(0, dtype=np.int64)
+    )
     sentence_places = np.searchsorted(base_article, places, side="left")
     segs = [seg for _, seg in added]
     counts = [len(seg.sentences) for seg in segs]
@@ -257,8 +268,10 @@ def overlay(
     added_article_words = [(seg.title_terms, [t for _, _, _, t in seg.sentences]) for seg in segs]
 
     masks = {}  # removed documents (True), then the added ones (False), per level
-    for level, dead, n_new in (("sentences", dead_sentences, len(added_sentence_words)),
-                               ("articles", removed_ids, len(added))):
+    for level, dead, n_new in (
+        ("sentences", dead_sentences, len(added_sentence_words)),
+        ("articles", removed_ids, len(added)),
+    ):
         n = n_sentences if level == "sentences" else n_articles
         masks[level] = np.zeros(n + n_new, dtype=bool)
         masks[level][dead] = True
@@ -272,22 +285,35 @@ def overlay(
             continue
         recipe = _recipe(name, base.expand_compounds)
         if name in ARTICLE_FIELDS:
+
             def doc_tokens(d: int, recipe=recipe) -> list[str]:
                 return _article_tokens(recipe, *words.article(d))
+
             dead = removed_ids
             dead_tokens = [_article_tokens(recipe, t, s) for t, s in dead_article_words]
             new_tokens = [_article_tokens(recipe, t, s) for t, s in added_article_words]
             ins = places
         else:
+
             def doc_tokens(d: int, recipe=recipe) -> list[str]:
                 return list(recipe(words.sentence(d)))
+
             dead = dead_sentences
             dead_tokens = [list(recipe(w)) for w in dead_sentence_words]
             new_tokens = [list(recipe(w)) for w in added_sentence_words]
             ins = added_sentence_places
-        fields[name] = _updated_field(field, VOCABULARY_OF.get(name), vocabularies, name, dead, dead_tokens,
-                                      new_tokens, ins, doc_tokens,
-                                      masks["articles" if name in ARTICLE_FIELDS else "sentences"])
+        fields[name] = _updated_field(
+            field,
+            VOCABULARY_OF.get(name),
+            vocabularies,
+            name,
+            dead,
+            dead_tokens,
+            new_tokens,
+            ins,
+            doc_tokens,
+            masks["articles" if name in ARTICLE_FIELDS else "sentences"],
+        )
     vocab = fields["article_words"].vocab
     column = _Column(vocab)
     added_articles = [a for a, _ in added]
@@ -296,20 +322,40 @@ def overlay(
     new_article = np.repeat(np.arange(n_articles, n_articles + len(added), dtype=np.int64), counts)
     refs = SentenceRefs(
         frozen(np.concatenate([sentences.article, new_article.astype(sentences.article.dtype)])),
-        *(frozen(np.concatenate([getattr(sentences, name),
-                                 np.asarray([row[i] for seg in segs for row in seg.sentences],
-                                            dtype=getattr(sentences, name).dtype)]))
-          for i, name in ((0, "paragraph"), (1, "start"), (2, "end"))),
+        *(
+            frozen(
+                np.concatenate(
+                    [
+                        getattr(sentences, name),
+                        np.asarray(
+                            [row[i] for seg in segs for row in seg.sentences], dtype=getattr(sentences, name).dtype
+                        ),
+                    ]
+                )
+            )
+            for i, name in ((0, "paragraph"), (1, "start"), (2, "end"))
+        ),
         frozen(np.concatenate([sentences.kinds, np.asarray(kinds, dtype=sentences.kinds.dtype)])),
     )
     live_base = np.setdiff1d(np.arange(n_articles, dtype=np.int64), removed_ids, assume_unique=True)
-    live_order = np.insert(live_base, np.searchsorted(live_base, places, side="left"),
-                           np.arange(n_articles, n_articles + len(added), dtype=np.int64))
+    live_order = np.insert(
+        live_base,
+        np.searchsorted(live_base, places, side="left"),
+        np.arange(n_articles, n_articles + len(added), dtype=np.int64),
+    )
     live_factor = np.ones(n_articles + len(added))
     live_factor[removed_ids] = 0.0
-    changes = Changes(base=base, removed=frozen(removed_ids), added=tuple(added_articles), segmented=tuple(segs),
-                      places=frozen(places), live_order=frozen(live_order), dead_sentences=frozen(dead_sentences),
-                      live_factor=live_factor, catalogue=catalogue)
+    changes = Changes(
+        base=base,
+        removed=frozen(removed_ids),
+        added=tuple(added_articles),
+        segmented=tuple(segs),
+        places=frozen(places),
+        live_order=frozen(live_order),
+        dead_sentences=frozen(dead_sentences),
+        live_factor=live_factor,
+        catalogue=catalogue,
+    )
     index = SentenceIndex(
         articles=CombinedArticles(base.articles, added_articles),
         sentences=refs,
@@ -350,7 +396,7 @@ class _Words:
     def _decode(self, terms: Terms, i: int) -> tuple[str, ...]:
         names, term = self._names, terms.vocab.term
         out = []
-        for c in terms.ids[terms.indptr[i]:terms.indptr[i + 1]].tolist():
+        for c in terms.ids[terms.indptr[i] : terms.indptr[i + 1]].tolist():
             name = names.get(c)
             if name is None:
                 name = names[c] = term(c)
@@ -367,8 +413,9 @@ class _Words:
         return self._decode(self.base.titles, a), [self.sentence(i) for i in range(lo, hi)]
 
 
-def _article_tokens(recipe: Callable[[Sequence[str]], Sequence[str]], title: Sequence[str],
-                    sentences: Sequence[Sequence[str]]) -> list[str]:
+def _article_tokens(
+    recipe: Callable[[Sequence[str]], Sequence[str]], title: Sequence[str], sentences: Sequence[Sequence[str]]
+) -> list[str]:
     """An article's tokens in a field: its title's, then each sentence's (build_index's _per_article)."""
     tokens = list(recipe(title))
     for words in sentences:
@@ -397,8 +444,9 @@ class _Bounds:
     the base's largest part (times ``ratio``: an upper bound at the new average length) and
     the added documents' own; 0 for a column no live document holds."""
 
-    def __init__(self, idf: np.ndarray, base_part: np.ndarray, ratio: float, added_part: np.ndarray,
-                 counts: _LiveCounts):
+    def __init__(
+        self, idf: np.ndarray, base_part: np.ndarray, ratio: float, added_part: np.ndarray, counts: _LiveCounts
+    ):
         self._idf, self._base_part, self._ratio, self._added_part = idf, base_part, ratio, added_part
         self._counts = counts
 
@@ -434,9 +482,16 @@ def _first_live(field: Bm25, col: int, dead: np.ndarray) -> int | None:
 
 
 def _updated_field(
-    base: Bm25, vocab_of: str | None, vocabularies: dict[str, Vocabulary], name: str,
-    dead: np.ndarray, dead_tokens: list[list[str]], new_tokens: list[list[str]], ins: np.ndarray,
-    doc_tokens: Callable[[int], list[str]], dead_mask: np.ndarray,
+    base: Bm25,
+    vocab_of: str | None,
+    vocabularies: dict[str, Vocabulary],
+    name: str,
+    dead: np.ndarray,
+    dead_tokens: list[list[str]],
+    new_tokens: list[list[str]],
+    ins: np.ndarray,
+    doc_tokens: Callable[[int], list[str]],
+    dead_mask: np.ndarray,
 ) -> Bm25:
     """``base`` without the documents ``dead`` (ids; ``dead_tokens``: their tokens) and with
     the documents ``new_tokens`` (``ins[j]``: how many base documents come before new
@@ -475,8 +530,9 @@ def _updated_field(
         cols = np.fromiter(removed, dtype=np.int64, count=len(removed))
         live_df[cols] -= np.fromiter(removed.values(), dtype=np.int32, count=len(removed))
 
-    order = _first_seen_order(base, vocab, base_df, live_df, dead_mask[:n_base], dead_tokens, ids, lengths, remap,
-                              ins, doc_tokens)
+    order = _first_seen_order(
+        base, vocab, base_df, live_df, dead_mask[:n_base], dead_tokens, ids, lengths, remap, ins, doc_tokens
+    )
     del base_df
     idf = frozen(_idf(live_df, order, n_live, base.epsilon))
     delta.idf = idf
@@ -486,8 +542,21 @@ def _updated_field(
     delta.max_weight = bounds
 
     field = Bm25.__new__(Bm25)
-    for attr in ("k1", "b", "epsilon", "segment", "indptr", "indices", "codes", "pair_tf", "pair_dl",
-                 "seg_ptr", "seg_of", "seg_end", "max_part"):
+    for attr in (
+        "k1",
+        "b",
+        "epsilon",
+        "segment",
+        "indptr",
+        "indices",
+        "codes",
+        "pair_tf",
+        "pair_dl",
+        "seg_ptr",
+        "seg_of",
+        "seg_end",
+        "max_part",
+    ):
         setattr(field, attr, getattr(base, attr))
     field.vocab, field.order = vocab, None
     field.n_docs, field.n_base, field.total, field.avgdl = n_base + n_new, n_base, total, avgdl
@@ -499,9 +568,17 @@ def _updated_field(
 
 
 def _first_seen_order(
-    base: Bm25, vocab: Vocabulary, base_df: np.ndarray, live_df: np.ndarray, dead: np.ndarray,
-    dead_tokens: list[list[str]], new_ids: np.ndarray, new_lengths: np.ndarray, remap: np.ndarray,
-    ins: np.ndarray, doc_tokens: Callable[[int], list[str]],
+    base: Bm25,
+    vocab: Vocabulary,
+    base_df: np.ndarray,
+    live_df: np.ndarray,
+    dead: np.ndarray,
+    dead_tokens: list[list[str]],
+    new_ids: np.ndarray,
+    new_lengths: np.ndarray,
+    remap: np.ndarray,
+    ins: np.ndarray,
+    doc_tokens: Callable[[int], list[str]],
 ) -> np.ndarray:
     """The live terms (columns) in the order a rebuild's BM25Okapi first meets them: walking
     the live documents in corpus order, each document's tokens in order.
@@ -536,7 +613,7 @@ def _first_seen_order(
         positions = first - doc_starts[docs]
         cols = remap[local]
         # The first base document of every added term the base holds, at once; removed ones checked one by one.
-        in_base = (cols < v_base)
+        in_base = cols < v_base
         in_base[in_base] = base_df[cols[in_base]] > 0
         fds = np.full(cols.size, -1, dtype=np.int64)
         fds[in_base] = _first_docs(base, cols[in_base])
@@ -581,7 +658,9 @@ def _first_seen_order(
         if k[1] == 1:
             if k[0] not in blocks:
                 where = _first_positions(doc_tokens(k[0]))
-                blocks[k[0]] = np.array([where[vocab.term(c)] for c in s_base[at:ends[k[0]]].tolist()], dtype=np.int64)
+                blocks[k[0]] = np.array(
+                    [where[vocab.term(c)] for c in s_base[at : ends[k[0]]].tolist()], dtype=np.int64
+                )
             at += int(np.searchsorted(blocks[k[0]], k[3]))
         slots.append((at, *k, col))
     slots.sort()
@@ -661,9 +740,16 @@ class _Segmentation:
             return tuple(names[c] for c in ids.tolist())
 
         return Segmented(
-            words(titles.ids[titles.indptr[article]:titles.indptr[article + 1]]),
-            tuple((int(s.paragraph[i]), int(s.start[i]), int(s.end[i]),
-                   words(terms.ids[terms.indptr[i]:terms.indptr[i + 1]])) for i in range(lo, hi)),
+            words(titles.ids[titles.indptr[article] : titles.indptr[article + 1]]),
+            tuple(
+                (
+                    int(s.paragraph[i]),
+                    int(s.start[i]),
+                    int(s.end[i]),
+                    words(terms.ids[terms.indptr[i] : terms.indptr[i + 1]]),
+                )
+                for i in range(lo, hi)
+            ),
         )
 
 
@@ -687,9 +773,17 @@ def merge(index: SentenceIndex, *, progress: bool | None = False) -> SentenceInd
     articles = [index.articles[int(a)] for a in order]
     segmented = [stored(int(a)) for a in order]
     field = index.bm25
-    return build_index(articles, segmented=segmented, k1=field.k1, b=field.b, epsilon=field.epsilon,
-                       with_pairs=index.pairs is not None, with_fold_pairs=index.fold_pairs is not None,
-                       expand_compounds=index.expand_compounds, progress=progress)
+    return build_index(
+        articles,
+        segmented=segmented,
+        k1=field.k1,
+        b=field.b,
+        epsilon=field.epsilon,
+        with_pairs=index.pairs is not None,
+        with_fold_pairs=index.fold_pairs is not None,
+        expand_compounds=index.expand_compounds,
+        progress=progress,
+    )
 
 
 def rebase(current: SentenceIndex, merged_from: SentenceIndex, merged: SentenceIndex) -> SentenceIndex:
@@ -723,9 +817,15 @@ def start_merge(path: Path, fp: str, compat: str | None = None) -> subprocess.Po
     ``path`` (atomically; the changes file goes). The serving process keeps its memory and its
     cores' other half; when the process has exited 0, load the new base
     (:func:`retrieval.index.store.load_index`) and :func:`rebase` the changes made meanwhile."""
-    return subprocess.Popen([sys.executable, "-m", "retrieval.index.update", "merge", str(path), fp, compat or ""],
-                            env=os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [
-                                str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")]))})
+    return subprocess.Popen(
+        [sys.executable, "-m", "retrieval.index.update", "merge", str(path), fp, compat or ""],
+        env=os.environ
+        | {
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")])
+            )
+        },
+    )
 
 
 def _merge_main(argv: Sequence[str]) -> int:

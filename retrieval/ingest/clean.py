@@ -251,7 +251,7 @@ def clean_text(
         if m:
             abbr = m["a"] or m["b"]
             found_source = found_source or rules.source_aliases.get(abbr)
-            paragraphs[0] = paragraphs[0][m.end():]
+            paragraphs[0] = paragraphs[0][m.end() :]
 
     kept = [(p, line) for p, line in zip(paragraphs, starts) if p.strip()]
     return Cleaned(

@@ -56,8 +56,11 @@ class Lexicon:
         with a warning when the package does not ship it."""
         path = _dictionary_file()
         if path is None:
-            log.warning("underthesea's word list (%s) not found: every word the articles lack counts as "
-                        "a specific one, so more questions are refused", DICTIONARY)
+            log.warning(
+                "underthesea's word list (%s) not found: every word the articles lack counts as "
+                "a specific one, so more questions are refused",
+                DICTIONARY,
+            )
             return cls(frozenset())
         return cls.from_lines(path.read_text(encoding="utf-8").splitlines())
 

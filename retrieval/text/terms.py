@@ -41,6 +41,7 @@ def fold_terms(words: Iterable[str]) -> tuple[str, ...]:
     """Terms of the diacritic-free field: folded syllables."""
     return tuple(chain.from_iterable(map(_folded_syllables, words)))
 
+
 def bigrams(words: Iterable[str]) -> tuple[str, ...]:
     """Terms of the phrase field: pairs of consecutive syllables ("lưu vực sông" ->
     "lưu+vực", "vực+sông"), which match phrases whatever the word segmentation."""

@@ -16,8 +16,14 @@ class Clock:
         return self.now
 
 
-CONFLICT = json.dumps({"ok": False, "error_code": 409, "description": "Conflict: terminated by other getUpdates "
-                       "request; make sure that only one bot instance is running"}).encode()
+CONFLICT = json.dumps(
+    {
+        "ok": False,
+        "error_code": 409,
+        "description": "Conflict: terminated by other getUpdates "
+        "request; make sure that only one bot instance is running",
+    }
+).encode()
 URL = "http://127.0.0.1:1/bot<token>/getUpdates"
 
 

@@ -147,8 +147,9 @@ def table_blocks(rows: list[list[str]], section: str | None) -> list[Block]:
     blocks = [Block(" | ".join(header), section=section, heading=True)]
     for row in rows[1:]:
         if len(row) == len(header):
-            row = [f"{label}: {cell}" for label, cell in zip(header, row)
-                   if label.casefold() not in _ROW_NUMBER_HEADERS]
+            row = [
+                f"{label}: {cell}" for label, cell in zip(header, row) if label.casefold() not in _ROW_NUMBER_HEADERS
+            ]
         blocks.append(Block(" | ".join(row), section=section, row=True))
     return blocks
 

@@ -19,7 +19,15 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from .base import (
-    Block, Document, Kind, Sections, UnreadableDocument, clean_block, iso_date, optional_text, table_blocks,
+    Block,
+    Document,
+    Kind,
+    Sections,
+    UnreadableDocument,
+    clean_block,
+    iso_date,
+    optional_text,
+    table_blocks,
 )
 
 log = logging.getLogger(__name__)
@@ -31,8 +39,23 @@ _PRUNE = [
     "//table[contains(@class, 'image') or contains(@class, 'picture') or contains(@class, 'tplCaption')]",
 ]
 # Page furniture the fallback extraction leaves out, by tag and by class/id words.
-_FURNITURE_TAGS = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form",
-                   "button", "select", "textarea", "iframe", "svg", "figcaption")
+_FURNITURE_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "button",
+    "select",
+    "textarea",
+    "iframe",
+    "svg",
+    "figcaption",
+)
 _FURNITURE_NAMES = re.compile(
     r"related|comment|binh-?luan|share|social|footer|header|menu|nav|breadcrumb|sidebar|widget|banner"
     r"|advert|\bads?\b|tags?\b|tin-?khac|tin-?lien-?quan|box-|caption|popup|cookie",
