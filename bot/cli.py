@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot {run,ask,console,index,eval,report,config,telegram}``.
+"""Command line: ``python -m bot {run,ask,console,index,add,remove,eval,report,config,telegram}``.
 
 This is the edge: configuration is loaded here once, the answering service is
 built here once, and library errors become one clear line and exit code 2.
@@ -54,6 +54,8 @@ def _setup_logging(level: str, log_format: str = "text") -> None:
     # trafilatura warns "discarding data: None" about a page without text, without naming it:
     # the corpus reader's own warning names the file and the reason.
     logging.getLogger("trafilatura").setLevel(logging.ERROR)
+    # watchfiles logs every batch of file events ("3 changes detected"); the update says what changed.
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
 
 
 def _config_path(args: argparse.Namespace) -> Path | None:
@@ -69,9 +71,9 @@ def _config(args: argparse.Namespace) -> Config:
     return cfg
 
 
-def _service(args: argparse.Namespace, cfg: Config, progress: bool = False) -> AnswerService:
+def _service(args: argparse.Namespace, cfg: Config, progress: bool = False, stale_ok: bool = False) -> AnswerService:
     corpus = Path(args.corpus) if getattr(args, "corpus", None) else None
-    return AnswerService.open(cfg, corpus, progress=progress)
+    return AnswerService.open(cfg, corpus, progress=progress, stale_ok=stale_ok)
 
 
 def _emit(result: Result, as_json: bool, one_line: bool) -> None:
@@ -112,9 +114,15 @@ def cmd_console(args: argparse.Namespace) -> int:
     from .console import run_console
     from .insights.log import open_question_log
 
+    from retrieval.updates.watch import follow
+
     cfg = _config(args)
-    with _service(args, cfg) as service:
-        return run_console(service, history=cfg.cache_dir / "console_history", question_log=open_question_log(cfg))
+    with _service(args, cfg, stale_ok=cfg.watch) as service:
+        following = follow(service, cfg)
+        try:
+            return run_console(service, history=cfg.cache_dir / "console_history", question_log=open_question_log(cfg))
+        finally:
+            following.close()
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -161,6 +169,81 @@ def cmd_index(args: argparse.Namespace) -> int:
         f"in {info.seconds:.1f}s -> {info.path}" + ("" if info.saved else " (NOT saved, see warning)")
     )
     return 0 if info.saved else 1
+
+
+def _document_bytes(item: str, cfg: Config) -> tuple[str, bytes]:
+    """(name, content) of an ``add`` argument: a web page fetched (http/https) or a file read."""
+    from retrieval.updates import fetch
+    from retrieval.updates.intake import IntakeError
+
+    if fetch.is_url(item):
+        page = fetch.fetch_page(item, max_bytes=cfg.fetch_max_mb << 20, timeout=cfg.fetch_timeout_seconds)
+        return page.name, page.text.encode("utf-8")
+    path = Path(item)
+    try:
+        if not path.is_file():
+            raise IntakeError(f"{item}: no such file (or not a regular file)")
+        if path.stat().st_size > cfg.ingest.max_file_mb << 20:
+            raise IntakeError(f"{item}: larger than {cfg.ingest.max_file_mb} MB (ingest.max_file_mb)")
+        return path.name, path.read_bytes()
+    except OSError as exc:
+        raise IntakeError(f"cannot read {item}: {exc.strerror or exc}") from None
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    """Copy documents (or fetch web pages) into the corpus folder and update the saved index."""
+    from retrieval.answer.messages import citation
+    from retrieval.updates import intake
+    from retrieval.updates.changes import Change
+
+    cfg = _config(args)
+    with _service(args, cfg) as service:
+        folder = intake.corpus_folder(service.source.corpus)
+        # Every document is read before anything is written: one that cannot be read changes nothing.
+        checked = [intake.check_document(*_document_bytes(item, cfg), cfg.ingest) for item in args.items]
+        names = [c.name for c in checked]
+        twice = next((n for n in names if names.count(n) > 1), None)
+        if twice:
+            raise intake.IntakeError(f"two of the documents would both be stored as {twice}: add them one at a time")
+        taken = [n for n in names if (folder / n).exists() or (folder / n).is_symlink()]
+        if taken and not args.replace:
+            raise intake.NameTaken(folder / taken[0])
+        written = [intake.store(folder, c.name, c.data, replace=args.replace) for c in checked]
+        report = service.update(Change.of(written))
+        for path in written:
+            doc_id = intake.doc_id_of(folder, path)
+            found = report.find(doc_id)
+            if found is None:
+                print(f"unchanged {doc_id} ({path.name}: the same content as before)")
+                continue
+            verb = "replaced" if found in report.replaced else "added"
+            print(f"{verb} {doc_id}: {citation(found.title, None, found.date)}, {found.sentences} sentences")
+        print(
+            f"index: {report.articles} articles, {report.sentences} sentences in {report.seconds:.1f}s -> "
+            f"{service.info.path}" + ("" if report.saved else " (NOT saved, see warning)")
+        )
+        return 0 if report.saved else 1
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    """Delete documents from the corpus folder by doc_id and update the saved index."""
+    from retrieval.updates import intake
+    from retrieval.updates.changes import Change
+
+    cfg = _config(args)
+    with _service(args, cfg) as service:
+        folder = intake.corpus_folder(service.source.corpus)
+        paths = [intake.document_file(service.articles, folder, doc_id)[0] for doc_id in args.doc_ids]
+        for path in paths:
+            intake.delete(path)
+        report = service.update(Change.of(paths))
+        for doc_id, path in zip(args.doc_ids, paths):
+            print(f"removed {doc_id} ({path.relative_to(folder.resolve())})")
+        print(
+            f"index: {report.articles} articles, {report.sentences} sentences in {report.seconds:.1f}s -> "
+            f"{service.info.path}" + ("" if report.saved else " (NOT saved, see warning)")
+        )
+        return 0 if report.saved else 1
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -228,6 +311,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("index", parents=[common], help="build and save the index")
     p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("add", parents=[common], help="add documents or web pages to the corpus folder and index them")
+    p.add_argument(
+        "items",
+        nargs="+",
+        metavar="PATH_OR_URL",
+        help="a document (HTML, PDF, DOCX, TXT, MD: the kind is read from its content) or an "
+        "http(s) page, stored as Markdown with its title, source, date and URL",
+    )
+    p.add_argument("--replace", action="store_true", help="replace a document of the same name")
+    p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser("remove", parents=[common], help="delete documents from the corpus folder and the index")
+    p.add_argument(
+        "doc_ids",
+        nargs="+",
+        metavar="DOC_ID",
+        help="the document's doc_id: its path in the corpus folder without extension",
+    )
+    p.set_defaults(func=cmd_remove)
 
     p = sub.add_parser("eval", parents=[common], help="evaluate on a questions file (YAML or JSONL)")
     p.add_argument("questions_file")

@@ -257,8 +257,14 @@ class TelegramConfig:
     allowed_chat_ids: tuple[int, ...] = setting((), "When not empty, only these chat ids are served.")
     admins: tuple[int, ...] = setting(
         (),
-        "Telegram user ids allowed the administrators' commands (/stats); also read from the "
-        "TELEGRAM_ADMINS environment variable (ids separated by commas), added to these.",
+        "Telegram user ids allowed the administrators' commands (/stats; documents sent in a private chat "
+        "added to the corpus, /add URL, /remove DOC_ID, /reload); also read from the TELEGRAM_ADMINS "
+        "environment variable (ids separated by commas), added to these.",
+    )
+    max_upload_mb: int = setting(
+        20,
+        "The largest document an admin may send to be added to the corpus, in megabytes (the Bot API "
+        "lets a bot download at most 20 MB; a self-hosted Bot API server more).",
     )
     user_rate_limit: int = setting(
         10,
@@ -350,6 +356,23 @@ class Config:
     build_workers: int = setting(
         0, "Processes that read, clean and segment articles when the index is built; 0 = all cores."
     )
+    watch: bool = setting(
+        True,
+        "While the console or the Telegram bot runs, follow the corpus (a folder, a JSONL file or one "
+        "document): a file added, changed or deleted is read, segmented and indexed in the background and "
+        "answered from within seconds, with no restart and no pause (file system events, polling where "
+        "there are none). At start, an index saved before the corpus changed is served at once while it is "
+        "brought up to date. false: the corpus is read at start only.",
+    )
+    watch_debounce_seconds: float = setting(
+        1.0,
+        "A changed file is read once it has not changed for this many seconds (an editor saving several "
+        "times, a copy in progress).",
+    )
+    fetch_timeout_seconds: float = setting(
+        20.0, "`python -m bot add URL` and the Telegram /add: the longest a web page's download may take ..."
+    )
+    fetch_max_mb: int = setting(5, "... and the largest page it may be, in megabytes.")
     ingest: IngestConfig = field(default_factory=IngestConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
@@ -460,6 +483,10 @@ def _validate(cfg: Config) -> None:
         (cfg.ingest.max_heading_words >= 0, "ingest.max_heading_words must be >= 0"),
         (cfg.ingest.max_file_mb >= 1, "ingest.max_file_mb must be >= 1"),
         (cfg.build_workers >= 0, "build_workers must be >= 0 (0 = all cores)"),
+        (0 <= cfg.watch_debounce_seconds <= 60, "watch_debounce_seconds must be between 0 and 60"),
+        (cfg.fetch_timeout_seconds > 0, "fetch_timeout_seconds must be > 0"),
+        (cfg.fetch_max_mb >= 1, "fetch_max_mb must be >= 1"),
+        (cfg.telegram.max_upload_mb >= 1, "telegram.max_upload_mb must be >= 1"),
         (cfg.insights.retention_days >= 0, "insights.retention_days must be >= 0 (0 keeps every row)"),
         (0 <= cfg.insights.metrics_port <= 65535, "insights.metrics_port must be between 0 (off) and 65535"),
         (cfg.insights.log_format in {"text", "json"}, "insights.log_format must be 'text' or 'json'"),

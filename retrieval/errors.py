@@ -15,3 +15,11 @@ class CorpusError(BotError):
 
 class IndexFormatError(BotError):
     """A saved index is unreadable, corrupt, or from another format/corpus."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for the log: the message of our own errors, else the exception's type and text."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, BotError):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -115,6 +115,11 @@ def test_wrong_types_name_the_key(tmp_path, raw, key):
         ("telegram:\n  conflict_exit_seconds: 0\n", "telegram.conflict_exit_seconds"),
         ("log_level: LOUD\n", "log_level"),
         ("ingest:\n  max_file_mb: 0\n", "ingest.max_file_mb"),
+        ("watch_debounce_seconds: -1\n", "watch_debounce_seconds"),
+        ("watch_debounce_seconds: 600\n", "watch_debounce_seconds"),
+        ("fetch_timeout_seconds: 0\n", "fetch_timeout_seconds"),
+        ("fetch_max_mb: 0\n", "fetch_max_mb"),
+        ("telegram:\n  max_upload_mb: 0\n", "telegram.max_upload_mb"),
     ],
 )
 def test_out_of_range_values(tmp_path, raw, fragment):

@@ -79,6 +79,12 @@ def ask_question(message: Message, bot_id: int) -> str:
     return question
 
 
+def command_text(message: Message) -> str:
+    """What follows the leading command of ``message`` (``/add@bot  https://...`` -> ``https://...``)."""
+    command = next(e for e in message.entities if e.type == MessageEntityType.BOT_COMMAND and e.offset == 0)
+    return fmt.command_argument(message.text, command.length)
+
+
 def private_question(message: Message, username: str | None, bot_id: int) -> str:
     """A private message is a question; mentions of the bot are cut out."""
     text = _text(message)
@@ -125,7 +131,7 @@ def answer(state: BotState, question: str) -> Answered:
         result = service.answer(question, max_answers=state.tg.max_total_answers)
         return result, result.highlight
 
-    return state.answers.get(question, compute)
+    return state.answers.get(question, compute, service.generation)
 
 
 def render_page(state: BotState, answered: Answered, page: int) -> fmt.Page:

@@ -36,6 +36,7 @@ from retrieval.config import Config
 from retrieval.errors import ConfigError
 from retrieval.service import AnswerService
 from telegram import BotCommand, Update
+from retrieval.updates.watch import Following, follow
 
 from ..insights.log import NullQuestionLog, QuestionSink, open_question_log
 from ..insights.metrics import BotMetrics, MetricsServer
@@ -60,7 +61,7 @@ from .settings import (
     secrets_to_hide,
     webhook_secret,
 )
-from .state import BotState, provide
+from .state import Admin, BotState, provide
 from .stats import StatsSettings
 
 log = logging.getLogger(__name__)
@@ -106,8 +107,11 @@ def build_application(
     base_file_url: str | None = None,
     metrics: BotMetrics | None = None,
     admins: frozenset[int] = frozenset(),
+    admin: Admin | None = None,
 ) -> Application:
-    """The Application with its handlers, limits, journal, question log and shared state (no network yet)."""
+    """The Application with its handlers, limits, journal, question log and shared state (no network yet).
+    ``admins``: who may use /stats; ``admin``: the administrators and the updater their document
+    commands use (None: no such commands)."""
     tg = cfg.telegram
     metrics = metrics or BotMetrics()
     lifecycle = Lifecycle(tg.shutdown_grace_seconds, tg.conflict_exit_seconds)
@@ -127,6 +131,7 @@ def build_application(
         sender=Sender(tg.send_retry_seconds, lambda: not lifecycle.stopping, pacer=pacer, on_error=count_error),
         journal=journal,
         lifecycle=lifecycle,
+        admin=admin,
         question_log=question_log,
         metrics=metrics,
         stats=StatsSettings.of(cfg, admins),
@@ -158,11 +163,12 @@ async def post_init(app: Application) -> None:
         log.warning("could not set the command menu: %s", exc)
     state: BotState = app.bot_data
     log.info(
-        "bot @%s (id %s) serving %d articles; allowed chats: %s",
+        "bot @%s (id %s) serving %d articles; allowed chats: %s; administrators: %d",
         app.bot.username,
         app.bot.id,
         len(state.service.articles),
         ", ".join(map(str, state.tg.allowed_chat_ids)) or "all",
+        len(state.admin.ids) if state.admin else 0,
     )
 
 
@@ -302,13 +308,24 @@ def run_telegram(cfg: Config, corpus: Path | None = None) -> int:
     previous = {}
     if threading.current_thread() is threading.main_thread():
         previous = {sig: signal.signal(sig, _stop_during_startup) for sig in (signal.SIGTERM, signal.SIGINT)}
+    following: Following | None = None
     try:
         if cfg.insights.metrics_port:
             server = MetricsServer(metrics, cfg.insights.metrics_port, cfg.insights.metrics_host)
-        service = AnswerService.open(cfg, corpus)
+        # Following the corpus, an out-of-date saved index is served at once and brought up to date
+        # in the background.
+        service = AnswerService.open(cfg, corpus, stale_ok=cfg.watch)
         note_index(metrics, service)
+        following = follow(service, cfg)
         app = build_application(
-            cfg, service, token, base_url=base_url, base_file_url=base_file_url, metrics=metrics, admins=admins
+            cfg,
+            service,
+            token,
+            base_url=base_url,
+            base_file_url=base_file_url,
+            metrics=metrics,
+            admins=admins,
+            admin=Admin(admins, following.updater, cfg),
         )
         question_log = app.bot_data.question_log
         log.info("starting the Telegram bot (%s) via %s", tg.mode, base_url or DEFAULT_BASE_URL)
@@ -361,6 +378,8 @@ def run_telegram(cfg: Config, corpus: Path | None = None) -> int:
         )
         return 1
     finally:
+        if following is not None:
+            following.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         question_log.close(timeout=1.0)  # closed at the stop already; this is for a failed start-up

@@ -75,6 +75,33 @@ NO_MORE = "Không còn đoạn trích nào khác cho câu hỏi này."
 ERROR = messages.ERROR
 EMPTY = messages.EMPTY
 
+# The administrators' commands: adding documents to the corpus, removing them, reading it again.
+NOT_ADMIN = "Xin lỗi, chỉ quản trị viên mới làm được việc này."
+DOC_TOO_LARGE = "Tệp này quá lớn ({size:.1f} MB). Tôi chỉ nhận tệp đến {limit} MB."
+DOC_UNREADABLE = (
+    "Tôi không đọc được tệp «{name}», nên kho tài liệu không thay đổi. Tôi đọc được PDF có lớp chữ "
+    "(không phải bản quét), DOCX, trang web HTML và văn bản (.txt, .md).\nChi tiết: {reason}"
+)
+DOC_NAME_TAKEN = (
+    "Kho đã có tệp «{name}», nên tôi chưa thay đổi gì. Muốn thay bản cũ, bạn hãy gửi lại tệp kèm chú thích «thay thế»."
+)
+DOC_ADDED = "Đã thêm vào kho: {cite}, {sentences} câu (mã tài liệu: {doc_id}). Bạn có thể hỏi về tài liệu này ngay."
+DOC_REPLACED = "Đã cập nhật trong kho: {cite}, {sentences} câu (mã tài liệu: {doc_id}). Bạn có thể hỏi ngay."
+NOT_A_FOLDER = (
+    "Kho tài liệu của bot là một tệp (JSONL hoặc một tài liệu), không phải thư mục: hãy sửa trực tiếp tệp đó."
+)
+UPDATE_FAILED = "Tôi chưa cập nhật được chỉ mục, nên các câu trả lời vẫn dựa trên kho cũ.\nChi tiết: {reason}"
+ADD_USAGE = "Bạn hãy gõ địa chỉ trang web ngay sau lệnh, ví dụ: /add https://example.com/bai-viet"
+FETCH_FAILED = "Tôi không tải được trang này, nên kho tài liệu không thay đổi.\nChi tiết: {reason}"
+REMOVE_USAGE = "Bạn hãy gõ mã tài liệu ngay sau lệnh, ví dụ: /remove {example}. Các mã hiện có:"
+REMOVED = "Đã xoá khỏi kho: {cite} (mã tài liệu: {doc_id})."
+UNKNOWN_DOC = "Không có tài liệu nào mang mã «{doc_id}». Gõ /remove để xem các mã hiện có."
+RELOADED = (
+    "Đã đọc lại toàn bộ kho: {added} tài liệu mới, {replaced} được cập nhật, {removed} bị xoá. "
+    "Hiện có {articles} tài liệu, {sentences} câu."
+)
+REPLACE_CAPTIONS = frozenset({"thay thế", "thay the", "thay", "replace", "/replace"})
+
 # (command, description) for set_my_commands, in menu order.
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("ask", "Đặt câu hỏi về các bài viết"),
@@ -333,6 +360,28 @@ def sources_messages(articles: Sequence[Article]) -> list[str]:
         cite = html.escape(messages.citation(a.title, a.source, a.date), quote=False)
         lines.append(f"{n}. {_link(a.url, cite)}")
     return pack_blocks(lines, sep="\n")
+
+
+def document_ids_messages(articles: Sequence[Article], limit: int = 200) -> list[str]:
+    """The /remove list: each article's doc_id and title (the first ``limit``)."""
+    example = articles[0].doc_id if articles else "tai_lieu"
+    lines = [html.escape(REMOVE_USAGE.format(example=example), quote=False)]
+    for a in articles[:limit]:
+        lines.append(f"• <code>{html.escape(a.doc_id, quote=False)}</code> — {html.escape(a.title, quote=False)}")
+    if len(articles) > limit:
+        lines.append(f"… (+{len(articles) - limit})")
+    return pack_blocks(lines, sep="\n")
+
+
+def added_message(doc_id: str, title: str, date: str | None, sentences: int, *, replaced: bool) -> str:
+    """What an admin is told once a document is in the index: its title, date and sentences."""
+    cite = f"«{title}»" + (f" ({messages.format_date(date)})" if date else "")
+    text = (DOC_REPLACED if replaced else DOC_ADDED).format(cite=cite, sentences=sentences, doc_id=doc_id)
+    return plain(text)
+
+
+def removed_message(doc_id: str, title: str) -> str:
+    return plain(REMOVED.format(cite=f"«{title}»", doc_id=doc_id))
 
 
 def start_message(n_articles: int, first_name: str | None, examples: Sequence[str]) -> str:

@@ -25,7 +25,7 @@ from telegram.ext import (
 from telegram import CallbackQuery, ChatMemberUpdated, Message, Update
 
 from ..insights.store import parse_feedback_data
-from . import answers
+from . import admin, answers
 from . import format as fmt
 from .delivery import DeliveryFailed, one_line
 from .state import Context, Where
@@ -148,6 +148,28 @@ async def more(update: Update, context: Context) -> None:
     await answers.send_more(state, query, claim)
 
 
+async def upload(update: Update, context: Context) -> None:
+    """A document sent in a private chat: an administrator's is added to the corpus and indexed."""
+    await admin.receive_document(context.bot_data, _message(update))
+
+
+async def add_command(update: Update, context: Context) -> None:
+    """/add <URL>: an administrator adds a web page to the corpus."""
+    message = _message(update)
+    await admin.add_url(context.bot_data, message, answers.command_text(message))
+
+
+async def remove_command(update: Update, context: Context) -> None:
+    """/remove <doc_id>: an administrator takes a document out of the corpus (without an id: the ids)."""
+    message = _message(update)
+    await admin.remove_document(context.bot_data, message, answers.command_text(message))
+
+
+async def reload_command(update: Update, context: Context) -> None:
+    """/reload: an administrator has the whole corpus read again."""
+    await admin.reload_corpus(context.bot_data, _message(update))
+
+
 async def chat_migrated(update: Update, context: Context) -> None:
     """A group became a supergroup: replies follow it to its new id."""
     answers.note_migration(context.bot_data, _message(update))
@@ -210,6 +232,10 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("sources", sources, filters=new))
     app.add_handler(CommandHandler("ask", ask, filters=new))
     app.add_handler(CommandHandler("stats", stats, filters=new))
+    app.add_handler(CommandHandler("add", add_command, filters=new))
+    app.add_handler(CommandHandler("remove", remove_command, filters=new))
+    app.add_handler(CommandHandler("reload", reload_command, filters=new))
+    app.add_handler(MessageHandler(new & private & filters.Document.ALL, upload))
     app.add_handler(MessageHandler(new & private & filters.TEXT & ~filters.COMMAND, private_text))
     app.add_handler(MessageHandler(new & groups & filters.TEXT & ~filters.COMMAND, group_text))
     app.add_handler(MessageHandler(new & private & filters.COMMAND, unknown_command))

@@ -17,9 +17,10 @@ from typing import Any, cast
 from telegram.ext import CallbackContext, ExtBot
 
 from retrieval.answer.compose import Result
-from retrieval.config import TelegramConfig
+from retrieval.config import Config, TelegramConfig
 from retrieval.service import AnswerService
 from telegram import Message
+from retrieval.updates.worker import Updater
 
 from ..insights.log import NullQuestionLog, QuestionSink
 from ..insights.metrics import BotMetrics
@@ -79,18 +80,21 @@ Answered = tuple[Result, tuple[str, ...]]  # a result and the question's words t
 
 
 class AnswerCache:
-    """The latest results by question text (bounded, least recently used dropped).
-
-    The index does not change while the bot runs, so a question asked again
-    (often, in a group) or paged with "Xem thêm" is not ranked again.
-    """
+    """The latest results by question text (bounded, least recently used dropped), for one
+    generation of the index: a question asked again (often, in a group) or paged with "Xem thêm"
+    is not ranked again until an update changes the index."""
 
     def __init__(self, capacity: int = 1024) -> None:
         self.capacity = capacity
         self._items: OrderedDict[str, Answered] = OrderedDict()
+        self._generation = 0
 
-    def get(self, question: str, compute: Callable[[], Answered]) -> Answered:
-        """The cached ``(result, highlight terms)`` of ``question``, computed on a miss."""
+    def get(self, question: str, compute: Callable[[], Answered], generation: int = 0) -> Answered:
+        """The cached ``(result, highlight terms)`` of ``question``, computed on a miss; every result
+        is forgotten when ``generation`` (:attr:`AnswerService.generation`) is not the cached one."""
+        if generation != self._generation:
+            self._items.clear()
+            self._generation = generation
         item = self._items.get(question)
         if item is None:
             item = self._items[question] = compute()
@@ -102,6 +106,16 @@ class AnswerCache:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+@dataclass(frozen=True)
+class Admin:
+    """The administrators (telegram.admins, TELEGRAM_ADMINS) and what their commands use: the updater
+    of the served index and the settings of reading and fetching documents."""
+
+    ids: frozenset[int]
+    updater: Updater
+    cfg: Config
 
 
 @dataclass
@@ -117,6 +131,7 @@ class BotState:
     sender: Sender = field(default_factory=Sender)
     journal: UpdateJournal = field(default_factory=lambda: UpdateJournal(None))
     lifecycle: Lifecycle = field(default_factory=lambda: Lifecycle(grace=8.0, conflict_seconds=30.0))
+    admin: Admin | None = None  # None: no administrators' commands (a test's bot without an updater)
     question_log: QuestionSink = field(default_factory=NullQuestionLog)
     metrics: BotMetrics = field(default_factory=BotMetrics)
     stats: StatsSettings = field(default_factory=StatsSettings)

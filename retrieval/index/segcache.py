@@ -173,8 +173,12 @@ def segment_corpus(
     cache_path: Path | None = None,
     workers: int = 0,
     progress: bool | None = None,
+    prune: bool = True,
 ) -> list[Segmented]:
-    """Every article segmented, in order; cached ones are read, the rest segmented on ``workers`` cores."""
+    """Every article segmented, in order; cached ones are read, the rest segmented on ``workers`` cores.
+
+    ``prune``: ``articles`` are the whole corpus, so the cache forgets every other article;
+    False when they are only the new or changed ones (an update)."""
     from tqdm import tqdm
 
     workers = workers or os.cpu_count() or 1
@@ -231,7 +235,7 @@ def segment_corpus(
                 store(fresh)
                 fresh = []
         store(fresh)
-        if cache is not None:
+        if cache is not None and prune:
             try:
                 cache.keep_only(set(keys))
             except (OSError, sqlite3.Error) as exc:

@@ -156,9 +156,9 @@ class Articles(Sequence[Article]):
         raise NotImplementedError
 
     def identity(self, article: int) -> tuple[str, str]:
-        """(doc_id, origin) of an article, without reading its text."""
-        a = self[article]
-        return a.doc_id, a.origin
+        """(doc_id, origin) of article ``article``, without reading its paragraphs where it can."""
+        found = self[article]
+        return found.doc_id, found.origin
 
     def __iter__(self) -> Iterator[Article]:
         return (self[i] for i in range(len(self)))
@@ -285,16 +285,19 @@ class StoredArticles(Articles):
     def __getitem__(self, i):
         return _item(self, i, self._row, "article")
 
-    def _fields(self, i: int) -> list:
+    def _citation(self, i: int) -> list[Any]:
+        """[doc_id, title, source, date, url, origin, headings] of article ``i``."""
         raw = self._meta[self._meta_offsets[i] : self._meta_offsets[i + 1]].tobytes().decode("utf-8", "surrogatepass")
         return json.loads(raw)
 
     def identity(self, article: int) -> tuple[str, str]:
-        fields = self._fields(article)
-        return fields[0], fields[5]
+        if not 0 <= article < len(self):
+            raise IndexError("article index out of range")
+        doc_id, *_, origin, _headings = self._citation(article)
+        return doc_id, origin
 
     def _row(self, i: int) -> Article:
-        doc_id, title, source, date, url, origin, headings = self._fields(i)
+        doc_id, title, source, date, url, origin, headings = self._citation(i)
         first, last = int(self._first[i]), int(self._first[i + 1])
         paragraphs = tuple(self._paragraph(j) for j in range(first, last))
         pages = tuple(int(page) or None for page in self._pages[first:last])
@@ -315,10 +318,10 @@ class StoredArticles(Articles):
         return dict(self._arrays)
 
 
-class _Selected(Sequence[Article]):
-    """``articles[order[i]]`` for each ``i``."""
+class _Selected(Articles):
+    """``articles[order[i]]`` for each ``i`` (the live articles of an updated index)."""
 
-    def __init__(self, articles: Sequence[Article], order: np.ndarray):
+    def __init__(self, articles: Articles, order: np.ndarray):
         self._articles, self._order = articles, order
 
     def __len__(self) -> int:
@@ -327,8 +330,14 @@ class _Selected(Sequence[Article]):
     def __getitem__(self, i):
         return _item(self, i, lambda j: self._articles[int(self._order[j])], "article")
 
-    def __iter__(self) -> Iterator[Article]:
-        return (self[i] for i in range(len(self)))
+    def identity(self, article: int) -> tuple[str, str]:
+        return self._articles.identity(int(self._order[article]))
+
+    def paragraph(self, article: int, paragraph: int) -> str:
+        return self._articles.paragraph(int(self._order[article]), paragraph)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        raise ValueError("an updated index is saved as its base and its changes (retrieval.index.update)")
 
 
 # The BM25 fields of a SentenceIndex, in the order they are saved.
@@ -381,6 +390,12 @@ class SentenceIndex:
 
     def sentence_article(self, i: int) -> Article:
         return self.articles[int(self.sentences.article[i])]
+
+    def live_ids(self) -> Sequence[int]:
+        """The ids (in ``articles``) of the articles a rebuild would index, in its order."""
+        if self.changes is None:
+            return range(len(self.articles))
+        return self.changes.live_order.tolist()
 
     @property
     def live_articles(self) -> Sequence[Article]:

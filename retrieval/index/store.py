@@ -358,14 +358,23 @@ def load_index(path: Path, fp: str) -> SentenceIndex:
     )
 
 
-def _load_changed(path: Path, changes: Path, fp: str) -> SentenceIndex:
+def _load_changed(path: Path, changes: Path, fp: str | None, compat: str | None = None) -> SentenceIndex:
+    """The base at ``path`` with the changes saved beside it, when they stand for ``fp`` (None:
+    whatever corpus they stand for) and were made to that very file (and, given ``compat``,
+    the base has that compatibility key)."""
     from retrieval.index.segcache import Segmented
     from retrieval.index.sentences import StoredArticles
     from retrieval.index.update import overlay
 
-    header, arrays, _ = _open(changes, lambda header: header.get("fingerprint") == fp, "stale: made for another corpus")
+    header, arrays, _ = _open(
+        changes, lambda header: fp is None or header.get("fingerprint") == fp, "stale: made for another corpus"
+    )
     base_file = header["layout"]["index"].get("base")
-    base = _load(path, lambda header: _identity(header) == base_file, "the changes were made to another index file")
+    base = _load(
+        path,
+        lambda header: _identity(header) == base_file and (compat is None or header.get("compat") == compat),
+        "the changes were made to another index file",
+    )
     try:
         added = list(
             StoredArticles(
@@ -386,7 +395,15 @@ def _load_changed(path: Path, changes: Path, fp: str) -> SentenceIndex:
 
 def load_last_good(path: Path, compat: str) -> SentenceIndex:
     """Load the index at ``path`` whatever corpus it was built from, if it is intact and
-    its ``compat`` key (:func:`compat_key`) is ``compat``: the stand-in for a failed rebuild."""
+    its ``compat`` key (:func:`compat_key`) is ``compat``, with the changes last saved beside
+    it when they were made to it: the stand-in for a failed rebuild, and what a bot killed
+    during an update serves until it has caught up (the last state it saved, never an older one)."""
+    changes = changes_path(path)
+    if changes.exists():
+        try:
+            return _load_changed(path, changes, None, compat)
+        except IndexFormatError as exc:
+            log.info("not using the saved changes %s: %s", changes, exc)
     return _load(
         path, lambda header: header.get("compat") == compat, "built by another version or with other retrieval settings"
     )

@@ -43,7 +43,15 @@ from retrieval.config import IngestConfig
 from retrieval.errors import ConfigError, CorpusError
 from retrieval.ingest.clean import clean_text, parse_date
 from retrieval.ingest.doccache import CACHED_SUFFIXES, DocumentCache, cache_key
-from retrieval.ingest.files import DOCUMENT_SUFFIXES, Layout, UnreadableContent, doc_ids, file_size, read_file
+from retrieval.ingest.files import (
+    DOCUMENT_SUFFIXES,
+    Layout,
+    UnreadableContent,
+    doc_ids,
+    file_size,
+    read_data,
+    read_file,
+)
 from retrieval.ingest.formats import Document, NotADocument, SkipKind
 
 log = logging.getLogger(__name__)
@@ -258,9 +266,14 @@ def _load_files(
     workers: int = 1,
     cache_path: Path | None = None,
     tick: Callable[[], object] = int,
+    ids: Sequence[str] | None = None,
 ) -> Corpus:
-    """The articles of ``files`` (under ``root``, which their doc_ids are relative to)."""
-    ids = doc_ids(root, files)
+    """The articles of ``files`` (under ``root``, which their doc_ids are relative to).
+
+    ``ids``: the files' doc_ids when ``files`` are some of a folder's (:func:`read_files`);
+    the document cache then keeps the entries of the other files."""
+    partial = ids is not None
+    ids = list(ids) if partial else doc_ids(root, files)
     max_bytes = rules.max_file_mb << 20
     extracted = any(f.suffix.lower() in CACHED_SUFFIXES for f in files)
     with DocumentCache(cache_path if extracted else None) as cache:
@@ -279,12 +292,36 @@ def _load_files(
         done = (result for result in done if tick() or True)
         reads = [result for _, result in sorted(zip(order, done), key=lambda pair: pair[0])]  # files' order
         cache.put_many(r.fresh for r in reads if r.fresh)
-        cache.keep_only({k for k in keys if k})
+        if not partial:
+            cache.keep_only({k for k in keys if k})
     articles = tuple(r.article for r in reads if r.article is not None)
     skipped = tuple(
         Skipped(str(f), r.reason or "unreadable", r.kind) for f, r in zip(files, reads) if r.article is None
     )
     return Corpus(articles, skipped)
+
+
+def read_files(
+    root: Path, files: Sequence[Path], ids: Sequence[str], rules: IngestConfig, cache_path: Path | None = None
+) -> Corpus:
+    """Some files of the folder corpus ``root``, in this process, with their doc_ids (given:
+    :func:`~retrieval.ingest.files.doc_ids` of the whole folder decides them). What an update
+    reads; one warning per skipped file, and the document cache keeps its other entries."""
+    if len(files) != len(ids):
+        raise ValueError("read_files needs one doc_id per file")
+    check_patterns(rules)
+    corpus = _load_files(root, list(files), rules, workers=1, cache_path=cache_path, ids=ids)
+    _log_skipped(corpus.skipped, root)
+    return corpus
+
+
+def article_of(name: str, data: bytes, doc_id: str, rules: IngestConfig) -> Article:
+    """The article that a file named ``name`` holding ``data`` gives: what an upload is checked
+    with before it is written. Raises :class:`NotADocument` (an image, an archive...) or
+    ValueError (among them UnreadableDocument) with the reason."""
+    check_patterns(rules)
+    got = read_data(Path(name), data, rules.max_file_mb << 20)
+    return _article(doc_id, got.text, got.meta, name, rules, got.layout)
 
 
 def _read_line(path: Path, rules: IngestConfig, item: tuple[int, str]) -> _Read:

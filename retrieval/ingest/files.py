@@ -188,7 +188,16 @@ def read_file(file: Path, max_bytes: int, cached: Document | str | None = None) 
         raise UnreadableDocument(cached)
     if cached is not None:
         return document_text(cached)
-    data = _load(file, max_bytes)
+    return read_data(file, _load(file, max_bytes), max_bytes)
+
+
+def read_data(file: Path, data: bytes, max_bytes: int) -> FileText:
+    """:func:`read_file` of bytes already read: ``data`` is the content of a file named ``file``
+    (its suffix is a hint, the content decides). Raises as :func:`read_file` does."""
+    if len(data) > max_bytes:
+        raise ValueError(
+            f"larger than {max_bytes / 2**20:.0f} MB ({len(data) / 2**20:.1f} MB; setting ingest.max_file_mb)"
+        )
     found = classify(file, data)
     if isinstance(found.kind, SkipKind):
         if found.kind is SkipKind.EMPTY or (found.kind is SkipKind.OFFICE and file.suffix.lower() in _OFFICE_SUFFIXES):

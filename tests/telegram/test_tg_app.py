@@ -9,7 +9,7 @@ import pytest
 
 from bot.telegram import answers, settings
 from bot.telegram.redact import RedactingFormatter
-from bot.telegram.state import BotState, Pending, QuestionStore, Where
+from bot.telegram.state import AnswerCache, BotState, Pending, QuestionStore, Where
 from retrieval.config import TelegramConfig
 from retrieval.errors import ConfigError
 
@@ -56,6 +56,32 @@ def test_base_url(value, expected):
 def test_bad_base_url(value):
     with pytest.raises(ConfigError, match="TELEGRAM_BASE_URL"):
         settings.read_base_url({"TELEGRAM_BASE_URL": value})
+
+
+def test_admins_from_the_config_and_the_environment():
+    tg = dataclasses.replace(TelegramConfig(), admins=(11, 12))
+    assert settings.read_admins(tg, {}) == {11, 12}
+    assert settings.read_admins(tg, {"TELEGRAM_ADMINS": " 13, 12 ,,-1001 "}) == {11, 12, 13, -1001}
+    assert settings.read_admins(TelegramConfig(), {"TELEGRAM_ADMINS": ""}) == frozenset()
+    for bad in ("abc", "12;13", "1e5", "@nguoi_quan_tri"):
+        with pytest.raises(ConfigError, match="TELEGRAM_ADMINS"):
+            settings.read_admins(tg, {"TELEGRAM_ADMINS": bad})
+
+
+def test_answer_cache_forgets_results_of_an_older_index():
+    cache, computed = AnswerCache(), []
+
+    def compute(text):
+        def run():
+            computed.append(text)
+            return text, ()
+
+        return run
+
+    cache.get("a", compute("a1"), generation=0)
+    assert cache.get("a", compute("a2"), generation=0) == ("a1", ())
+    assert cache.get("a", compute("a3"), generation=1) == ("a3", ())  # an update changed the index
+    assert computed == ["a1", "a3"] and len(cache) == 1
 
 
 def test_webhook_secret_from_the_named_variable():

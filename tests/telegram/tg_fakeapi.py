@@ -18,6 +18,12 @@ chat answer 403 or 400 "chat not found"; :meth:`FakeBotAPI.migrate` turns a
 group into a supergroup (sending to the old id answers 400 with
 ``migrate_to_chat_id``).
 
+Files, for the administrators' uploads: :meth:`FakeBotAPI.add_file` keeps a
+file and returns the ``document`` object of a message carrying it;
+``getFile`` answers its ``file_path``, and ``GET /file/bot<token>/<file_path>``
+serves its bytes, as Telegram does. :attr:`FakeBotAPI.downloads` lists the
+file paths the bot downloaded.
+
 Network faults, for the reliability tests: :meth:`FakeBotAPI.inject` makes the
 next calls of a method answer 429 with ``retry_after``, 500 or 502 (JSON or an
 HTML error page), answer late (the client times out), drop the connection
@@ -43,7 +49,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 JSON_FIELDS = {
     "reply_markup",
@@ -136,6 +142,8 @@ class FakeBotAPI:
     conflicts: int = 0  # getUpdates calls ended with 409 by a newer one
     _blocked: dict[int, tuple[int, str]] = field(default_factory=dict)  # chat -> (status, description)
     _migrated: dict[int, int] = field(default_factory=dict)  # old chat id -> the supergroup's id
+    _files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # file_id -> (file_path, content)
+    downloads: list[str] = field(default_factory=list)  # file paths the bot downloaded, in order
 
     def __post_init__(self) -> None:
         self._cond = threading.Condition()
@@ -173,6 +181,15 @@ class FakeBotAPI:
                     super().finish()
 
             def do_POST(self) -> None:  # http.server naming
+                if self.path.startswith("/file/"):
+                    status, data = api._download(self.path)
+                    with contextlib.suppress(OSError):
+                        self.send_response(status)
+                        self.send_header("Content-Type", "application/octet-stream")
+                        self.send_header("Content-Length", str(len(data)))
+                        self.end_headers()
+                        self.wfile.write(data)
+                    return
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 status, payload = api._dispatch(self.path, self.headers.get("Content-Type", ""), body)
@@ -330,6 +347,33 @@ class FakeBotAPI:
             chat = self._chats.get(old_id)
             if chat is not None:
                 self._chats[new_id] = {**chat, "id": new_id, "type": "supergroup"}
+
+    def add_file(self, content: bytes, file_name: str, mime_type: str = "application/octet-stream") -> dict:
+        """Keep a file for getFile and download; the ``document`` object of a message that carries it."""
+        with self._cond:
+            number = len(self._files) + 1
+            file_id = f"BQACAgIAAx{number:06d}fake"
+            self._files[file_id] = (f"documents/file_{number}", content)
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"AgAD{number:06d}",
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_size": len(content),
+        }
+
+    def _download(self, path: str) -> tuple[int, bytes]:
+        """The bytes at ``/file/bot<token>/<file_path>``."""
+        prefix = f"/file/bot{self.token}/"
+        path = unquote(path)  # httpx sends the token's ":" as %3A
+        if not path.startswith(prefix) or self.revoked:
+            return 401, b"Unauthorized"
+        file_path = path[len(prefix) :]
+        with self._cond:
+            found = next((content for kept, content in self._files.values() if kept == file_path), None)
+            if found is not None:
+                self.downloads.append(file_path)
+        return (200, found) if found is not None else (404, b"Not Found")
 
     def push_many(self, updates: list[dict]) -> list[dict]:
         return [self.push(u) for u in updates]
@@ -567,6 +611,20 @@ class FakeBotAPI:
         if hook.get("allowed_updates") is not None:
             info["allowed_updates"] = hook["allowed_updates"]
         return 200, info
+
+    def _api_getFile(self, params: dict) -> tuple[int, Any]:  # noqa: N802
+        with self._cond:
+            kept = self._files.get(params.get("file_id", ""))
+        if kept is None:
+            return 400, {"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"}
+        file_path, content = kept
+        number = int(file_path.rsplit("_", 1)[1])
+        return 200, {
+            "file_id": params["file_id"],
+            "file_unique_id": f"AgAD{number:06d}",
+            "file_size": len(content),
+            "file_path": file_path,
+        }
 
     def _api_answerCallbackQuery(self, params: dict) -> tuple[int, Any]:  # noqa: N802
         return 200, True

@@ -137,14 +137,18 @@ def write_bot_config(
     *,
     log_level: str = "INFO",
     telegram: dict | None = None,
+    corpus: Path | None = None,
+    settings: dict | None = None,
     insights: dict | None = None,
 ) -> Path:
-    """The project's config.yaml with the seeds as an absolute corpus path and the cache in tmp.
-    The question log goes in ``folder`` unless ``insights`` says otherwise."""
+    """The project's config.yaml with the seeds (or ``corpus``) as an absolute corpus path, the
+    cache in tmp, and ``settings`` (top-level keys) merged in. The question log goes in
+    ``folder`` unless ``insights`` says otherwise."""
     data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
-    data["corpus"] = str(SEEDS)
+    data["corpus"] = str(corpus or SEEDS)
     data["cache_dir"] = str(cache_dir)
     data["log_level"] = log_level
+    data.update(settings or {})
     data.setdefault("telegram", {}).update(telegram or {})
     data.setdefault("insights", {}).update({"question_log": str(folder / "questions.sqlite"), **(insights or {})})
     folder.mkdir(parents=True, exist_ok=True)
@@ -173,6 +177,7 @@ def bot_env(api: FakeBotAPI | None, token: str | None = FAKE_TOKEN) -> dict[str,
     env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
     env.pop("TELEGRAM_BOT_TOKEN", None)
     env.pop("TELEGRAM_BASE_URL", None)
+    env.pop("TELEGRAM_ADMINS", None)
     if token is not None:
         env["TELEGRAM_BOT_TOKEN"] = token
     if api is not None:
@@ -225,15 +230,20 @@ def start_bot(
     log_level: str = "INFO",
     telegram: dict | None = None,
     env: dict[str, str] | None = None,
+    corpus: Path | None = None,
+    settings: dict | None = None,
     insights: dict | None = None,
 ) -> BotProcess:
     """Start ``python -m bot telegram`` against ``api`` and wait until it is ready.
 
     Ready means: polling for updates, or in webhook mode (``telegram["mode"] ==
     "webhook"``) the webhook registered with ``api`` and its listener accepting
-    connections. ``env`` adds environment variables (e.g. the webhook secret).
+    connections. ``env`` adds environment variables (e.g. the webhook secret, TELEGRAM_ADMINS);
+    ``corpus`` replaces the seeds, ``settings`` sets top-level keys (watch, watch_debounce_seconds).
     """
-    config = write_bot_config(folder, cache_dir, log_level=log_level, telegram=telegram, insights=insights)
+    config = write_bot_config(
+        folder, cache_dir, log_level=log_level, telegram=telegram, corpus=corpus, settings=settings, insights=insights
+    )
     log_path = folder / "bot.log"
     log_file = log_path.open("wb")
     if (telegram or {}).get("mode") == "webhook":
