@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import subprocess
@@ -41,19 +42,19 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.scale import (  # noqa: E402
+from bench.scale_corpus import (
     build_lexicon,
     ensure_corpus,
     make_questions,
     parse_size,
-    percentile,
     real_texts,
     size_label,
     syllable_inventory,
 )
-from retrieval.config import load_config  # noqa: E402
-from retrieval.service import AnswerService  # noqa: E402
-from retrieval.updates.watch import follow  # noqa: E402
+from bench.scale_timing import percentile
+from retrieval.config import load_config
+from retrieval.service import AnswerService
+from retrieval.updates.watch import follow
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "updates.md"
@@ -186,6 +187,12 @@ def quoted(service: AnswerService, doc_id: str, name: str, capacity: int) -> boo
     return any(a.doc_id == doc_id and str(capacity) in a.quote for a in result.answers)
 
 
+def gone(service: AnswerService, doc_id: str, name: str) -> bool:
+    """No answer about station ``name`` quotes ``doc_id`` any more."""
+    result = service.answer(f"Trạm bơm {name} có công suất bao nhiêu mét khối mỗi giây?")
+    return not any(a.doc_id == doc_id for a in result.answers)
+
+
 def run_changes(service: AnswerService, folder: Path, n: int) -> list[dict]:
     """``n`` changes landing in ``folder``: add, replace, ..., every fifth a deletion."""
     steps: list[dict] = []
@@ -196,28 +203,21 @@ def run_changes(service: AnswerService, folder: Path, n: int) -> list[dict]:
             doc_id = file[:-4]
             os.remove(folder / file)
             t0 = time.perf_counter()
-            ok = wait_until(
-                lambda: (
-                    not any(
-                        a.doc_id == doc_id
-                        for a in service.answer(f"Trạm bơm {name} có công suất bao nhiêu mét khối mỗi giây?").answers
-                    )
-                )
-            )
+            ok = wait_until(functools.partial(gone, service, doc_id, name))
             what = "delete"
         elif i % 2 == 0 or not added:
             name = STATIONS[len(steps) % len(STATIONS)] + ("" if len(steps) < len(STATIONS) else f" {i}")
             file = f"tram_bom_{i:03d}.txt"
             capacity = 10 + i
             t0 = land(folder, file, station_article(name, capacity))
-            ok = wait_until(lambda: quoted(service, file[:-4], name, capacity))
+            ok = wait_until(functools.partial(quoted, service, file[:-4], name, capacity))
             added.append((file, name))
             what = "add"
         else:
             file, name = added[-1]
             capacity = 500 + i
             t0 = land(folder, file, station_article(name, capacity))
-            ok = wait_until(lambda: quoted(service, file[:-4], name, capacity))
+            ok = wait_until(functools.partial(quoted, service, file[:-4], name, capacity))
             what = "replace"
         seconds = time.perf_counter() - t0
         report = service.last_update

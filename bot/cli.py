@@ -111,10 +111,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_console(args: argparse.Namespace) -> int:
+    from retrieval.updates.watch import follow
+
     from .console import run_console
     from .insights.log import open_question_log
-
-    from retrieval.updates.watch import follow
 
     cfg = _config(args)
     with _service(args, cfg, stale_ok=cfg.watch) as service:

@@ -42,7 +42,7 @@ def page_url():
         def log_message(self, *args):
             pass
 
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             data = PAGE.encode("utf-8")
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -58,7 +58,7 @@ def page_url():
 
 
 def test_add_files_and_a_page_then_remove(workdir, page_url):
-    root, seeds, config = workdir
+    _root, seeds, config = workdir
     proc = run_bot(
         "add",
         str(DOCS / "pdf/ke_hoach_chuyen_doi_so.pdf"),

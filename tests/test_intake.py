@@ -3,6 +3,7 @@ server the test starts on 127.0.0.1."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -15,8 +16,8 @@ import yaml
 
 from qa_support import REPO, SEED_FILES
 from retrieval.config import IngestConfig
-from retrieval.ingest.corpus import Article
 from retrieval.index.sentences import ArticleList
+from retrieval.ingest.corpus import Article
 from retrieval.updates import fetch, intake
 
 DOCS = REPO / "tests" / "data" / "docs"
@@ -150,7 +151,7 @@ def test_add_document_and_doc_ids(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "ke_hoach.docx").write_bytes((DOCS / "docx/bao_cao_so_ket.docx").read_bytes())
-    path, doc_id, checked = intake.add_document(
+    path, doc_id, _checked = intake.add_document(
         corpus, "ke_hoach.pdf", (DOCS / "pdf/ke_hoach_chuyen_doi_so.pdf").read_bytes(), IngestConfig()
     )
     assert path == corpus.resolve() / "ke_hoach.pdf"
@@ -197,12 +198,10 @@ def site() -> Iterator[str]:
                 self.send_header(key.replace("_", "-"), value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            try:
+            with contextlib.suppress(OSError):  # the client stopped reading (the size limit)
                 self.wfile.write(data)
-            except OSError:  # the client stopped reading (the size limit)
-                pass
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             if self.path == "/tin/cau.html":
                 self._send(200, PAGE.encode("utf-8"), Content_Type="text/html; charset=utf-8")
             elif self.path == "/lon":

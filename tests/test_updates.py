@@ -310,9 +310,8 @@ def test_updater_failure_is_one_line_and_the_error_goes_to_the_future(tmp_path, 
     service.fail = True
     updater = Updater(service)
     try:
-        with caplog.at_level(logging.WARNING):
-            with pytest.raises(OSError):
-                updater.submit(Change.of([tmp_path / "a"])).result(5)
+        with caplog.at_level(logging.WARNING), pytest.raises(OSError):
+            updater.submit(Change.of([tmp_path / "a"])).result(5)
         lines = [r for r in caplog.records if r.name == "retrieval.updates.worker"]
         assert len(lines) == 1 and "disk full" in lines[0].getMessage() and "previous" in lines[0].getMessage()
         service.fail = False

@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from telegram import Message
-
 from retrieval.errors import describe_error
 from retrieval.updates.changes import Change, UpdateReport, article_summary
 from retrieval.updates.fetch import FetchError, fetch_page
@@ -31,6 +29,7 @@ from retrieval.updates.intake import (
     delete,
     document_file,
 )
+from telegram import Message
 
 from . import format as fmt
 from .answers import admit, reply_html

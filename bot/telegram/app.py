@@ -35,8 +35,8 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from retrieval.config import Config
 from retrieval.errors import ConfigError
 from retrieval.service import AnswerService
-from telegram import BotCommand, Update
 from retrieval.updates.watch import Following, follow
+from telegram import BotCommand, Update
 
 from ..insights.log import NullQuestionLog, QuestionSink, open_question_log
 from ..insights.metrics import BotMetrics, MetricsServer

@@ -19,8 +19,8 @@ from telegram.ext import CallbackContext, ExtBot
 from retrieval.answer.compose import Result
 from retrieval.config import Config, TelegramConfig
 from retrieval.service import AnswerService
-from telegram import Message
 from retrieval.updates.worker import Updater
+from telegram import Message
 
 from ..insights.log import NullQuestionLog, QuestionSink
 from ..insights.metrics import BotMetrics

@@ -34,7 +34,7 @@ class FetchError(IntakeError):
 class _HttpOnly(urllib.request.HTTPRedirectHandler):
     """Follows redirects to http(s) URLs only (urllib also follows ftp://)."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001 - urllib's signature
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # urllib's signature
         if urlsplit(newurl).scheme not in ("http", "https"):
             raise FetchError(f"the page redirects to {newurl!r}: only http(s) pages are fetched")
         return super().redirect_request(req, fp, code, msg, headers, newurl)

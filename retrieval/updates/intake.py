@@ -13,6 +13,7 @@ name is refused unless ``replace``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
@@ -162,10 +163,8 @@ def store(folder: Path, name: str, data: bytes, *, replace: bool = False) -> Pat
     except OSError as exc:  # disk full, a folder of that name...
         raise IntakeError(f"cannot write {path.name}: {exc.strerror or exc}") from None
     finally:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
     _sync_folder(folder)
     return path
 

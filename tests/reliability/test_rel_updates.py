@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from rel_support import replies_by_update, report, wait_until
 
 from qa_support import WS_SEGMENTER_ID, open_ws, with_cache
-from rel_support import replies_by_update, report, wait_until
 from retrieval.config import load_config
 from retrieval.index.store import compat_key, index_path, load_last_good
 from retrieval.index.update import merge

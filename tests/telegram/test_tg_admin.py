@@ -163,7 +163,7 @@ def test_admin_uploads_are_answerable_within_5_s_of_their_confirmation(setup):
 
 
 def test_a_non_admin_upload_writes_nothing(setup):
-    api, bot, corpus, _ = setup
+    api, _bot, corpus, _ = setup
     before, downloads = corpus_files(corpus), list(api.downloads)
     stranger = new_id()
     upload = send_document(api, stranger, (DOCS / "text/tiem_chung_vni.txt").read_bytes(), "tiem_chung.txt")
@@ -193,7 +193,7 @@ HOSTILE = [
 
 
 def test_hostile_file_names_stay_inside_the_corpus_folder(setup):
-    api, bot, corpus, root = setup
+    api, _bot, corpus, root = setup
     outside_before = {p for p in root.rglob("*") if p.is_file() and corpus not in p.parents}
     for i, name in enumerate(HOSTILE):
         before = corpus_files(corpus)
@@ -211,7 +211,7 @@ def test_hostile_file_names_stay_inside_the_corpus_folder(setup):
 
 
 def test_an_unreadable_document_gets_a_clear_reply_and_changes_nothing(setup):
-    api, bot, corpus, _ = setup
+    api, _bot, corpus, _ = setup
     for fixture in ("broken/mat_khau.pdf", "broken/zip_bomb.docx", "misc/empty.txt"):
         before = corpus_files(corpus)
         text = reply_to(api, send_document(api, ADMIN, (DOCS / fixture).read_bytes(), Path(fixture).name)).params[
@@ -232,7 +232,7 @@ def web_page():
         def log_message(self, *args):
             pass
 
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             data = PAGE.encode("utf-8")
             self.send_response(200 if self.path.startswith("/tin/") else 404)
             self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -270,7 +270,7 @@ def test_add_remove_and_reload_commands(setup, web_page):
 
 
 def test_a_file_copied_into_the_folder_is_answerable_within_seconds(setup):
-    api, bot, corpus, _ = setup
+    api, _bot, corpus, _ = setup
     question, expect = "Tiêm chủng mở rộng tháng 5 dành cho trẻ em bao nhiêu tuổi?", "dưới 5 tuổi"
     assert expect not in plain(ask(api, ADMIN, question)[0])
     copied = time.monotonic()
