@@ -198,7 +198,9 @@ def cmd_add(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     with _service(args, cfg) as service:
-        folder = intake.corpus_folder(service.source.corpus)
+        source, info = service.source, service.info
+        assert source is not None and info is not None  # open() always knows the corpus and the index file
+        folder = intake.corpus_folder(source.corpus)
         # Every document is read before anything is written: one that cannot be read changes nothing.
         checked = [intake.check_document(*_document_bytes(item, cfg), cfg.ingest) for item in args.items]
         names = [c.name for c in checked]
@@ -220,7 +222,7 @@ def cmd_add(args: argparse.Namespace) -> int:
             print(f"{verb} {doc_id}: {citation(found.title, None, found.date)}, {found.sentences} sentences")
         print(
             f"index: {report.articles} articles, {report.sentences} sentences in {report.seconds:.1f}s -> "
-            f"{service.info.path}" + ("" if report.saved else " (NOT saved, see warning)")
+            f"{info.path}" + ("" if report.saved else " (NOT saved, see warning)")
         )
         return 0 if report.saved else 1
 
@@ -232,7 +234,9 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     with _service(args, cfg) as service:
-        folder = intake.corpus_folder(service.source.corpus)
+        source, info = service.source, service.info
+        assert source is not None and info is not None  # open() always knows the corpus and the index file
+        folder = intake.corpus_folder(source.corpus)
         paths = [intake.document_file(service.articles, folder, doc_id)[0] for doc_id in args.doc_ids]
         for path in paths:
             intake.delete(path)
@@ -241,7 +245,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
             print(f"removed {doc_id} ({path.relative_to(folder.resolve())})")
         print(
             f"index: {report.articles} articles, {report.sentences} sentences in {report.seconds:.1f}s -> "
-            f"{service.info.path}" + ("" if report.saved else " (NOT saved, see warning)")
+            f"{info.path}" + ("" if report.saved else " (NOT saved, see warning)")
         )
         return 0 if report.saved else 1
 

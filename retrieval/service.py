@@ -27,7 +27,7 @@ from retrieval.config import Config
 from retrieval.errors import BotError, ConfigError, CorpusError, IndexFormatError, describe_error
 from retrieval.index.build import build_index
 from retrieval.index.segcache import Segmented, segment_corpus
-from retrieval.index.sentences import SentenceIndex
+from retrieval.index.sentences import Articles, SentenceIndex
 from retrieval.index.store import compat_key, fingerprint, index_path, load_index, load_last_good, save_index
 from retrieval.index.update import MERGE_SENTENCES, UpdateError, apply_changes, needs_merge, rebase, start_merge
 from retrieval.ingest.corpus import Article, load_corpus
@@ -357,7 +357,7 @@ class AnswerService:
         self._served = Served(index, Corrector(index.fold), self._served.generation + 1)
 
     @property
-    def articles(self) -> Sequence[Article]:
+    def articles(self) -> Articles:
         """The indexed articles in corpus order (a sequence; a loaded index builds each one when it
         is read); without those an update removed."""
         return self.index.live_articles

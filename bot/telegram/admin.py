@@ -54,6 +54,13 @@ async def admitted_admin(state: BotState, message: Message) -> Admin | None:
     return admin
 
 
+def _sender(message: Message) -> int:
+    """The user id of the sender of a message :func:`admitted_admin` let through (it has one)."""
+    if message.from_user is None:
+        raise ValueError(f"message {message.message_id} has no sender: admitted_admin should have refused it")
+    return message.from_user.id
+
+
 async def _update(admin: Admin, change: Change) -> UpdateReport:
     """The updater's report of ``change``, awaited without blocking the event loop."""
     return await asyncio.wrap_future(admin.updater.submit(change))
@@ -79,10 +86,10 @@ async def _store_and_index(
     try:
         path, doc_id, _ = await asyncio.to_thread(add_document, corpus, name, data, admin.cfg.ingest, replace=replace)
     except IntakeError as exc:
-        log.info("document %r from admin %s not added: %s", name, message.from_user.id, exc)
+        log.info("document %r from admin %s not added: %s", name, _sender(message), exc)
         await reply_html(state, message, [fmt.plain(_intake_error(exc, name))])
         return
-    log.info("admin %s added %s to the corpus (%d bytes)", message.from_user.id, path, len(data))
+    log.info("admin %s added %s to the corpus (%d bytes)", _sender(message), path, len(data))
     try:
         report = await _update(admin, Change.of([path]))
     except Exception as exc:  # noqa: BLE001 - logged by the updater; the admin is told
@@ -105,6 +112,8 @@ async def receive_document(state: BotState, message: Message) -> None:
     if admin is None:
         return
     document = message.document
+    if document is None:
+        raise ValueError(f"message {message.message_id} holds no document: its handler's filter should not match")
     limit = admin.cfg.telegram.max_upload_mb
     if document.file_size and document.file_size > limit << 20:
         await reply_html(
@@ -160,7 +169,7 @@ async def remove_document(state: BotState, message: Message, doc_id: str) -> Non
     except Exception as exc:  # noqa: BLE001 - logged by the updater; the admin is told
         await reply_html(state, message, [fmt.plain(fmt.UPDATE_FAILED.format(reason=describe_error(exc)))])
         return
-    log.info("admin %s removed %s from the corpus", message.from_user.id, path)
+    log.info("admin %s removed %s from the corpus", _sender(message), path)
     await reply_html(state, message, [fmt.removed_message(doc_id, title)])
 
 

@@ -82,7 +82,7 @@ def ask_question(message: Message, bot_id: int) -> str:
 def command_text(message: Message) -> str:
     """What follows the leading command of ``message`` (``/add@bot  https://...`` -> ``https://...``)."""
     command = next(e for e in message.entities if e.type == MessageEntityType.BOT_COMMAND and e.offset == 0)
-    return fmt.command_argument(message.text, command.length)
+    return fmt.command_argument(_text(message), command.length)
 
 
 def private_question(message: Message, username: str | None, bot_id: int) -> str:

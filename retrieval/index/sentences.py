@@ -398,7 +398,7 @@ class SentenceIndex:
         return self.changes.live_order.tolist()
 
     @property
-    def live_articles(self) -> Sequence[Article]:
+    def live_articles(self) -> Articles:
         """The articles a rebuild of the corpus would index, in its order: ``articles``
         without those removed by an update, and those added where they belong."""
         if self.changes is None:

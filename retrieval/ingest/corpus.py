@@ -273,7 +273,7 @@ def _load_files(
     ``ids``: the files' doc_ids when ``files`` are some of a folder's (:func:`read_files`);
     the document cache then keeps the entries of the other files."""
     partial = ids is not None
-    ids = list(ids) if partial else doc_ids(root, files)
+    file_ids = list(ids) if ids is not None else doc_ids(root, files)
     max_bytes = rules.max_file_mb << 20
     extracted = any(f.suffix.lower() in CACHED_SUFFIXES for f in files)
     with DocumentCache(cache_path if extracted else None) as cache:
@@ -288,7 +288,7 @@ def _load_files(
         read = functools.partial(_read_file, rules, max_bytes, cached)
         extract = [cost for cost in costs if cost]
         many = len(extract) >= MIN_PARALLEL_DOCUMENTS or (len(files) > 1 and sum(extract) >= MIN_PARALLEL_BYTES)
-        done = _read_all(read, [(files[i], ids[i], keys[i]) for i in order], workers, many=many)
+        done = _read_all(read, [(files[i], file_ids[i], keys[i]) for i in order], workers, many=many)
         done = (result for result in done if tick() or True)
         reads = [result for _, result in sorted(zip(order, done), key=lambda pair: pair[0])]  # files' order
         cache.put_many(r.fresh for r in reads if r.fresh)
