@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import cast
 
 from retrieval.answer.compose import Result
-from retrieval.config import Config, effective_settings, format_value, load_config, settings_markdown
+from retrieval.config import Config, load_config
+from retrieval.config_listing import effective_settings, format_value, settings_markdown
 from retrieval.errors import BotError
 from retrieval.evaluate import evaluate, format_report, load_questions
 from retrieval.service import AnswerService, valid_unicode

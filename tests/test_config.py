@@ -8,15 +8,8 @@ from pathlib import Path
 import pytest
 
 from qa_support import CONFIG_YAML, write_config
-from retrieval.config import (
-    AnswerConfig,
-    Config,
-    ConfigError,
-    RetrievalConfig,
-    effective_settings,
-    load_config,
-    settings_markdown,
-)
+from retrieval.config import AnswerConfig, Config, ConfigError, RetrievalConfig, load_config
+from retrieval.config_listing import effective_settings, settings_markdown
 
 
 def test_project_config_loads(repo_config):
