@@ -1,5 +1,8 @@
 """The answering service: the one object every front end (CLI, console, Telegram) calls.
 
+Past 400 lines because opening, answering and updating share one served index and swap it
+together: the service is the one place that holds it, so every change to it is made here.
+
 It is built once at start-up from the typed :class:`Config`: the saved index is
 loaded when its fingerprint matches the corpus and settings, and rebuilt (and
 saved) otherwise. When that rebuild fails, the last good index is served.
