@@ -41,9 +41,10 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.scale import (  # noqa: E402
-    build_lexicon, ensure_corpus, make_questions, parse_size, percentile, real_texts, size_label, syllable_inventory,
+from bench.scale_corpus import (  # noqa: E402
+    build_lexicon, ensure_corpus, make_questions, parse_size, real_texts, size_label, syllable_inventory,
 )
+from bench.scale_timing import percentile  # noqa: E402
 from retrieval.config import load_config  # noqa: E402
 from retrieval.service import AnswerService  # noqa: E402
 from retrieval.updates.watch import follow  # noqa: E402
