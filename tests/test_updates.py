@@ -471,3 +471,13 @@ def test_large_changes_are_merged_in_another_process(service, cfg, seed_copy, tm
     again = open_ws(cfg, seed_copy)
     assert again.info.reason == "loaded" and len(again.articles) == 7
     assert again.answer(BRIDGE_Q).answers[0].doc_id == "cau_rong"
+
+
+def test_watcher_without_watchfiles_logs_one_error_and_stops(tmp_path, monkeypatch, caplog):
+    """A broken install (watchfiles missing) is one error line naming the fix; start() returns."""
+    monkeypatch.setitem(__import__("sys").modules, "watchfiles", None)
+    with caplog.at_level(logging.ERROR, logger="retrieval.updates.watch"):
+        watcher = CorpusWatcher(tmp_path, Collected(), 0.2).start(timeout=5.0)
+        watcher.stop()
+    assert [r.levelname for r in caplog.records] == ["ERROR"]
+    assert "pip install watchfiles" in caplog.records[0].getMessage()

@@ -116,7 +116,12 @@ class CorpusWatcher:
         return target.parent, False, keep_file
 
     def _run(self) -> None:
-        from watchfiles import watch  # imported in the thread: the front ends start without it
+        try:
+            from watchfiles import watch  # imported in the thread: the front ends start without it
+        except ImportError as exc:  # a broken install: answering goes on, the operator is told once
+            log.error("cannot follow %s for changes: %s (pip install watchfiles)", self.corpus, exc)
+            self._ready.set()
+            return
 
         root, recursive, keep = self._target()
         polling = self.force_polling
