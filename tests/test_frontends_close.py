@@ -1,6 +1,6 @@
 """Every front end releases the engine (AnswerService.close: the search backend's thread) when it
-ends, by an error too: the CLI's ask, console, eval and index, and the Telegram bot (report opens
-it the same way)."""
+ends, by an error too: the CLI's ask, console, eval, index, add and remove, and the Telegram bot
+(report opens it the same way)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from bot import cli
 from qa_support import write_config
 from retrieval.answer import messages
 from retrieval.answer.compose import Outcome, Result
-from retrieval.service import AnswerService, IndexInfo
+from retrieval.service import AnswerService, IndexInfo, Served, Source
 
 
 class Backend:
@@ -32,8 +32,9 @@ def fake_service(tmp_path: Path, fail: bool = False) -> AnswerService:
     """An AnswerService with the real close and context manager, and no index."""
     service = AnswerService.__new__(AnswerService)
     service.backend = Backend()
-    service._serving = (SimpleNamespace(live_articles=[], sentences=[]), None)
+    service._served = Served(SimpleNamespace(live_articles=[], sentences=[]), None, 0)
     service.info = IndexInfo(tmp_path / "index.bin", rebuilt=True, reason="built", seconds=0.1, saved=True)
+    service.source = Source(tmp_path, tmp_path / "index.bin", "seg", "seg+variants", "compat")
 
     def answer(question: str, max_answers: int | None = None) -> Result:
         if fail:
@@ -82,6 +83,18 @@ def config(tmp_path: Path) -> str:
 def test_each_command_closes_the_service(tmp_path, monkeypatch, capsys, opened, argv):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("Câu hỏi?\n".encode())))
     assert cli.main([*argv, "--config", config(tmp_path)]) == 0
+    assert opened.closes() == [1]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["add", "no_such_file.txt"],  # refused before anything is written
+        ["remove", "no_such_doc"],
+    ],
+)
+def test_add_and_remove_close_the_service_when_they_fail(tmp_path, capsys, opened, argv):
+    assert cli.main([*argv, "--config", config(tmp_path)]) != 0
     assert opened.closes() == [1]
 
 
