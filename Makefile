@@ -1,11 +1,11 @@
 # Set-up commands for a fresh machine (Python 3.11 on PATH as python3).
 #   make run   - the main job: Telegram bot if TELEGRAM_BOT_TOKEN is set, else the console on seeds/
-#   make test  - install everything and run the test suite
+#   make test  - install everything, run the linters and type checks (make lint), then the test suite
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 
-.PHONY: run test install index eval bench clean lock
+.PHONY: run test lint install index eval bench clean lock
 
 # Exact versions from requirements.lock (refresh it with `make lock` after changing dependencies).
 $(VENV)/.installed: pyproject.toml requirements.lock
@@ -19,7 +19,13 @@ install: $(VENV)/.installed
 run: install
 	$(PY) -m bot run
 
-test: install
+# ruff (lint, and the format check) and mypy, configured in pyproject.toml; a few seconds.
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+test: install lint
 	$(PY) -m pytest -q
 
 index: install
@@ -35,4 +41,4 @@ lock: install
 		--output-file=requirements.lock pyproject.toml
 
 clean:
-	rm -rf $(VENV) .cache .pytest_cache *.egg-info
+	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache *.egg-info

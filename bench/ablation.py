@@ -25,9 +25,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
-import xquad  # noqa: E402
+from bench import xquad  # noqa: E402
 from retrieval.config import Config, load_config  # noqa: E402
 from retrieval.evaluate import evaluate, load_questions  # noqa: E402
 from retrieval.service import AnswerService  # noqa: E402
@@ -37,25 +36,48 @@ DEV = REPO.parent / "shared/eval/seeds_dev.yaml"
 # (name, what it changes, retrieval overrides, answer overrides)
 VARIANTS: list[tuple[str, str, dict, dict]] = [
     ("defaults", "config.yaml as shipped", {}, {}),
-    ("- compound syllables", "index/match words only, not the syllables of compounds",
-     {"expand_compounds": False}, {}),
+    ("- compound syllables", "index/match words only, not the syllables of compounds", {"expand_compounds": False}, {}),
     ("- question-word removal", "score question and function words too", {"drop_question_words": False}, {}),
-    ("drop all stopwords", "leave every answer.stopwords word out of the scores, not only question words",
-     {"question_words": ()}, {}),
-    ("- diacritic-free field", "no folded field (fold weights 0)",
-     {"fold_weight": 0.0, "accentless_fold_weight": 0.0}, {}),
+    (
+        "drop all stopwords",
+        "leave every answer.stopwords word out of the scores, not only question words",
+        {"question_words": ()},
+        {},
+    ),
+    (
+        "- diacritic-free field",
+        "no folded field (fold weights 0)",
+        {"fold_weight": 0.0, "accentless_fold_weight": 0.0},
+        {},
+    ),
     ("- accentless pair field", "accentless_bigram_weight 0", {"accentless_bigram_weight": 0.0}, {}),
     ("- article evidence", "article_weight 0", {"article_weight": 0.0}, {}),
     ("- answer-type preference", "type_bonus 0", {"type_bonus": 0.0}, {}),
     ("- abbreviation table", "no abbreviations", {"abbreviations": {}}, {}),
-    ("- forward widening", "answer.widen_forward false: a quote never takes the dependent sentence after it",
-     {}, {"widen_forward": False}),
-    ("- covering widening", "answer.widen_to_cover 0: a quote never takes a neighbour for the question words it lacks",
-     {}, {"widen_to_cover": 0.0}),
-    ("- antecedent rule", "answer.demonstratives empty: a sentence saying 'các thiết bị này' is quoted alone",
-     {}, {"demonstratives": ()}),
-    ("- attribute focus", "retrieval.focus_factor 1: 'X của Y là gì?' sentences without the word X are not lowered",
-     {"focus_factor": 1.0}, {}),
+    (
+        "- forward widening",
+        "answer.widen_forward false: a quote never takes the dependent sentence after it",
+        {},
+        {"widen_forward": False},
+    ),
+    (
+        "- covering widening",
+        "answer.widen_to_cover 0: a quote never takes a neighbour for the question words it lacks",
+        {},
+        {"widen_to_cover": 0.0},
+    ),
+    (
+        "- antecedent rule",
+        "answer.demonstratives empty: a sentence saying 'các thiết bị này' is quoted alone",
+        {},
+        {"demonstratives": ()},
+    ),
+    (
+        "- attribute focus",
+        "retrieval.focus_factor 1: 'X của Y là gì?' sentences without the word X are not lowered",
+        {"focus_factor": 1.0},
+        {},
+    ),
     ("attribute focus 0.5", "retrieval.focus_factor 0.5 (ours: 0.7)", {"focus_factor": 0.5}, {}),
     ("covering widening 0.1", "answer.widen_to_cover 0.1 (ours: 0.05)", {}, {"widen_to_cover": 0.1}),
     ("later quotes >= 0.5 of the best", "answer.min_relative_score 0.5 (ours: 0.3)", {}, {"min_relative_score": 0.5}),
@@ -104,20 +126,24 @@ def _all(r: dict, k: int) -> float:
 
 
 def table(rows: list[tuple[str, str, dict]]) -> str:
-    head = ("| variant | XQuAD all Hit@1 | all Hit@3 | half A Hit@1 | half B Hit@1 | no diacritics Hit@1 "
-            "| no diacritics Hit@3 | refused (of 1190) | first quote chars | dev Hit@1 | off-topic refused |")
+    head = (
+        "| variant | XQuAD all Hit@1 | all Hit@3 | half A Hit@1 | half B Hit@1 | no diacritics Hit@1 "
+        "| no diacritics Hit@3 | refused (of 1190) | first quote chars | dev Hit@1 | off-topic refused |"
+    )
     lines = [head, "|" + "---|" * 11]
     for name, _, r in rows:
         refused = r["A"]["refused"] + r["B"]["refused"] if "refused" in r["A"] else "–"
         a, b = r["A"], r["B"]
         quotes = a["first_quotes"] + b["first_quotes"]
-        chars = (a["first_quote_chars_mean"] * a["first_quotes"]
-                 + b["first_quote_chars_mean"] * b["first_quotes"]) / (quotes or 1)
+        chars = (a["first_quote_chars_mean"] * a["first_quotes"] + b["first_quote_chars_mean"] * b["first_quotes"]) / (
+            quotes or 1
+        )
         dev = r.get("dev")
         dev_cells = f"{dev['hit_at_1']:.3f} | {dev['off_topic_refused']}" if dev else "– | –"
         lines.append(
             f"| {name} | {_all(r, 1):.3f} | {_all(r, 3):.3f} | {r['A']['hit_at_1']:.3f} | {r['B']['hit_at_1']:.3f} "
-            f"| {r['no diacritics']['hit_at_1']:.3f} | {r['no diacritics']['hit_at_3']:.3f} | {refused} | {chars:.0f} | {dev_cells} |"
+            f"| {r['no diacritics']['hit_at_1']:.3f} | {r['no diacritics']['hit_at_3']:.3f} "
+            f"| {refused} | {chars:.0f} | {dev_cells} |"
         )
     return "\n".join(lines)
 
@@ -139,12 +165,18 @@ def main(argv=None) -> int:
         corpus = Path(tmp) / "xquad_vi.jsonl"
         xquad.write_corpus(paragraphs, corpus)
         cache = Path(tmp) / "cache"
-        rows.append(("rank-bm25, syllables (reference)", "plain BM25Okapi", reference(
-            variant_config(base, {}, {}, cache), corpus, questions)))
+        rows.append(
+            (
+                "rank-bm25, syllables (reference)",
+                "plain BM25Okapi",
+                reference(variant_config(base, {}, {}, cache), corpus, questions),
+            )
+        )
         for name, what, retrieval, answer in VARIANTS:
             t0 = time.perf_counter()
-            rows.append((name, what, measure(variant_config(base, retrieval, answer, cache), corpus,
-                                             questions, dev_questions)))
+            rows.append(
+                (name, what, measure(variant_config(base, retrieval, answer, cache), corpus, questions, dev_questions))
+            )
             print(f"  {name}: {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
     text = table(rows)
     legend = "\n".join(f"- **{name}**: {what}" for name, what, _ in rows)
@@ -156,7 +188,7 @@ def main(argv=None) -> int:
         start, end = "<!-- ablation:start -->", "<!-- ablation:end -->"
         block = f"{start}\n{text}\n\n{legend}\n{end}"
         if start in body and end in body:
-            body = body[: body.index(start)] + block + body[body.index(end) + len(end):]
+            body = body[: body.index(start)] + block + body[body.index(end) + len(end) :]
         else:
             body += "\n" + block + "\n"
         doc.write_text(body, encoding="utf-8")

@@ -31,7 +31,12 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.scale_corpus import (  # noqa: E402
-    build_lexicon, make_questions, parse_size, real_texts, size_label, syllable_inventory,
+    build_lexicon,
+    make_questions,
+    parse_size,
+    real_texts,
+    size_label,
+    syllable_inventory,
 )
 from bench.scale_timing import CHILD_CODE  # noqa: E402
 
@@ -42,8 +47,15 @@ def serve_once(tree: Path, spec: Path) -> dict:
     """One fresh serving process of ``tree``'s code: its reports, merged, plus the wall
     seconds from its start to its first answer (as :func:`bench.scale_timing.run_fresh_process`)."""
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", CHILD_CODE, str(spec), str(tree)], cwd=tree,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD_CODE, str(spec), str(tree)],
+        cwd=tree,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+    )
+    assert proc.stdout is not None  # stdout=PIPE
     first = proc.stdout.readline()
     first_answer_s = time.perf_counter() - started
     rest, errors = proc.communicate()
@@ -55,7 +67,9 @@ def serve_once(tree: Path, spec: Path) -> dict:
 
 def row(report: dict) -> dict:
     return {f"{part} {name}": report[part][name] for part, name in FIGURES} | {
-        "first answer s": report["first_answer_s"], "kernels s": report["kernels_ready_s"]}
+        "first answer s": report["first_answer_s"],
+        "kernels s": report["kernels_ready_s"],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,20 +92,38 @@ def main(argv: list[str] | None = None) -> int:
     lex = build_lexicon(syllable_inventory(real_texts()), size, args.seed)
     texts = [q.text for q in make_questions(lex, size, args.seed, args.queries)]
     spec = workdir / f"alternate-{label}.json"
-    spec.write_text(json.dumps({"config": str(args.config.resolve()), "cache_dir": str(workdir / f"cache-{label}"),
-                                "corpus": str(corpus), "questions": texts, "repeats": args.repeats},
-                               ensure_ascii=False), encoding="utf-8")
+    spec.write_text(
+        json.dumps(
+            {
+                "config": str(args.config.resolve()),
+                "cache_dir": str(workdir / f"cache-{label}"),
+                "corpus": str(corpus),
+                "questions": texts,
+                "repeats": args.repeats,
+            },
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
     trees = {"old": args.old.resolve(), "new": REPO}
     rows: dict[str, list[dict]] = {"old": [], "new": []}
     for r in range(args.rounds):
-        for name in (("old", "new") if r % 2 == 0 else ("new", "old")):
+        for name in ("old", "new") if r % 2 == 0 else ("new", "old"):
             rows[name].append(row(serve_once(trees[name], spec)))
             print(f"round {r + 1} {name}: " + ", ".join(f"{k} {v}" for k, v in rows[name][-1].items()), flush=True)
-    medians = {name: {k: statistics.median(x[k] for x in runs if x[k] is not None)
-                      if any(x[k] is not None for x in runs) else None for k in runs[0]}
-               for name, runs in rows.items()}
-    print(f"\nmedians over {args.rounds} rounds ({label}, {len(texts)} questions, {args.repeats} repeats each); "
-          "new/old: of the medians, and the median of each round's own ratio:")
+    medians = {
+        name: {
+            k: statistics.median(x[k] for x in runs if x[k] is not None)
+            if any(x[k] is not None for x in runs)
+            else None
+            for k in runs[0]
+        }
+        for name, runs in rows.items()
+    }
+    print(
+        f"\nmedians over {args.rounds} rounds ({label}, {len(texts)} questions, {args.repeats} repeats each); "
+        "new/old: of the medians, and the median of each round's own ratio:"
+    )
     for key in medians["old"]:
         old, new = medians["old"][key], medians["new"][key]
         if old is None or new is None:

@@ -88,8 +88,10 @@ def ensure_corpus(mb: float, seed: int, workdir: Path) -> tuple[Path, int]:
     inventory = scale.syllable_inventory(scale.real_texts())
     probe = scale.build_lexicon(inventory, 100_000, seed)
     sample = [scale.generate_article(probe, seed, n, 25) for n in range(200)]
-    per_sentence = sum(len(json.dumps({"id": a.doc_id, "title": a.title, "text": a.text}, ensure_ascii=False)
-                           .encode()) + 1 for a in sample) / (200 * 25)
+    per_sentence = sum(
+        len(json.dumps({"id": a.doc_id, "title": a.title, "text": a.text}, ensure_ascii=False).encode()) + 1
+        for a in sample
+    ) / (200 * 25)
     sentences = int(mb * 2**20 / per_sentence)
     lex = scale.build_lexicon(inventory, sentences, seed)
     path = workdir / f"corpus-{mb:g}mb-seed{seed}.jsonl"
@@ -109,20 +111,28 @@ def _child(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     segmenter, seg_id = None, None
     if args.segmenter == "whitespace":
+
         def sentences(text: str) -> list[str]:
             return [s for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
 
         segmenter, seg_id = Segmenter(word_tokenize=str.split, sent_tokenize=sentences), "bench-whitespace"
     started = time.perf_counter()
-    service = AnswerService.open(cfg, Path(args.corpus), rebuild=True, progress=False,
-                                 segmenter=segmenter, segmenter_id=seg_id)
-    print(json.dumps({
-        "build_s": round(time.perf_counter() - started, 1),
-        "stages_s": {name: round(s, 1) for name, s in service.info.stages},
-        "articles": len(service.articles), "sentences": len(service.index.sentences),
-        "child_peak_rss_mb": round(_status_kib(os.getpid(), "VmHWM") / 1024),
-        "saved": service.info.saved,
-    }))
+    service = AnswerService.open(
+        cfg, Path(args.corpus), rebuild=True, progress=False, segmenter=segmenter, segmenter_id=seg_id
+    )
+    assert service.info is not None  # open() says how it obtained the index
+    print(
+        json.dumps(
+            {
+                "build_s": round(time.perf_counter() - started, 1),
+                "stages_s": {name: round(s, 1) for name, s in service.info.stages},
+                "articles": len(service.articles),
+                "sentences": len(service.index.sentences),
+                "child_peak_rss_mb": round(_status_kib(os.getpid(), "VmHWM") / 1024),
+                "saved": service.info.saved,
+            }
+        )
+    )
     return 0
 
 
@@ -131,8 +141,11 @@ def measure(args: argparse.Namespace) -> dict:
     workdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     corpus, sentences = ensure_corpus(args.mb, args.seed, workdir)
-    print(f"corpus: {corpus} ({corpus.stat().st_size / 2**20:.0f} MB, about {sentences:,} sentences) "
-          f"ready in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    print(
+        f"corpus: {corpus} ({corpus.stat().st_size / 2**20:.0f} MB, about {sentences:,} sentences) "
+        f"ready in {time.perf_counter() - t0:.0f} s",
+        file=sys.stderr,
+    )
     cache = Path(tempfile.mkdtemp(prefix="build-memory-cache-", dir=workdir))
     config = cache / "config.yaml"
     base = (REPO / "config.yaml").read_text(encoding="utf-8")
@@ -141,14 +154,28 @@ def measure(args: argparse.Namespace) -> dict:
     samples: list[tuple[float, int, int]] = []  # (time, child RSS kB, tree PSS kB)
     with log_path.open("w") as log:
         child = subprocess.Popen(
-            [sys.executable, __file__, "--child", "--config", str(config), "--corpus", str(corpus),
-             "--segmenter", args.segmenter],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=log, text=True)
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                "--config",
+                str(config),
+                "--corpus",
+                str(corpus),
+                "--segmenter",
+                args.segmenter,
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
         while child.poll() is None:
             samples.append((time.time(), _status_kib(child.pid, "VmRSS"), sum(map(_pss_kib, _tree(child.pid)))))
             time.sleep(0.1)
+        assert child.stdout is not None  # stdout=PIPE
         result = json.loads(child.stdout.read().strip().splitlines()[-1])
-    marks = []
+    marks: list[tuple[float, str]] = []
     for line in log_path.read_text().splitlines():
         stamp, _, text = line.partition(" ")
         for words, stage in STAGE_MARKS:
@@ -162,9 +189,13 @@ def measure(args: argparse.Namespace) -> dict:
     pss_peak = max(samples, key=lambda s: s[2])
     shutil.rmtree(cache, ignore_errors=True)
     return {
-        "corpus_mb": round(corpus.stat().st_size / 2**20), "segmenter": args.segmenter, **result,
-        "peak_rss_mb": round(rss_peak[1] / 1024), "peak_rss_stage": stage_at(rss_peak[0]),
-        "peak_tree_pss_mb": round(pss_peak[2] / 1024), "peak_tree_pss_stage": stage_at(pss_peak[0]),
+        "corpus_mb": round(corpus.stat().st_size / 2**20),
+        "segmenter": args.segmenter,
+        **result,
+        "peak_rss_mb": round(rss_peak[1] / 1024),
+        "peak_rss_stage": stage_at(rss_peak[0]),
+        "peak_tree_pss_mb": round(pss_peak[2] / 1024),
+        "peak_tree_pss_stage": stage_at(pss_peak[0]),
     }
 
 
@@ -185,11 +216,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(out, indent=2))
     else:
-        print(f"{out['corpus_mb']} MB JSONL, {out['articles']:,} articles, {out['sentences']:,} sentences, "
-              f"{out['segmenter']} segmentation: built in {out['build_s']} s ({out['stages_s']})")
-        print(f"peak RSS of the building process {out['peak_rss_mb']} MB (during {out['peak_rss_stage']}; "
-              f"VmHWM {out['child_peak_rss_mb']} MB); peak PSS with its workers {out['peak_tree_pss_mb']} MB "
-              f"(during {out['peak_tree_pss_stage']})")
+        print(
+            f"{out['corpus_mb']} MB JSONL, {out['articles']:,} articles, {out['sentences']:,} sentences, "
+            f"{out['segmenter']} segmentation: built in {out['build_s']} s ({out['stages_s']})"
+        )
+        print(
+            f"peak RSS of the building process {out['peak_rss_mb']} MB (during {out['peak_rss_stage']}; "
+            f"VmHWM {out['child_peak_rss_mb']} MB); peak PSS with its workers {out['peak_tree_pss_mb']} MB "
+            f"(during {out['peak_tree_pss_stage']})"
+        )
     return 0
 
 

@@ -86,15 +86,19 @@ def bench_fixtures(min_seconds: float) -> None:
         row[2] += seconds / reads
         row[3] += pages
     print(f"{'fixtures':10} {'files':>5} {'KB':>7} {'files/s':>9} {'MB/s':>7} {'pages/s':>8}")
-    for kind, (files, size, seconds, pages) in sorted(totals.items()):
-        pages_rate = f"{pages / seconds:8.0f}" if pages else f"{'-':>8}"
-        print(f"{kind:10} {files:5.0f} {size / 1024:7.1f} {files / seconds:9.1f} {size / seconds / 2**20:7.2f} "
-              f"{pages_rate}")
+    for name, (files, size, total_s, total_pages) in sorted(totals.items()):
+        pages_rate = f"{total_pages / total_s:8.0f}" if total_pages else f"{'-':>8}"
+        print(
+            f"{name:10} {files:5.0f} {size / 1024:7.1f} {files / total_s:9.1f} {size / total_s / 2**20:7.2f} "
+            f"{pages_rate}"
+        )
 
 
 # The paragraph the end-to-end question finds, on a known page of the generated PDF.
-NEEDLE = ("Tổng kinh phí thực hiện Kế hoạch chuyển đổi số năm 2024 là 1.850 triệu đồng, "
-          "trong đó ngân sách phường bảo đảm 1.200 triệu đồng.")
+NEEDLE = (
+    "Tổng kinh phí thực hiện Kế hoạch chuyển đổi số năm 2024 là 1.850 triệu đồng, "
+    "trong đó ngân sách phường bảo đảm 1.200 triệu đồng."
+)
 NEEDLE_QUESTION = "Tổng kinh phí thực hiện Kế hoạch chuyển đổi số là bao nhiêu?"
 
 
@@ -103,8 +107,11 @@ def _distinct_paragraphs(source) -> Iterator[str]:
     number (the segmenter caches the terms of sentences it has seen, which would flatter the figures)."""
     pool = [text.replace("|", "") for kind, text in source.WARD_PLAN_BODY if kind == "p"]
     for seed in sorted((ROOT / "seeds").glob("*.txt")):
-        pool += [line.strip() for line in seed.read_text(encoding="utf-8").splitlines()
-                 if len(line.split()) >= 20 and line.strip()[-1:] in ".!?"]
+        pool += [
+            line.strip()
+            for line in seed.read_text(encoding="utf-8").splitlines()
+            if len(line.split()) >= 20 and line.strip()[-1:] in ".!?"
+        ]
     for k in itertools.count(1):
         sentences = re.split(r"(?<=[.!?])\s+", pool[k % len(pool)])
         yield " ".join(f"{s[:-1]} (điểm {k}.{j}){s[-1]}" for j, s in enumerate(sentences, start=1))
@@ -122,9 +129,13 @@ def _make_pdf(pages: int, folder: Path) -> Path | None:
     assert spec is not None and spec.loader is not None
     source = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(source)
-    t = source.Typesetter(size=11, top=70, bottom=80,
-                          header="UBND phường Phúc Xá - Kế hoạch số 45/KH-UBND ngày 20/02/2024",
-                          footer="Trang {page}/{pages}")
+    t = source.Typesetter(
+        size=11,
+        top=70,
+        bottom=80,
+        header="UBND phường Phúc Xá - Kế hoạch số 45/KH-UBND ngày 20/02/2024",
+        footer="Trang {page}/{pages}",
+    )
     t.pdf.set_title("Kế hoạch chuyển đổi số (bản dài)")
     needle_page = min(pages, pages // 2 + 37)
     for number, text in enumerate(_distinct_paragraphs(source)):
@@ -149,9 +160,11 @@ def bench_generated_pdf(path: Path, made: float) -> None:
     document = read_document(path, data)
     seconds = time.perf_counter() - start
     read_pages = _pages(document)
-    print(f"\ngenerated PDF: {read_pages} pages, {len(data) / 2**20:.1f} MB (written in {made:.1f} s), "
-          f"{len(document.blocks)} paragraphs; read in {seconds:.2f} s: "
-          f"{read_pages / seconds:.0f} pages/s, {len(data) / seconds / 2**20:.2f} MB/s")
+    print(
+        f"\ngenerated PDF: {read_pages} pages, {len(data) / 2**20:.1f} MB (written in {made:.1f} s), "
+        f"{len(document.blocks)} paragraphs; read in {seconds:.2f} s: "
+        f"{read_pages / seconds:.0f} pages/s, {len(data) / seconds / 2**20:.2f} MB/s"
+    )
 
 
 def _readable(kind: str) -> list[Path]:
@@ -182,8 +195,9 @@ def bench_ingest(copies: int, workers: int) -> None:
     from retrieval.ingest.corpus import load_corpus
 
     rules = load_config(ROOT / "config.yaml").ingest
-    print(f"\n{'ingest':8} {'files':>6} {'MB':>6} {'procs':>5} {'seconds':>8} {'files/s':>8} {'MB/s':>6} "
-          f"{'pages/s':>8}")
+    print(
+        f"\n{'ingest':8} {'files':>6} {'MB':>6} {'procs':>5} {'seconds':>8} {'files/s':>8} {'MB/s':>6} {'pages/s':>8}"
+    )
     for kind in KINDS:
         sources = _readable(kind)
         with tempfile.TemporaryDirectory() as tmp:
@@ -202,8 +216,10 @@ def bench_ingest(copies: int, workers: int) -> None:
                 seconds = time.perf_counter() - start
                 assert len(loaded.articles) == files, loaded.skipped[:3]
                 rate = f"{pages / seconds:8.0f}" if pages else f"{'-':>8}"
-                print(f"{kind:8} {files:6d} {size / 2**20:6.1f} {procs:5d} {seconds:8.2f} {files / seconds:8.1f} "
-                      f"{size / seconds / 2**20:6.2f} {rate}")
+                print(
+                    f"{kind:8} {files:6d} {size / 2**20:6.1f} {procs:5d} {seconds:8.2f} {files / seconds:8.1f} "
+                    f"{size / seconds / 2**20:6.2f} {rate}"
+                )
 
 
 def bench_end_to_end(pdf: Path) -> None:
@@ -232,9 +248,12 @@ def bench_end_to_end(pdf: Path) -> None:
         start = time.perf_counter()
         result = service.answer(NEEDLE_QUESTION)
         answered = time.perf_counter() - start
-    print(f"\nend to end: {pdf.name}, {pdf.stat().st_size / 2**20:.1f} MB, "
-          f"{cfg.build_workers or os.cpu_count()} build processes")
+    print(
+        f"\nend to end: {pdf.name}, {pdf.stat().st_size / 2**20:.1f} MB, "
+        f"{cfg.build_workers or os.cpu_count()} build processes"
+    )
     for name, seconds, info, sentences in runs:
+        assert info is not None  # open() says how it obtained the index
         stages = ", ".join(f"{stage} {s:.1f}s" for stage, s in info.stages) or info.reason
         print(f"  {name:20} {seconds:6.1f} s  {sentences} sentences ({stages})")
     if result.answers:

@@ -47,8 +47,13 @@ from tg_support import (  # noqa: E402
     user,
 )
 
-QUESTIONS = [*SEED_QUESTIONS, "Khẩu hiệu của ASOCIO là gì?", "Chủ tịch ASOCIO là ai?",
-             "Giá vàng hôm nay bao nhiêu?", "Làm thế nào để nấu phở bò?"]
+QUESTIONS = [
+    *SEED_QUESTIONS,
+    "Khẩu hiệu của ASOCIO là gì?",
+    "Chủ tịch ASOCIO là ai?",
+    "Giá vàng hôm nay bao nhiêu?",
+    "Làm thế nào để nấu phở bò?",
+]
 PER_CHAT = 10
 GROUP_SHARE = 10
 DOC = REPO / "docs" / "insights.md"
@@ -90,13 +95,17 @@ class Side:
     def update(self, chat_number: int, is_group: bool, text: str) -> dict:
         chat_id = self.chats[chat_number]
         if is_group:
-            return message_update(group_chat(chat_id), user(new_id()), f"@VnDocQA_TestBot {text}",
-                                  entities=[{"type": "mention", "offset": 0, "length": 16}])
+            return message_update(
+                group_chat(chat_id),
+                user(new_id()),
+                f"@VnDocQA_TestBot {text}",
+                entities=[{"type": "mention", "offset": 0, "length": 16}],
+            )
         return private_update(chat_id, text)
 
     def collect(self) -> None:
         sent = self.api.sent()
-        for call in sent[self.seen:]:
+        for call in sent[self.seen :]:
             uid = self.pushed.get((call.params["chat_id"], call.reply_to))
             if uid is not None and uid not in self.answered:
                 self.answered[uid] = call.at
@@ -144,16 +153,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--block", type=int, default=250, help="questions per block (default 250)")
     parser.add_argument("--window", type=int, default=100, help="questions waiting at most (default 100)")
     parser.add_argument("--write", action="store_true", help="put the figures in docs/insights.md")
-    parser.add_argument("--sides", default="on,off,off,on",
-                        help="the question log of each bot, started in this order (default on,off,off,on: the "
-                             "first-started process answered some 10%% slower in either setting; off,off shows the "
-                             "noise between two processes)")
+    parser.add_argument(
+        "--sides",
+        default="on,off,off,on",
+        help="the question log of each bot, started in this order (default on,off,off,on: the "
+        "first-started process answered some 10%% slower in either setting; off,off shows the "
+        "noise between two processes)",
+    )
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="insights-soak-"))
     cache = work / "cache"
-    limits = {"max_messages_per_second": 0, "user_rate_limit": 100_000, "group_rate_limit": 100_000,
-              "group_rate_window": 1}
+    limits = {
+        "max_messages_per_second": 0,
+        "user_rate_limit": 100_000,
+        "group_rate_limit": 100_000,
+        "group_rate_window": 1,
+    }
     sides: list[Side] = []
     apis: list[FakeBotAPI] = []
     questions = soak_questions(args.questions)
@@ -171,22 +187,27 @@ def main(argv: list[str] | None = None) -> int:
             sides.append(Side(name, api, bot, chats, folder / "questions.sqlite" if on else None))
         started = time.monotonic()
         for k, i in enumerate(range(0, len(questions), args.block)):
-            block = questions[i:i + args.block]
-            for side in sides[k % len(sides):] + sides[:k % len(sides)]:  # each bot first in turn
+            block = questions[i : i + args.block]
+            for side in sides[k % len(sides) :] + sides[: k % len(sides)]:  # each bot first in turn
                 side.run_block(block, args.window)
         elapsed = time.monotonic() - started
         command = f"bench/insights_soak.py --questions {args.questions} --block {args.block} --window {args.window}"
-        figures = [f"`{command}`: {len(questions):,} questions to each of {len(sides)} bots (question log "
-                   f"{args.sides}, in the order started), in blocks of {args.block} taken by each bot in turn, at most "
-                   f"{args.window} waiting ({elapsed:.0f} s in all, {os.cpu_count()} cores):", "",
-                   "| question log | reply p50 | reply p95 | max | answered | each bot's p50 |",
-                   "| --- | --- | --- | --- | --- | --- |"]
+        figures = [
+            f"`{command}`: {len(questions):,} questions to each of {len(sides)} bots (question log "
+            f"{args.sides}, in the order started), in blocks of {args.block} taken by each bot in turn, at most "
+            f"{args.window} waiting ({elapsed:.0f} s in all, {os.cpu_count()} cores):",
+            "",
+            "| question log | reply p50 | reply p95 | max | answered | each bot's p50 |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
         for name in dict.fromkeys(side.name for side in sides):
             mine = [side for side in sides if side.name == name]
             lat = sorted(x for side in mine for x in side.latencies())
             each = ", ".join(f"{percentile(side.latencies(), 50) * 1000:.0f} ms" for side in mine)
-            figures.append(f"| {name.split()[1]} | {percentile(lat, 50) * 1000:.1f} ms | "
-                           f"{percentile(lat, 95) * 1000:.1f} ms | {lat[-1] * 1000:.0f} ms | {len(lat):,} | {each} |")
+            figures.append(
+                f"| {name.split()[1]} | {percentile(lat, 50) * 1000:.1f} ms | "
+                f"{percentile(lat, 95) * 1000:.1f} ms | {lat[-1] * 1000:.0f} ms | {len(lat):,} | {each} |"
+            )
         held = [f"{logged_rows(side.db, len(questions)):,}" for side in sides if side.db is not None]
         if held:
             figures += ["", f"The log-on bots' question logs then held {' and '.join(held)} rows."]

@@ -27,9 +27,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(REPO))
 
-import refusal_data as rd  # noqa: E402
+from bench import refusal_data as rd  # noqa: E402
 from retrieval.answer.confidence import ConfidenceModel  # noqa: E402
 from retrieval.config import Config, load_config  # noqa: E402
 
@@ -42,8 +42,9 @@ def answered(row: rd.Row, model: ConfidenceModel, strictness: float) -> bool:
     return row.evidence is not None and model.probability(row.evidence, row.accentless) >= strictness
 
 
-def xquad_figures(rows: Sequence[rd.Row], model: ConfidenceModel, strictness: float, half: str,
-                  accentless: bool) -> dict[str, float]:
+def xquad_figures(
+    rows: Sequence[rd.Row], model: ConfidenceModel, strictness: float, half: str, accentless: bool
+) -> dict[str, float]:
     pos = [r for r in rows if r.set == "xquad" and r.half == half and r.accentless == accentless]
     neg = [r for r in rows if r.set == "xquad-without-own-article" and r.half == half and r.accentless == accentless]
     on = {id(r): answered(r, model, strictness) for r in pos + neg}
@@ -72,8 +73,11 @@ def seed_figures(rows: Sequence[rd.Row], model: ConfidenceModel, strictness: flo
 
 
 def _table(head: Sequence[str], body: Iterable[Sequence[str]]) -> list[str]:
-    return ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|",
-            *("| " + " | ".join(row) + " |" for row in body)]
+    return [
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|",
+        *("| " + " | ".join(row) + " |" for row in body),
+    ]
 
 
 def report(rows: Sequence[rd.Row], model: ConfidenceModel, cfg: Config) -> str:
@@ -83,11 +87,27 @@ def report(rows: Sequence[rd.Row], model: ConfidenceModel, cfg: Config) -> str:
     for kind, accentless in KINDS:
         for half in "AB":
             f = xquad_figures(rows, model, s, half, accentless)
-            body.append([f"{half}, {kind}", f"{f['hit1']:.3f}", f"{f['hit3']:.3f}",
-                         f"{f['false_refusals']:.1%} of {f['answerable']}", f"**{f['refused']:.1%}** of {f['unanswerable']}",
-                         str(f["answered_from_elsewhere"])])
-    lines += _table(["XQuAD half", "Hit@1", "Hit@3", "answerable refused", "unanswerable refused",
-                     "answered from another article with the gold text"], body)
+            body.append(
+                [
+                    f"{half}, {kind}",
+                    f"{f['hit1']:.3f}",
+                    f"{f['hit3']:.3f}",
+                    f"{f['false_refusals']:.1%} of {f['answerable']}",
+                    f"**{f['refused']:.1%}** of {f['unanswerable']}",
+                    str(f["answered_from_elsewhere"]),
+                ]
+            )
+    lines += _table(
+        [
+            "XQuAD half",
+            "Hit@1",
+            "Hit@3",
+            "answerable refused",
+            "unanswerable refused",
+            "answered from another article with the gold text",
+        ],
+        body,
+    )
     lines += ["", "The operating curve: unanswerable refused / answerable refused, at each strictness.", ""]
     head = ["strictness"] + [f"{half}, {kind}" for kind, _ in KINDS for half in "AB"]
     body = []
@@ -99,12 +119,18 @@ def report(rows: Sequence[rd.Row], model: ConfidenceModel, cfg: Config) -> str:
                 cells.append(f"{f['refused']:.1%} / {f['false_refusals']:.1%}")
         body.append(cells)
     lines += _table(head, body)
-    lines += ["", "The seed articles at the shipped strictness (the chat-style questions were kept out of "
-              "all fitting and tuning):", ""]
+    lines += [
+        "",
+        "The seed articles at the shipped strictness (the chat-style questions were kept out of "
+        "all fitting and tuning):",
+        "",
+    ]
     body = []
-    for name, what in (("dev", "dev set (shared/eval/seeds_dev.yaml)"),
-                       ("chat", "chat-style questions (tests/data/eval/seeds_chat.yaml)"),
-                       ("offtopic", "new off-topic questions (tests/data/eval/seeds_offtopic.yaml)")):
+    for name, what in (
+        ("dev", "dev set (shared/eval/seeds_dev.yaml)"),
+        ("chat", "chat-style questions (tests/data/eval/seeds_chat.yaml)"),
+        ("offtopic", "new off-topic questions (tests/data/eval/seeds_offtopic.yaml)"),
+    ):
         f = seed_figures(rows, model, s, name)
         if not f["answerable"] and not f["off_topic"]:
             continue
@@ -137,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         start, end = "<!-- refusal:start -->", "<!-- refusal:end -->"
         block = f"{start}\n{text}\n{end}"
         if start in body and end in body:
-            body = body[: body.index(start)] + block + body[body.index(end) + len(end):]
+            body = body[: body.index(start)] + block + body[body.index(end) + len(end) :]
         else:
             body += "\n## Refusal\n\n" + block + "\n"
         doc.write_text(body, encoding="utf-8")

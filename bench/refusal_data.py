@@ -30,11 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-for path in (REPO, REPO / "bench"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 
-import xquad  # noqa: E402
+from bench import xquad  # noqa: E402
 from retrieval.answer.compose import Answer  # noqa: E402
 from retrieval.config import Config  # noqa: E402
 from retrieval.evaluate import is_hit, load_questions  # noqa: E402
@@ -83,15 +82,34 @@ def never_refusing(cfg: Config) -> Config:
     return dataclasses.replace(cfg, answer=dataclasses.replace(cfg.answer, strictness=0.0))
 
 
-def _row(service: AnswerService, set_name: str, qid: str, half: str, text: str, accentless: bool,
-         answerable: bool, hit, gold=None) -> Row:
+def _row(
+    service: AnswerService,
+    set_name: str,
+    qid: str,
+    half: str,
+    text: str,
+    accentless: bool,
+    answerable: bool,
+    hit,
+    gold=None,
+) -> Row:
     result = service.answer(text, max_answers=3)
     ranked = [(a.doc_id, a.quote) for a in result.answers]
     hit1 = bool(result.answers) and hit(ranked[:1])
     hit3 = bool(result.answers) and hit(ranked[:3])
     elsewhere = bool(gold and result.answers and xquad.gold_match(result.answers[0].quote, gold))
-    return Row(set_name, qid, half, accentless, answerable, hit1, hit3, elsewhere,
-               dict(result.evidence) if result.evidence else None, str(result.outcome))
+    return Row(
+        set_name,
+        qid,
+        half,
+        accentless,
+        answerable,
+        hit1,
+        hit3,
+        elsewhere,
+        dict(result.evidence) if result.evidence else None,
+        str(result.outcome),
+    )
 
 
 def xquad_rows(cfg: Config, data: Path, workdir: Path, lexicon: Lexicon, segmenter: Segmenter) -> list[Row]:
@@ -102,14 +120,16 @@ def xquad_rows(cfg: Config, data: Path, workdir: Path, lexicon: Lexicon, segment
     articles = load_corpus(corpus, cfg.ingest).articles
     seg = segmenter.rewriting(variants_for(cfg.retrieval.equivalents))
     seg_id = f"underthesea-{underthesea_version()}+variants-{variants_for(cfg.retrieval.equivalents).digest}"
-    segmented = segment_corpus(articles, seg, seg_id, cache_path=workdir / "xquad.segments.sqlite", workers=1,
-                               progress=False)
+    segmented = segment_corpus(
+        articles, seg, seg_id, cache_path=workdir / "xquad.segments.sqlite", workers=1, progress=False
+    )
     settings = cfg.retrieval.index_settings()
 
     def service_without(article: int | None) -> AnswerService:
         keep = [i for i, a in enumerate(articles) if article is None or not a.doc_id.startswith(f"a{article:02d}p")]
-        index = build_index([articles[i] for i in keep], segmented=[segmented[i] for i in keep], progress=False,
-                            **settings)
+        index = build_index(
+            [articles[i] for i in keep], segmented=[segmented[i] for i in keep], progress=False, **settings
+        )
         return AnswerService(index, seg, cfg, lexicon=lexicon)
 
     def asked(q: xquad.XQuestion, accentless: bool) -> str:
@@ -120,24 +140,39 @@ def xquad_rows(cfg: Config, data: Path, workdir: Path, lexicon: Lexicon, segment
     for q in questions:
         half = "A" if q.article % 2 == 0 else "B"
         for accentless in (False, True):
+
             def hit(ranked, q=q):
                 return xquad.hit_rank(ranked, q.doc_id, q.answers) is not None
+
             rows.append(_row(full, "xquad", q.id, half, asked(q, accentless), accentless, True, hit))
     for article in sorted({q.article for q in questions}):
         service = service_without(article)
         for q in (q for q in questions if q.article == article):
             half = "A" if q.article % 2 == 0 else "B"
             for accentless in (False, True):
-                rows.append(_row(service, "xquad-without-own-article", q.id, half, asked(q, accentless), accentless,
-                                 False, lambda ranked: False, q.answers))
+                rows.append(
+                    _row(
+                        service,
+                        "xquad-without-own-article",
+                        q.id,
+                        half,
+                        asked(q, accentless),
+                        accentless,
+                        False,
+                        lambda ranked: False,
+                        q.answers,
+                    )
+                )
     return rows
 
 
-def seed_rows(cfg: Config, workdir: Path, lexicon: Lexicon, segmenter: Segmenter,
-              sets: Iterable[str] = tuple(SEED_SETS)) -> list[Row]:
+def seed_rows(
+    cfg: Config, workdir: Path, lexicon: Lexicon, segmenter: Segmenter, sets: Iterable[str] = tuple(SEED_SETS)
+) -> list[Row]:
     """The seed question sets (those whose file exists), on seeds/."""
-    service = AnswerService.open(dataclasses.replace(cfg, cache_dir=workdir / "seeds-cache"), REPO / "seeds",
-                                 segmenter=segmenter, progress=False)
+    service = AnswerService.open(
+        dataclasses.replace(cfg, cache_dir=workdir / "seeds-cache"), REPO / "seeds", segmenter=segmenter, progress=False
+    )
     service = AnswerService(service.index, service.segmenter, cfg, lexicon=lexicon)
     rows: list[Row] = []
     for name in sets:
@@ -146,8 +181,18 @@ def seed_rows(cfg: Config, workdir: Path, lexicon: Lexicon, segmenter: Segmenter
             continue
         for q in load_questions(path):
             accentless = fold_diacritics(q.question) == q.question
-            rows.append(_row(service, name, q.id, "", q.question, accentless, q.answerable,
-                             lambda ranked, q=q: any(is_hit_pair(q, doc, quote) for doc, quote in ranked)))
+            rows.append(
+                _row(
+                    service,
+                    name,
+                    q.id,
+                    "",
+                    q.question,
+                    accentless,
+                    q.answerable,
+                    lambda ranked, q=q: any(is_hit_pair(q, doc, quote) for doc, quote in ranked),
+                )
+            )
     return rows
 
 

@@ -74,7 +74,12 @@ if str(REPO) not in sys.path:  # run as a script: bench/ is on sys.path, not the
     sys.path.insert(0, str(REPO))
 
 from bench.scale_corpus import (  # noqa: E402
-    TARGETS_1M, UNKNOWN_SHARE, XQUAD, parse_size, real_texts, syllable_inventory,
+    TARGETS_1M,
+    UNKNOWN_SHARE,
+    XQUAD,
+    parse_size,
+    real_texts,
+    syllable_inventory,
 )
 from bench.scale_timing import log_step, measure_size  # noqa: E402
 from bench.xquad import library_version  # noqa: E402
@@ -84,12 +89,23 @@ from bench.xquad import library_version  # noqa: E402
 
 def table_row(r: dict) -> list[str]:
     s, ref = r["serving"], r["reference"]
-    identical = "skipped" if ref is None else (
-        f"yes ({ref['compared']})" if ref["identical"] == ref["compared"]
-        else f"no ({ref['compared'] - ref['identical']}/{ref['compared']} differ)")
+    identical = (
+        "skipped"
+        if ref is None
+        else (
+            f"yes ({ref['compared']})"
+            if ref["identical"] == ref["compared"]
+            else f"no ({ref['compared'] - ref['identical']}/{ref['compared']} differ)"
+        )
+    )
     return [
-        r["size"], f"{r['sentences']:,}", f"{r['build_s']:.1f}", f"{r['sentences_per_s']:,.0f}",
-        f"{r['index_mb']:.1f}", f"{s['load_s']:.2f}", f"{s['first_answer_s']:.2f}",
+        r["size"],
+        f"{r['sentences']:,}",
+        f"{r['build_s']:.1f}",
+        f"{r['sentences_per_s']:,.0f}",
+        f"{r['index_mb']:.1f}",
+        f"{s['load_s']:.2f}",
+        f"{s['first_answer_s']:.2f}",
         f"{s['rss_mb']:.0f} ({s['peak_rss_mb']:.0f})",
         f"{s['retrieval']['p50_ms']:.2f} / {s['retrieval']['p95_ms']:.2f}",
         f"{s['ask']['p50_ms']:.2f} / {s['ask']['p95_ms']:.2f}",
@@ -99,11 +115,35 @@ def table_row(r: dict) -> list[str]:
 
 
 def format_table(results: Sequence[dict]) -> str:
-    head = ["size", "sentences", "build s", "sentences/s", "index MB", "load s", "first answer s",
-            "RSS MB (peak)", "retrieval p50 / p95 ms", "ask p50 / p95 ms", "rank-bm25 p50 ms", "identical"]
+    head = [
+        "size",
+        "sentences",
+        "build s",
+        "sentences/s",
+        "index MB",
+        "load s",
+        "first answer s",
+        "RSS MB (peak)",
+        "retrieval p50 / p95 ms",
+        "ask p50 / p95 ms",
+        "rank-bm25 p50 ms",
+        "identical",
+    ]
     t = TARGETS_1M
-    target = ["target (1M)", "1,000,000", t["build"], t["rate"], "–", "–", t["first"], t["rss"],
-              t["retrieval"], t["ask"], "–", t["identical"]]
+    target = [
+        "target (1M)",
+        "1,000,000",
+        t["build"],
+        t["rate"],
+        "–",
+        "–",
+        t["first"],
+        t["rss"],
+        t["retrieval"],
+        t["ask"],
+        "–",
+        t["identical"],
+    ]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 2) + "---|"]
     lines += ["| " + " | ".join(table_row(r)) + " |" for r in results]
     lines.append("| " + " | ".join(target) + " |")
@@ -126,9 +166,12 @@ def report_text(out: dict) -> str:
             f"{r['generator_vocabulary']:,} words, word field {r['word_field_terms']:,} terms; answered "
             f"{s['answered']}/{r['questions']} ({r['unknown_questions']} with unknown words); fresh process: "
             f"imports {s['import_s']:.2f}s, load {s['load_s']:.2f}s, first question {s['first_question_s']:.2f}s"
-            + ("" if ref is None else
-               f"; word-field BM25 top-10 alone p50 {ref['word_field_bm25']['p50_ms']:.2f} ms; "
-               f"BM25Okapi built in {ref['rank_bm25_build_s']:.1f}s")
+            + (
+                ""
+                if ref is None
+                else f"; word-field BM25 top-10 alone p50 {ref['word_field_bm25']['p50_ms']:.2f} ms; "
+                f"BM25Okapi built in {ref['rank_bm25_build_s']:.1f}s"
+            )
             + f"; build worker CPU {r['build_worker_cpu_s']:.0f}s; build stages "
             + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in r["build_stages_s"].items())
             + f"; size wall time {r['wall_s']:.0f}s"
@@ -153,22 +196,33 @@ def report_text(out: dict) -> str:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--sizes", default="10k,100k", help="corpus sizes in sentences (default: %(default)s)")
     ap.add_argument("--quick", action="store_true", help="skip rank-bm25 at 1M sentences and more")
     ap.add_argument("--queries", type=int, default=200, metavar="N", help="questions per size (default: %(default)s)")
     ap.add_argument("--repeats", type=int, default=3, help="timing runs (default: %(default)s)")
     ap.add_argument("--seed", type=int, default=1, help="generator seed (default: %(default)s)")
-    ap.add_argument("--speedup-sentences", type=int, default=10_000, metavar="N",
-                    help="segment the first N sentences in 1 process and on all cores to measure the speedup "
-                         "(0: skip; default: %(default)s)")
-    ap.add_argument("--workdir", type=Path, default=None,
-                    help="keep corpora and indexes here and reuse them (default: a temporary folder)")
+    ap.add_argument(
+        "--speedup-sentences",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="segment the first N sentences in 1 process and on all cores to measure the speedup "
+        "(0: skip; default: %(default)s)",
+    )
+    ap.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="keep corpora and indexes here and reuse them (default: a temporary folder)",
+    )
     ap.add_argument("--config", type=Path, default=REPO / "config.yaml", help="default: %(default)s")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-    ap.add_argument("--write", action="store_true",
-                    help="keep the results in docs/performance.json and rewrite docs/performance.md")
+    ap.add_argument(
+        "--write", action="store_true", help="keep the results in docs/performance.json and rewrite docs/performance.md"
+    )
     args = ap.parse_args(argv)
     try:
         args.sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
@@ -231,8 +285,7 @@ def write_docs(out: dict) -> None:
     for r in out["results"]:
         kept[r["size"]] = {"run": run, "result": r}
     order = sorted(kept, key=parse_size)
-    store.write_text(json.dumps({k: kept[k] for k in order}, ensure_ascii=False, indent=1) + "\n",
-                     encoding="utf-8")
+    store.write_text(json.dumps({k: kept[k] for k in order}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     results = [kept[k]["result"] for k in order]
     lines = [
         "# Performance",
@@ -250,14 +303,20 @@ def write_docs(out: dict) -> None:
     for k in order:
         r, meta = kept[k]["result"], kept[k]["run"]
         stages = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in r["build_stages_s"].items())
-        lines.append(f"- **{k}**: library {meta['library']}, {meta['cpus']} CPUs (load average {meta['load_average']}"
-                     f" at start), {meta['queries']} questions x {meta['repeats']} runs; {r['articles']:,} articles; "
-                     f"build stages {stages}; answered {r['serving']['answered']}/{r['questions']}.")
-    lines += ["", "Columns: build from an empty cache (ingestion, segmentation on every core, the BM25 fields,",
-              "saving); first answer: a fresh process from start to its first answer (imports, load, answer);",
-              "RSS after answering every question; retrieval: `rank` alone on analysed questions; ask: the whole",
-              "`AnswerService.answer`; rank-bm25: `BM25Okapi.get_scores` on the same tokens; identical: its scores",
-              "equal the word field's for every question. p50/p95 over questions, median over runs.", ""]
+        lines.append(
+            f"- **{k}**: library {meta['library']}, {meta['cpus']} CPUs (load average {meta['load_average']}"
+            f" at start), {meta['queries']} questions x {meta['repeats']} runs; {r['articles']:,} articles; "
+            f"build stages {stages}; answered {r['serving']['answered']}/{r['questions']}."
+        )
+    lines += [
+        "",
+        "Columns: build from an empty cache (ingestion, segmentation on every core, the BM25 fields,",
+        "saving); first answer: a fresh process from start to its first answer (imports, load, answer);",
+        "RSS after answering every question; retrieval: `rank` alone on analysed questions; ask: the whole",
+        "`AnswerService.answer`; rank-bm25: `BM25Okapi.get_scores` on the same tokens; identical: its scores",
+        "equal the word field's for every question. p50/p95 over questions, median over runs.",
+        "",
+    ]
     (DOCS / "performance.md").write_text("\n".join(lines), encoding="utf-8")
     print(f"written to {DOCS / 'performance.md'}", file=sys.stderr)
 

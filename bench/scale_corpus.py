@@ -30,6 +30,9 @@ The questions
 content words in order and a question word ("là gì?", "bao nhiêu?", "ở đâu?",
 "ai?"), so the corpus answers it; in ``UNKNOWN_SHARE`` of them about half of
 those words are replaced by words the corpus never uses.
+
+Past 400 lines because the generator and the questions drawn from its sentences share its word
+statistics; scale_timing.py and scale.py are the benchmark's other two parts.
 """
 
 from __future__ import annotations
@@ -64,15 +67,89 @@ UNKNOWN_SHARE = 0.10
 TOP_K = 10
 
 FUNCTION_WORDS = (
-    "của", "và", "là", "được", "các", "những", "trong", "cho", "với", "có", "không", "đã", "sẽ",
-    "này", "đó", "một", "để", "từ", "theo", "về", "như", "cũng", "đến", "tại", "ra", "vào", "thì",
-    "mà", "nhưng", "nên", "vì", "do", "bị", "đang", "rất", "nhiều", "hơn", "lại", "còn", "chỉ",
-    "đều", "vẫn", "sau", "trước", "trên", "dưới", "giữa", "qua", "bởi", "nếu", "hay", "hoặc",
-    "cùng", "mỗi", "mọi", "nhất", "đây", "ấy", "khi", "sự", "việc", "người", "ở",
+    "của",
+    "và",
+    "là",
+    "được",
+    "các",
+    "những",
+    "trong",
+    "cho",
+    "với",
+    "có",
+    "không",
+    "đã",
+    "sẽ",
+    "này",
+    "đó",
+    "một",
+    "để",
+    "từ",
+    "theo",
+    "về",
+    "như",
+    "cũng",
+    "đến",
+    "tại",
+    "ra",
+    "vào",
+    "thì",
+    "mà",
+    "nhưng",
+    "nên",
+    "vì",
+    "do",
+    "bị",
+    "đang",
+    "rất",
+    "nhiều",
+    "hơn",
+    "lại",
+    "còn",
+    "chỉ",
+    "đều",
+    "vẫn",
+    "sau",
+    "trước",
+    "trên",
+    "dưới",
+    "giữa",
+    "qua",
+    "bởi",
+    "nếu",
+    "hay",
+    "hoặc",
+    "cùng",
+    "mỗi",
+    "mọi",
+    "nhất",
+    "đây",
+    "ấy",
+    "khi",
+    "sự",
+    "việc",
+    "người",
+    "ở",
 )
 PERSON_TITLES = ("ông", "bà")
-SURNAMES = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ",
-            "Hồ", "Ngô", "Dương", "Lý")
+SURNAMES = (
+    "Nguyễn",
+    "Trần",
+    "Lê",
+    "Phạm",
+    "Hoàng",
+    "Huỳnh",
+    "Phan",
+    "Vũ",
+    "Võ",
+    "Đặng",
+    "Bùi",
+    "Đỗ",
+    "Hồ",
+    "Ngô",
+    "Dương",
+    "Lý",
+)
 MIDDLE_NAMES = ("Văn", "Thị", "Minh", "Đức", "Hữu", "Ngọc", "Thanh", "Quốc")
 QUESTION_ENDINGS = ("là gì?", "bao nhiêu?", "ở đâu?", "ai?")
 
@@ -88,10 +165,14 @@ _SYLLABLE = re.compile(
 _LETTERS = re.compile(r"[^\W\d_]+")
 
 TARGETS_1M = {
-    "build": "≤ 600", "rate": "≥ 1,667", "first": "≤ 1.5", "rss": "≤ 700",
-    "retrieval": "≤ 3 / ≤ 15", "ask": "≤ 10 / –", "identical": "yes",
+    "build": "≤ 600",
+    "rate": "≥ 1,667",
+    "first": "≤ 1.5",
+    "rss": "≤ 700",
+    "retrieval": "≤ 3 / ≤ 15",
+    "ask": "≤ 10 / –",
+    "identical": "yes",
 }
-
 
 
 # --------------------------------------------------------------------------- sizes
@@ -103,7 +184,7 @@ def parse_size(text: str) -> int:
     if not m:
         raise ValueError(f"not a size: {text!r} (examples: 10k, 100k, 1M, 2500)")
     scale = {"": 1, "k": 1_000, "m": 1_000_000}[m[2].lower()]
-    size = int(round(float(m[1]) * scale))
+    size = round(float(m[1]) * scale)
     if size < 100:
         raise ValueError(f"size {text!r} is too small (at least 100 sentences)")
     return size
@@ -155,8 +236,9 @@ def zipf_cdf(n: int, first_rank: int = 1, exponent: float = ZIPF_EXPONENT) -> np
     return cdf / cdf[-1]
 
 
-def unique_words(make: Callable[[np.random.Generator], str], rng: np.random.Generator, n: int,
-                 exclude: frozenset[str] = frozenset()) -> list[str]:
+def unique_words(
+    make: Callable[[np.random.Generator], str], rng: np.random.Generator, n: int, exclude: frozenset[str] = frozenset()
+) -> list[str]:
     """The first ``n`` distinct words ``make`` produces (a prefix-stable stream for a given ``rng``)."""
     seen: set[str] = set(exclude)
     words: list[str] = []
@@ -204,7 +286,7 @@ def build_lexicon(inventory: Sequence[tuple[str, int]], sentences: int, seed: in
             parts = [SURNAMES[rng.integers(len(SURNAMES))]]
             if rng.random() < 0.6:
                 parts.append(MIDDLE_NAMES[rng.integers(len(MIDDLE_NAMES))])
-            return " ".join(parts + [draw_syllables(rng, 1)[0].capitalize()])
+            return " ".join([*parts, draw_syllables(rng, 1)[0].capitalize()])
         return " ".join(s.capitalize() for s in draw_syllables(rng, 2))
 
     def unknown_word(rng: np.random.Generator) -> str:
@@ -217,8 +299,15 @@ def build_lexicon(inventory: Sequence[tuple[str, int]], sentences: int, seed: in
     unknown = unique_words(unknown_word, np.random.default_rng([seed, 12]), min(500, len(held) * 4))
     digest = hashlib.sha256(json.dumps(list(inventory), ensure_ascii=False).encode()).hexdigest()[:16]
     # One Zipf curve: the function words hold its first ranks, content words the ranks after them.
-    return Lexicon(tuple(words), zipf_cdf(len(words), len(FUNCTION_WORDS) + 1), tuple(names), zipf_cdf(len(names)),
-                   zipf_cdf(len(FUNCTION_WORDS)), tuple(unknown), digest)
+    return Lexicon(
+        tuple(words),
+        zipf_cdf(len(words), len(FUNCTION_WORDS) + 1),
+        tuple(names),
+        zipf_cdf(len(names)),
+        zipf_cdf(len(FUNCTION_WORDS)),
+        tuple(unknown),
+        digest,
+    )
 
 
 # ---------------------------------------------------------------------- generator
@@ -363,7 +452,7 @@ def make_questions(lex: Lexicon, sentences: int, seed: int, n: int) -> list[Ques
     plus a question word; in ``UNKNOWN_SHARE`` of them about half the words are unknown."""
     rng = np.random.default_rng([seed, 2])
     sizes = article_sizes(sentences, seed)
-    starts = np.cumsum([0] + sizes[:-1]).tolist()
+    starts = np.cumsum([0, *sizes[:-1]]).tolist()
     questions: list[Question] = []
     while len(questions) < n:
         s = int(rng.integers(sentences))

@@ -14,17 +14,24 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script: bench/ is on sys.path, not the repo
     sys.path.insert(0, str(REPO))
 
-from retrieval.config import Config, load_config  # noqa: E402
 from bench.scale_corpus import (  # noqa: E402
-    TOP_K, build_lexicon, ensure_corpus, make_questions, size_label,
+    TOP_K,
+    build_lexicon,
+    ensure_corpus,
+    make_questions,
+    size_label,
 )
+from retrieval.config import Config, load_config  # noqa: E402
 
 # ------------------------------------------------------------------------ timings
 
@@ -33,7 +40,10 @@ def percentile(values: Sequence[float], pct: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=np.float64), pct)) if values else 0.0
 
 
-def timed_ms(fn: Callable[[], object]) -> tuple[float, object]:
+T = TypeVar("T")
+
+
+def timed_ms(fn: Callable[[], T]) -> tuple[float, T]:
     """(milliseconds, result) of one call."""
     t0 = time.perf_counter()
     result = fn()
@@ -67,12 +77,13 @@ def time_service(service, texts: Sequence[str], repeats: int) -> dict:
     retrieval_runs, ask_runs = [], []
     answered = 0
     for _ in range(repeats):
-        retrieval_runs.append([timed_ms(lambda: rank(service.backend, service.index, q, t, cfg, TOP_K))[0]
-                               for t, q in analysed])
+        retrieval_runs.append(
+            [timed_ms(partial(rank, service.backend, service.index, q, t, cfg, TOP_K))[0] for t, q in analysed]
+        )
         ask = []
         for t in texts:
             service.segmenter.terms.cache_clear()  # a new question is segmented, not looked up
-            ms, result = timed_ms(lambda: service.answer(t))
+            ms, result = timed_ms(partial(service.answer, t))
             ask.append(ms)
             answered += result.answered
         ask_runs.append(ask)
@@ -102,13 +113,24 @@ def serve(spec_file: str, started: float) -> None:
     imported = time.perf_counter()
     service = AnswerService.open(cfg, Path(spec["corpus"]))
     opened = time.perf_counter()
+    assert service.info is not None  # open() says how it obtained the index
     if service.info.reason != "loaded":
-        raise SystemExit(f"error: the saved index was not loaded ({service.info.reason}); "
-                         "did retrieval/ or the config change while the benchmark ran?")
+        raise SystemExit(
+            f"error: the saved index was not loaded ({service.info.reason}); "
+            "did retrieval/ or the config change while the benchmark ran?"
+        )
     service.answer(spec["questions"][0])
     answered = time.perf_counter()
-    print(json.dumps({"import_s": round(imported - started, 3), "load_s": round(opened - imported, 3),
-                      "first_question_s": round(answered - opened, 3)}), flush=True)
+    print(
+        json.dumps(
+            {
+                "import_s": round(imported - started, 3),
+                "load_s": round(opened - imported, 3),
+                "first_question_s": round(answered - opened, 3),
+            }
+        ),
+        flush=True,
+    )
     # A large index loads its compiled first stage in the background after the first answer
     # (questions meanwhile get the numpy pass): time the steady state.
     kernels_s = None
@@ -123,11 +145,28 @@ def serve(spec_file: str, started: float) -> None:
 def run_fresh_process(config: Path, cfg: Config, corpus: Path, texts: Sequence[str], repeats: int) -> dict:
     """Start a fresh Python process on the saved index; its reports plus the wall time to its first answer."""
     spec = corpus.with_suffix(".serve.json")
-    spec.write_text(json.dumps({"config": str(config), "cache_dir": str(cfg.cache_dir), "corpus": str(corpus),
-                                "questions": list(texts), "repeats": repeats}, ensure_ascii=False), encoding="utf-8")
+    spec.write_text(
+        json.dumps(
+            {
+                "config": str(config),
+                "cache_dir": str(cfg.cache_dir),
+                "corpus": str(corpus),
+                "questions": list(texts),
+                "repeats": repeats,
+            },
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", CHILD_CODE, str(spec), str(REPO)], cwd=REPO,
-                            stdout=subprocess.PIPE, text=True, encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD_CODE, str(spec), str(REPO)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+    )
+    assert proc.stdout is not None  # stdout=PIPE
     first_line = proc.stdout.readline()
     first_answer_s = time.perf_counter() - t0
     rest = proc.stdout.read()
@@ -161,15 +200,20 @@ def time_rank_bm25(service, texts: Sequence[str], repeats: int) -> dict:
     for rep in range(repeats):
         times = []
         for terms in queries:
-            ms, scores = timed_ms(lambda: okapi.get_scores(terms))
-            ms += timed_ms(lambda: top_k(scores, TOP_K))[0]
+            ms, scores = timed_ms(partial(okapi.get_scores, terms))
+            ms += timed_ms(partial(top_k, scores, TOP_K))[0]
             times.append(ms)
             if rep == 0:
                 identical += bool(np.array_equal(index.bm25.scores(terms), scores))
         runs.append(times)
-        ours.append([timed_ms(lambda: index.bm25.top_k(terms, TOP_K))[0] for terms in queries])
-    return {"rank_bm25": summarise(runs), "word_field_bm25": summarise(ours), "rank_bm25_build_s": round(build_s, 2),
-            "identical": identical, "compared": len(queries)}
+        ours.append([timed_ms(partial(index.bm25.top_k, terms, TOP_K))[0] for terms in queries])
+    return {
+        "rank_bm25": summarise(runs),
+        "word_field_bm25": summarise(ours),
+        "rank_bm25_build_s": round(build_s, 2),
+        "identical": identical,
+        "compared": len(queries),
+    }
 
 
 # ---------------------------------------------------------------------- one size
@@ -214,7 +258,7 @@ def measure_speedup(articles: Sequence, workers: int, repeats: int) -> dict:
     load_before = os.getloadavg()[0]
     for rep in range(repeats):
         run: dict[int, float] = {}
-        for w in ((1, workers) if rep % 2 == 0 else (workers, 1)):
+        for w in (1, workers) if rep % 2 == 0 else (workers, 1):
             gc.collect()
             cpu0 = cpu_seconds(resource.RUSAGE_SELF) + cpu_seconds(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
@@ -226,12 +270,17 @@ def measure_speedup(articles: Sequence, workers: int, repeats: int) -> dict:
             rates[w].append(run[w])
         ratios.append(run[workers] / run[1])
     return {
-        "articles": len(articles), "texts": sentences, "workers": workers, "repeats": repeats,
+        "articles": len(articles),
+        "texts": sentences,
+        "workers": workers,
+        "repeats": repeats,
         "single_per_s": round(float(np.median(rates[1])), 1),
         "parallel_per_s": round(float(np.median(rates[workers])), 1),
         "ratio": round(float(np.median(ratios)), 3),
-        "ratio_min": round(min(ratios), 3), "ratio_max": round(max(ratios), 3),
-        "single_cpu_s": round(float(np.median(cpu[1])), 1), "parallel_cpu_s": round(float(np.median(cpu[workers])), 1),
+        "ratio_min": round(min(ratios), 3),
+        "ratio_max": round(max(ratios), 3),
+        "single_cpu_s": round(float(np.median(cpu[1])), 1),
+        "parallel_cpu_s": round(float(np.median(cpu[workers])), 1),
         # Other processes on the machine slow the parallel runs most: the 1-minute load before and after.
         "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
@@ -239,8 +288,8 @@ def measure_speedup(articles: Sequence, workers: int, repeats: int) -> dict:
 
 def measure_size(size: int, args: argparse.Namespace, inventory, workdir: Path) -> dict:
     """Generate, build, save, load and query one corpus size; everything measured for its table row."""
-    from retrieval.service import AnswerService
     from retrieval.index.store import index_path
+    from retrieval.service import AnswerService
 
     label = size_label(size)
     started = time.perf_counter()
@@ -260,8 +309,9 @@ def measure_size(size: int, args: argparse.Namespace, inventory, workdir: Path) 
     if args.speedup_sentences:  # before the build: worker processes fork from a small process, as in a build
         workers = cfg.build_workers or os.cpu_count() or 1
         sample = speedup_sample(corpus, cfg, args.speedup_sentences)
-        log_step(label, f"segmentation speedup: {len(sample)} articles, 1 vs {workers} processes, "
-                        f"{args.repeats} repeats ...")
+        log_step(
+            label, f"segmentation speedup: {len(sample)} articles, 1 vs {workers} processes, {args.repeats} repeats ..."
+        )
         speedup = measure_speedup(sample, workers, args.repeats)
         del sample
         gc.collect()
@@ -273,13 +323,19 @@ def measure_size(size: int, args: argparse.Namespace, inventory, workdir: Path) 
     worker_cpu_s = cpu_seconds(resource.RUSAGE_CHILDREN) - workers_before
     index = service.index
     out = {
-        "size": label, "sentences": len(index.sentences), "articles": len(index.articles),
-        "generator_vocabulary": len(lex.words), "word_field_terms": index.bm25.n_terms,
-        "questions": len(texts), "unknown_questions": sum(q.unknown for q in questions),
-        "corpus_mb": round(corpus.stat().st_size / 2**20, 1), "corpus_reused": reused,
-        "build_s": round(build_s, 2), "sentences_per_s": round(len(index.sentences) / build_s, 1),
+        "size": label,
+        "sentences": len(index.sentences),
+        "articles": len(index.articles),
+        "generator_vocabulary": len(lex.words),
+        "word_field_terms": index.bm25.n_terms,
+        "questions": len(texts),
+        "unknown_questions": sum(q.unknown for q in questions),
+        "corpus_mb": round(corpus.stat().st_size / 2**20, 1),
+        "corpus_reused": reused,
+        "build_s": round(build_s, 2),
+        "sentences_per_s": round(len(index.sentences) / build_s, 1),
         "build_worker_cpu_s": round(worker_cpu_s, 1),
-        "build_stages_s": {name: round(seconds, 2) for name, seconds in service.info.stages},
+        "build_stages_s": {name: round(seconds, 2) for name, seconds in service.info.stages} if service.info else {},
         "index_mb": round(index_path(cfg, corpus).stat().st_size / 2**20, 1),
     }
     log_step(label, f"built in {build_s:.1f}s; fresh process: load, answer, time {len(texts)} questions ...")

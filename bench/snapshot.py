@@ -85,8 +85,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.questions:
             text = args.questions.read_text(encoding="utf-8")
             loaded = yaml.safe_load(text) if args.questions.suffix in (".yaml", ".yml", ".json") else None
-            extra = [q if isinstance(q, str) else q["question"] for q in loaded] if isinstance(loaded, list) \
+            extra = (
+                [q if isinstance(q, str) else q["question"] for q in loaded]
+                if isinstance(loaded, list)
                 else [line for line in text.splitlines() if line.strip()]
+            )
             dump(AnswerService.open(cfg, args.corpus, progress=False), "extra", extra, out)
     return 0
 

@@ -33,9 +33,9 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(REPO))
 
-import refusal_data as rd  # noqa: E402
+from bench import refusal_data as rd  # noqa: E402
 from retrieval.answer.confidence import FEATURES, MODEL_FILE  # noqa: E402
 from retrieval.config import load_config  # noqa: E402
 
@@ -51,8 +51,15 @@ def rows_for(rows: Sequence[rd.Row], accentless: bool, half: str) -> list[rd.Row
     return [r for r in rows if r.set.startswith("xquad") and r.accentless == accentless and r.half == half]
 
 
+def evidence(row: rd.Row) -> dict[str, float]:
+    """The evidence of a row that has some (the rows fitted on are filtered on it)."""
+    if row.evidence is None:
+        raise ValueError(f"row {row} has no evidence: filter on `evidence is not None` first")
+    return row.evidence
+
+
 def matrix(rows: Sequence[rd.Row]) -> np.ndarray:
-    return np.array([[r.evidence[name] for name in FEATURES] for r in rows], dtype=np.float64)
+    return np.array([[evidence(r)[name] for name in FEATURES] for r in rows], dtype=np.float64)
 
 
 def fit(rows: Sequence[rd.Row], accentless: bool) -> dict[str, float]:
@@ -61,7 +68,7 @@ def fit(rows: Sequence[rd.Row], accentless: bool) -> dict[str, float]:
 
     half_a = rows_for(rows, accentless, "A")
     judged = [r for r in half_a if r.evidence is not None]
-    train = [r for r in judged if r.evidence["coverage"] < HARD_COVERAGE]
+    train = [r for r in judged if evidence(r)["coverage"] < HARD_COVERAGE]
     model = LogisticRegression(C=C, max_iter=10_000).fit(matrix(train), [r.answerable for r in train])
     weights = dict(zip(FEATURES, (float(w) for w in model.coef_[0])))
     # Answerable questions with nothing to quote are refused whatever the model says: they use up
@@ -90,8 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     weights = {kind: fit(rows, kind == "accentless") for kind in ("accented", "accentless")}
     out = {
         "about": "Weights of retrieval/answer/confidence.py's model, written by bench/train_confidence.py "
-                 f"(XQuAD half A, questions with article coverage < {HARD_COVERAGE}; confidence 0.5 = "
-                 f"{TARGET_FALSE_REFUSALS:.0%} of half A's answerable questions refused).",
+        f"(XQuAD half A, questions with article coverage < {HARD_COVERAGE}; confidence 0.5 = "
+        f"{TARGET_FALSE_REFUSALS:.0%} of half A's answerable questions refused).",
         "features": list(FEATURES),
         "weights": {kind: {k: round(v, 4) for k, v in w.items()} for kind, w in weights.items()},
     }

@@ -26,15 +26,14 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
-import xquad  # noqa: E402
+from bench import xquad  # noqa: E402
 from retrieval.config import load_config  # noqa: E402
-from retrieval.text.normalize import fold_diacritics  # noqa: E402
-from retrieval.text.answer_types import TypeRules  # noqa: E402
 from retrieval.search.first_stage import candidates_for  # noqa: E402
 from retrieval.search.learned import FEATURES, features  # noqa: E402
 from retrieval.service import AnswerService  # noqa: E402
+from retrieval.text.answer_types import TypeRules  # noqa: E402
+from retrieval.text.normalize import fold_diacritics  # noqa: E402
 
 
 def question_rows(service, cfg, text: str, q) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -44,13 +43,24 @@ def question_rows(service, cfg, text: str, q) -> tuple[np.ndarray, np.ndarray, n
     if found is None:
         return None
     candidates, base, fused, art_rel = found
-    rows = features(service.index, query, text, candidates, base, fused, art_rel,
-                    TypeRules.from_config(cfg.retrieval), cfg.retrieval.type_window)
-    labels = np.array([
-        service.index.sentence_article(int(i)).doc_id == q.doc_id
-        and xquad.gold_match(service.index.text(int(i)), q.answers)
-        for i in candidates
-    ])
+    rows = features(
+        service.index,
+        query,
+        text,
+        candidates,
+        base,
+        fused,
+        art_rel,
+        TypeRules.from_config(cfg.retrieval),
+        cfg.retrieval.type_window,
+    )
+    labels = np.array(
+        [
+            service.index.sentence_article(int(i)).doc_id == q.doc_id
+            and xquad.gold_match(service.index.text(int(i)), q.answers)
+            for i in candidates
+        ]
+    )
     return rows, labels, candidates
 
 
@@ -68,16 +78,29 @@ def dev_rows(cfg, path: Path) -> list:
         if found is None:
             continue
         candidates, base, fused, art_rel = found
-        rows = features(service.index, query, q.question, candidates, base, fused, art_rel,
-                        TypeRules.from_config(cfg.retrieval), cfg.retrieval.type_window)
-        labels = np.array([
-            service.index.sentence_article(int(i)).doc_id in q.docs
-            and _fold(q.expect) in _fold(service.index.text(int(i)))
-            for i in candidates
-        ])
+        rows = features(
+            service.index,
+            query,
+            q.question,
+            candidates,
+            base,
+            fused,
+            art_rel,
+            TypeRules.from_config(cfg.retrieval),
+            cfg.retrieval.type_window,
+        )
+        labels = np.array(
+            [
+                service.index.sentence_article(int(i)).doc_id in q.docs
+                and _fold(q.expect) in _fold(service.index.text(int(i)))
+                for i in candidates
+            ]
+        )
         groups.append((rows, labels, candidates))
-    print(f"dev: {len(groups)} answerable questions, first-stage Hit@1 "
-          f"{hit1(groups, np.eye(len(FEATURES))[FEATURES.index('fused')]) / max(1, len(groups)):.3f}")
+    print(
+        f"dev: {len(groups)} answerable questions, first-stage Hit@1 "
+        f"{hit1(groups, np.eye(len(FEATURES))[FEATURES.index('fused')]) / max(1, len(groups)):.3f}"
+    )
     return groups
 
 
@@ -93,14 +116,23 @@ def hit1(groups, weights: np.ndarray) -> float:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", default=str(REPO / "config.yaml"))
-    parser.add_argument("--data", default=str(xquad.DEFAULT_DATA) if hasattr(xquad, "DEFAULT_DATA")
-                        else str(REPO.parent / "shared/eval/xquad/xquad.vi.json"))
+    parser.add_argument(
+        "--data",
+        default=str(xquad.DEFAULT_DATA)
+        if hasattr(xquad, "DEFAULT_DATA")
+        else str(REPO.parent / "shared/eval/xquad/xquad.vi.json"),
+    )
     parser.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
     parser.add_argument("--write", action="store_true", help="write the weights into config.yaml")
-    parser.add_argument("--dev", type=Path, default=REPO.parent / "shared/eval/seeds_dev.yaml",
-                        help="dev questions added to the training pairs (answerable ones)")
-    parser.add_argument("--dev-weight", type=int, default=20,
-                        help="how many times each dev question's pairs are repeated")
+    parser.add_argument(
+        "--dev",
+        type=Path,
+        default=REPO.parent / "shared/eval/seeds_dev.yaml",
+        help="dev questions added to the training pairs (answerable ones)",
+    )
+    parser.add_argument(
+        "--dev-weight", type=int, default=20, help="how many times each dev question's pairs are repeated"
+    )
     args = parser.parse_args(argv)
 
     from sklearn.linear_model import LogisticRegression
@@ -146,8 +178,10 @@ def main(argv=None) -> int:
     for (half, accentless), rows in groups.items():
         n = len(xquad.select_questions(questions, half))
         base = hit1(rows, np.eye(len(FEATURES))[FEATURES.index("bm25")])
-        print(f"  half {half} {'accentless' if accentless else 'accented  '}: first-stage Hit@1 {base / n:.3f}"
-              f" -> re-ranked {hit1(rows, weights) / n:.3f}  ({n} questions; refusals not counted)")
+        print(
+            f"  half {half} {'accentless' if accentless else 'accented  '}: first-stage Hit@1 {base / n:.3f}"
+            f" -> re-ranked {hit1(rows, weights) / n:.3f}  ({n} questions; refusals not counted)"
+        )
     yaml_lines = ["  ranker_weights:"] + [f"    {name}: {w:.4f}" for name, w in zip(FEATURES, weights)]
     print("\n".join(yaml_lines))
     if args.write:

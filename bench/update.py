@@ -51,10 +51,17 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.scale import (  # noqa: E402
-    build_lexicon, generate_article, make_questions, parse_size, percentile, size_label, syllable_inventory,
-    real_texts, article_sizes,
+from bench.scale_corpus import (  # noqa: E402
+    article_sizes,
+    build_lexicon,
+    generate_article,
+    make_questions,
+    parse_size,
+    real_texts,
+    size_label,
+    syllable_inventory,
 )
+from bench.scale_timing import percentile  # noqa: E402
 from retrieval.config import load_config  # noqa: E402
 
 
@@ -87,8 +94,12 @@ def ask_all(service, texts, out: list[float], stop: threading.Event | None = Non
 
 
 def summary(values) -> dict:
-    return {"n": len(values), "p50": round(percentile(values, 50), 3), "p95": round(percentile(values, 95), 3),
-            "max": round(max(values), 3) if values else None}
+    return {
+        "n": len(values),
+        "p50": round(percentile(values, 50), 3),
+        "p95": round(percentile(values, 95), 3),
+        "max": round(max(values), 3) if values else None,
+    }
 
 
 def main(argv=None) -> int:
@@ -120,10 +131,15 @@ def main(argv=None) -> int:
     changes_path(path).unlink(missing_ok=True)  # start from the saved base
     t0 = time.perf_counter()
     service = AnswerService.open(cfg, corpus)
+    assert service.info is not None  # open() says how it obtained the index
     if service.info.reason != "loaded":
         raise SystemExit(f"the saved index was not loaded ({service.info.reason})")
-    out: dict = {"size": label, "load_s": round(time.perf_counter() - t0, 2),
-                 "sentences": len(service.index.sentences), "articles": len(service.index.articles)}
+    out: dict = {
+        "size": label,
+        "load_s": round(time.perf_counter() - t0, 2),
+        "sentences": len(service.index.sentences),
+        "articles": len(service.index.articles),
+    }
     texts = [q.text for q in make_questions(lex, size, args.seed, args.queries)]
     service.answer(texts[0])
     if service.backend.uses_kernels(service.index) and not service.backend.wait_for_kernels(600):
@@ -131,7 +147,7 @@ def main(argv=None) -> int:
     idle: list[float] = []
     for _ in range(2):
         ask_all(service, texts, idle)
-    out["idle_ask_ms"] = summary(idle[len(texts):])  # the second round: pages touched, caches warm
+    out["idle_ask_ms"] = summary(idle[len(texts) :])  # the second round: pages touched, caches warm
     out["idle_rss_mb"] = round(rss_mb(), 1)
 
     # The changes: new articles (the next lines of the JSONL) and new versions of existing ones.
@@ -211,8 +227,10 @@ def main(argv=None) -> int:
     for kind in ("add", "replace", "remove"):
         rows = [r for r in updates if r["kind"] == kind]
         if rows:
-            out[f"{kind}_s"] = {stage: summary([r[stage] for r in rows])
-                                for stage in ("segment_s", "apply_s", "swap_s", "answerable_s", "save_s")}
+            out[f"{kind}_s"] = {
+                stage: summary([r[stage] for r in rows])
+                for stage in ("segment_s", "apply_s", "swap_s", "answerable_s", "save_s")
+            }
     rows = [r for r in updates if r["kind"] != "remove"]
     out["answerable_s"] = summary([r["answerable_s"] for r in updates])
     out["answered_from_new_article"] = f"{sum(r.get('answered_from_it', False) for r in rows)}/{len(rows)}"
@@ -248,7 +266,7 @@ WRITER = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
 from pathlib import Path
-from bench.scale import build_lexicon, generate_article, parse_size, real_texts, syllable_inventory
+from bench.scale_corpus import build_lexicon, generate_article, parse_size, real_texts, syllable_inventory
 from retrieval.config import load_config
 from retrieval.index.segcache import segment_article
 from retrieval.index.store import load_index, save_index
@@ -263,7 +281,8 @@ lex = build_lexicon(syllable_inventory(real_texts()), 10_000, 1)
 print("loaded", flush=True)
 for k in range(1, 1000):
     art = generate_article(lex, 7000 + round_, k, 20)
-    a = _article(f"kill{round_}-{k}", art.text, {"title": art.title}, f"{corpus}:{10_000_000 + 1000 * round_ + k}", cfg.ingest)
+    origin = f"{corpus}:{10_000_000 + 1000 * round_ + k}"
+    a = _article(f"kill{round_}-{k}", art.text, {"title": art.title}, origin, cfg.ingest)
     index = apply_changes(index, [(a, segment_article(segmenter, a.title, a.paragraphs))])
     save_index(index, path, f"{fp}-kill{round_}-{k}", None)
     print(k, flush=True)
@@ -280,14 +299,19 @@ def kill_round(path: Path, fp: str, corpus: Path, cfg, round_: int) -> dict:
     from retrieval.errors import IndexFormatError
     from retrieval.index.store import load_index
 
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(REPO), str(path), fp, str(corpus), str(round_)],
-                              stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(REPO), str(path), fp, str(corpus), str(round_)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert writer.stdout is not None  # stdout=PIPE
     assert writer.stdout.readline().strip() == "loaded"
     writer.stdout.readline()  # the first save is done
     time.sleep(random.Random(round_).uniform(0.5, 4.0))
     os.kill(writer.pid, signal.SIGKILL)
     writer.wait()
-    last = int(([1] + writer.stdout.read().split())[-1])
+    printed = writer.stdout.read().split()
+    last = int(printed[-1]) if printed else 1
     served = []
     for k in (last, last + 1):
         try:
@@ -296,8 +320,13 @@ def kill_round(path: Path, fp: str, corpus: Path, cfg, round_: int) -> dict:
             continue
         ids = {a.doc_id for a in index.changes.added}
         mine = {f"kill{round_}-{j}" for j in range(1, k + 1)}
-        served.append({"state": k, "exactly_its_articles": mine <= ids and not any(
-            d.startswith(f"kill{round_}-") and d not in mine for d in ids)})
+        served.append(
+            {
+                "state": k,
+                "exactly_its_articles": mine <= ids
+                and not any(d.startswith(f"kill{round_}-") and d not in mine for d in ids),
+            }
+        )
     return {"last_reported": last, "served": served, "ok": len(served) == 1 and served[0]["exactly_its_articles"]}
 
 
@@ -316,18 +345,22 @@ def spot_check(service, texts) -> dict:
         article = np.asarray(ix.sentences.article)
         firsts = {}
         dead = set(ix.changes.dead_sentences.tolist()) if ix.changes is not None else set()
-        ids = {}
         for a in np.unique(article).tolist():
             firsts[a] = int(np.searchsorted(article, a))
         return lambda i: (ix.articles.identity(int(article[i]))[0], int(i) - firsts[int(article[i])]), dead
 
-    mine_name, dead = names(index)
+    mine_name, _dead = names(index)
     their_name, _ = names(rebuilt)
     cfg = service.cfg.retrieval
     same = compared = 0
-    field_checks = {name: [getattr(index, name).n_live == getattr(rebuilt, name).n_docs,
-                           getattr(index, name).avgdl == getattr(rebuilt, name).avgdl]
-                    for name in SENTENCE_FIELDS + ARTICLE_FIELDS if getattr(index, name) is not None}
+    field_checks = {
+        name: [
+            getattr(index, name).n_live == getattr(rebuilt, name).n_docs,
+            getattr(index, name).avgdl == getattr(rebuilt, name).avgdl,
+        ]
+        for name in SENTENCE_FIELDS + ARTICLE_FIELDS
+        if getattr(index, name) is not None
+    }
     idf_checked = idf_same = 0
     for text in texts:
         query = service.composer.query(text, service.segmenter.terms(text))
@@ -335,8 +368,11 @@ def spot_check(service, texts) -> dict:
         numpy_found = first_stage.candidates_for(index, query, cfg)
         want = first_stage.candidates_for(rebuilt, query, cfg)
         got = {} if found is None else {mine_name(d): (b, f) for d, b, f in zip(*found)}
-        got_np = {} if numpy_found is None else {
-            mine_name(d): (numpy_found[1][d], numpy_found[2][d]) for d in numpy_found[0]}
+        got_np = (
+            {}
+            if numpy_found is None
+            else {mine_name(d): (numpy_found[1][d], numpy_found[2][d]) for d in numpy_found[0]}
+        )
         expected = {} if want is None else {their_name(d): (want[1][d], want[2][d]) for d in want[0]}
         compared += 1
         same += got == expected and got_np == expected
@@ -344,8 +380,14 @@ def spot_check(service, texts) -> dict:
             for term in terms:
                 idf_checked += 1
                 idf_same += getattr(index, name).idf_of(term) == getattr(rebuilt, name).idf_of(term)
-    return {"merge_s": round(merge_s, 1), "questions": compared, "identical": same,
-            "fields_n_and_avgdl_equal": field_checks, "idf_checked": idf_checked, "idf_equal": idf_same}
+    return {
+        "merge_s": round(merge_s, 1),
+        "questions": compared,
+        "identical": same,
+        "fields_n_and_avgdl_equal": field_checks,
+        "idf_checked": idf_checked,
+        "idf_equal": idf_same,
+    }
 
 
 if __name__ == "__main__":

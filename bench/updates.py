@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import subprocess
@@ -41,21 +42,50 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.scale_corpus import (  # noqa: E402
-    build_lexicon, ensure_corpus, make_questions, parse_size, real_texts, size_label, syllable_inventory,
+from bench.scale_corpus import (
+    build_lexicon,
+    ensure_corpus,
+    make_questions,
+    parse_size,
+    real_texts,
+    size_label,
+    syllable_inventory,
 )
-from bench.scale_timing import percentile  # noqa: E402
-from retrieval.config import load_config  # noqa: E402
-from retrieval.service import AnswerService  # noqa: E402
-from retrieval.updates.watch import follow  # noqa: E402
+from bench.scale_timing import percentile
+from retrieval.config import load_config
+from retrieval.service import AnswerService
+from retrieval.updates.watch import follow
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "updates.md"
 BEGIN, END = "<!-- measured: begin (bench/updates.py --write) -->", "<!-- measured: end -->"
 # Pumping stations with made-up names (two syllables each, never in the generated corpus's facts).
-STATIONS = ("Yên Sở", "Đông Mỹ", "Liên Mạc", "Cổ Đông", "Phú Đô", "Vân Nội", "Hồng Vân", "Tả Thanh Oai",
-            "Đại Áng", "Ngọc Hồi", "Kim Bài", "Phương Tú", "Tráng Việt", "Hạ Mỗ", "Tân Hội", "Sen Hồ",
-            "Đan Hoài", "Thuận Thành", "Phù Đổng", "Xuân Thu", "Lại Yên", "Sơn Đồng", "Cát Quế", "Đức Giang")
+STATIONS = (
+    "Yên Sở",
+    "Đông Mỹ",
+    "Liên Mạc",
+    "Cổ Đông",
+    "Phú Đô",
+    "Vân Nội",
+    "Hồng Vân",
+    "Tả Thanh Oai",
+    "Đại Áng",
+    "Ngọc Hồi",
+    "Kim Bài",
+    "Phương Tú",
+    "Tráng Việt",
+    "Hạ Mỗ",
+    "Tân Hội",
+    "Sen Hồ",
+    "Đan Hoài",
+    "Thuận Thành",
+    "Phù Đổng",
+    "Xuân Thu",
+    "Lại Yên",
+    "Sơn Đồng",
+    "Cát Quế",
+    "Đức Giang",
+)
 
 
 def folder_corpus(jsonl: Path, folder: Path) -> None:
@@ -70,8 +100,10 @@ def folder_corpus(jsonl: Path, folder: Path) -> None:
 
 
 def station_article(name: str, capacity: int) -> str:
-    return (f"Trạm bơm {name}\n\nTrạm bơm {name} có công suất {capacity} mét khối mỗi giây. "
-            f"Trạm bảo vệ vùng trũng quanh {name} khỏi ngập úng trong mùa mưa bão.\n")
+    return (
+        f"Trạm bơm {name}\n\nTrạm bơm {name} có công suất {capacity} mét khối mỗi giây. "
+        f"Trạm bảo vệ vùng trũng quanh {name} khỏi ngập úng trong mùa mưa bão.\n"
+    )
 
 
 def rss_mb() -> float:
@@ -91,8 +123,10 @@ class Background:
         self.failures = 0
         self.rss: list[float] = []
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._ask, daemon=True),
-                         threading.Thread(target=self._sample, daemon=True)]
+        self._threads = [
+            threading.Thread(target=self._ask, daemon=True),
+            threading.Thread(target=self._sample, daemon=True),
+        ]
 
     def _ask(self) -> None:
         i = 0
@@ -120,10 +154,15 @@ class Background:
             t.join()
 
     def summary(self) -> dict:
-        return {"questions": len(self.latencies), "failed": self.failures,
-                "p50_ms": round(percentile(self.latencies, 50), 2), "p95_ms": round(percentile(self.latencies, 95), 2),
-                "max_ms": round(max(self.latencies, default=0.0), 2),
-                "rss_mb_median": round(percentile(self.rss, 50), 1), "rss_mb_max": round(max(self.rss, default=0.0), 1)}
+        return {
+            "questions": len(self.latencies),
+            "failed": self.failures,
+            "p50_ms": round(percentile(self.latencies, 50), 2),
+            "p95_ms": round(percentile(self.latencies, 95), 2),
+            "max_ms": round(max(self.latencies, default=0.0), 2),
+            "rss_mb_median": round(percentile(self.rss, 50), 1),
+            "rss_mb_max": round(max(self.rss, default=0.0), 1),
+        }
 
 
 def land(folder: Path, name: str, text: str) -> float:
@@ -148,6 +187,12 @@ def quoted(service: AnswerService, doc_id: str, name: str, capacity: int) -> boo
     return any(a.doc_id == doc_id and str(capacity) in a.quote for a in result.answers)
 
 
+def gone(service: AnswerService, doc_id: str, name: str) -> bool:
+    """No answer about station ``name`` quotes ``doc_id`` any more."""
+    result = service.answer(f"Trạm bơm {name} có công suất bao nhiêu mét khối mỗi giây?")
+    return not any(a.doc_id == doc_id for a in result.answers)
+
+
 def run_changes(service: AnswerService, folder: Path, n: int) -> list[dict]:
     """``n`` changes landing in ``folder``: add, replace, ..., every fifth a deletion."""
     steps: list[dict] = []
@@ -158,27 +203,32 @@ def run_changes(service: AnswerService, folder: Path, n: int) -> list[dict]:
             doc_id = file[:-4]
             os.remove(folder / file)
             t0 = time.perf_counter()
-            ok = wait_until(lambda: not any(a.doc_id == doc_id for a in service.answer(
-                f"Trạm bơm {name} có công suất bao nhiêu mét khối mỗi giây?").answers))
+            ok = wait_until(functools.partial(gone, service, doc_id, name))
             what = "delete"
         elif i % 2 == 0 or not added:
             name = STATIONS[len(steps) % len(STATIONS)] + ("" if len(steps) < len(STATIONS) else f" {i}")
             file = f"tram_bom_{i:03d}.txt"
             capacity = 10 + i
             t0 = land(folder, file, station_article(name, capacity))
-            ok = wait_until(lambda: quoted(service, file[:-4], name, capacity))
+            ok = wait_until(functools.partial(quoted, service, file[:-4], name, capacity))
             added.append((file, name))
             what = "add"
         else:
             file, name = added[-1]
             capacity = 500 + i
             t0 = land(folder, file, station_article(name, capacity))
-            ok = wait_until(lambda: quoted(service, file[:-4], name, capacity))
+            ok = wait_until(functools.partial(quoted, service, file[:-4], name, capacity))
             what = "replace"
         seconds = time.perf_counter() - t0
         report = service.last_update
-        steps.append({"change": what, "answerable_s": round(seconds, 3), "ok": ok,
-                      "update_stages_s": {k: round(v, 3) for k, v in (report.stages if report else ())}})
+        steps.append(
+            {
+                "change": what,
+                "answerable_s": round(seconds, 3),
+                "ok": ok,
+                "update_stages_s": {k: round(v, 3) for k, v in (report.stages if report else ())},
+            }
+        )
     return steps
 
 
@@ -189,17 +239,40 @@ def time_cli_add(cfg_path: Path, folder: Path, workdir: Path) -> dict:
     (folder / doc.name).unlink(missing_ok=True)
     env = os.environ | {"PYTHONPATH": str(REPO)}
     t0 = time.perf_counter()
-    add = subprocess.run([sys.executable, "-m", "bot", "add", str(doc), "--corpus", str(folder),
-                          "--config", str(cfg_path)], capture_output=True, text=True, env=env, cwd=REPO)
+    add = subprocess.run(
+        [sys.executable, "-m", "bot", "add", str(doc), "--corpus", str(folder), "--config", str(cfg_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
     add_s = time.perf_counter() - t0
-    ask = subprocess.run([sys.executable, "-m", "bot", "ask", "Trạm bơm Bát Tràng có công suất bao nhiêu?", "--json",
-                          "--corpus", str(folder), "--config", str(cfg_path)], capture_output=True, text=True,
-                         env=env, cwd=REPO)
+    ask = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "ask",
+            "Trạm bơm Bát Tràng có công suất bao nhiêu?",
+            "--json",
+            "--corpus",
+            str(folder),
+            "--config",
+            str(cfg_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
     answers = json.loads(ask.stdout)["answers"] if ask.returncode == 0 else []
     log_lines = (add.stderr + ask.stderr).splitlines()
-    return {"add_s": round(add_s, 2), "add_rc": add.returncode,
-            "answered_after_restart": any(a["doc_id"] == "tram_bom_cli" for a in answers),
-            "rebuilt": any("building index" in line for line in log_lines)}
+    return {
+        "add_s": round(add_s, 2),
+        "add_rc": add.returncode,
+        "answered_after_restart": any(a["doc_id"] == "tram_bom_cli" for a in answers),
+        "rebuilt": any("building index" in line for line in log_lines),
+    }
 
 
 def measure(size: int, workdir: Path, inventory, n_updates: int) -> dict:
@@ -235,32 +308,48 @@ def measure(size: int, workdir: Path, inventory, n_updates: int) -> dict:
     del service
     cli = time_cli_add(cfg_path, folder, workdir)
     times = [s["answerable_s"] for s in steps]
-    return {"size": label, "sentences": sentences, "articles": articles, "open_s": round(open_s, 1),
-            "opened": opened, "debounce_s": cfg.watch_debounce_seconds, "updates": steps,
-            "answerable_p50_s": round(percentile(times, 50), 2), "answerable_p95_s": round(percentile(times, 95), 2),
-            "all_answerable": all(s["ok"] for s in steps),
-            "idle": idle.summary(), "during_updates": busy.summary(), "cli_add": cli}
+    return {
+        "size": label,
+        "sentences": sentences,
+        "articles": articles,
+        "open_s": round(open_s, 1),
+        "opened": opened,
+        "debounce_s": cfg.watch_debounce_seconds,
+        "updates": steps,
+        "answerable_p50_s": round(percentile(times, 50), 2),
+        "answerable_p95_s": round(percentile(times, 95), 2),
+        "all_answerable": all(s["ok"] for s in steps),
+        "idle": idle.summary(),
+        "during_updates": busy.summary(),
+        "cli_add": cli,
+    }
 
 
 def table(results: list[dict]) -> str:
-    rows = ["| size | changes | landing → answerable p50 / p95 s | answering p95 idle → during (ms) | failed "
-            "| RSS idle → max during (MB) | `bot add` one article, new process (s) |",
-            "|---|---:|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| size | changes | landing → answerable p50 / p95 s | answering p95 idle → during (ms) | failed "
+        "| RSS idle → max during (MB) | `bot add` one article, new process (s) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in results:
         i, d, c = r["idle"], r["during_updates"], r["cli_add"]
-        rows.append(f"| {r['size']} ({r['sentences']:,} sentences) | {len(r['updates'])} | "
-                    f"{r['answerable_p50_s']} / {r['answerable_p95_s']} | {i['p95_ms']} → {d['p95_ms']} | "
-                    f"{d['failed']} | {i['rss_mb_median']:.0f} → {d['rss_mb_max']:.0f} | {c['add_s']} |")
+        rows.append(
+            f"| {r['size']} ({r['sentences']:,} sentences) | {len(r['updates'])} | "
+            f"{r['answerable_p50_s']} / {r['answerable_p95_s']} | {i['p95_ms']} → {d['p95_ms']} | "
+            f"{d['failed']} | {i['rss_mb_median']:.0f} → {d['rss_mb_max']:.0f} | {c['add_s']} |"
+        )
     return "\n".join(rows)
 
 
 def write_doc(results: list[dict], command: str) -> None:
     text = DOC.read_text(encoding="utf-8")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO).stdout
-    body = (f"{BEGIN}\n`{command}` (library {commit.strip()}, {os.cpu_count()} CPUs; debounce "
-            f"{results[0]['debounce_s']} s included):\n\n{table(results)}\n{END}")
+    body = (
+        f"{BEGIN}\n`{command}` (library {commit.strip()}, {os.cpu_count()} CPUs; debounce "
+        f"{results[0]['debounce_s']} s included):\n\n{table(results)}\n{END}"
+    )
     if BEGIN in text:
-        text = text[:text.index(BEGIN)] + body + text[text.index(END) + len(END):]
+        text = text[: text.index(BEGIN)] + body + text[text.index(END) + len(END) :]
     else:
         text = text.rstrip("\n") + "\n\n" + body + "\n"
     DOC.write_text(text, encoding="utf-8")

@@ -23,6 +23,9 @@ The corpus is always all 240 paragraphs; ``--half`` only selects questions.
 
 Gold answers are compared after NFC + casefold + whitespace collapse. Every
 number except the timings is deterministic.
+
+One script past 400 lines because the data, the rank-bm25 reference and the scoring of both
+are one benchmark, which ablation.py, refusal_data.py and train_ranker.py import.
 """
 
 from __future__ import annotations
@@ -104,9 +107,7 @@ def load_xquad(path: Path) -> tuple[list[Paragraph], list[XQuestion]]:
     return paragraphs, questions
 
 
-def select_questions(
-    questions: Sequence[XQuestion], half: str = "all", limit: int | None = None
-) -> list[XQuestion]:
+def select_questions(questions: Sequence[XQuestion], half: str = "all", limit: int | None = None) -> list[XQuestion]:
     """Questions of half ``A`` (even article index), ``B`` (odd) or ``all``; then the first ``limit``."""
     if half == "A":
         chosen = [q for q in questions if q.article % 2 == 0]
@@ -225,7 +226,8 @@ class Scores:
             f"mrr_at_{MRR_CUTOFF}": round(mrr / n, 4) if n else 0.0,
             "first_quotes": len(self.first_quote_chars),
             "first_quote_chars_mean": round(float(np.mean(self.first_quote_chars)), 1)
-            if self.first_quote_chars else 0.0,
+            if self.first_quote_chars
+            else 0.0,
         }
         if with_refusals:
             out["refused"] = self.refused
@@ -277,8 +279,9 @@ def run_baseline(units: Sequence[tuple[str, str]], questions: Sequence[XQuestion
 # ---------------------------------------------------------------------- ingestion
 
 
-def ingestion_report(paragraphs: Sequence[Paragraph], articles, units: Sequence[tuple[str, str]],
-                     questions: Sequence[XQuestion]) -> dict:
+def ingestion_report(
+    paragraphs: Sequence[Paragraph], articles, units: Sequence[tuple[str, str]], questions: Sequence[XQuestion]
+) -> dict:
     """What ingestion kept: missing paragraphs, paragraphs whose text changed, and
     how many questions have their gold answer inside one indexed sentence of their paragraph."""
     by_id = {a.doc_id: a for a in articles}
@@ -295,9 +298,7 @@ def ingestion_report(paragraphs: Sequence[Paragraph], articles, units: Sequence[
     sentences_of: dict[str, list[str]] = {}
     for doc_id, text in units:
         sentences_of.setdefault(doc_id, []).append(text)
-    within = sum(
-        any(gold_match(s, q.answers) for s in sentences_of.get(q.doc_id, ())) for q in questions
-    )
+    within = sum(any(gold_match(s, q.answers) for s in sentences_of.get(q.doc_id, ())) for q in questions)
     return {
         "paragraphs_in": len(paragraphs),
         "paragraphs_indexed": len(by_id),
@@ -313,10 +314,15 @@ def ingestion_report(paragraphs: Sequence[Paragraph], articles, units: Sequence[
 def library_version(repo: Path = REPO) -> str:
     """The commit the library is at, with "+dirty" when retrieval/ or config.yaml has uncommitted changes."""
     try:
-        head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--", "retrieval", "config.yaml"],
-                               capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--", "retrieval", "config.yaml"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("+dirty" if dirty else "")
@@ -324,38 +330,55 @@ def library_version(repo: Path = REPO) -> str:
 
 def format_table(results: dict[str, dict]) -> str:
     """The markdown table of both systems."""
-    head = ["system", "Hit@1", "Hit@3", f"MRR@{MRR_CUTOFF}", "refused", "questions", "first quote chars",
-            "p50 ms", "p95 ms"]
+    head = [
+        "system",
+        "Hit@1",
+        "Hit@3",
+        f"MRR@{MRR_CUTOFF}",
+        "refused",
+        "questions",
+        "first quote chars",
+        "p50 ms",
+        "p95 ms",
+    ]
     rows = []
     for name, r in results.items():
-        rows.append([
-            name,
-            # from the counts: hit_at_k is already rounded to 4 places, rounding it again can move the 3rd
-            f"{r['hits_at_1'] / r['questions']:.3f}" if r["questions"] else "0.000",
-            f"{r['hits_at_3'] / r['questions']:.3f}" if r["questions"] else "0.000",
-            f"{r[f'mrr_at_{MRR_CUTOFF}']:.3f}",
-            str(r["refused"]) if "refused" in r else "–",
-            str(r["questions"]),
-            f"{r['first_quote_chars_mean']:.0f}",
-            f"{r['latency_ms_p50']:.1f}" if "latency_ms_p50" in r else "–",
-            f"{r['latency_ms_p95']:.1f}" if "latency_ms_p95" in r else "–",
-        ])
+        rows.append(
+            [
+                name,
+                # from the counts: hit_at_k is already rounded to 4 places, rounding it again can move the 3rd
+                f"{r['hits_at_1'] / r['questions']:.3f}" if r["questions"] else "0.000",
+                f"{r['hits_at_3'] / r['questions']:.3f}" if r["questions"] else "0.000",
+                f"{r[f'mrr_at_{MRR_CUTOFF}']:.3f}",
+                str(r["refused"]) if "refused" in r else "–",
+                str(r["questions"]),
+                f"{r['first_quote_chars_mean']:.0f}",
+                f"{r['latency_ms_p50']:.1f}" if "latency_ms_p50" in r else "–",
+                f"{r['latency_ms_p95']:.1f}" if "latency_ms_p95" in r else "–",
+            ]
+        )
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="XQuAD file (default: %(default)s)")
     ap.add_argument("--config", type=Path, default=REPO / "config.yaml", help="default: %(default)s")
-    ap.add_argument("--half", choices=("all", "A", "B"), default="all",
-                    help="questions of even (A) or odd (B) articles only; the corpus is always complete")
+    ap.add_argument(
+        "--half",
+        choices=("all", "A", "B"),
+        default="all",
+        help="questions of even (A) or odd (B) articles only; the corpus is always complete",
+    )
     ap.add_argument("--accentless", action="store_true", help="ask the questions without diacritics")
     ap.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N questions")
-    ap.add_argument("--workdir", type=Path, default=None,
-                    help="keep the corpus and index cache here (default: a temporary folder)")
+    ap.add_argument(
+        "--workdir", type=Path, default=None, help="keep the corpus and index cache here (default: a temporary folder)"
+    )
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = ap.parse_args(argv)
     if not args.data.is_file():
@@ -403,9 +426,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
 
 def report_text(out: dict) -> str:
     ing = out["ingestion"]
-    changed = ", ".join(
-        f"{c['id']} keeps {c['chars_kept']}/{c['chars_in']} chars" for c in ing["text_changed"]
-    )
+    changed = ", ".join(f"{c['id']} keeps {c['chars_kept']}/{c['chars_in']} chars" for c in ing["text_changed"])
     lines = [
         f"XQuAD-vi, half={out['half']}, accentless={'yes' if out['accentless'] else 'no'}"
         + (f", limit={out['limit']}" if out["limit"] else "")

@@ -7,13 +7,18 @@ built here once, and library errors become one clear line and exit code 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import logging
 import os
 import sys
 from pathlib import Path
+from typing import cast
 
-from retrieval.config import Config, effective_settings, format_value, load_config, settings_markdown
+from retrieval.answer.compose import Result
+from retrieval.config import Config, load_config
+from retrieval.config_listing import effective_settings, format_value, settings_markdown
 from retrieval.errors import BotError
 from retrieval.evaluate import evaluate, format_report, load_questions
 from retrieval.service import AnswerService, valid_unicode
@@ -72,7 +77,7 @@ def _service(args: argparse.Namespace, cfg: Config, progress: bool = False, stal
     return AnswerService.open(cfg, corpus, progress=progress, stale_ok=stale_ok)
 
 
-def _emit(result, as_json: bool, one_line: bool) -> None:
+def _emit(result: Result, as_json: bool, one_line: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
     elif one_line:
@@ -84,42 +89,41 @@ def _emit(result, as_json: bool, one_line: bool) -> None:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     cfg = _config(args)
-    service = _service(args, cfg)
-    if args.question is not None:
-        # Bytes of the command line that are not UTF-8 arrive as lone surrogates: make them U+FFFD,
-        # so the question echoed in --json output is valid UTF-8 whatever the locale.
-        _emit(service.answer(valid_unicode(args.question)), args.json, one_line=False)
-        return 0
-    # Batch: one question per stdin line, one result per line, in order.
-    sys.stdin.reconfigure(encoding="utf-8", errors="replace")
-    for line in sys.stdin:
-        question = line.rstrip("\r\n")
-        try:
-            result = service.answer(question)
-        except Exception:  # noqa: BLE001 - one bad question must not end the batch
-            log.exception("failed to answer %r", question[:200])
-            from retrieval.answer import messages
-            from retrieval.answer.compose import Outcome, Result
+    with _service(args, cfg) as service:
+        if args.question is not None:
+            # Bytes of the command line that are not UTF-8 arrive as lone surrogates: make them U+FFFD,
+            # so the question echoed in --json output is valid UTF-8 whatever the locale.
+            _emit(service.answer(valid_unicode(args.question)), args.json, one_line=False)
+            return 0
+        # Batch: one question per stdin line, one result per line, in order.
+        cast(io.TextIOWrapper, sys.stdin).reconfigure(encoding="utf-8", errors="replace")
+        for line in sys.stdin:
+            question = line.rstrip("\r\n")
+            try:
+                result = service.answer(question)
+            except Exception:  # one bad question must not end the batch
+                log.exception("failed to answer %r", question[:200])
+                from retrieval.answer import messages
+                from retrieval.answer.compose import Outcome, Result
 
-            result = Result(question=question, answers=(), message=messages.ERROR, outcome=Outcome.ERROR)
-        _emit(result, args.json, one_line=True)
+                result = Result(question=question, answers=(), message=messages.ERROR, outcome=Outcome.ERROR)
+            _emit(result, args.json, one_line=True)
     return 0
 
 
 def cmd_console(args: argparse.Namespace) -> int:
+    from retrieval.updates.watch import follow
+
     from .console import run_console
     from .insights.log import open_question_log
 
-    from retrieval.updates.watch import follow
-
     cfg = _config(args)
-    service = _service(args, cfg, stale_ok=cfg.watch)
-    following = follow(service, cfg)
-    try:
-        return run_console(service, history=cfg.cache_dir / "console_history",
-                           question_log=open_question_log(cfg))
-    finally:
-        following.close()
+    with _service(args, cfg, stale_ok=cfg.watch) as service:
+        following = follow(service, cfg)
+        try:
+            return run_console(service, history=cfg.cache_dir / "console_history", question_log=open_question_log(cfg))
+        finally:
+            following.close()
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -137,8 +141,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise BotError(str(exc)) from None
     open_for_reading(cfg.question_log_path).close()  # a clear error before the index is loaded
-    built = report.build_report(cfg.question_log_path, since, *report.service_inputs(_service(args, cfg)),
-                                tz=ZoneInfo(cfg.insights.report_timezone))
+    with _service(args, cfg) as service:
+        built = report.build_report(
+            cfg.question_log_path, since, *report.service_inputs(service), tz=ZoneInfo(cfg.insights.report_timezone)
+        )
     if args.out:
         try:
             write_atomically(Path(args.out), render.to_html(built).encode("utf-8"))
@@ -155,10 +161,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_index(args: argparse.Namespace) -> int:
     cfg = _config(args)
     corpus = Path(args.corpus) if args.corpus else None
-    service = AnswerService.open(cfg, corpus, rebuild=True, progress=True)
+    with AnswerService.open(cfg, corpus, rebuild=True, progress=True) as service:
+        n_articles, n_sentences = len(service.articles), len(service.index.sentences)
     info = service.info
+    assert info is not None  # open() always says how it obtained the index
     print(
-        f"indexed {len(service.articles)} articles, {len(service.index.sentences)} sentences "
+        f"indexed {n_articles} articles, {n_sentences} sentences "
         f"in {info.seconds:.1f}s -> {info.path}" + ("" if info.saved else " (NOT saved, see warning)")
     )
     return 0 if info.saved else 1
@@ -190,30 +198,34 @@ def cmd_add(args: argparse.Namespace) -> int:
     from retrieval.updates.changes import Change
 
     cfg = _config(args)
-    service = _service(args, cfg)
-    folder = intake.corpus_folder(service.source.corpus)
-    # Every document is read before anything is written: one that cannot be read changes nothing.
-    checked = [intake.check_document(*_document_bytes(item, cfg), cfg.ingest) for item in args.items]
-    names = [c.name for c in checked]
-    twice = next((n for n in names if names.count(n) > 1), None)
-    if twice:
-        raise intake.IntakeError(f"two of the documents would both be stored as {twice}: add them one at a time")
-    taken = [n for n in names if (folder / n).exists() or (folder / n).is_symlink()]
-    if taken and not args.replace:
-        raise intake.NameTaken(folder / taken[0])
-    written = [intake.store(folder, c.name, c.data, replace=args.replace) for c in checked]
-    report = service.update(Change.of(written))
-    for path in written:
-        doc_id = intake.doc_id_of(folder, path)
-        found = report.find(doc_id)
-        if found is None:
-            print(f"unchanged {doc_id} ({path.name}: the same content as before)")
-            continue
-        verb = "replaced" if found in report.replaced else "added"
-        print(f"{verb} {doc_id}: {citation(found.title, None, found.date)}, {found.sentences} sentences")
-    print(f"index: {report.articles} articles, {report.sentences} sentences in {report.seconds:.1f}s -> "
-          f"{service.info.path}" + ("" if report.saved else " (NOT saved, see warning)"))
-    return 0 if report.saved else 1
+    with _service(args, cfg) as service:
+        source, info = service.source, service.info
+        assert source is not None and info is not None  # open() always knows the corpus and the index file
+        folder = intake.corpus_folder(source.corpus)
+        # Every document is read before anything is written: one that cannot be read changes nothing.
+        checked = [intake.check_document(*_document_bytes(item, cfg), cfg.ingest) for item in args.items]
+        names = [c.name for c in checked]
+        twice = next((n for n in names if names.count(n) > 1), None)
+        if twice:
+            raise intake.IntakeError(f"two of the documents would both be stored as {twice}: add them one at a time")
+        taken = [n for n in names if (folder / n).exists() or (folder / n).is_symlink()]
+        if taken and not args.replace:
+            raise intake.NameTaken(folder / taken[0])
+        written = [intake.store(folder, c.name, c.data, replace=args.replace) for c in checked]
+        report = service.update(Change.of(written))
+        for path in written:
+            doc_id = intake.doc_id_of(folder, path)
+            found = report.find(doc_id)
+            if found is None:
+                print(f"unchanged {doc_id} ({path.name}: the same content as before)")
+                continue
+            verb = "replaced" if found in report.replaced else "added"
+            print(f"{verb} {doc_id}: {citation(found.title, None, found.date)}, {found.sentences} sentences")
+        print(
+            f"index: {report.articles} articles, {report.sentences} sentences in {report.seconds:.1f}s -> "
+            f"{info.path}" + ("" if report.saved else " (NOT saved, see warning)")
+        )
+        return 0 if report.saved else 1
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
@@ -222,24 +234,28 @@ def cmd_remove(args: argparse.Namespace) -> int:
     from retrieval.updates.changes import Change
 
     cfg = _config(args)
-    service = _service(args, cfg)
-    folder = intake.corpus_folder(service.source.corpus)
-    paths = [intake.document_file(service.articles, folder, doc_id)[0] for doc_id in args.doc_ids]
-    for path in paths:
-        intake.delete(path)
-    report = service.update(Change.of(paths))
-    for doc_id, path in zip(args.doc_ids, paths):
-        print(f"removed {doc_id} ({path.relative_to(folder.resolve())})")
-    print(f"index: {report.articles} articles, {report.sentences} sentences in {report.seconds:.1f}s -> "
-          f"{service.info.path}" + ("" if report.saved else " (NOT saved, see warning)"))
-    return 0 if report.saved else 1
+    with _service(args, cfg) as service:
+        source, info = service.source, service.info
+        assert source is not None and info is not None  # open() always knows the corpus and the index file
+        folder = intake.corpus_folder(source.corpus)
+        paths = [intake.document_file(service.articles, folder, doc_id)[0] for doc_id in args.doc_ids]
+        for path in paths:
+            intake.delete(path)
+        report = service.update(Change.of(paths))
+        for doc_id, path in zip(args.doc_ids, paths):
+            print(f"removed {doc_id} ({path.relative_to(folder.resolve())})")
+        print(
+            f"index: {report.articles} articles, {report.sentences} sentences in {report.seconds:.1f}s -> "
+            f"{info.path}" + ("" if report.saved else " (NOT saved, see warning)")
+        )
+        return 0 if report.saved else 1
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     cfg = _config(args)
     questions = load_questions(args.questions_file)
-    service = _service(args, cfg)
-    report = evaluate(service.answer, questions)
+    with _service(args, cfg) as service:
+        report = evaluate(service.answer, questions)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -302,15 +318,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("add", parents=[common], help="add documents or web pages to the corpus folder and index them")
-    p.add_argument("items", nargs="+", metavar="PATH_OR_URL",
-                   help="a document (HTML, PDF, DOCX, TXT, MD: the kind is read from its content) or an "
-                        "http(s) page, stored as Markdown with its title, source, date and URL")
+    p.add_argument(
+        "items",
+        nargs="+",
+        metavar="PATH_OR_URL",
+        help="a document (HTML, PDF, DOCX, TXT, MD: the kind is read from its content) or an "
+        "http(s) page, stored as Markdown with its title, source, date and URL",
+    )
     p.add_argument("--replace", action="store_true", help="replace a document of the same name")
     p.set_defaults(func=cmd_add)
 
     p = sub.add_parser("remove", parents=[common], help="delete documents from the corpus folder and the index")
-    p.add_argument("doc_ids", nargs="+", metavar="DOC_ID",
-                   help="the document's doc_id: its path in the corpus folder without extension")
+    p.add_argument(
+        "doc_ids",
+        nargs="+",
+        metavar="DOC_ID",
+        help="the document's doc_id: its path in the corpus folder without extension",
+    )
     p.set_defaults(func=cmd_remove)
 
     p = sub.add_parser("eval", parents=[common], help="evaluate on a questions file (YAML or JSONL)")
@@ -327,7 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("config", help="print the effective configuration and where each value comes from")
     p.add_argument("--config", help="path to config.yaml (default: ./config.yaml or the project's)")
     p.add_argument("--full", action="store_true", help="print long values whole")
-    p.add_argument("--markdown", action="store_true", help="print every key's default and meaning (docs/configuration.md)")
+    p.add_argument(
+        "--markdown", action="store_true", help="print every key's default and meaning (docs/configuration.md)"
+    )
     p.set_defaults(func=cmd_config)
 
     p = sub.add_parser("telegram", parents=[common], help="run the Telegram bot (needs TELEGRAM_BOT_TOKEN)")
@@ -349,8 +375,6 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # The reader of our output went away (e.g. `| head`): not an error of ours.
-        try:
-            sys.stdout = open(os.devnull, "w")
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stays open as stdout until the process ends
         return 0

@@ -7,6 +7,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from retrieval.answer import messages
 from retrieval.service import AnswerService
@@ -73,17 +74,34 @@ def handle_line(session: Session, line: str) -> str | None:
     try:
         result = session.service.answer(text)
     except Exception:
-        session.log.record(text, None, kind=ChatKind.CONSOLE, user="console", chat="console",
-                           latency_ms=(time.perf_counter() - started) * 1000)
+        session.log.record(
+            text,
+            None,
+            kind=ChatKind.CONSOLE,
+            user="console",
+            chat="console",
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
         raise
-    answer_id = session.log.record(text, result, kind=ChatKind.CONSOLE, user="console", chat="console",
-                                   latency_ms=(time.perf_counter() - started) * 1000)
+    answer_id = session.log.record(
+        text,
+        result,
+        kind=ChatKind.CONSOLE,
+        user="console",
+        chat="console",
+        latency_ms=(time.perf_counter() - started) * 1000,
+    )
     session.last_answer = answer_id if result.answered else None
     return result.message
 
 
-def run_console(service: AnswerService, history: Path | None = None, stdin=None, stdout=None,
-                question_log: QuestionSink | None = None) -> int:
+def run_console(
+    service: AnswerService,
+    history: Path | None = None,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    question_log: QuestionSink | None = None,
+) -> int:
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     interactive = stdin.isatty()
@@ -103,7 +121,7 @@ def run_console(service: AnswerService, history: Path | None = None, stdin=None,
             break
         try:
             reply = handle_line(session, line)
-        except Exception:  # noqa: BLE001 - the console keeps going after a bug
+        except Exception:  # the console keeps going after a bug
             log.exception("failed to answer %r", line[:200])
             reply = messages.ERROR
         if reply is None:

@@ -96,11 +96,7 @@ def load_questions(path: str | Path) -> list[Question]:
 
 
 def is_hit(answer: Answer, q: Question) -> bool:
-    return (
-        q.expect is not None
-        and (not q.docs or answer.doc_id in q.docs)
-        and _fold(q.expect) in _fold(answer.quote)
-    )
+    return q.expect is not None and (not q.docs or answer.doc_id in q.docs) and _fold(q.expect) in _fold(answer.quote)
 
 
 def first_hit_rank(result: Result, q: Question) -> int | None:
@@ -168,9 +164,7 @@ def evaluate(answer_fn, questions: list[Question]) -> Report:
     report.mrr = round(rr / n_ans, 4)
     report.refusal_accuracy = round(correct_refusal / (report.questions or 1), 4)
     report.off_topic_refused = f"{off_refused}/{off_total}"
-    report.per_tag = {
-        tag: {"n": n, "correct": c, "rate": round(c / n, 4)} for tag, (n, c) in sorted(tag_stats.items())
-    }
+    report.per_tag = {tag: {"n": n, "correct": c, "rate": round(c / n, 4)} for tag, (n, c) in sorted(tag_stats.items())}
     report.latency_ms_p50 = round(_percentile(latencies, 50), 2)
     report.latency_ms_p95 = round(_percentile(latencies, 95), 2)
     return report

@@ -1,5 +1,8 @@
 """The answering service: the one object every front end (CLI, console, Telegram) calls.
 
+Past 400 lines because opening, answering and updating share one served index and swap it
+together: the service is the one place that holds it, so every change to it is made here.
+
 It is built once at start-up from the typed :class:`Config`: the saved index is
 loaded when its fingerprint matches the corpus and settings, and rebuilt (and
 saved) otherwise. When that rebuild fails, the last good index is served.
@@ -22,23 +25,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.answer import messages
-from retrieval.text.answer_types import TypeRules
 from retrieval.answer.compose import Composer, Outcome, Result
 from retrieval.config import Config
 from retrieval.errors import BotError, ConfigError, CorpusError, IndexFormatError, describe_error
-from retrieval.index.sentences import SentenceIndex
 from retrieval.index.build import build_index
+from retrieval.index.segcache import Segmented, segment_corpus
+from retrieval.index.sentences import Articles, SentenceIndex
+from retrieval.index.store import compat_key, fingerprint, index_path, load_index, load_last_good, save_index
+from retrieval.index.update import MERGE_SENTENCES, UpdateError, apply_changes, needs_merge, rebase, start_merge
 from retrieval.ingest.corpus import Article, load_corpus
 from retrieval.search.backend import SearchBackend
-from retrieval.search.rerank import rank
-from retrieval.index.segcache import Segmented, segment_corpus
 from retrieval.search.correct import Corrector
+from retrieval.search.rerank import rank
+from retrieval.text.answer_types import TypeRules
 from retrieval.text.lexicon import DeferredLexicon, Lexicon
 from retrieval.text.normalize import normalize
 from retrieval.text.segment import Segmenter, underthesea_version
 from retrieval.text.variants import variants_for
-from retrieval.index.store import compat_key, fingerprint, index_path, load_index, load_last_good, save_index
-from retrieval.index.update import MERGE_SENTENCES, UpdateError, apply_changes, needs_merge, rebase, start_merge
 from retrieval.updates.changes import Change, Plan, UpdateReport, plan_update
 
 log = logging.getLogger(__name__)
@@ -128,8 +131,12 @@ def _stale_stand_in(path: Path, compat: str, reason: str) -> _Opened | None:
     except IndexFormatError as exc:
         log.info("the saved index %s cannot be served while it is brought up to date: %s", path, exc)
         return None
-    log.warning("the saved index is out of date (%s): serving it (%d articles) while it is brought up to date "
-                "in the background", reason, len(index.articles))
+    log.warning(
+        "the saved index is out of date (%s): serving it (%d articles) while it is brought up to date "
+        "in the background",
+        reason,
+        len(index.articles),
+    )
     return _Opened(index, f"{reason}; served while it is brought up to date", stale=True)
 
 
@@ -140,9 +147,18 @@ class AnswerService:
     service); :meth:`close` releases it. ``lexicon``: the ordinary Vietnamese words the
     answer-or-refuse decision tells from names (default: underthesea's dictionary)."""
 
-    def __init__(self, index: SentenceIndex, segmenter: Segmenter, cfg: Config, info: IndexInfo | None = None,
-                 *, backend: SearchBackend | None = None, lexicon: Lexicon | None = None,
-                 source: Source | None = None, fingerprint: str | None = None):
+    def __init__(
+        self,
+        index: SentenceIndex,
+        segmenter: Segmenter,
+        cfg: Config,
+        info: IndexInfo | None = None,
+        *,
+        backend: SearchBackend | None = None,
+        lexicon: Lexicon | None = None,
+        source: Source | None = None,
+        fingerprint: str | None = None,
+    ):
         self._served = Served(index, Corrector(index.fold), 0)
         self.backend = backend or SearchBackend()
         # Questions are rewritten the way the index's articles were (one spelling per meaning).
@@ -218,27 +234,43 @@ class AnswerService:
             opened = cls._load_or_build(cfg, source, segmenter, rebuild, progress, stages, stale_ok)
         except ConfigError:
             raise
-        except Exception as exc:  # noqa: BLE001 - any failure to rebuild falls back to the last good index
+        except Exception as exc:  # any failure to rebuild falls back to the last good index
             if rebuild:  # `bot index`: the operator asked for a new index, not the old one
                 raise
-            opened = _Opened(cls._last_good(path, compat, corpus, exc),
-                             f"rebuild failed ({describe_error(exc)}); serving the last good index", stale=True)
+            opened = _Opened(
+                cls._last_good(path, compat, corpus, exc),
+                f"rebuild failed ({describe_error(exc)}); serving the last good index",
+                stale=True,
+            )
         index, stale = opened.index, opened.stale
         loaded = opened.reason == "loaded"
-        info = IndexInfo(path, rebuilt=not (loaded or stale), reason=opened.reason,
-                         seconds=time.perf_counter() - started, saved=opened.saved, stale=stale,
-                         stages=tuple(stages) if not (loaded or stale) else ())
+        info = IndexInfo(
+            path,
+            rebuilt=not (loaded or stale),
+            reason=opened.reason,
+            seconds=time.perf_counter() - started,
+            saved=opened.saved,
+            stale=stale,
+            stages=tuple(stages) if not (loaded or stale) else (),
+        )
         log.info(
             "index ready: %d articles, %d sentences, %s in %.2fs",
-            len(index.live_articles), index.bm25.n_live,
-            "loaded" if loaded else "last good index (stale)" if stale else "built", info.seconds,
+            len(index.live_articles),
+            index.bm25.n_live,
+            "loaded" if loaded else "last good index (stale)" if stale else "built",
+            info.seconds,
         )
         return cls(index, segmenter, cfg, info, lexicon=lexicon, source=source, fingerprint=opened.fingerprint)
 
     @staticmethod
     def _load_or_build(
-        cfg: Config, source: Source, segmenter: Segmenter, rebuild: bool, progress: bool | None,
-        stages: list[tuple[str, float]], stale_ok: bool = False,
+        cfg: Config,
+        source: Source,
+        segmenter: Segmenter,
+        rebuild: bool,
+        progress: bool | None,
+        stages: list[tuple[str, float]],
+        stale_ok: bool = False,
     ) -> _Opened:
         """The saved index when it matches (or, ``stale_ok``, when it is only out of date), else a
         new one, saved if possible. A build appends each stage's wall seconds to ``stages``."""
@@ -271,12 +303,21 @@ class AnswerService:
             stages.append((name, now - clock))
             clock = now
 
-        articles = load_corpus(corpus, cfg.ingest, workers=cfg.build_workers,
-                               cache_path=path.with_suffix(".documents.sqlite"), progress=progress).articles
+        articles = load_corpus(
+            corpus,
+            cfg.ingest,
+            workers=cfg.build_workers,
+            cache_path=path.with_suffix(".documents.sqlite"),
+            progress=progress,
+        ).articles
         stage("ingest")
         segmented = segment_corpus(
-            articles, segmenter, source.segmentation_key,
-            cache_path=path.with_suffix(".segments.sqlite"), workers=cfg.build_workers, progress=progress,
+            articles,
+            segmenter,
+            source.segmentation_key,
+            cache_path=path.with_suffix(".segments.sqlite"),
+            workers=cfg.build_workers,
+            progress=progress,
         )
         stage("segment")
         index = build_index(articles, segmented=segmented, progress=progress, **cfg.retrieval.index_settings())
@@ -299,7 +340,11 @@ class AnswerService:
             raise failure from None
         log.warning(
             "could not rebuild the index for %s: %s; serving the last good index (%s, %d articles) "
-            "until the corpus can be indexed again", corpus, describe_error(failure), path, len(index.articles),
+            "until the corpus can be indexed again",
+            corpus,
+            describe_error(failure),
+            path,
+            len(index.articles),
         )
         if not isinstance(failure, (BotError, OSError)):
             log.debug("the rebuild failed with", exc_info=failure)
@@ -315,7 +360,7 @@ class AnswerService:
         self._served = Served(index, Corrector(index.fold), self._served.generation + 1)
 
     @property
-    def articles(self) -> Sequence[Article]:
+    def articles(self) -> Articles:
         """The indexed articles in corpus order (a sequence; a loaded index builds each one when it
         is read); without those an update removed."""
         return self.index.live_articles
@@ -411,13 +456,23 @@ class AnswerService:
             fp = fingerprint(self.cfg, source.corpus, source.segmenter_id)
             if change.rescan and fp == self._fingerprint:  # the saved index was built from these very files
                 live = served.index.bm25.n_live
-                report = UpdateReport(articles=len(served.index.live_ids()), sentences=live, sentences_before=live,
-                                      seconds=time.perf_counter() - started, saved=True)
+                report = UpdateReport(
+                    articles=len(served.index.live_ids()),
+                    sentences=live,
+                    sentences_before=live,
+                    seconds=time.perf_counter() - started,
+                    saved=True,
+                )
                 self.last_update = report
                 return report
-            plan = plan_update(served.index, source.corpus, change, self.cfg.ingest,
-                               lambda articles: self._segment(articles, prune=False),
-                               document_cache=source.path.with_suffix(".documents.sqlite"))
+            plan = plan_update(
+                served.index,
+                source.corpus,
+                change,
+                self.cfg.ingest,
+                lambda articles: self._segment(articles, prune=False),
+                document_cache=source.path.with_suffix(".documents.sqlite"),
+            )
             stage("read and segment")
             if plan.changed and not plan.order:
                 raise CorpusError(f"no loadable article would be left in {source.corpus}; keeping the index")
@@ -435,8 +490,18 @@ class AnswerService:
                 log.info("starting a merge of the index's changes into a new base (another process)")
                 self._merge = _Merge(start_merge(source.path, fp, source.compat), index, fp)
             added, replaced, removed = plan.summaries()
-            report = UpdateReport(added, replaced, removed, plan.skipped, len(index.live_ids()), index.bm25.n_live,
-                                  served.index.bm25.n_live, time.perf_counter() - started, saved, tuple(stages))
+            report = UpdateReport(
+                added,
+                replaced,
+                removed,
+                plan.skipped,
+                len(index.live_ids()),
+                index.bm25.n_live,
+                served.index.bm25.n_live,
+                time.perf_counter() - started,
+                saved,
+                tuple(stages),
+            )
             self.last_update = report
             return report
 
@@ -448,8 +513,9 @@ class AnswerService:
             return
         self._merge = None
         if merge.process.returncode != 0:
-            log.warning("merging the index's changes failed (exit code %s); serving them unmerged",
-                        merge.process.returncode)
+            log.warning(
+                "merging the index's changes failed (exit code %s); serving them unmerged", merge.process.returncode
+            )
             return
         try:
             merged = load_index(source.path, merge.fingerprint)
@@ -485,13 +551,25 @@ class AnswerService:
         beside the answering threads: no worker processes are forked from it)."""
         source = self.source
         assert source is not None
-        return segment_corpus(articles, self.segmenter, source.segmentation_key,
-                              cache_path=source.path.with_suffix(".segments.sqlite"), workers=1,
-                              progress=False, prune=prune)
+        return segment_corpus(
+            articles,
+            self.segmenter,
+            source.segmentation_key,
+            cache_path=source.path.with_suffix(".segments.sqlite"),
+            workers=1,
+            progress=False,
+            prune=prune,
+        )
 
     def close(self) -> None:
         """Release the search backend's worker thread (answering still works, on one core)."""
         self.backend.close()
+
+    def __enter__(self) -> AnswerService:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     @staticmethod
     def clean_question(question: str) -> str:

@@ -11,12 +11,10 @@ from retrieval.answer.compose import Answer, Outcome, Result
 def make_result(question: str, doc_ids: Sequence[str] = (), *, outcome: Outcome = Outcome.NOT_FOUND) -> Result:
     """An answered result quoting ``doc_ids`` (best first), or one with ``outcome`` when there are none."""
     answers = tuple(
-        Answer(quote=f"Câu trích từ {d}.", doc_id=d, title=f"Bài {d}", source=None, date=None, url=None,
-               score=10.0 - i)
+        Answer(quote=f"Câu trích từ {d}.", doc_id=d, title=f"Bài {d}", source=None, date=None, url=None, score=10.0 - i)
         for i, d in enumerate(doc_ids)
     )
-    return Result(question=question, answers=answers, message="...",
-                  outcome=Outcome.ANSWERED if answers else outcome)
+    return Result(question=question, answers=answers, message="...", outcome=Outcome.ANSWERED if answers else outcome)
 
 
 def words(text: str) -> list[str]:

@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 
 from retrieval.config import Config
-from retrieval.text.segment import Segmenter
 from retrieval.service import AnswerService
+from retrieval.text.segment import Segmenter
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"
@@ -55,9 +55,7 @@ def replace_section(cfg: Config, section: str, **changes: Any) -> Config:
 
 def open_ws(cfg: Config, corpus: Path | None = None, **kwargs: Any) -> AnswerService:
     """Open the answering service with the whitespace segmenter."""
-    return AnswerService.open(
-        cfg, corpus, segmenter=ws_segmenter(), segmenter_id=WS_SEGMENTER_ID, **kwargs
-    )
+    return AnswerService.open(cfg, corpus, segmenter=ws_segmenter(), segmenter_id=WS_SEGMENTER_ID, **kwargs)
 
 
 def copy_seeds(dest: Path) -> Path:
@@ -77,10 +75,7 @@ def write_article(folder: Path, name: str, text: str | bytes) -> Path:
 
 
 def good_article(title: str = "Tiêu đề bài viết", body: str | None = None) -> str:
-    body = body or (
-        "Hà Nội có nhiều hồ nước đẹp và cây xanh mát. "
-        "Người dân thường đi dạo quanh hồ vào buổi sáng."
-    )
+    body = body or ("Hà Nội có nhiều hồ nước đẹp và cây xanh mát. Người dân thường đi dạo quanh hồ vào buổi sáng.")
     return f"{title}\n\n{body}\n"
 
 

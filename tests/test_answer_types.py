@@ -20,9 +20,11 @@ RULES = at.TypeRules(
 # Words that make every kind of span and miss it narrowly: capitals (one or several,
 # all-caps acronyms), numbers as digits and as words, dates, date words before numbers,
 # titles and surnames, punctuation.
-WORDS = ("Ông Bà Đại sứ đại sứ Chủ tịch Nguyễn Trần Lê Văn An Ted Osius Hà Nội Thành phố thành phố "
-         "Tỉnh Quận UBND TP.HCM iPhone ông bà năm tháng ngày quý sáng cuối hai ba tư mười triệu Mười "
-         "một năm 2023 1999 12/5 1.5 9,2 30% 0 15-20 ² của và là có , . : “ ” ( )").split()
+WORDS = (
+    "Ông Bà Đại sứ đại sứ Chủ tịch Nguyễn Trần Lê Văn An Ted Osius Hà Nội Thành phố thành phố "
+    "Tỉnh Quận UBND TP.HCM iPhone ông bà năm tháng ngày quý sáng cuối hai ba tư mười triệu Mười "
+    "một năm 2023 1999 12/5 1.5 9,2 30% 0 15-20 ² của và là có , . : “ ” ( )"
+).split()
 
 
 def _spans(kind: str, sentence: str, rules: at.TypeRules = RULES) -> list:
@@ -73,16 +75,19 @@ def test_recorded_kinds_cover_the_seed_sentences(ws_service):
     assert all(n > 5 for n in counts.values()), counts  # the seeds hold every kind
 
 
-@pytest.mark.parametrize(("sentence", "kinds"), [
-    ("Thành phố có 9,2 triệu dân.", at.NUMBER),  # "Thành" starts the sentence: not a name
-    ("Dự án hoàn thành năm 2023 tại Hà Nội.", at.NUMBER | at.DATE | at.NAME | at.PERSON),
-    ("Ông Ted Osius phát biểu.", at.NAME | at.PERSON),
-    ("Hà nội có nhiều hồ.", 0),
-    ("Có ba hồ lớn.", at.NUMBER),
-    ("Có một hồ lớn.", 0),  # "một" mostly means "a"
-    ("Tháng 12/5 sẽ họp.", at.NUMBER | at.DATE),
-    ("UBND thành phố họp.", 0),  # an all-capitals acronym is not a name's capital
-])
+@pytest.mark.parametrize(
+    ("sentence", "kinds"),
+    [
+        ("Thành phố có 9,2 triệu dân.", at.NUMBER),  # "Thành" starts the sentence: not a name
+        ("Dự án hoàn thành năm 2023 tại Hà Nội.", at.NUMBER | at.DATE | at.NAME | at.PERSON),
+        ("Ông Ted Osius phát biểu.", at.NAME | at.PERSON),
+        ("Hà nội có nhiều hồ.", 0),
+        ("Có ba hồ lớn.", at.NUMBER),
+        ("Có một hồ lớn.", 0),  # "một" mostly means "a"
+        ("Tháng 12/5 sẽ họp.", at.NUMBER | at.DATE),
+        ("UBND thành phố họp.", 0),  # an all-capitals acronym is not a name's capital
+    ],
+)
 def test_sentence_kinds_examples(sentence, kinds):
     assert at.sentence_kinds(sentence) == kinds
 

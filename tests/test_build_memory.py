@@ -18,8 +18,19 @@ from retrieval.ingest import corpus as corpus_module
 from retrieval.ingest.corpus import load_corpus
 
 PARAMS = {"k1": 1.5, "b": 0.75, "epsilon": 0.25}
-ARRAYS = ("indptr", "indices", "codes", "table", "idf", "max_weight", "seg_ptr", "seg_of", "seg_end", "pair_tf",
-          "pair_dl")
+ARRAYS = (
+    "indptr",
+    "indices",
+    "codes",
+    "table",
+    "idf",
+    "max_weight",
+    "seg_ptr",
+    "seg_of",
+    "seg_end",
+    "pair_tf",
+    "pair_dl",
+)
 
 
 def reference(docs, segment, k1=1.5, b=0.75, epsilon=0.25, shared=None):
@@ -48,8 +59,13 @@ def reference(docs, segment, k1=1.5, b=0.75, epsilon=0.25, shared=None):
     rows = keys - cols * max(n, 1)
     indptr = np.zeros(v + 1, dtype=np.int64)
     indptr[1:] = np.cumsum(np.bincount(cols, minlength=v))
-    out = {"indptr": narrow(indptr), "indices": (rows % segment).astype(np.uint16),
-           "seg_ptr": None, "seg_of": None, "seg_end": None}
+    out = {
+        "indptr": narrow(indptr),
+        "indices": (rows % segment).astype(np.uint16),
+        "seg_ptr": None,
+        "seg_of": None,
+        "seg_end": None,
+    }
     if n > segment:
         seg = rows // segment
         first = np.flatnonzero(np.diff(cols, prepend=-1) | np.diff(seg, prepend=-1))
@@ -85,17 +101,23 @@ def reference(docs, segment, k1=1.5, b=0.75, epsilon=0.25, shared=None):
     if weights.size:
         held = np.flatnonzero(df)
         max_weight[held] = np.maximum.reduceat(weights, indptr[held])
-    out.update(idf=idf, table=table, codes=codes.astype(np.uint16 if table.size <= 1 << 16 else np.uint32),
-               max_weight=max_weight, pair_tf=(pair_keys >> 32).astype(np.int32),
-               pair_dl=(pair_keys & 0xFFFFFFFF).astype(np.int32))
+    out.update(
+        idf=idf,
+        table=table,
+        codes=codes.astype(np.uint16 if table.size <= 1 << 16 else np.uint32),
+        max_weight=max_weight,
+        pair_tf=(pair_keys >> 32).astype(np.int32),
+        pair_dl=(pair_keys & 0xFFFFFFFF).astype(np.int32),
+    )
     return out
 
 
 def _docs(rng: np.random.Generator, n: int, vocab: int, longest: int) -> list[list[str]]:
     words = [f"w{i}" for i in range(vocab)]
     # Zipf-like: a few frequent words (in most documents), many rare ones; some empty documents.
-    return [[words[min(vocab - 1, int(rng.zipf(1.3)) - 1)] for _ in range(int(rng.integers(0, longest)))]
-            for _ in range(n)]
+    return [
+        [words[min(vocab - 1, int(rng.zipf(1.3)) - 1)] for _ in range(int(rng.integers(0, longest)))] for _ in range(n)
+    ]
 
 
 def _assert_same(field: Bm25, expected: dict) -> None:
@@ -108,14 +130,17 @@ def _assert_same(field: Bm25, expected: dict) -> None:
             assert np.array_equal(got, want), name
 
 
-@pytest.mark.parametrize(("n", "segment", "block_tokens", "longest"), [
-    (0, 64, 50, 5),  # no document
-    (40, 64, 10_000, 30),  # one block, one segment
-    (300, 64, 10_000, 20),  # several segments, blocks cut at their boundaries
-    (300, 64, 37, 20),  # blocks much smaller than a segment: a term's run spans blocks
-    (300, 1000, 1, 12),  # one document per block
-    (500, 7, 100, 8),  # many small segments
-])
+@pytest.mark.parametrize(
+    ("n", "segment", "block_tokens", "longest"),
+    [
+        (0, 64, 50, 5),  # no document
+        (40, 64, 10_000, 30),  # one block, one segment
+        (300, 64, 10_000, 20),  # several segments, blocks cut at their boundaries
+        (300, 64, 37, 20),  # blocks much smaller than a segment: a term's run spans blocks
+        (300, 1000, 1, 12),  # one document per block
+        (500, 7, 100, 8),  # many small segments
+    ],
+)
 def test_blocks_build_the_arrays_of_one_pass(monkeypatch, n, segment, block_tokens, longest):
     monkeypatch.setattr(bm25_module, "SEGMENT", segment)
     monkeypatch.setattr(bm25_module, "BLOCK_TOKENS", block_tokens)
@@ -141,12 +166,13 @@ def test_negative_weights_keep_their_maximum(monkeypatch):
 
 def test_jsonl_is_read_as_the_workers_need_it(tmp_path, repo_config, monkeypatch):
     """The lines are taken one at a time (never the whole file), numbered as before."""
-    lines = [json.dumps({"id": f"a{i}", "title": f"Bài {i}", "text": f"Hà Nội có {i} hồ nước đẹp."},
-                        ensure_ascii=False) for i in range(600)]
+    lines = [
+        json.dumps({"id": f"a{i}", "title": f"Bài {i}", "text": f"Hà Nội có {i} hồ nước đẹp."}, ensure_ascii=False)
+        for i in range(600)
+    ]
     lines[10] = "{bad"
     path = tmp_path / "corpus.jsonl"
-    path.write_text("\ufeff" + "\n".join(lines[:300]) + "\r\n\n" + "\u2028".join(lines[300:]) + "\n",
-                    encoding="utf-8")
+    path.write_text("\ufeff" + "\n".join(lines[:300]) + "\r\n\n" + "\u2028".join(lines[300:]) + "\n", encoding="utf-8")
     taken = []
     real = corpus_module._jsonl_lines
 

@@ -31,8 +31,18 @@ def test_parse_date_complete_dates(text, iso):
 
 @pytest.mark.parametrize(
     "text",
-    ["29/11", "13-6", "12/2015", "31/02/2020", "2020", "", "Ngày 13-6, Chủ tịch", "15/13/2018", "15/10-2018",
-     "115/10/20189"],
+    [
+        "29/11",
+        "13-6",
+        "12/2015",
+        "31/02/2020",
+        "2020",
+        "",
+        "Ngày 13-6, Chủ tịch",
+        "15/13/2018",
+        "15/10-2018",
+        "115/10/20189",
+    ],
 )
 def test_parse_date_incomplete_or_invalid_is_none(text):
     assert parse_date(text) is None
@@ -40,8 +50,15 @@ def test_parse_date_incomplete_or_invalid_is_none(text):
 
 @pytest.mark.parametrize(
     "line, terminal",
-    [("Câu kết thúc.", True), ("Hỏi gì?", True), ("Trích “dẫn.”", True), ("Họ tên:", True),
-     ("Tiêu đề không dấu", False), ("PV", False), ("Liệt kê…", True)],
+    [
+        ("Câu kết thúc.", True),
+        ("Hỏi gì?", True),
+        ("Trích “dẫn.”", True),
+        ("Họ tên:", True),
+        ("Tiêu đề không dấu", False),
+        ("PV", False),
+        ("Liệt kê…", True),
+    ],
 )
 def test_has_terminal_punctuation(line, terminal):
     assert has_terminal_punctuation(line) is terminal
@@ -129,13 +146,15 @@ def test_empty_text(repo_config):
 
 
 def test_each_paragraph_knows_the_line_it_starts_on(repo_config):
-    text = ("Tiêu đề\n"            # 0: the title
-            "\n"
-            "Câu thứ nhất của bài\n"  # 2: wrapped onto line 3
-            "viết này.\n"
-            "Mục hai\n"           # 4: a heading, dropped
-            "Câu thứ hai.\n"      # 5
-            "(CLO) Không phải đoạn đầu.\n")  # 6
+    text = (
+        "Tiêu đề\n"  # 0: the title
+        "\n"
+        "Câu thứ nhất của bài\n"  # 2: wrapped onto line 3
+        "viết này.\n"
+        "Mục hai\n"  # 4: a heading, dropped
+        "Câu thứ hai.\n"  # 5
+        "(CLO) Không phải đoạn đầu.\n"
+    )  # 6
     cleaned = clean_text(text, repo_config.ingest)
     assert cleaned.paragraphs == ("Câu thứ nhất của bài\nviết này.", "Câu thứ hai.", "(CLO) Không phải đoạn đầu.")
     assert cleaned.lines == (2, 5, 6)
@@ -155,6 +174,10 @@ def test_text_lines_are_kept_though_they_look_like_headings(repo_config):
 def test_heading_lines_are_never_paragraphs(repo_config):
     text = "Tiêu đề\n\n1. Mục đích\n\nCâu nội dung.\n\nVì sao phải làm?\n\nCâu khác.\n"
     assert clean_text(text, repo_config.ingest).paragraphs == (
-        "1. Mục đích", "Câu nội dung.", "Vì sao phải làm?", "Câu khác.")
+        "1. Mục đích",
+        "Câu nội dung.",
+        "Vì sao phải làm?",
+        "Câu khác.",
+    )
     cleaned = clean_text(text, repo_config.ingest, heading_lines=frozenset({2, 6}))
     assert cleaned.paragraphs == ("Câu nội dung.", "Câu khác.") and cleaned.lines == (4, 8)

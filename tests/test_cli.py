@@ -17,7 +17,14 @@ from retrieval.answer import messages
 pytestmark = pytest.mark.slow
 
 REPORT_KEYS = {
-    "hit_at_1", "hit_at_3", "mrr", "refusal_accuracy", "per_tag", "latency_ms_p50", "latency_ms_p95", "misses",
+    "hit_at_1",
+    "hit_at_3",
+    "mrr",
+    "refusal_accuracy",
+    "per_tag",
+    "latency_ms_p50",
+    "latency_ms_p95",
+    "misses",
 }
 RESULT_KEYS = {"question", "answered", "answers", "message", "suggestions"}
 
@@ -114,7 +121,7 @@ def test_ask_batch_from_stdin(indexed):
 
 def test_ask_batch_survives_bad_bytes_and_crlf(indexed):
     _, config, _ = indexed
-    data = "Câu hỏi một?\r\n".encode("utf-8") + b"\xff\xfe bad \xc3\n" + "Câu cuối\n".encode("utf-8")
+    data = "Câu hỏi một?\r\n".encode() + b"\xff\xfe bad \xc3\n" + "Câu cuối\n".encode()
     proc = run_bot("ask", "--json", "--config", str(config), stdin=data)
     assert proc.returncode == 0, proc.stderr
     results = [json.loads(line) for line in proc.stdout.splitlines()]
@@ -128,8 +135,9 @@ def test_ask_plain_prints_the_vietnamese_message(indexed):
     refused = run_bot("ask", "Làm thế nào để nấu bún chả ngon?", "--config", str(config))
     assert refused.returncode == 0
     assert refused.stdout.strip() == messages.REFUSAL
-    answered = run_bot("ask", "Tập đoàn Microsoft ký văn bản ghi nhớ với Hà Nội để xây dựng gì?",
-                       "--config", str(config))
+    answered = run_bot(
+        "ask", "Tập đoàn Microsoft ký văn bản ghi nhớ với Hà Nội để xây dựng gì?", "--config", str(config)
+    )
     assert answered.returncode == 0
     assert answered.stdout.startswith(messages.ANSWER_INTRO)
     assert "«" in answered.stdout and "»" in answered.stdout
@@ -137,8 +145,12 @@ def test_ask_plain_prints_the_vietnamese_message(indexed):
 
 def test_batch_plain_is_one_line_per_question(indexed):
     _, config, _ = indexed
-    proc = run_bot("ask", "--config", str(config),
-                   stdin="Tập đoàn Microsoft ký văn bản ghi nhớ với Hà Nội để xây dựng gì?\n\nxyz\n")
+    proc = run_bot(
+        "ask",
+        "--config",
+        str(config),
+        stdin="Tập đoàn Microsoft ký văn bản ghi nhớ với Hà Nội để xây dựng gì?\n\nxyz\n",
+    )
     assert proc.returncode == 0
     assert len(proc.stdout.splitlines()) == 3
 
@@ -149,10 +161,20 @@ def test_eval_json(indexed, tmp_path):
     questions.write_text(
         yaml.safe_dump(
             [
-                {"id": "a", "question": "Tập đoàn nào ký văn bản ghi nhớ với Hà Nội?",
-                 "docs": ["001_9b04e93836ae5aa7"], "expect": "Microsoft", "tags": ["what"]},
-                {"id": "b", "question": "Làm thế nào để nấu bún chả ngon?", "docs": [], "expect": None,
-                 "tags": ["off-topic"]},
+                {
+                    "id": "a",
+                    "question": "Tập đoàn nào ký văn bản ghi nhớ với Hà Nội?",
+                    "docs": ["001_9b04e93836ae5aa7"],
+                    "expect": "Microsoft",
+                    "tags": ["what"],
+                },
+                {
+                    "id": "b",
+                    "question": "Làm thế nào để nấu bún chả ngon?",
+                    "docs": [],
+                    "expect": None,
+                    "tags": ["off-topic"],
+                },
                 {"id": "c", "question": "Một câu hỏi không có thẻ về Kosice?", "docs": [], "expect": "Kosice"},
             ],
             allow_unicode=True,
@@ -162,7 +184,7 @@ def test_eval_json(indexed, tmp_path):
     proc = run_bot("eval", str(questions), "--json", "--config", str(config))
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert REPORT_KEYS <= set(report)
+    assert set(report) >= REPORT_KEYS
     assert report["questions"] == 3 and report["answerable"] == 2
     for key in ("hit_at_1", "hit_at_3", "mrr", "refusal_accuracy"):
         assert 0.0 <= report[key] <= 1.0
@@ -266,8 +288,9 @@ def test_run_without_token_starts_the_console(indexed):
 def test_relative_corpus_in_config_is_resolved_against_its_folder(tmp_path):
     copy_seeds(tmp_path / "my-seeds")
     config = write_config(tmp_path / "conf", {"corpus": "../my-seeds", "cache_dir": "cache"})
-    proc = run_bot("ask", "Tập đoàn Microsoft ký văn bản ghi nhớ với Hà Nội để xây dựng gì?", "--json",
-                   "--config", str(config))
+    proc = run_bot(
+        "ask", "Tập đoàn Microsoft ký văn bản ghi nhớ với Hà Nội để xây dựng gì?", "--json", "--config", str(config)
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["answered"] is True
     assert list((tmp_path / "conf" / "cache").glob("index-*.bin"))
@@ -303,8 +326,12 @@ def test_report_reads_the_question_log(tmp_path):
     missing = run_bot("report", "--config", str(config))
     assert missing.returncode == 2 and "error: no question log" in missing.stderr
     assert "building index" not in missing.stderr
-    console = run_bot("console", "--config", str(config),
-                      stdin="Đại sứ Mỹ tại Việt Nam tên là gì?\n/good\nGiá vàng SJC hôm nay bao nhiêu?\n")
+    console = run_bot(
+        "console",
+        "--config",
+        str(config),
+        stdin="Đại sứ Mỹ tại Việt Nam tên là gì?\n/good\nGiá vàng SJC hôm nay bao nhiêu?\n",
+    )
     assert console.returncode == 0, console.stderr
     out = run_bot("report", "--config", str(config), "--json")
     assert out.returncode == 0, out.stderr

@@ -29,8 +29,9 @@ PAGE = """<!doctype html><html><head><title>Cầu Long Biên được sơn lại
 @pytest.fixture
 def workdir(tmp_path):
     seeds = copy_seeds(tmp_path / "seeds")
-    config = write_config(tmp_path, {"corpus": str(seeds), "cache_dir": str(tmp_path / "cache"),
-                                     "watch_debounce_seconds": 0.5})
+    config = write_config(
+        tmp_path, {"corpus": str(seeds), "cache_dir": str(tmp_path / "cache"), "watch_debounce_seconds": 0.5}
+    )
     assert run_bot("index", "--config", str(config)).returncode == 0
     return tmp_path, seeds, config
 
@@ -41,7 +42,7 @@ def page_url():
         def log_message(self, *args):
             pass
 
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             data = PAGE.encode("utf-8")
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -57,9 +58,15 @@ def page_url():
 
 
 def test_add_files_and_a_page_then_remove(workdir, page_url):
-    root, seeds, config = workdir
-    proc = run_bot("add", str(DOCS / "pdf/ke_hoach_chuyen_doi_so.pdf"), str(DOCS / "misc/pdf_named_as.txt"),
-                   page_url, "--config", str(config))
+    _root, seeds, config = workdir
+    proc = run_bot(
+        "add",
+        str(DOCS / "pdf/ke_hoach_chuyen_doi_so.pdf"),
+        str(DOCS / "misc/pdf_named_as.txt"),
+        page_url,
+        "--config",
+        str(config),
+    )
     assert proc.returncode == 0, proc.stderr
     assert "added ke_hoach_chuyen_doi_so: Kế hoạch chuyển đổi số phường Phúc Xá năm 2024 (20/02/2024)" in proc.stdout
     assert "added pdf_named_as:" in proc.stdout  # stored as pdf_named_as.pdf: the content decides
@@ -67,8 +74,12 @@ def test_add_files_and_a_page_then_remove(workdir, page_url):
     assert "index: 8 articles" in proc.stdout
     assert (seeds / "pdf_named_as.pdf").is_file()
     head = (seeds / "127.0.0.1_cau-long-bien.md").read_text(encoding="utf-8").split("---")[1]
-    assert yaml.safe_load(head) == {"title": "Cầu Long Biên được sơn lại", "source": "Báo Thử Nghiệm",
-                                    "date": "2024-03-15", "url": page_url}
+    assert yaml.safe_load(head) == {
+        "title": "Cầu Long Biên được sơn lại",
+        "source": "Báo Thử Nghiệm",
+        "date": "2024-03-15",
+        "url": page_url,
+    }
     assert "segmenting 3 of 3 articles" in proc.stderr  # the five seeds are not segmented again
     asked = run_bot("ask", "Lan can cầu Long Biên dài bao nhiêu mét?", "--json", "--config", str(config))
     assert '"doc_id": "127.0.0.1_cau-long-bien"' in asked.stdout and "loaded" in asked.stderr
@@ -91,11 +102,13 @@ def test_add_files_and_a_page_then_remove(workdir, page_url):
 def test_add_refuses_what_cannot_be_read_and_writes_nothing(workdir):
     root, seeds, config = workdir
     before = sorted(p.name for p in seeds.iterdir())
-    for args in ([str(DOCS / "broken/mat_khau.pdf")],
-                 [str(DOCS / "docx/bao_cao_so_ket.docx"), str(DOCS / "broken/zip_bomb.docx")],
-                 [str(root / "khong_co.pdf")],
-                 ["ftp://127.0.0.1/x"],
-                 [str(DOCS / "misc/image_named_as.html")]):
+    for args in (
+        [str(DOCS / "broken/mat_khau.pdf")],
+        [str(DOCS / "docx/bao_cao_so_ket.docx"), str(DOCS / "broken/zip_bomb.docx")],
+        [str(root / "khong_co.pdf")],
+        ["ftp://127.0.0.1/x"],
+        [str(DOCS / "misc/image_named_as.html")],
+    ):
         proc = run_bot("add", *args, "--config", str(config))
         assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].startswith("error: "), proc.stderr
         assert no_traceback(proc)
@@ -127,9 +140,16 @@ def test_the_console_follows_its_folder(workdir):
     root, seeds, config = workdir
     question, expect = "Phường Phúc Xá ghi nhận bao nhiêu ca mắc sốt xuất huyết?", "17 ca mắc"
     log = (root / "console.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "console", "--config", str(config)], cwd=REPO,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
-                            text=True, encoding="utf-8", bufsize=1)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "console", "--config", str(config)],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        encoding="utf-8",
+        bufsize=1,
+    )
     log.close()
     try:
         assert "Hỏi đáp về 5 bài viết" in proc.stdout.readline()

@@ -100,11 +100,11 @@ def test_no_two_answers_quote_the_same_or_overlapping_text(ws_service, on_topic_
         quotes = [" ".join(a.quote.split()) for a in result.answers]
         assert len(set(quotes)) == len(quotes)
         for i, a in enumerate(quotes):
-            for b in quotes[i + 1:]:
+            for b in quotes[i + 1 :]:
                 assert a not in b and b not in a
         spans = [_locate(ws_service, a) for a in result.answers]
         for i, (d1, p1, s1, e1) in enumerate(spans):
-            for d2, p2, s2, e2 in spans[i + 1:]:
+            for d2, p2, s2, e2 in spans[i + 1 :]:
                 if (d1, p1) == (d2, p2):
                     assert e1 <= s2 or e2 <= s1, result.question
 
@@ -118,7 +118,10 @@ def test_quotes_are_verbatim_and_cite_their_article(ws_service, on_topic_results
             assert answer.quote in seed_texts[answer.doc_id]
             assert answer.quote == answer.quote.strip()
             assert (answer.title, answer.source, answer.date, answer.url) == (
-                article.title, article.source, article.date, article.url,
+                article.title,
+                article.source,
+                article.date,
+                article.url,
             )
 
 
@@ -145,24 +148,24 @@ MINI = {
         "Theo đó, vé xe buýt điện Kim Ngưu sẽ miễn phí cho học sinh.\n"
     ),
     "beta.txt": "Công viên của thành phố Beta\n\nThành phố Beta có công viên Thiên Nga rộng 50 héc-ta.\n\n"
-                "Người dân thích đi dạo buổi sáng.\n",
+    "Người dân thích đi dạo buổi sáng.\n",
     "gamma.md": "---\ntitle: Công viên Thiên Nga\nsource: Báo Thử\ndate: 2020-05-01\nurl: https://example.com/g\n---\n"
-                "Thành phố Beta có công viên Thiên Nga rộng 50 héc-ta.\n\nMùa hè có nhiều du khách đến chơi.\n",
+    "Thành phố Beta có công viên Thiên Nga rộng 50 héc-ta.\n\nMùa hè có nhiều du khách đến chơi.\n",
     "delta.txt": "Số nguyên tố\n\n"
-                 "Các nhà toán học đã tìm ra hai thuật toán kiểm tra số nguyên tố rất nhanh. "
-                 "Chúng gồm thuật toán Miller–Rabin và thuật toán AKS.\n\n"
-                 "Chúng được giảng dạy ở nhiều trường đại học.\n",
+    "Các nhà toán học đã tìm ra hai thuật toán kiểm tra số nguyên tố rất nhanh. "
+    "Chúng gồm thuật toán Miller–Rabin và thuật toán AKS.\n\n"
+    "Chúng được giảng dạy ở nhiều trường đại học.\n",
     "epsilon.txt": "Thuốc chống viêm\n\n"
-                   "Bác sĩ thường dùng thuốc chống viêm để giảm các triệu chứng của viêm. "
-                   "Glucocorticoid là loại thuốc mạnh nhất, nhưng có nhiều tác dụng phụ. "
-                   "Bệnh nhân nên uống thuốc sau bữa ăn.\n\n"
-                   "Mạnh nhất trong các môn thể thao là cử tạ.\n",
+    "Bác sĩ thường dùng thuốc chống viêm để giảm các triệu chứng của viêm. "
+    "Glucocorticoid là loại thuốc mạnh nhất, nhưng có nhiều tác dụng phụ. "
+    "Bệnh nhân nên uống thuốc sau bữa ăn.\n\n"
+    "Mạnh nhất trong các môn thể thao là cử tạ.\n",
     "zeta.txt": "Sông Hồng\n\n"
-                "Sông Hồng chảy qua thủ đô Hà Nội. Cầu Long Biên bắc qua sông Hồng năm 1902. "
-                "Cầu Long Biên là cây cầu thép dài 2,3 km.\n",
+    "Sông Hồng chảy qua thủ đô Hà Nội. Cầu Long Biên bắc qua sông Hồng năm 1902. "
+    "Cầu Long Biên là cây cầu thép dài 2,3 km.\n",
     "eta.txt": "Oxy cao áp\n\n"
-               "Bệnh viện Kim Ngưu có hai buồng oxy cao áp hiện đại. "
-               "Ngộ độc khí than được điều trị bằng các máy này.\n",
+    "Bệnh viện Kim Ngưu có hai buồng oxy cao áp hiện đại. "
+    "Ngộ độc khí than được điều trị bằng các máy này.\n",
     "f1.txt": "Ẩm thực\n\nPhở bò là món ăn nổi tiếng. Bún chả cũng rất được yêu thích.\n",
     "f2.txt": "Thời tiết\n\nMùa đông trời lạnh và khô. Mùa xuân có mưa phùn nhẹ.\n",
     "f3.txt": "Giáo dục\n\nHọc sinh đi học từ tháng chín. Kỳ thi diễn ra vào tháng sáu.\n",
@@ -198,15 +201,15 @@ def test_dependent_opener_is_quoted_with_the_one_before(mini_service):
     result = mini_service.answer("Vé xe buýt điện Kim Ngưu miễn phí cho ai?")
     assert result.answered
     assert result.answers[0].quote == (
-        "Hội đồng thành phố đã thông qua nghị quyết mới. "
-        "Theo đó, vé xe buýt điện Kim Ngưu sẽ miễn phí cho học sinh."
+        "Hội đồng thành phố đã thông qua nghị quyết mới. Theo đó, vé xe buýt điện Kim Ngưu sẽ miễn phí cho học sinh."
     )
 
 
 def _with_answer_settings(service, **settings):
     cfg = service.cfg
-    return AnswerService(service.index, service.segmenter,
-                         dataclasses.replace(cfg, answer=dataclasses.replace(cfg.answer, **settings)))
+    return AnswerService(
+        service.index, service.segmenter, dataclasses.replace(cfg, answer=dataclasses.replace(cfg.answer, **settings))
+    )
 
 
 ALGORITHMS_QUESTION = "Thuật toán nào kiểm tra số nguyên tố rất nhanh?"
@@ -300,7 +303,10 @@ def test_front_matter_citation_fields_reach_the_answer(mini_service):
     assert result.answered
     answer = next(a for a in result.answers if a.doc_id == "gamma")
     assert (answer.title, answer.source, answer.date, answer.url) == (
-        "Công viên Thiên Nga", "Báo Thử", "2020-05-01", "https://example.com/g",
+        "Công viên Thiên Nga",
+        "Báo Thử",
+        "2020-05-01",
+        "https://example.com/g",
     )
     assert "Công viên Thiên Nga (Báo Thử, 01/05/2020)" in result.message
     assert "https://example.com/g" in result.message
@@ -356,8 +362,17 @@ def test_result_to_dict_rounds_scores_and_keeps_fields():
     data = result.to_dict()
     assert set(data) == RESULT_KEYS
     assert data["answers"] == [
-        {"quote": "Trích dẫn.", "doc_id": "doc", "title": "Tiêu đề", "source": None,
-         "date": "2018-10-15", "url": None, "score": 1.2346, "page": None, "section": None}
+        {
+            "quote": "Trích dẫn.",
+            "doc_id": "doc",
+            "title": "Tiêu đề",
+            "source": None,
+            "date": "2018-10-15",
+            "url": None,
+            "score": 1.2346,
+            "page": None,
+            "section": None,
+        }
     ]
     assert not {"outcome", "truncated", "highlight"} & set(data)
     # Fields are only ever added: the first seven keep their names and order.
@@ -392,7 +407,8 @@ def test_citation(title, source, date, text):
 def test_citation_names_the_page_or_section(page, section, text):
     assert messages.citation("T", "Nguồn", "2018-10-15", page=page, section=section) == text
     assert messages.citation("T", None, None, page=page, section=section) == (
-        text.replace("Nguồn, 15/10/2018, ", "").replace(" (Nguồn, 15/10/2018)", ""))
+        text.replace("Nguồn, 15/10/2018, ", "").replace(" (Nguồn, 15/10/2018)", "")
+    )
 
 
 def test_sources_text_lists_every_seed(ws_service):

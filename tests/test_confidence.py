@@ -9,7 +9,6 @@ import pytest
 
 from qa_support import good_article, open_ws, replace_section, write_article
 from retrieval.answer.confidence import FEATURES, MODEL_FILE, ConfidenceModel, question_names, split_slips
-from retrieval.answer.compose import Outcome
 from retrieval.index.bm25 import Bm25
 from retrieval.text.lexicon import Lexicon
 
@@ -25,7 +24,9 @@ def test_the_shipped_model_names_exactly_the_features():
     base = dict.fromkeys(FEATURES, 0.0) | {"coverage": 0.5, "window": 0.5, "bm25": 0.3, "margin": 0.3}
     for accentless in (False, True):
         # More of the question in the article and the quote: more confident; unknown names: less.
-        assert model.probability(base | {"coverage": 1.0, "window": 1.0}, accentless) > model.probability(base, accentless)
+        assert model.probability(base | {"coverage": 1.0, "window": 1.0}, accentless) > model.probability(
+            base, accentless
+        )
         assert model.probability(base | {"unknown": 0.5}, accentless) < model.probability(base, accentless)
 
 
@@ -49,10 +50,16 @@ def test_segmentation_slips_become_the_known_words_they_are_made_of():
 @pytest.fixture
 def corpus(tmp_path):
     folder = tmp_path / "corpus"
-    write_article(folder, "cau.txt", good_article("Cầu Kỳ Lân", "Cầu Kỳ Lân dài 800 mét và được xây bằng thép. "
-                                                  "Cây cầu nối hai bờ sông Hồng."))
-    write_article(folder, "pho.txt", good_article("Ẩm thực", "Phở bò là món ăn nổi tiếng của Hà Nội. "
-                                                  "Mỗi sáng người dân xếp hàng ăn phở."))
+    write_article(
+        folder,
+        "cau.txt",
+        good_article("Cầu Kỳ Lân", "Cầu Kỳ Lân dài 800 mét và được xây bằng thép. Cây cầu nối hai bờ sông Hồng."),
+    )
+    write_article(
+        folder,
+        "pho.txt",
+        good_article("Ẩm thực", "Phở bò là món ăn nổi tiếng của Hà Nội. Mỗi sáng người dân xếp hàng ăn phở."),
+    )
     write_article(folder, "mua.txt", good_article("Thời tiết", "Mùa đông ở miền Bắc trời lạnh và khô."))
     write_article(folder, "lua.txt", good_article("Nông nghiệp", "Nông dân trồng lúa hai vụ mỗi năm."))
     write_article(folder, "ho.txt", good_article("Hồ Gươm", "Hồ Gươm nằm ở trung tâm thành phố."))
@@ -73,8 +80,11 @@ def test_a_question_about_something_the_articles_never_name_is_less_likely_answe
     other = service.answer("Cầu Golden Gate dài bao nhiêu mét?")
     assert other.evidence["names"] == 1.0 and other.evidence["unknown"] > 0.3
     assert other.confidence < named.confidence - 0.3
-    assert not open_ws(replace_section(cfg, "answer", strictness=0.7), corpus).answer(
-        "Cầu Golden Gate dài bao nhiêu mét?").answered
+    assert (
+        not open_ws(replace_section(cfg, "answer", strictness=0.7), corpus)
+        .answer("Cầu Golden Gate dài bao nhiêu mét?")
+        .answered
+    )
 
 
 def test_strictness_is_the_one_knob(cfg, corpus):
@@ -94,6 +104,7 @@ def test_a_refusal_names_the_close_articles_and_only_those(cfg, corpus):
     assert close.to_dict()["suggestions"] == [{"doc_id": "cau", "title": "Cầu Kỳ Lân"}]
     far = open_ws(cfg, corpus).answer("Giá vàng SJC hôm nay bao nhiêu?")
     assert not far.answered and far.suggestions == () and far.to_dict()["suggestions"] == []
-    none = open_ws(dataclasses.replace(strict, answer=dataclasses.replace(strict.answer, max_suggestions=0)),
-                   corpus).answer("Cầu Kỳ Lân dài bao nhiêu mét?")
+    none = open_ws(
+        dataclasses.replace(strict, answer=dataclasses.replace(strict.answer, max_suggestions=0)), corpus
+    ).answer("Cầu Kỳ Lân dài bao nhiêu mét?")
     assert none.suggestions == ()

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from qa_support import CONFIG_YAML, write_config
-from retrieval.config import (
-    AnswerConfig, Config, ConfigError, effective_settings, load_config, RetrievalConfig, settings_markdown,
-)
+from retrieval.config import AnswerConfig, Config, ConfigError, RetrievalConfig, load_config
+from retrieval.config_listing import effective_settings, settings_markdown
 
 
 def test_project_config_loads(repo_config):
@@ -161,10 +160,15 @@ def test_the_shipped_config_sets_only_what_this_deployment_changes(repo_config):
     """The code's defaults are the shipped values: config.yaml changes only the seeds'
     example questions (and paths), so a config with only `corpus:` behaves the same."""
     defaults = load_config(None)
-    assert dataclasses.replace(repo_config, telegram=defaults.telegram, corpus=defaults.corpus,
-                               cache_dir=defaults.cache_dir) == defaults
+    assert (
+        dataclasses.replace(
+            repo_config, telegram=defaults.telegram, corpus=defaults.corpus, cache_dir=defaults.cache_dir
+        )
+        == defaults
+    )
     assert repo_config.telegram == dataclasses.replace(
-        defaults.telegram, example_questions=repo_config.telegram.example_questions)
+        defaults.telegram, example_questions=repo_config.telegram.example_questions
+    )
 
 
 def test_a_config_of_only_the_corpus_equals_the_shipped_one(tmp_path, repo_config):
@@ -196,4 +200,5 @@ def test_effective_settings_mark_what_the_file_set(tmp_path):
 def test_docs_configuration_md_is_current():
     docs = CONFIG_YAML.parent / "docs" / "configuration.md"
     assert docs.read_text(encoding="utf-8") == settings_markdown(), (
-        "docs/configuration.md is stale: python -m bot config --markdown > docs/configuration.md")
+        "docs/configuration.md is stale: python -m bot config --markdown > docs/configuration.md"
+    )

@@ -67,8 +67,9 @@ def test_dev_answers_are_verbatim_and_cited(real_service, dev_questions, seed_te
         "Tổng thống Mỹ hiện nay là ai?",
         pytest.param(
             "Thủ đô của Pháp là gì?",
-            marks=pytest.mark.xfail(reason="known limitation: 'Thủ đô' and a stray 'pháp' word are in the seeds",
-                                    strict=True),
+            marks=pytest.mark.xfail(
+                reason="known limitation: 'Thủ đô' and a stray 'pháp' word are in the seeds", strict=True
+            ),
         ),
     ],
 )

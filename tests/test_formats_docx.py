@@ -51,13 +51,19 @@ def test_table_rows_are_blocks_under_their_heading_and_empty_rows_are_skipped() 
     assert not any(b.row for b in doc.blocks if " | " not in b.text)
 
 
-@pytest.mark.parametrize("rows, texts, headings", [
-    ([["STT", "Họ và tên"], ["1", "An"], ["2", "Bình", "thừa"]],  # a row of another width stays bare
-     ["STT | Họ và tên", "Họ và tên: An", "2 | Bình | thừa"], [True, False, False]),
-    ([["Năm", "2023"], ["Hồ sơ", "1.245"]], ["Năm | 2023", "Hồ sơ | 1.245"], [False, False]),  # a number
-    ([["Ngày", "Người tiếp"]], ["Ngày | Người tiếp"], [False]),  # one row: no header
-    ([["Chỉ một ô"], ["Một ô nữa"]], ["Chỉ một ô", "Một ô nữa"], [False, False]),
-])
+@pytest.mark.parametrize(
+    "rows, texts, headings",
+    [
+        (
+            [["STT", "Họ và tên"], ["1", "An"], ["2", "Bình", "thừa"]],  # a row of another width stays bare
+            ["STT | Họ và tên", "Họ và tên: An", "2 | Bình | thừa"],
+            [True, False, False],
+        ),
+        ([["Năm", "2023"], ["Hồ sơ", "1.245"]], ["Năm | 2023", "Hồ sơ | 1.245"], [False, False]),  # a number
+        ([["Ngày", "Người tiếp"]], ["Ngày | Người tiếp"], [False]),  # one row: no header
+        ([["Chỉ một ô"], ["Một ô nữa"]], ["Chỉ một ô", "Một ô nữa"], [False, False]),
+    ],
+)
 def test_a_header_row_names_the_cells_of_the_rows_below(rows, texts, headings) -> None:
     from retrieval.ingest.formats.base import table_blocks
 
@@ -71,7 +77,8 @@ def test_each_block_sits_under_the_latest_heading() -> None:
     by_text = {b.text: b.section for b in doc.blocks}
     assert by_text["Căn cứ Luật Tổ chức chính quyền địa phương ngày 19 tháng 6 năm 2015;"] is None
     assert by_text["Tổng hợp phản ánh của người dân, báo cáo UBND phường trước ngày 25 hằng tháng."] == (
-        "Điều 2. Nhiệm vụ của Tổ")
+        "Điều 2. Nhiệm vụ của Tổ"
+    )
     assert by_text["Điều 3. Hiệu lực thi hành"] is None  # a heading sits under the one above it (none here)
     assert by_text["QUYẾT ĐỊNH"] is None  # a Title paragraph that is not the title stays a block
 
@@ -83,7 +90,8 @@ def test_report_title_from_its_first_heading_date_from_core_properties_nested_se
     sections = {b.text: b.section for b in doc.blocks}
     assert sections["1. Công tác chỉ đạo, điều hành"] == "I. Kết quả đạt được"
     assert sections["Lĩnh vực: Hộ tịch | Hồ sơ tiếp nhận: 512 | Trực tuyến: 401 | Tỷ lệ (%): 78,3"] == (
-        "2. Cải cách thủ tục hành chính")
+        "2. Cải cách thủ tục hành chính"
+    )
     assert sections["II. Phương hướng, nhiệm vụ 6 tháng cuối năm"] is None
     assert sections[doc.blocks[-1].text] == "II. Phương hướng, nhiệm vụ 6 tháng cuối năm"
 
@@ -116,7 +124,7 @@ def test_an_entry_inflating_too_many_times_is_refused() -> None:
 
 
 def test_a_zip_without_a_word_document_is_refused() -> None:
-    with pytest.raises(UnreadableDocument, match="without word/document.xml"):
+    with pytest.raises(UnreadableDocument, match=r"without word/document.xml"):
         read_docx(_zip({"xl/workbook.xml": b"<workbook/>"}))
 
 

@@ -12,19 +12,25 @@ from retrieval.ingest.formats.html import _fallback_blocks, read_html
 PAGES = {
     "congluan_ha_noi_phan_lan.html": (
         "Hà Nội - Phần Lan trao đổi, hợp tác về xây dựng thành phố thông minh",
-        "2018-10-15", "Báo Công luận", "Phóng viên Công luận",
+        "2018-10-15",
+        "Báo Công luận",
+        "Phóng viên Công luận",
         "https://congluan.example.vn/ha-noi-phan-lan-trao-doi-hop-tac-post12345.html",
         ("000", [5, 7, 9, 14, 16, 18, 20]),
     ),
     "kinhtedothi_dai_su_my.html": (
         "Chủ tịch UBND TP Hà Nội và Đại sứ Mỹ chia sẻ tầm nhìn về TP thông minh",
-        "2017-03-22", "Kinh tế & Đô thị", None,
+        "2017-03-22",
+        "Kinh tế & Đô thị",
+        None,
         "https://kinhtedothi.example.vn/chu-tich-ubnd-tp-ha-noi-va-dai-su-my-279466.html",
         ("001", [4, 9, 11, 13, 15, 17, 19]),
     ),
     "hanoi_asocio.html": (
         "Tăng cường phối hợp với Tổ chức Công nghiệp Điện toán Châu Á Thái Bình Dương xây dựng thành phố thông minh",
-        "2017-11-24", "Cổng thông tin điện tử Hà Nội", "Quỳnh Anh",
+        "2017-11-24",
+        "Cổng thông tin điện tử Hà Nội",
+        "Quỳnh Anh",
         "https://hanoi.example.gov.vn/tin-tuc/tang-cuong-phoi-hop-asocio.html",
         ("002", [3, 4, 5, 6]),
     ),
@@ -32,14 +38,55 @@ PAGES = {
 
 # Site furniture of the fixtures: header, menus, breadcrumbs, teasers, comment form, footer, captions.
 BOILERPLATE = [
-    "Trang chủ", "Liên hệ", "Tìm kiếm", "Thời sự", "Thể thao", "Pháp luật", "Video",
-    "Tin khác", "Tin liên quan", "Có thể bạn quan tâm", "Đọc nhiều", "Các bài mới đăng",
-    "Đồng Nai", "Chùa Ba Vàng", "Cà Mau", "thu gom rác", "Tết sớm", "Royal City", "108,91%",
-    "Tây Hồ toả sáng", "Hai Bà Trưng", "giải phóng mặt bằng", "Thiên Quang", "Giá vàng",
-    "Viết bình luận", "Họ tên", "Email", "Số điện thoại", "Mã xác nhận", "Gửi bình luận", "biên tập trước",
-    "Bản quyền", "©", "Giấy phép", "Hai Bà Trưng, quận Hoàn Kiếm", "Điều khoản", "quảng cáo", "Ghi rõ nguồn",
-    "Ảnh:", "Hai bên chụp ảnh lưu niệm", "trao đổi với Chủ tịch ASOCIO David Wong", "chia sẻ tầm nhìn về TP thông minh",
-    "Chia sẻ:", "Facebook", "Zalo", "Từ khóa", "0 Trả lời", "dataLayer", "background",
+    "Trang chủ",
+    "Liên hệ",
+    "Tìm kiếm",
+    "Thời sự",
+    "Thể thao",
+    "Pháp luật",
+    "Video",
+    "Tin khác",
+    "Tin liên quan",
+    "Có thể bạn quan tâm",
+    "Đọc nhiều",
+    "Các bài mới đăng",
+    "Đồng Nai",
+    "Chùa Ba Vàng",
+    "Cà Mau",
+    "thu gom rác",
+    "Tết sớm",
+    "Royal City",
+    "108,91%",
+    "Tây Hồ toả sáng",
+    "Hai Bà Trưng",
+    "giải phóng mặt bằng",
+    "Thiên Quang",
+    "Giá vàng",
+    "Viết bình luận",
+    "Họ tên",
+    "Email",
+    "Số điện thoại",
+    "Mã xác nhận",
+    "Gửi bình luận",
+    "biên tập trước",
+    "Bản quyền",
+    "©",
+    "Giấy phép",
+    "Hai Bà Trưng, quận Hoàn Kiếm",
+    "Điều khoản",
+    "quảng cáo",
+    "Ghi rõ nguồn",
+    "Ảnh:",
+    "Hai bên chụp ảnh lưu niệm",
+    "trao đổi với Chủ tịch ASOCIO David Wong",
+    "chia sẻ tầm nhìn về TP thông minh",
+    "Chia sẻ:",
+    "Facebook",
+    "Zalo",
+    "Từ khóa",
+    "0 Trả lời",
+    "dataLayer",
+    "background",
 ]
 
 
@@ -82,8 +129,8 @@ def test_headings_are_sections() -> None:
     heading = "Hà Nội sẵn sàng hợp tác với doanh nghiệp Phần Lan"
     sections = [(b.text[:20], b.section) for b in doc.blocks]
     at = [b.text for b in doc.blocks].index(heading)
-    assert all(section is None for _, section in sections[:at + 1])
-    assert all(section == heading for _, section in sections[at + 1:])
+    assert all(section is None for _, section in sections[: at + 1])
+    assert all(section == heading for _, section in sections[at + 1 :])
     assert len(sections) - at - 1 == 4
 
 
@@ -118,8 +165,10 @@ def test_lists_and_tables_in_the_article_are_blocks() -> None:
 
 
 def test_a_table_with_a_header_names_its_cells() -> None:
-    rows = "".join(f"<tr><td>{a}</td><td>{b}</td></tr>" for a, b in [("Lĩnh vực", "Hồ sơ"), ("Hộ tịch", "512"),
-                                                                      ("Chứng thực", "468")])
+    rows = "".join(
+        f"<tr><td>{a}</td><td>{b}</td></tr>"
+        for a, b in [("Lĩnh vực", "Hồ sơ"), ("Hộ tịch", "512"), ("Chứng thực", "468")]
+    )
     page = f"""<html><head><title>Báo cáo</title></head><body><article><h1>Báo cáo</h1>
     <p>{seed_paragraph("000", 7)}</p><p>{seed_paragraph("000", 9)}</p><table>{rows}</table></article></body></html>"""
     blocks = {b.text: b for b in read_html(page.encode()).blocks}

@@ -10,7 +10,15 @@ import pytest
 
 from formats_support import SEEDS, seed_paragraph
 from retrieval.ingest.formats import legacy
-from retrieval.ingest.formats.legacy import Legacy, decode_bytes, detect, fix_texts, font_encoding, from_unicode, to_unicode
+from retrieval.ingest.formats.legacy import (
+    Legacy,
+    decode_bytes,
+    detect,
+    fix_texts,
+    font_encoding,
+    from_unicode,
+    to_unicode,
+)
 
 
 def _in_word(letter: str) -> str:
@@ -44,8 +52,9 @@ def test_tcvn3_table_matches_the_standard_as_glibc_implements_it() -> None:
     if "TCVN5712-1" not in listed:
         pytest.skip("iconv has no TCVN5712-1")
     encoded = b" ".join(from_unicode(c, Legacy.TCVN3) for c in legacy.LETTERS)
-    result = subprocess.run(["iconv", "-f", "TCVN5712-1", "-t", "UTF-8"], input=encoded, capture_output=True,
-                            check=True)
+    result = subprocess.run(
+        ["iconv", "-f", "TCVN5712-1", "-t", "UTF-8"], input=encoded, capture_output=True, check=True
+    )
     assert unicodedata.normalize("NFC", result.stdout.decode()).split(" ") == list(legacy.LETTERS)
 
 
@@ -112,7 +121,7 @@ UNICODE_TEXTS = {
     "vietnamese old tone placement": "Hoà bình, khoá học, thuý, uỷ ban, tuỳ ý, hoạ sĩ, thuở, toạ đàm, xoá bỏ.",
     "english": "The quick brown fox jumps over the lazy dog. “Quotes” and – dashes… everywhere.",
     "french": "Où est la bibliothèque? Déjà vu, ça va être très intéressant. Les élèves étudient à l'école "
-              "près de là. Noël, où êtes-vous? Août, maïs, aïeul, naïf, cœur, garçon, façade.",
+    "près de là. Noël, où êtes-vous? Août, maïs, aïeul, naïf, cœur, garçon, façade.",
     "german": "Grüße aus München! Die Straße ist schön, für alle Bürger gibt es Übungen. Äpfel, Öl, süß.",
     "spanish": "El niño comió piña en la montaña. ¿Dónde está? ¡Señor! Canción, corazón, línea, último.",
     "portuguese": "São Paulo, informação, coração, não, açúcar, você, três, avô, avó, órgão.",
@@ -162,8 +171,20 @@ def test_from_unicode_refuses_what_no_legacy_byte_holds() -> None:
 
 @pytest.mark.parametrize(
     ("word", "valid"),
-    [("người", True), ("nguyễn", True), ("khuỷu", True), ("quyết", True), ("gì", True), ("xoong", True),
-     ("coâng", False), ("baùo", False), ("néi", False), ("®­îc", False), ("école", False), ("schön", False)],
+    [
+        ("người", True),
+        ("nguyễn", True),
+        ("khuỷu", True),
+        ("quyết", True),
+        ("gì", True),
+        ("xoong", True),
+        ("coâng", False),
+        ("baùo", False),
+        ("néi", False),
+        ("®­îc", False),
+        ("école", False),
+        ("schön", False),
+    ],
 )
 def test_is_vietnamese_syllable(word: str, valid: bool) -> None:
     assert legacy.is_vietnamese_syllable(word) is valid

@@ -20,8 +20,9 @@ PLAN = "pdf/ke_hoach_chuyen_doi_so.pdf"
 def test_a_two_line_title_is_joined_and_the_date_comes_from_the_first_page() -> None:
     doc = _read(NEWS)
     assert doc.kind == "pdf"
-    assert doc.title == ("Phường Phúc Xá ra mắt mô hình Tổ công nghệ số cộng đồng "
-                         "hỗ trợ người dân sử dụng dịch vụ công trực tuyến")
+    assert doc.title == (
+        "Phường Phúc Xá ra mắt mô hình Tổ công nghệ số cộng đồng hỗ trợ người dân sử dụng dịch vụ công trực tuyến"
+    )
     assert doc.date == "2024-03-15"  # the dateline, not the file's creation date (2024-03-16)
     assert doc.author == "UBND phường Phúc Xá"
     assert doc.title not in [b.text for b in doc.blocks]
@@ -76,7 +77,7 @@ def test_a_scan_without_text_layer_is_refused() -> None:
 
 
 def test_an_encrypted_pdf_is_refused_with_the_reason() -> None:
-    with pytest.raises(UnreadableDocument, match="encrypted PDF.*password"):
+    with pytest.raises(UnreadableDocument, match=r"encrypted PDF.*password"):
         _read("broken/mat_khau.pdf")
 
 
@@ -92,6 +93,7 @@ def test_bytes_that_are_no_pdf_are_refused() -> None:
 
 # --- the line rules, on made-up lines ----------------------------------------------------
 
+
 def _line(text: str, page: int, y: float, x0: float = 72, x1: float = 520, size: float = 12) -> _Line:
     return _Line(text, page, x0, x1, y, size)
 
@@ -99,8 +101,11 @@ def _line(text: str, page: int, y: float, x0: float = 72, x1: float = 520, size:
 @pytest.mark.parametrize("number", ["3", "- 3 -", "– 3 –", "Trang 3", "trang 3/10", "3/10", "Page 3 of 10"])
 def test_page_number_styles_at_the_page_foot_are_removed(number: str) -> None:
     pages = [
-        [_line("Nội dung đầu trang.", 1, 700), _line("Câu tiếp theo của văn bản.", 1, 680),
-         _line(number, 1, 40, x0=280, x1=300)],
+        [
+            _line("Nội dung đầu trang.", 1, 700),
+            _line("Câu tiếp theo của văn bản.", 1, 680),
+            _line(number, 1, 40, x0=280, x1=300),
+        ],
         [_line("Một đoạn khác ở trang hai.", 2, 700), _line("Kết thúc.", 2, 680)],
     ]
     kept = _drop_running_lines(pages)
@@ -108,9 +113,11 @@ def test_page_number_styles_at_the_page_foot_are_removed(number: str) -> None:
 
 
 def test_a_header_repeated_with_different_numbers_is_removed_but_body_lines_stay() -> None:
-    bodies = [["Căn cứ Luật Tổ chức chính quyền địa phương;", "Xét đề nghị của Văn phòng."],
-              ["Điều 1. Thành lập Tổ công nghệ số.", "Điều 2. Nhiệm vụ của Tổ."],
-              ["Điều 3. Hiệu lực thi hành.", "Quyết định có hiệu lực từ ngày ký."]]
+    bodies = [
+        ["Căn cứ Luật Tổ chức chính quyền địa phương;", "Xét đề nghị của Văn phòng."],
+        ["Điều 1. Thành lập Tổ công nghệ số.", "Điều 2. Nhiệm vụ của Tổ."],
+        ["Điều 3. Hiệu lực thi hành.", "Quyết định có hiệu lực từ ngày ký."],
+    ]
     pages = [
         [_line(f"Quyết định số {n}12/QĐ-UBND - Phường Phúc Xá", n, 800)]
         + [_line(text, n, 700 - 20 * i) for i, text in enumerate(body)]
@@ -122,10 +129,7 @@ def test_a_header_repeated_with_different_numbers_is_removed_but_body_lines_stay
 
 def test_a_line_repeated_at_other_heights_is_not_a_running_line() -> None:
     openings = ["Căn cứ Luật Tổ chức chính quyền địa phương;", "Điều 1. Thành lập Tổ.", "Điều 3. Hiệu lực."]
-    pages = [
-        [_line(text, n, 700), _line("Nơi nhận:", n, 700 - 40 * n)]
-        for n, text in enumerate(openings, start=1)
-    ]
+    pages = [[_line(text, n, 700), _line("Nơi nhận:", n, 700 - 40 * n)] for n, text in enumerate(openings, start=1)]
     kept = _drop_running_lines(pages)
     assert [[ln.text for ln in page] for page in kept] == [[text, "Nơi nhận:"] for text in openings]
 

@@ -74,11 +74,17 @@ def test_classify(name: str, head: bytes, expected: Kind | SkipKind) -> None:
     assert skip_kind(name, head) == (expected if isinstance(expected, SkipKind) else None)
 
 
-@pytest.mark.parametrize("kind, n, words", [(SkipKind.IMAGE, 1, "1 image"), (SkipKind.ARCHIVE, 3, "3 archives"),
-                                            (SkipKind.AUDIO_VIDEO, 2, "2 audio/video files")])
+@pytest.mark.parametrize(
+    "kind, n, words",
+    [
+        (SkipKind.IMAGE, 1, "1 image"),
+        (SkipKind.ARCHIVE, 3, "3 archives"),
+        (SkipKind.AUDIO_VIDEO, 2, "2 audio/video files"),
+    ],
+)
 def test_skip_kinds_count_in_words(kind: SkipKind, n: int, words: str) -> None:
-    assert kind.count(n) == words
-    assert all(k.count(2) for k in SkipKind)  # every kind has its plural
+    assert kind.in_words(n) == words
+    assert all(k.in_words(2) for k in SkipKind)  # every kind has its plural
 
 
 def test_the_reader_id_names_the_version_and_the_libraries() -> None:
@@ -95,20 +101,38 @@ def test_a_zip_is_sniffed_from_the_file_when_only_its_head_is_given(tmp_path: Pa
 
 # Every fixture: (kind, title, date, pages, sections) or the error it raises.
 EXPECTED = {
-    "html/congluan_ha_noi_phan_lan.html": ("html", "Hà Nội - Phần Lan trao đổi, hợp tác về xây dựng thành phố "
-                                           "thông minh", "2018-10-15"),
-    "html/kinhtedothi_dai_su_my.html": ("html", "Chủ tịch UBND TP Hà Nội và Đại sứ Mỹ chia sẻ tầm nhìn về TP "
-                                        "thông minh", "2017-03-22"),
-    "html/hanoi_asocio.html": ("html", "Tăng cường phối hợp với Tổ chức Công nghiệp Điện toán Châu Á Thái Bình "
-                               "Dương xây dựng thành phố thông minh", "2017-11-24"),
-    "pdf/tin_phuong_hai_dong_tieu_de.pdf": ("pdf", "Phường Phúc Xá ra mắt mô hình Tổ công nghệ số cộng đồng hỗ "
-                                            "trợ người dân sử dụng dịch vụ công trực tuyến", "2024-03-15"),
+    "html/congluan_ha_noi_phan_lan.html": (
+        "html",
+        "Hà Nội - Phần Lan trao đổi, hợp tác về xây dựng thành phố thông minh",
+        "2018-10-15",
+    ),
+    "html/kinhtedothi_dai_su_my.html": (
+        "html",
+        "Chủ tịch UBND TP Hà Nội và Đại sứ Mỹ chia sẻ tầm nhìn về TP thông minh",
+        "2017-03-22",
+    ),
+    "html/hanoi_asocio.html": (
+        "html",
+        "Tăng cường phối hợp với Tổ chức Công nghiệp Điện toán Châu Á Thái Bình Dương xây dựng thành phố thông minh",
+        "2017-11-24",
+    ),
+    "pdf/tin_phuong_hai_dong_tieu_de.pdf": (
+        "pdf",
+        "Phường Phúc Xá ra mắt mô hình Tổ công nghệ số cộng đồng hỗ trợ người dân sử dụng dịch vụ công trực tuyến",
+        "2024-03-15",
+    ),
     "pdf/ke_hoach_chuyen_doi_so.pdf": ("pdf", "Kế hoạch chuyển đổi số phường Phúc Xá năm 2024", "2024-02-20"),
     "pdf/thong_bao_tcvn3.pdf": ("pdf", "Thông báo lịch tiếp công dân tháng 4", "2024-01-02"),
-    "docx/quyet_dinh_thanh_lap_to.docx": ("docx", "Quyết định thành lập Tổ công nghệ số cộng đồng phường Phúc Xá",
-                                          "2024-03-01"),
-    "docx/bao_cao_so_ket.docx": ("docx", "Báo cáo sơ kết công tác cải cách hành chính 6 tháng đầu năm 2024",
-                                 "2024-07-05"),
+    "docx/quyet_dinh_thanh_lap_to.docx": (
+        "docx",
+        "Quyết định thành lập Tổ công nghệ số cộng đồng phường Phúc Xá",
+        "2024-03-01",
+    ),
+    "docx/bao_cao_so_ket.docx": (
+        "docx",
+        "Báo cáo sơ kết công tác cải cách hành chính 6 tháng đầu năm 2024",
+        "2024-07-05",
+    ),
     "docx/thong_bao_font_vntime.docx": ("docx", "THÔNG BÁO LỊCH TIẾP CÔNG DÂN THÁNG 4 NĂM 2024", "2024-03-28"),
     "text/bai_bao_tcvn3.txt": ("text", None, None),
     "text/thong_bao_vni.txt": ("text", None, None),
@@ -117,8 +141,11 @@ EXPECTED = {
     "text/hoi_nghi_tcvn3.txt": ("text", None, None),
     "text/tiem_chung_vni.txt": ("text", None, None),
     "text/sot_xuat_huyet_cp1258.txt": ("text", None, None),
-    "misc/pdf_named_as.txt": ("pdf", "Phường Phúc Xá ra mắt mô hình Tổ công nghệ số cộng đồng hỗ trợ người dân "
-                              "sử dụng dịch vụ công trực tuyến", "2024-03-15"),
+    "misc/pdf_named_as.txt": (
+        "pdf",
+        "Phường Phúc Xá ra mắt mô hình Tổ công nghệ số cộng đồng hỗ trợ người dân sử dụng dịch vụ công trực tuyến",
+        "2024-03-15",
+    ),
 }
 REFUSED = {
     "pdf/ban_scan_khong_chu.pdf": "no text layer (scanned PDF?); OCR is not supported",
@@ -184,15 +211,19 @@ def test_old_web_pages_in_windows_1258_or_vntime_fonts() -> None:
     source = fixture_source()
     paragraphs = source.WARD_NEWS[:3]
     head = '<html><head><meta http-equiv="Content-Type" content="text/html; charset=windows-1258">'
-    page = f"{head}<title>Tin phường</title></head><body><article><h1>Tin phường</h1>" + "".join(
-        f"<p>{p}</p>" for p in paragraphs) + "</article></body></html>"
+    page = (
+        f"{head}<title>Tin phường</title></head><body><article><h1>Tin phường</h1>"
+        + "".join(f"<p>{p}</p>" for p in paragraphs)
+        + "</article></body></html>"
+    )
     doc = read_document("tin.html", data=source.cp1258(page))
     assert (doc.title, [b.text for b in doc.blocks]) == ("Tin phường", paragraphs)
 
     tcvn3 = [from_unicode(p, Legacy.TCVN3) for p in paragraphs]
-    page_bytes = (b'<html><head><meta charset="windows-1252"><title>x</title></head><body><article>'
-                  b'<font face=".VnTime">' + b"".join(b"<p>" + p + b"</p>" for p in tcvn3)
-                  + b"</font></article></body></html>")
+    page_bytes = (
+        b'<html><head><meta charset="windows-1252"><title>x</title></head><body><article>'
+        b'<font face=".VnTime">' + b"".join(b"<p>" + p + b"</p>" for p in tcvn3) + b"</font></article></body></html>"
+    )
     assert [b.text for b in read_document("cu.htm", data=page_bytes).blocks] == paragraphs
 
 

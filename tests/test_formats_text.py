@@ -66,8 +66,10 @@ def test_tcvn3_text_already_saved_as_utf8() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["Où est la bibliothèque? Déjà vu, ça va être très intéressant près de là.",
-     "Grüße aus München, die Straße ist schön."],
+    [
+        "Où est la bibliothèque? Déjà vu, ça va être très intéressant près de là.",
+        "Grüße aus München, die Straße ist schön.",
+    ],
 )
 def test_western_8bit_text_stays_as_written(text: str) -> None:
     assert decode_text(text.encode("cp1252")) == text
@@ -89,19 +91,29 @@ def test_paragraphs_are_separated_by_blank_lines_and_keep_their_lines() -> None:
 
 
 def test_markdown_headings_are_sections() -> None:
-    doc = read_text("# Kế hoạch\n\nMở đầu.\n\n## Mục tiêu\n\nĐạt 80%.\n\n## Giải pháp\n\nSố hóa.".encode(),
-                    markdown=True)
+    doc = read_text(
+        "# Kế hoạch\n\nMở đầu.\n\n## Mục tiêu\n\nĐạt 80%.\n\n## Giải pháp\n\nSố hóa.".encode(), markdown=True
+    )
     assert [(b.text, b.section) for b in doc.blocks] == [
-        ("# Kế hoạch", None), ("Mở đầu.", "Kế hoạch"),
-        ("## Mục tiêu", "Kế hoạch"), ("Đạt 80%.", "Mục tiêu"),
-        ("## Giải pháp", "Kế hoạch"), ("Số hóa.", "Giải pháp"),
+        ("# Kế hoạch", None),
+        ("Mở đầu.", "Kế hoạch"),
+        ("## Mục tiêu", "Kế hoạch"),
+        ("Đạt 80%.", "Mục tiêu"),
+        ("## Giải pháp", "Kế hoạch"),
+        ("Số hóa.", "Giải pháp"),
     ]
 
 
-@pytest.mark.parametrize("line, expected", [
-    ("# Kế hoạch", (1, "Kế hoạch")), ("### Mục 3 ###", (3, "Mục 3")), ("#Không cách", None),
-    ("Một dòng thường", None), ("####### Bảy dấu", None),
-])
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("# Kế hoạch", (1, "Kế hoạch")),
+        ("### Mục 3 ###", (3, "Mục 3")),
+        ("#Không cách", None),
+        ("Một dòng thường", None),
+        ("####### Bảy dấu", None),
+    ],
+)
 def test_markdown_heading(line: str, expected: tuple[int, str] | None) -> None:
     assert markdown_heading(line) == expected
 

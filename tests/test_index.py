@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
@@ -10,8 +11,9 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from qa_support import DEV_QUESTIONS, ws_segmenter
-from retrieval.index.bm25 import best_candidates, Bm25, Hit
+from retrieval.index.bm25 import Bm25
 from retrieval.index.build import build_index
+from retrieval.index.select import Hit, best_candidates
 from retrieval.ingest.corpus import Article
 
 PARAMS = [(1.5, 0.75, 0.25), (1.2, 0.5, 0.0), (2.0, 1.0, 0.5), (0.5, 0.0, 0.25), (0.9, 0.3, 1.0)]
@@ -81,7 +83,7 @@ def test_bm25_with_a_shared_vocabulary_matches_rank_bm25_exactly(seed, k1, b, ep
     reference = BM25Okapi(docs, k1=k1, b=b, epsilon=epsilon)
     assert ours.vocab is larger.vocab and len(ours.vocab) > len(alone.vocab) == ours.n_terms
     assert [larger.vocab.term(c) for c in range(3)] != [alone.vocab.term(c) for c in range(3)]
-    for query in queries + [["lạ", "w999", "w1"]]:
+    for query in [*queries, ["lạ", "w999", "w1"]]:
         expected = np.nan_to_num(reference.get_scores(query), nan=0.0)
         np.testing.assert_array_equal(ours.scores(query), expected)
     for word, idf in reference.idf.items():
@@ -133,10 +135,10 @@ def test_bm25_segments_same_scores_documents_and_lookups(monkeypatch, segment):
     assert ours.segmented == (len(docs) > segment)
     if ours.segmented:
         assert len(ours.seg_of) > len(ours.vocab)  # terms with postings in several segments
-        runs = [ours.seg_of[ours.seg_ptr[c]:ours.seg_ptr[c + 1]].tolist() for c in range(len(ours.vocab))]
+        runs = [ours.seg_of[ours.seg_ptr[c] : ours.seg_ptr[c + 1]].tolist() for c in range(len(ours.vocab))]
         assert all(r == sorted(set(r)) for r in runs)
         if segment > 1:
-            assert any(any(b - a > 1 for a, b in zip(r, r[1:])) for r in runs)  # a skipped segment
+            assert any(any(b - a > 1 for a, b in itertools.pairwise(r)) for r in runs)  # a skipped segment
     reference = BM25Okapi(docs, k1=1.5, b=0.5, epsilon=0.25)
     for query in queries:
         np.testing.assert_array_equal(ours.scores(query), reference.get_scores(query))
@@ -317,7 +319,10 @@ def test_build_index_sentences_point_at_original_text():
     ]
     index = build_index(articles, seg.sentence_spans, seg.terms, k1=1.5, b=0.75, epsilon=0.25)
     assert [index.text(i) for i in range(len(index.sentences))] == [
-        "Câu một của A.", "Câu hai của A!", "Đoạn hai của A.", "Chỉ một câu của B",
+        "Câu một của A.",
+        "Câu hai của A!",
+        "Đoạn hai của A.",
+        "Chỉ một câu của B",
     ]
     assert [(r.article, r.paragraph) for r in index.sentences] == [(0, 0), (0, 0), (0, 1), (1, 0)]
     assert index.terms[1] == ("câu", "hai", "của", "a")
@@ -330,7 +335,7 @@ def test_seed_index_texts_are_in_their_paragraphs(ws_service):
     assert len(index.sentences) == len(index.terms) == index.bm25.n_docs
     for i, ref in enumerate(index.sentences):
         paragraph = index.articles[ref.article].paragraphs[ref.paragraph]
-        assert index.text(i) == paragraph[ref.start:ref.end]
+        assert index.text(i) == paragraph[ref.start : ref.end]
         assert index.text(i).strip() == index.text(i) != ""
 
 

@@ -66,10 +66,22 @@ def index_digest(index: SentenceIndex) -> str:
         h.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
         h.update(array.tobytes())
     for article in index.articles:
-        h.update(json.dumps([article.doc_id, article.title, article.source, article.date, article.url,
-                             Path(article.origin).relative_to(SEEDS).as_posix(), list(article.paragraphs),
-                             list(article.pages), list(article.sections)],
-                            ensure_ascii=False).encode())
+        h.update(
+            json.dumps(
+                [
+                    article.doc_id,
+                    article.title,
+                    article.source,
+                    article.date,
+                    article.url,
+                    Path(article.origin).relative_to(SEEDS).as_posix(),
+                    list(article.paragraphs),
+                    list(article.pages),
+                    list(article.sections),
+                ],
+                ensure_ascii=False,
+            ).encode()
+        )
     return h.hexdigest()
 
 

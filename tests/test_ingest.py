@@ -23,8 +23,7 @@ EXPECTED_META = {
         "2017-03-22",
     ),
     "002_8ff22ca5fca404f2": (
-        "Tăng cường phối hợp với Tổ chức Công nghiệp Điện toán Châu Á Thái Bình Dương "
-        "xây dựng thành phố thông minh",
+        "Tăng cường phối hợp với Tổ chức Công nghiệp Điện toán Châu Á Thái Bình Dương xây dựng thành phố thông minh",
         "Cổng thông tin điện tử Hà Nội",
         None,
     ),
@@ -38,12 +37,35 @@ EXPECTED_META = {
 
 # Site boilerplate: related-news teasers, comment forms, captions, bylines, datelines.
 BOILERPLATE = [
-    "Cà Mau", "đồi mồi", "Đồng Nai", "Chùa Ba Vàng", "Bí thư Thị ủy Ba Đồn", "Địa phương",
-    "Thanh Xuân", "Tây Hồ toả sáng", "Nhịp sống Thủ đô", "Phường Từ Liêm", "bão số 3", "Wipha",
-    "Họ tên", "Mã xác nhận", "Số điện thoại", "Viết bình luận", "Các bài mới đăng",
-    "\ufffd", "Ảnh:", "Thứ hai, 15/10/2018", "--> -->", "Phiên bản di động", "Có thể bạn quan tâm",
-    "Hai bên chụp ảnh lưu niệm", "Bệ phóng", "Các đại biểu tham dự Hội nghị.",
-    "Nguyễn Huy Dũng phát biểu tại Hội nghị.", "Theo Kinhtedothi", "Theo Quỳnh Anh",
+    "Cà Mau",
+    "đồi mồi",
+    "Đồng Nai",
+    "Chùa Ba Vàng",
+    "Bí thư Thị ủy Ba Đồn",
+    "Địa phương",
+    "Thanh Xuân",
+    "Tây Hồ toả sáng",
+    "Nhịp sống Thủ đô",
+    "Phường Từ Liêm",
+    "bão số 3",
+    "Wipha",
+    "Họ tên",
+    "Mã xác nhận",
+    "Số điện thoại",
+    "Viết bình luận",
+    "Các bài mới đăng",
+    "\ufffd",
+    "Ảnh:",
+    "Thứ hai, 15/10/2018",
+    "--> -->",
+    "Phiên bản di động",
+    "Có thể bạn quan tâm",
+    "Hai bên chụp ảnh lưu niệm",
+    "Bệ phóng",
+    "Các đại biểu tham dự Hội nghị.",
+    "Nguyễn Huy Dũng phát biểu tại Hội nghị.",
+    "Theo Kinhtedothi",
+    "Theo Quỳnh Anh",
 ]
 BYLINES = {"PV", "Nhóm PV", "Báo Công luận", "Tin khác", "Nên xem", "Xem thêm"}
 
@@ -169,7 +191,7 @@ def test_missing_corpus_is_a_corpus_error(tmp_path, repo_config, name):
 
 def test_unsupported_file_as_corpus_is_a_corpus_error(tmp_path, repo_config):
     path = write_article(tmp_path, "corpus.png", b"\x89PNG\r\n\x1a\n")
-    with pytest.raises(CorpusError, match="expected a folder, a .jsonl file or a document"):
+    with pytest.raises(CorpusError, match=r"expected a folder, a .jsonl file or a document"):
         load_corpus(path, repo_config.ingest)
     broken = write_article(tmp_path, "corpus.pdf", b"%PDF")
     with pytest.raises(CorpusError, match="no loadable article"):
@@ -184,8 +206,12 @@ def test_single_text_file_as_corpus(tmp_path, repo_config):
 
 @pytest.mark.parametrize(
     "date_line, iso",
-    [("date: 2018-10-15", "2018-10-15"), ('date: "15/10/2018"', "2018-10-15"),
-     ("date: 15/10/2018", "2018-10-15"), ("date: 2018-10-15 08:30:00", "2018-10-15")],
+    [
+        ("date: 2018-10-15", "2018-10-15"),
+        ('date: "15/10/2018"', "2018-10-15"),
+        ("date: 15/10/2018", "2018-10-15"),
+        ("date: 2018-10-15 08:30:00", "2018-10-15"),
+    ],
 )
 def test_front_matter_overrides_text(tmp_path, repo_config, date_line, iso):
     corpus = tmp_path / "corpus"
@@ -248,7 +274,11 @@ def test_files_sharing_a_name_keep_their_extension_in_the_doc_id(tmp_path, repo_
     write_article(corpus, "sub/dup.txt", good_article("Bài trong thư mục con"))
     loaded = load_corpus(corpus, repo_config.ingest)
     assert {a.doc_id: a.title for a in loaded.articles} == {
-        "dup.md": "Bài md", "dup.md~2": "Bài có hai đuôi", "dup.txt": "Bài txt", "sub/dup": "Bài trong thư mục con"}
+        "dup.md": "Bài md",
+        "dup.md~2": "Bài có hai đuôi",
+        "dup.txt": "Bài txt",
+        "sub/dup": "Bài trong thư mục con",
+    }
     assert loaded.skipped == ()
 
 
@@ -259,8 +289,16 @@ def test_doc_ids_depend_only_on_the_names(tmp_path):
     files = sorted((tmp_path / n for n in names), key=lambda p: p.relative_to(tmp_path).as_posix())
     ids = doc_ids(tmp_path, files)
     assert dict(zip((f.relative_to(tmp_path).as_posix() for f in files), ids)) == {
-        "a.docx": "a.docx", "a.pdf": "a.pdf", "b.html": "b", "c/a.pdf": "c/a", "d.tar": "d",
-        "d.tar.gz": "d.tar", "e.pdf": "e.pdf", "e.pdf.txt": "e.pdf~2", "e.txt": "e.txt"}
+        "a.docx": "a.docx",
+        "a.pdf": "a.pdf",
+        "b.html": "b",
+        "c/a.pdf": "c/a",
+        "d.tar": "d",
+        "d.tar.gz": "d.tar",
+        "e.pdf": "e.pdf",
+        "e.pdf.txt": "e.pdf~2",
+        "e.txt": "e.txt",
+    }
     assert len(set(ids)) == len(ids) and doc_ids(tmp_path, files) == ids
 
 
@@ -286,8 +324,14 @@ def test_jsonl_corpus(tmp_path, repo_config, caplog):
     path = _jsonl(
         tmp_path / "corpus.jsonl",
         [
-            rec(id="bai-1", title="Bài một", text="Hà Nội có nhiều hồ nước đẹp.", source="Báo X",
-                date="15/10/2018", url="https://x/1"),
+            rec(
+                id="bai-1",
+                title="Bài một",
+                text="Hà Nội có nhiều hồ nước đẹp.",
+                source="Báo X",
+                date="15/10/2018",
+                url="https://x/1",
+            ),
             "{not json",
             rec(id="bai-2", title="Không có nội dung"),
             rec(id="bai-1", title="Trùng id", text="Một câu khác hoàn toàn có nghĩa."),

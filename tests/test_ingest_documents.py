@@ -21,25 +21,46 @@ from retrieval.ingest.formats import Block, Document, Kind
 
 READABLE = {  # fixture -> (title, source, date)
     "html/congluan_ha_noi_phan_lan.html": (
-        "Hà Nội - Phần Lan trao đổi, hợp tác về xây dựng thành phố thông minh", "Báo Công luận", "2018-10-15"),
+        "Hà Nội - Phần Lan trao đổi, hợp tác về xây dựng thành phố thông minh",
+        "Báo Công luận",
+        "2018-10-15",
+    ),
     "html/kinhtedothi_dai_su_my.html": (
-        "Chủ tịch UBND TP Hà Nội và Đại sứ Mỹ chia sẻ tầm nhìn về TP thông minh", "Kinh tế & Đô thị", "2017-03-22"),
+        "Chủ tịch UBND TP Hà Nội và Đại sứ Mỹ chia sẻ tầm nhìn về TP thông minh",
+        "Kinh tế & Đô thị",
+        "2017-03-22",
+    ),
     "pdf/tin_phuong_hai_dong_tieu_de.pdf": (
         "Phường Phúc Xá ra mắt mô hình Tổ công nghệ số cộng đồng hỗ trợ người dân sử dụng dịch vụ công trực tuyến",
-        "UBND phường Phúc Xá", "2024-03-15"),
+        "UBND phường Phúc Xá",
+        "2024-03-15",
+    ),
     "pdf/ke_hoach_chuyen_doi_so.pdf": (
-        "Kế hoạch chuyển đổi số phường Phúc Xá năm 2024", "UBND phường Phúc Xá", "2024-02-20"),
+        "Kế hoạch chuyển đổi số phường Phúc Xá năm 2024",
+        "UBND phường Phúc Xá",
+        "2024-02-20",
+    ),
     "docx/quyet_dinh_thanh_lap_to.docx": (
-        "Quyết định thành lập Tổ công nghệ số cộng đồng phường Phúc Xá", "UBND phường Phúc Xá", "2024-03-01"),
+        "Quyết định thành lập Tổ công nghệ số cộng đồng phường Phúc Xá",
+        "UBND phường Phúc Xá",
+        "2024-03-01",
+    ),
     "docx/bao_cao_so_ket.docx": (
-        "Báo cáo sơ kết công tác cải cách hành chính 6 tháng đầu năm 2024", "Văn phòng HĐND - UBND phường",
-        "2024-07-05"),
+        "Báo cáo sơ kết công tác cải cách hành chính 6 tháng đầu năm 2024",
+        "Văn phòng HĐND - UBND phường",
+        "2024-07-05",
+    ),
     "text/hoi_nghi_tcvn3.txt": (
-        "Hà Nội hướng tới xây dựng thành phố phát triển với mọi tiện ích thông minh", None, "2023-11-30"),
+        "Hà Nội hướng tới xây dựng thành phố phát triển với mọi tiện ích thông minh",
+        None,
+        "2023-11-30",
+    ),
     "text/tiem_chung_vni.txt": ("THÔNG BÁO LỊCH TIÊM CHỦNG MỞ RỘNG THÁNG 5 NĂM 2024", None, "2024-04-25"),
     "text/sot_xuat_huyet_cp1258.txt": (
-        "Phường Phúc Xá ra quân diệt bọ gậy phòng chống sốt xuất huyết", "Cổng thông tin điện tử quận Ba Đình",
-        "2024-06-15"),
+        "Phường Phúc Xá ra quân diệt bọ gậy phòng chống sốt xuất huyết",
+        "Cổng thông tin điện tử quận Ba Đình",
+        "2024-06-15",
+    ),
 }
 BROKEN = {  # fixture -> what its warning says
     "broken/mat_khau.pdf": "encrypted PDF",
@@ -75,8 +96,10 @@ def test_every_kind_gives_its_citation_fields(mixed):
     for name, (title, source, date) in READABLE.items():
         a = articles[name.rsplit(".", 1)[0]]
         assert (a.title, a.source, a.date) == (title, source, date), name
-    assert articles["html/congluan_ha_noi_phan_lan"].url == \
-        "https://congluan.example.vn/ha-noi-phan-lan-trao-doi-hop-tac-post12345.html"
+    assert (
+        articles["html/congluan_ha_noi_phan_lan"].url
+        == "https://congluan.example.vn/ha-noi-phan-lan-trao-doi-hop-tac-post12345.html"
+    )
 
 
 def test_broken_files_are_skipped_with_their_reason(mixed):
@@ -100,8 +123,10 @@ def test_pdf_paragraphs_know_their_page(mixed):
 def test_docx_paragraphs_know_their_section_and_tables_are_kept(mixed):
     decision = by_id(mixed)["docx/quyet_dinh_thanh_lap_to"]
     sections = dict(zip(decision.paragraphs, decision.sections))
-    assert sections["Họ và tên: Nguyễn Văn An | Chức vụ: Chủ tịch UBND phường | Nhiệm vụ trong Tổ: Tổ trưởng"] == \
-        "Điều 1. Thành lập Tổ công nghệ số cộng đồng phường Phúc Xá"
+    assert (
+        sections["Họ và tên: Nguyễn Văn An | Chức vụ: Chủ tịch UBND phường | Nhiệm vụ trong Tổ: Tổ trưởng"]
+        == "Điều 1. Thành lập Tổ công nghệ số cộng đồng phường Phúc Xá"
+    )
     assert sections["Xét đề nghị của Văn phòng HĐND - UBND phường."] is None  # before the first heading
     assert not any(p.startswith(("Điều ", "STT")) for p in decision.paragraphs)  # headings are sections
     assert decision.pages == ()
@@ -156,8 +181,9 @@ def test_non_documents_are_counted_by_kind_in_one_warning(tmp_path, repo_config,
     assert [a.doc_id for a in loaded.articles] == ["bai"]
     warnings = [r.getMessage() for r in caplog.records]
     (summary,) = [w for w in warnings if "not documents" in w]
-    assert summary.startswith("skipped 2 images, 1 archive, 1 executable, 1 unsupported office file, "
-                              "1 file of an unsupported type")
+    assert summary.startswith(
+        "skipped 2 images, 1 archive, 1 executable, 1 unsupported office file, 1 file of an unsupported type"
+    )
     assert summary.endswith(": anh/a.png, anh/b.jpg, nen.zip, cai_dat.exe, anh/Thumbs.db, du_lieu.csv")
     (doc,) = [w for w in warnings if "cu.doc" in w]
     assert "save it as .docx" in doc
@@ -196,15 +222,24 @@ def test_a_corpus_of_only_broken_documents_is_an_error(tmp_path, repo_config):
 
 def test_markdown_headings_are_sections_and_front_matter_wins(tmp_path, repo_config):
     folder = tmp_path / "corpus"
-    write_article(folder, "ke_hoach.md", "# Kế hoạch năm\n\nMở đầu kế hoạch có một câu.\n\n## 1. Mục tiêu\n\n"
-                                         "Đạt tám mươi phần trăm hồ sơ trực tuyến.\n")
-    write_article(folder, "co_front_matter.md", "---\ntitle: Tên từ front matter\ndate: 2024-05-01\n---\n"
-                                                "# Tên trong văn bản\n\nCâu thứ nhất.\n\n## Phần hai\n\nCâu thứ hai.\n")
+    write_article(
+        folder,
+        "ke_hoach.md",
+        "# Kế hoạch năm\n\nMở đầu kế hoạch có một câu.\n\n## 1. Mục tiêu\n\nĐạt tám mươi phần trăm hồ sơ trực tuyến.\n",
+    )
+    write_article(
+        folder,
+        "co_front_matter.md",
+        "---\ntitle: Tên từ front matter\ndate: 2024-05-01\n---\n"
+        "# Tên trong văn bản\n\nCâu thứ nhất.\n\n## Phần hai\n\nCâu thứ hai.\n",
+    )
     articles = by_id(load_corpus(folder, repo_config.ingest))
     plan = articles["ke_hoach"]
     assert plan.title == "Kế hoạch năm"
     assert list(zip(plan.paragraphs, plan.sections)) == [
-        ("Mở đầu kế hoạch có một câu.", "Kế hoạch năm"), ("Đạt tám mươi phần trăm hồ sơ trực tuyến.", "1. Mục tiêu")]
+        ("Mở đầu kế hoạch có một câu.", "Kế hoạch năm"),
+        ("Đạt tám mươi phần trăm hồ sơ trực tuyến.", "1. Mục tiêu"),
+    ]
     fm = articles["co_front_matter"]
     assert (fm.title, fm.date) == ("Tên từ front matter", "2024-05-01")
     assert fm.paragraphs == ("Câu thứ nhất.", "Câu thứ hai.")
@@ -213,11 +248,17 @@ def test_markdown_headings_are_sections_and_front_matter_wins(tmp_path, repo_con
 
 def test_document_metadata_is_the_front_matter_of_the_cleaner(repo_config):
     document = Document(
-        blocks=(Block("Hà Nội, ngày 15 tháng 10 năm 2018"), Block("Mục một", heading=True),
-                Block("Câu đầu tiên của văn bản.", page=1, section="Mục một"),
-                Block("Ảnh: Minh họa", page=1, section="Mục một"),
-                Block("Cột A | Cột B", page=2, section="Mục một", row=True)),
-        kind=Kind.PDF, title="Văn bản thử", author="UBND phường")
+        blocks=(
+            Block("Hà Nội, ngày 15 tháng 10 năm 2018"),
+            Block("Mục một", heading=True),
+            Block("Câu đầu tiên của văn bản.", page=1, section="Mục một"),
+            Block("Ảnh: Minh họa", page=1, section="Mục một"),
+            Block("Cột A | Cột B", page=2, section="Mục một", row=True),
+        ),
+        kind=Kind.PDF,
+        title="Văn bản thử",
+        author="UBND phường",
+    )
     got = files.document_text(document)
     article = ingest._article("van_ban", got.text, got.meta, "van_ban.pdf", repo_config.ingest, got.layout)
     assert (article.title, article.source, article.date) == ("Văn bản thử", "UBND phường", "2018-10-15")
@@ -244,7 +285,7 @@ def _forbid_reading(monkeypatch) -> None:
 
 
 def test_documents_are_read_once_then_taken_from_the_cache(tmp_path, repo_config, monkeypatch):
-    folder = copy_fixtures(tmp_path / "corpus", list(READABLE) + ["broken/mat_khau.pdf"])
+    folder = copy_fixtures(tmp_path / "corpus", [*READABLE, "broken/mat_khau.pdf"])
     cache = tmp_path / "cache" / "documents.sqlite"
     first = load_corpus(folder, repo_config.ingest, cache_path=cache)
     with monkeypatch.context() as m:
@@ -292,8 +333,15 @@ def test_a_damaged_cache_is_never_trusted(tmp_path, repo_config, caplog, damage)
 
 
 def test_cached_documents_round_trip():
-    document = Document(blocks=(Block("Một", page=2, section="A", row=True), Block("Hai", heading=True)),
-                        kind=Kind.DOCX, title="T", date="2024-01-02", source=None, author="Tác giả", url=None)
+    document = Document(
+        blocks=(Block("Một", page=2, section="A", row=True), Block("Hai", heading=True)),
+        kind=Kind.DOCX,
+        title="T",
+        date="2024-01-02",
+        source=None,
+        author="Tác giả",
+        url=None,
+    )
     assert doccache._from_json(doccache._to_json(document)) == document
     assert doccache._from_json(doccache._to_json("encrypted PDF")) == "encrypted PDF"
 

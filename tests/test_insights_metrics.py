@@ -47,7 +47,8 @@ def samples(server: MetricsServer) -> dict[tuple[str, tuple[tuple[str, str], ...
     assert status == 200 and content_type.startswith("text/plain")
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text) for s in family.samples
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
     }
 
 
@@ -107,8 +108,8 @@ def test_without_telegram_the_index_is_enough() -> None:
 def test_registries_are_separate_and_not_the_global_one() -> None:
     a, b = BotMetrics(), BotMetrics()
     a.vote(1)
-    assert b"docqa_feedback_total{vote=\"up\"} 0.0" in b.exposition()
-    assert b"docqa_feedback_total{vote=\"up\"} 1.0" in a.exposition()
+    assert b'docqa_feedback_total{vote="up"} 0.0' in b.exposition()
+    assert b'docqa_feedback_total{vote="up"} 1.0' in a.exposition()
     assert not any(name.startswith("docqa") for name in REGISTRY._names_to_collectors)
 
 
@@ -135,8 +136,9 @@ def test_a_taken_port_is_a_clear_error(metrics: BotMetrics) -> None:
 
 def test_json_lines_formatter() -> None:
     formatter = JsonFormatter()
-    record = logging.LogRecord("bot.telegram", logging.WARNING, __file__, 1, "answered %s\nin %d ms", ("chat", 12),
-                               None)
+    record = logging.LogRecord(
+        "bot.telegram", logging.WARNING, __file__, 1, "answered %s\nin %d ms", ("chat", 12), None
+    )
     record.chat_kind = "group"
     record.level = "clash"  # an extra field named like a core field is kept under another name
     record.when = datetime(2026, 1, 1, tzinfo=UTC)  # not JSON: written as str()

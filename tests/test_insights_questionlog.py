@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.answer.compose import Outcome
 from bot.insights.log import NullQuestionLog, QuestionLog
 from bot.insights.store import SCHEMA_VERSION, ChatKind, LogDatabase, QuestionLogError, open_for_reading
 from insights_support import make_result
+from retrieval.answer.compose import Outcome
 
 USER, CHAT = 987654321012, -1009876543210  # distinctive: easy to find in the file's bytes
 LOGGER = "bot.insights.log"
@@ -44,8 +44,15 @@ def db_path(tmp_path: Path) -> Path:
 def test_rows_round_trip(db_path: Path) -> None:
     at = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=123456) - timedelta(days=1)
     with QuestionLog(db_path) as qlog:
-        a = qlog.record("Hà Nội hợp tác với ai?", make_result("q", ["doc-1", "doc-2"]),
-                        kind=ChatKind.PRIVATE, user=USER, chat=USER, latency_ms=12.5, at=at)
+        a = qlog.record(
+            "Hà Nội hợp tác với ai?",
+            make_result("q", ["doc-1", "doc-2"]),
+            kind=ChatKind.PRIVATE,
+            user=USER,
+            chat=USER,
+            latency_ms=12.5,
+            at=at,
+        )
         b = qlog.record("Giá vàng hôm nay?", make_result("q"), kind="group", user=USER, chat=CHAT, latency_ms=3)
         c = qlog.record("lỗi", None, kind=ChatKind.CLI, latency_ms=1.0)
         assert qlog.vote(a, USER, +1) and qlog.vote(a, USER, -1) and qlog.vote(a, "console", +1)
@@ -56,7 +63,11 @@ def test_rows_round_trip(db_path: Path) -> None:
     first = by_id[a]
     assert first["ts"] == at.strftime("%Y-%m-%dT10:00:00.123Z")
     assert (first["chat_kind"], first["question"], first["answered"], first["reason"]) == (
-        "private", "Hà Nội hợp tác với ai?", 1, "answered")
+        "private",
+        "Hà Nội hợp tác với ai?",
+        1,
+        "answered",
+    )
     assert first["latency_ms"] == 12.5
     assert [c["doc_id"] for c in json.loads(first["answers"])] == ["doc-1", "doc-2"]
     assert json.loads(first["answers"])[0] == {"doc_id": "doc-1", "score": 10.0, "quote": "Câu trích từ doc-1."}
@@ -81,8 +92,9 @@ def test_reasons_are_the_result_outcomes() -> None:
 def test_no_raw_ids_in_the_database_files(db_path: Path) -> None:
     qlog = QuestionLog(db_path)
     for n in range(20):
-        answer = qlog.record(f"Câu hỏi số {n}?", make_result("q", ["doc-1"]), kind="group",
-                             user=USER, chat=CHAT, latency_ms=5)
+        answer = qlog.record(
+            f"Câu hỏi số {n}?", make_result("q", ["doc-1"]), kind="group", user=USER, chat=CHAT, latency_ms=5
+        )
         qlog.vote(answer, USER, 1)
     assert qlog.flush(timeout=5)
     wal = db_path.with_name(db_path.name + "-wal")
@@ -171,8 +183,9 @@ def test_a_locked_database_costs_one_warning_and_no_row(db_path: Path, caplog: p
         slowest = 0.0
         for n in range(200):
             started = time.perf_counter()
-            answer = qlog.record(f"Câu hỏi {n} khi bị khóa?", make_result("q", ["d"]), kind="private",
-                                 user=n, chat=n, latency_ms=2)
+            answer = qlog.record(
+                f"Câu hỏi {n} khi bị khóa?", make_result("q", ["d"]), kind="private", user=n, chat=n, latency_ms=2
+            )
             qlog.vote(answer, n, 1)
             slowest = max(slowest, time.perf_counter() - started)
             time.sleep(0.005)  # spread over about a second: the writer fails while they arrive

@@ -14,51 +14,108 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.answer.compose import Outcome
 from bot.insights.render import chart_svg, render_chart_png, to_html, to_json, to_text
 from bot.insights.report import Report, build_report, group_refusals
 from bot.insights.store import ChatKind, Cited, LogDatabase, QuestionRow, VoteRow
 from insights_support import words
+from retrieval.answer.compose import Outcome
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 ARTICLES = [("doc-a", "Hà Nội xây dựng thành phố thông minh"), ("doc-b", "Metro số 1"), ("doc-c", "Bài chưa ai hỏi")]
 # The index's IDF of the words it knows; the missing topics' words (vàng, sjc, thời, tiết, xổ) are unknown.
 IDF = {
-    "giá": 1.0, "hôm": 0.5, "nay": 0.5, "bao": 0.3, "nhiêu": 0.3, "là": 0.1, "gì": 0.1, "hà": 1.5, "nội": 1.5,
-    "ngày": 0.5, "mai": 1.0, "ở": 0.2, "đâu": 0.2, "mua": 1.2, "tăng": 1.3, "hay": 0.3, "giảm": 1.3, "đà": 2.0,
-    "nẵng": 2.0, "miền": 2.0, "bắc": 1.8, "số": 1.0, "metro": 3.0, "dài": 1.1, "thành": 0.8, "phố": 0.8,
-    "thông": 1.0, "minh": 1.0,
+    "giá": 1.0,
+    "hôm": 0.5,
+    "nay": 0.5,
+    "bao": 0.3,
+    "nhiêu": 0.3,
+    "là": 0.1,
+    "gì": 0.1,
+    "hà": 1.5,
+    "nội": 1.5,
+    "ngày": 0.5,
+    "mai": 1.0,
+    "ở": 0.2,
+    "đâu": 0.2,
+    "mua": 1.2,
+    "tăng": 1.3,
+    "hay": 0.3,
+    "giảm": 1.3,
+    "đà": 2.0,
+    "nẵng": 2.0,
+    "miền": 2.0,
+    "bắc": 1.8,
+    "số": 1.0,
+    "metro": 3.0,
+    "dài": 1.1,
+    "thành": 0.8,
+    "phố": 0.8,
+    "thông": 1.0,
+    "minh": 1.0,
 }
 EVIL = '<script>alert("x")</script> xem https://evil.example/a.js'
 REFUSED = [
-    "Giá vàng hôm nay bao nhiêu?", "giá vàng SJC hôm nay", "Vàng tăng hay giảm hôm nay?", "Mua vàng ở đâu?",
-    "Thời tiết Hà Nội ngày mai?", "thời tiết Đà Nẵng hôm nay", "Xổ số miền Bắc", EVIL,
+    "Giá vàng hôm nay bao nhiêu?",
+    "giá vàng SJC hôm nay",
+    "Vàng tăng hay giảm hôm nay?",
+    "Mua vàng ở đâu?",
+    "Thời tiết Hà Nội ngày mai?",
+    "thời tiết Đà Nẵng hôm nay",
+    "Xổ số miền Bắc",
+    EVIL,
 ]
 
 
-def question(text: str, *, days_ago: float, answered: list[str] | None = None, reason: Outcome | None = None,
-             latency: float = 10.0, answer_id: str | None = None) -> QuestionRow:
+def question(
+    text: str,
+    *,
+    days_ago: float,
+    answered: list[str] | None = None,
+    reason: Outcome | None = None,
+    latency: float = 10.0,
+    answer_id: str | None = None,
+) -> QuestionRow:
     cited = tuple(Cited(d, 9.0, f"Câu trích từ {d} <b>đậm</b>.") for d in (answered or ()))
     return QuestionRow(
-        answer_id=answer_id or f"id-{text[:20]}-{days_ago}", at=NOW - timedelta(days=days_ago),
-        kind=ChatKind.GROUP if cited else ChatKind.PRIVATE, user=7, chat=-100, question=text, answered=bool(cited),
-        reason=reason or (Outcome.ANSWERED if cited else Outcome.NOT_FOUND), cited=cited, latency_ms=latency,
+        answer_id=answer_id or f"id-{text[:20]}-{days_ago}",
+        at=NOW - timedelta(days=days_ago),
+        kind=ChatKind.GROUP if cited else ChatKind.PRIVATE,
+        user=7,
+        chat=-100,
+        question=text,
+        answered=bool(cited),
+        reason=reason or (Outcome.ANSWERED if cited else Outcome.NOT_FOUND),
+        cited=cited,
+        latency_ms=latency,
     )
 
 
 @pytest.fixture
 def log_path(tmp_path: Path) -> Path:
     """A week of questions: 6 answered, 8 refused for want of a document, 1 vague, 1 failure, 1 too old."""
-    rows = [question(f"Metro số 1 dài bao nhiêu {n}?", days_ago=n % 3, answered=["doc-a", "doc-b"] if n < 2
-                     else ["doc-a"] if n < 4 else ["doc-b"], latency=10.0 * (n + 1), answer_id=f"ans-{n}")
-            for n in range(6)]
+    rows = [
+        question(
+            f"Metro số 1 dài bao nhiêu {n}?",
+            days_ago=n % 3,
+            answered=["doc-a", "doc-b"] if n < 2 else ["doc-a"] if n < 4 else ["doc-b"],
+            latency=10.0 * (n + 1),
+            answer_id=f"ans-{n}",
+        )
+        for n in range(6)
+    ]
     rows += [question(text, days_ago=1 + n % 5, latency=5.0) for n, text in enumerate(REFUSED)]
-    rows += [question("là gì?", days_ago=0, reason=Outcome.NO_CONTENT, latency=1.0),
-             question("lỗi", days_ago=0, reason=Outcome.ERROR, latency=900.0),
-             question("Giá vàng tháng trước?", days_ago=20)]
-    votes = [VoteRow("ans-4", 1, -1, NOW), VoteRow("ans-4", 2, -1, NOW), VoteRow("ans-4", 3, 1, NOW),
-             VoteRow("ans-0", 1, 1, NOW)]
+    rows += [
+        question("là gì?", days_ago=0, reason=Outcome.NO_CONTENT, latency=1.0),
+        question("lỗi", days_ago=0, reason=Outcome.ERROR, latency=900.0),
+        question("Giá vàng tháng trước?", days_ago=20),
+    ]
+    votes = [
+        VoteRow("ans-4", 1, -1, NOW),
+        VoteRow("ans-4", 2, -1, NOW),
+        VoteRow("ans-4", 3, 1, NOW),
+        VoteRow("ans-0", 1, 1, NOW),
+    ]
     path = tmp_path / "questions.sqlite"
     db = LogDatabase(path)
     db.write(rows, votes)
@@ -171,19 +228,31 @@ def test_html_renders_in_headless_chromium(report: Report, tmp_path: Path) -> No
     page, shot = tmp_path / "report.html", tmp_path / "shot.png"
     page.write_text(to_html(report), encoding="utf-8")
     subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1200,1600",
-         page.as_uri()],
-        check=True, capture_output=True, timeout=120,
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={shot}",
+            "--window-size=1200,1600",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     assert shot.stat().st_size > 0
     picture = image.open(shot).convert("RGB")
     assert picture.size == (1200, 1600)
     width, height = picture.size
     pixels = picture.load()
-    blue = [(x, y) for y in range(0, height, 2) for x in range(0, width, 2)
-            if _near(pixels[x, y], (37, 99, 235))]
+    blue = [(x, y) for y in range(0, height, 2) for x in range(0, width, 2) if _near(pixels[x, y], (37, 99, 235))]
     assert len(blue) > 100, "no answered bars on the page"
     left, top = min(x for x, _ in blue), min(y for _, y in blue)
     right, bottom = max(x for x, _ in blue), max(y for _, y in blue)
@@ -210,8 +279,9 @@ def test_report_on_ten_thousand_generated_questions(tmp_path: Path) -> None:
     questions, votes = gen.generate(10_000, days=60, seed=3, end=NOW)
     gen.write_log(path, questions, votes)
     started = time.perf_counter()
-    report = build_report(str(path), timedelta(days=61), gen.simple_terms, gen.bench_idf(gen.simple_terms),
-                          gen.catalogue(), now=NOW)
+    report = build_report(
+        str(path), timedelta(days=61), gen.simple_terms, gen.bench_idf(gen.simple_terms), gen.catalogue(), now=NOW
+    )
     assert time.perf_counter() - started < 5.0  # the budget; it takes well under a second
     assert report.questions == 10_000 and 0.15 < report.share(report.refused) < 0.25
     assert report.refusal_groups[0].keywords[0] == "vàng"
@@ -220,9 +290,15 @@ def test_report_on_ten_thousand_generated_questions(tmp_path: Path) -> None:
     assert {a.doc_id for a in report.never_cited} == {d for d, _, qs in gen.ARTICLES if not qs}
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("7d", timedelta(days=7)), ("24h", timedelta(hours=24)), ("2w", timedelta(days=14)), (" 90d ", timedelta(days=90)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("7d", timedelta(days=7)),
+        ("24h", timedelta(hours=24)),
+        ("2w", timedelta(days=14)),
+        (" 90d ", timedelta(days=90)),
+    ],
+)
 def test_parse_since(text: str, expected: timedelta) -> None:
     from bot.insights.report import parse_since
 
@@ -248,7 +324,11 @@ def test_report_with_the_service_inputs(ws_service, tmp_path: Path) -> None:
     assert idf("nội") is not None and idf("vietlott") is None
     path = tmp_path / "q.sqlite"
     with QuestionLog(path) as qlog:
-        for text in ("Hà Nội hợp tác với Phần Lan về việc gì?", "Xổ số Vietlott tối nay?", "Vietlott trả thưởng ra sao?"):
+        for text in (
+            "Hà Nội hợp tác với Phần Lan về việc gì?",
+            "Xổ số Vietlott tối nay?",
+            "Vietlott trả thưởng ra sao?",
+        ):
             result = ws_service.answer(text)
             qlog.record(text, result, kind="console", latency_ms=5)
     report = build_report(str(path), timedelta(days=1), terms, idf, articles)

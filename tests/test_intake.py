@@ -3,6 +3,7 @@ server the test starts on 127.0.0.1."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -15,32 +16,35 @@ import yaml
 
 from qa_support import REPO, SEED_FILES
 from retrieval.config import IngestConfig
-from retrieval.ingest.corpus import Article
 from retrieval.index.sentences import ArticleList
+from retrieval.ingest.corpus import Article
 from retrieval.updates import fetch, intake
 
 DOCS = REPO / "tests" / "data" / "docs"
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("ke_hoach.pdf", "ke_hoach.pdf"),
-    ("Kế hoạch số 12.docx", "Kế_hoạch_số_12.docx"),
-    ("../../etc/passwd", "passwd"),
-    ("..\\..\\Windows\\win.ini", "win.ini"),
-    ("/etc/cron.d/job.txt", "job.txt"),
-    (".bashrc", "bashrc"),
-    ("...", intake.DEFAULT_STEM),
-    ("..", intake.DEFAULT_STEM),
-    ("", intake.DEFAULT_STEM),
-    ("a\x00b\x07c\nd\u202ee.txt", "abcde.txt"),
-    ('x<y>z:"a|b?*.txt', "x_y_z__a_b__.txt"),
-    ("CON", "_CON"),
-    ("nul.txt", "_nul.txt"),
-    ("Lpt9.tar.md", "_Lpt9.tar.md"),
-    ("com0.md", "_com0.md"),
-    ("console.txt", "console.txt"),
-    ("trailing. . ", "trailing"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("ke_hoach.pdf", "ke_hoach.pdf"),
+        ("Kế hoạch số 12.docx", "Kế_hoạch_số_12.docx"),
+        ("../../etc/passwd", "passwd"),
+        ("..\\..\\Windows\\win.ini", "win.ini"),
+        ("/etc/cron.d/job.txt", "job.txt"),
+        (".bashrc", "bashrc"),
+        ("...", intake.DEFAULT_STEM),
+        ("..", intake.DEFAULT_STEM),
+        ("", intake.DEFAULT_STEM),
+        ("a\x00b\x07c\nd\u202ee.txt", "abcde.txt"),
+        ('x<y>z:"a|b?*.txt', "x_y_z__a_b__.txt"),
+        ("CON", "_CON"),
+        ("nul.txt", "_nul.txt"),
+        ("Lpt9.tar.md", "_Lpt9.tar.md"),
+        ("com0.md", "_com0.md"),
+        ("console.txt", "console.txt"),
+        ("trailing. . ", "trailing"),
+    ],
+)
 def test_safe_name(name: str, expected: str) -> None:
     assert intake.safe_name(name) == expected
 
@@ -52,8 +56,21 @@ def test_safe_name_is_short(name: str) -> None:
     assert safe.endswith(name.rsplit(".", 1)[1][:16])
 
 
-@pytest.mark.parametrize("name", ["../../x.txt", "/abs/y.txt", "..", ".", "a/../../b.txt", "\\\\server\\share\\c.txt",
-                                  "\x00", "CON.txt", "." * 300, "z" * 4000])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../../x.txt",
+        "/abs/y.txt",
+        "..",
+        ".",
+        "a/../../b.txt",
+        "\\\\server\\share\\c.txt",
+        "\x00",
+        "CON.txt",
+        "." * 300,
+        "z" * 4000,
+    ],
+)
 def test_store_stays_in_the_folder(tmp_path: Path, name: str) -> None:
     folder = tmp_path / "corpus"
     folder.mkdir()
@@ -85,23 +102,35 @@ def test_store_never_writes_through_a_planted_link(tmp_path: Path) -> None:
     assert target.read_text() == "keep"
 
 
-@pytest.mark.parametrize("fixture, name, stored", [
-    ("pdf/ke_hoach_chuyen_doi_so.pdf", "ke_hoach.pdf", "ke_hoach.pdf"),
-    ("misc/pdf_named_as.txt", "bao_cao.txt", "bao_cao.pdf"),  # the content decides the suffix
-    ("docx/bao_cao_so_ket.docx", "bao cao.docx", "bao_cao.docx"),
-    ("html/hanoi_asocio.html", "trang", "trang.html"),
-    ("text/ke_hoach_cp1258.txt", "ghi_chu.md", "ghi_chu.md"),
-    ("text/thong_bao_vni.txt", "thong_bao", "thong_bao.txt"),
-])
+@pytest.mark.parametrize(
+    "fixture, name, stored",
+    [
+        ("pdf/ke_hoach_chuyen_doi_so.pdf", "ke_hoach.pdf", "ke_hoach.pdf"),
+        ("misc/pdf_named_as.txt", "bao_cao.txt", "bao_cao.pdf"),  # the content decides the suffix
+        ("docx/bao_cao_so_ket.docx", "bao cao.docx", "bao_cao.docx"),
+        ("html/hanoi_asocio.html", "trang", "trang.html"),
+        ("text/ke_hoach_cp1258.txt", "ghi_chu.md", "ghi_chu.md"),
+        ("text/thong_bao_vni.txt", "thong_bao", "thong_bao.txt"),
+    ],
+)
 def test_check_document_reads_by_content(fixture: str, name: str, stored: str) -> None:
     checked = intake.check_document(name, (DOCS / fixture).read_bytes(), IngestConfig())
     assert checked.name == stored
     assert checked.article.paragraphs and checked.article.title
 
 
-@pytest.mark.parametrize("fixture", ["broken/mat_khau.pdf", "broken/zip_bomb.docx", "broken/not_a_zip.docx",
-                                     "misc/empty.txt", "misc/image_named_as.html", "html/empty_page.html",
-                                     "pdf/ban_scan_khong_chu.pdf"])
+@pytest.mark.parametrize(
+    "fixture",
+    [
+        "broken/mat_khau.pdf",
+        "broken/zip_bomb.docx",
+        "broken/not_a_zip.docx",
+        "misc/empty.txt",
+        "misc/image_named_as.html",
+        "html/empty_page.html",
+        "pdf/ban_scan_khong_chu.pdf",
+    ],
+)
 def test_check_document_refuses_what_cannot_be_read(fixture: str) -> None:
     with pytest.raises(intake.Unreadable) as caught:
         intake.check_document(Path(fixture).name, (DOCS / fixture).read_bytes(), IngestConfig())
@@ -122,8 +151,9 @@ def test_add_document_and_doc_ids(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "ke_hoach.docx").write_bytes((DOCS / "docx/bao_cao_so_ket.docx").read_bytes())
-    path, doc_id, checked = intake.add_document(corpus, "ke_hoach.pdf",
-                                                (DOCS / "pdf/ke_hoach_chuyen_doi_so.pdf").read_bytes(), IngestConfig())
+    path, doc_id, _checked = intake.add_document(
+        corpus, "ke_hoach.pdf", (DOCS / "pdf/ke_hoach_chuyen_doi_so.pdf").read_bytes(), IngestConfig()
+    )
     assert path == corpus.resolve() / "ke_hoach.pdf"
     assert doc_id == "ke_hoach.pdf"  # beside ke_hoach.docx, both keep their suffix
     with pytest.raises(intake.NotAFolder):
@@ -168,12 +198,10 @@ def site() -> Iterator[str]:
                 self.send_header(key.replace("_", "-"), value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            try:
+            with contextlib.suppress(OSError):  # the client stopped reading (the size limit)
                 self.wfile.write(data)
-            except OSError:  # the client stopped reading (the size limit)
-                pass
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             if self.path == "/tin/cau.html":
                 self._send(200, PAGE.encode("utf-8"), Content_Type="text/html; charset=utf-8")
             elif self.path == "/lon":
@@ -211,8 +239,12 @@ def test_fetch_page_stores_text_and_metadata_as_markdown(site: str) -> None:
     page = fetch.fetch_page(f"{site}/tin/cau.html", max_bytes=1 << 20, timeout=10)
     assert page.name == "127.0.0.1_cau.md"
     head, _, body = page.text.removeprefix("---\n").partition("\n---\n")
-    assert yaml.safe_load(head) == {"title": "Cầu Long Biên được sơn lại", "source": "Báo Thử Nghiệm",
-                                    "date": "2024-03-15", "url": "https://example.vn/cau-long-bien"}
+    assert yaml.safe_load(head) == {
+        "title": "Cầu Long Biên được sơn lại",
+        "source": "Báo Thử Nghiệm",
+        "date": "2024-03-15",
+        "url": "https://example.vn/cau-long-bien",
+    }
     assert "2.290 mét" in body and "## Kinh phí" in body
     assert "Trang chủ" not in body and "Bản quyền" not in body
     checked = intake.check_document(page.name, page.text.encode(), IngestConfig())
@@ -225,12 +257,15 @@ def test_fetch_follows_http_redirects(site: str) -> None:
     assert "2.290" in fetch.fetch_page(f"{site}/di", max_bytes=1 << 20, timeout=10).text
 
 
-@pytest.mark.parametrize("url, match", [
-    ("ftp://127.0.0.1/x", "only http"),
-    ("file:///etc/passwd", "only http"),
-    ("javascript:alert(1)", "only http"),
-    ("http:///nohost", "only http"),
-])
+@pytest.mark.parametrize(
+    "url, match",
+    [
+        ("ftp://127.0.0.1/x", "only http"),
+        ("file:///etc/passwd", "only http"),
+        ("javascript:alert(1)", "only http"),
+        ("http:///nohost", "only http"),
+    ],
+)
 def test_fetch_refuses_other_schemes(url: str, match: str) -> None:
     with pytest.raises(fetch.FetchError, match=match):
         fetch.fetch_page(url, max_bytes=1 << 20, timeout=5)

@@ -9,20 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qa_support import ws_segmenter
-from retrieval.answer.compose import Outcome
 from retrieval.answer import messages
+from retrieval.answer.compose import Outcome
 from retrieval.text.normalize import fold_diacritics, normalize, normalize_tone_placement
 
 NFC = lambda s: unicodedata.normalize("NFC", s)  # noqa: E731
 NFD = lambda s: unicodedata.normalize("NFD", s)  # noqa: E731
 
-VIETNAMESE = (
-    "aàáảãạăằắẳẵặâầấẩẫậeèéẻẽẹêềếểễệiìíỉĩịoòóỏõọôồốổỗộơờớởỡợ"
-    "uùúủũụưừứửữựyỳýỷỹỵđ"
-)
-vietnamese_text = st.text(
-    alphabet=st.sampled_from(list(VIETNAMESE + VIETNAMESE.upper() + " ,.?!-")), max_size=60
-)
+VIETNAMESE = "aàáảãạăằắẳẵặâầấẩẫậeèéẻẽẹêềếểễệiìíỉĩịoòóỏõọôồốổỗộơờớởỡợuùúủũụưừứửữựyỳýỷỹỵđ"
+vietnamese_text = st.text(alphabet=st.sampled_from(list(VIETNAMESE + VIETNAMESE.upper() + " ,.?!-")), max_size=60)
 
 
 @pytest.mark.parametrize(
@@ -63,8 +58,16 @@ def test_tone_placement_pairs_match(new_style, old_style):
 
 @pytest.mark.parametrize(
     "new_style, old_style",
-    [("hoà", "hòa"), ("toả", "tỏa"), ("thuỷ", "thủy"), ("khoẻ", "khỏe"), ("Hoà", "Hòa"), ("Thuỷ", "Thủy"),
-     ("Uỷ ban", "Ủy ban"), ("Thanh Hoá", "Thanh Hóa")],
+    [
+        ("hoà", "hòa"),
+        ("toả", "tỏa"),
+        ("thuỷ", "thủy"),
+        ("khoẻ", "khỏe"),
+        ("Hoà", "Hòa"),
+        ("Thuỷ", "Thủy"),
+        ("Uỷ ban", "Ủy ban"),
+        ("Thanh Hoá", "Thanh Hóa"),
+    ],
 )
 def test_tone_placement_keeps_casing(new_style, old_style):
     assert normalize_tone_placement(new_style) == NFC(old_style)

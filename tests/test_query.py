@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from retrieval.search.query import question_focus, question_type
 from retrieval.text.normalize import fold_diacritics
 from retrieval.text.terms import fold_terms
-from retrieval.search.query import question_focus, question_type
 
 words = st.lists(st.text(alphabet=st.sampled_from(list("hànộiĐđ_ y1")), max_size=8), max_size=6)
 
@@ -38,8 +38,11 @@ def _focus(question: str, words: str) -> str | None:
 @pytest.mark.parametrize(
     "question, words, focus",
     [
-        ("Chủ đề của Hội nghị Thành phố thông minh 2023 là gì?",
-         "chủ_đề của hội_nghị thành_phố thông_minh 2023 là gì", "chủ_đề"),
+        (
+            "Chủ đề của Hội nghị Thành phố thông minh 2023 là gì?",
+            "chủ_đề của hội_nghị thành_phố thông_minh 2023 là gì",
+            "chủ_đề",
+        ),
         ("Mục tiêu của đề án là gì vậy ạ?", "mục_tiêu của đề_án là gì vậy ạ", "mục_tiêu"),
         ("Nguyên nhân chính của vụ cháy là gì", "nguyên_nhân chính của vụ cháy là gì", "nguyên_nhân"),
         # Not an attribute question, or not one the rule can trust:
@@ -48,8 +51,11 @@ def _focus(question: str, words: str) -> str | None:
         ("Chủ đề của hội nghị năm nay có gì mới?", "chủ_đề của hội_nghị năm_nay có gì mới", None),
         ("Chủ tịch của hiệp hội là ai?", "chủ_tịch của hiệp_hội là ai", None),  # asks for a person
         ("Trụ sở của hiệp hội ở đâu?", "trụ_sở của hiệp_hội ở đâu", None),  # asks for a place
-        ("Chủ đề năm nay được nhiều đại biểu hưởng ứng của hội nghị là gì?",
-         "chủ_đề năm_nay được nhiều đại_biểu hưởng_ứng của hội_nghị là gì", None),  # "của" too far
+        (
+            "Chủ đề năm nay được nhiều đại biểu hưởng ứng của hội nghị là gì?",
+            "chủ_đề năm_nay được nhiều đại_biểu hưởng_ứng của hội_nghị là gì",
+            None,
+        ),  # "của" too far
         ("Hội nghị chọn chủ đề gì?", "hội_nghị chọn chủ_đề gì", None),
         ("chu de cua hoi nghi la gi", "chu_de cua hoi_nghi la gi", None),  # typed without diacritics
         ("", "", None),

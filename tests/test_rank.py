@@ -5,28 +5,30 @@ for bit; and the SearchBackend that runs it loads its kernels, splits its work a
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
 import random
 import threading
 import time
+from collections import Counter
 
 import numpy as np
 import pytest
 
-from qa_support import replace_section, ws_segmenter
 import retrieval.index.bm25 as index_module
-from retrieval.text import answer_types
+from qa_support import replace_section, ws_segmenter
+from retrieval.index.build import build_index
+from retrieval.index.select import Hit
+from retrieval.ingest.corpus import Article
 from retrieval.search import first_stage, kernels, rerank
 from retrieval.search.backend import SearchBackend
-from retrieval.index.bm25 import Hit
-from retrieval.index.build import build_index
-from retrieval.ingest.corpus import Article
-from retrieval.text.normalize import fold_diacritics
 from retrieval.service import AnswerService
+from retrieval.text import answer_types
+from retrieval.text.normalize import fold_diacritics
 
-SYLLABLES = ("hà nội dân số thành phố đại sứ mỹ công ty phát triển thông minh kinh tế xã hội "
-             "ủy ban nhân dân trung tâm dữ liệu năm tháng ngày người việc của và các được trong có "
-             "không với cho là một những đã sẽ này đó để từ theo về dê dế ba bà bá bả").split()
+SYLLABLES = (
+    "hà nội dân số thành phố đại sứ mỹ công ty phát triển thông minh kinh tế xã hội "
+    "ủy ban nhân dân trung tâm dữ liệu năm tháng ngày người việc của và các được trong có "
+    "không với cho là một những đã sẽ này đó để từ theo về dê dế ba bà bá bả"
+).split()
 
 
 def synthetic_articles(seed: int, n_articles: int = 60) -> list[Article]:
@@ -47,8 +49,17 @@ def synthetic_articles(seed: int, n_articles: int = 60) -> list[Article]:
             if rng.random() < 0.1 and paragraphs:
                 sentences.append(paragraphs[0].split(". ")[0].rstrip(".") + ".")  # a repeat: exact ties
             paragraphs.append(" ".join(sentences))
-        articles.append(Article(f"a{a}", " ".join(rng.choices(SYLLABLES, weights, k=3)), None, None, None,
-                                tuple(paragraphs), origin=f"a{a}"))
+        articles.append(
+            Article(
+                f"a{a}",
+                " ".join(rng.choices(SYLLABLES, weights, k=3)),
+                None,
+                None,
+                None,
+                tuple(paragraphs),
+                origin=f"a{a}",
+            )
+        )
     return articles
 
 
@@ -97,8 +108,17 @@ def synthetic(request, repo_config):
     r = repo_config.retrieval
     default, index_module.SEGMENT = index_module.SEGMENT, segment
     try:
-        index = build_index(synthetic_articles(seed), seg.sentence_spans, seg.terms, k1=r.k1, b=r.b,
-                            epsilon=r.epsilon, with_fold_pairs=True, with_pairs=True, progress=False)
+        index = build_index(
+            synthetic_articles(seed),
+            seg.sentence_spans,
+            seg.terms,
+            k1=r.k1,
+            b=r.b,
+            epsilon=r.epsilon,
+            with_fold_pairs=True,
+            with_pairs=True,
+            progress=False,
+        )
     finally:
         index_module.SEGMENT = default
     assert index.bm25.segmented == (segment < len(index.sentences))
@@ -175,8 +195,13 @@ def test_first_stage_in_two_halves_equals_the_full_pass(synthetic, make_backend,
 
     def summing(postings, runs, *args):
         count = sum(int(runs.seg_end[b - 1] - p) for p, a, b in zip(runs.start, runs.lo, runs.hi) if b > a)
-        scorers.append((postings.indices is service.index.article_fold.indices,
-                        threading.current_thread() is threading.main_thread(), count))
+        scorers.append(
+            (
+                postings.indices is service.index.article_fold.indices,
+                threading.current_thread() is threading.main_thread(),
+                count,
+            )
+        )
         return sums(postings, runs, *args)
 
     monkeypatch.setattr(kernels, "accumulate", summing)
@@ -197,7 +222,11 @@ def test_first_stage_in_two_halves_equals_the_full_pass(synthetic, make_backend,
     # The article evidence too: each question's two fields summed at once, one per thread,
     # this one taking the field with more postings.
     assert len(scorers) % 2 == 0 and {(fold, main) for fold, main, _ in scorers} == {
-        (False, True), (True, False), (False, False), (True, True)}
+        (False, True),
+        (True, False),
+        (False, False),
+        (True, True),
+    }
     for first, second in zip(scorers[::2], scorers[1::2]):
         (mine, theirs) = (first, second) if first[1] else (second, first)
         assert mine[1] and not theirs[1] and mine[0] != theirs[0] and mine[2] >= theirs[2]
@@ -229,8 +258,10 @@ def test_questions_from_several_threads_at_once(synthetic, make_backend):
         for n in range(3 * len(queries)):
             i = (n + offset) % len(queries)
             found, full = first_stage.first_stage(backend, service.index, queries[i], cfg), expected[i]
-            if (found is None) != (full is None) or (found is not None and not (
-                    np.array_equal(found[0], full[0]) and np.array_equal(found[2], full[2][full[0]]))):
+            if (found is None) != (full is None) or (
+                found is not None
+                and not (np.array_equal(found[0], full[0]) and np.array_equal(found[2], full[2][full[0]]))
+            ):
                 failures.append(texts[i])
 
     threads = [threading.Thread(target=ask, args=(7 * t,)) for t in range(4)]
@@ -282,8 +313,16 @@ def test_first_stage_on_the_seeds_for_every_dev_question(ws_service):
 
 
 @pytest.mark.parametrize("compiled", [True, False])
-@pytest.mark.parametrize("change", [dict(), dict(neighbor_weight=0.3), dict(article_weight=0.0), dict(fold_weight=0.0),
-                                    dict(accentless_fold_weight=0.0, accentless_bigram_weight=0.0)])
+@pytest.mark.parametrize(
+    "change",
+    [
+        dict(),
+        dict(neighbor_weight=0.3),
+        dict(article_weight=0.0),
+        dict(fold_weight=0.0),
+        dict(accentless_fold_weight=0.0, accentless_bigram_weight=0.0),
+    ],
+)
 def test_first_stage_with_other_settings(synthetic, make_backend, change, compiled):
     """The defaults; a neighbour weight (the full pass); no article evidence; fewer fields;
     compiled, and in numpy (a small index, or before the kernels are loaded)."""
@@ -325,8 +364,13 @@ def test_a_small_index_never_loads_numba(tmp_path):
         "result = AnswerService.open(cfg).answer('Đại sứ Mỹ là ai?')\n"
         "print(result.answered, 'numba' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                         cwd=Path(__file__).resolve().parents[1])
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "False"]
 
@@ -337,10 +381,12 @@ def test_compiled_field_scores_equal_numpy(synthetic):
     index = service.index
     for text in texts:
         query = service.composer.query(text, service.segmenter.terms(text))
-        for field, terms in ((index.article_bm25, query.terms), (index.article_fold, query.folded),
-                             (index.bm25, query.terms + query.terms)):
-            np.testing.assert_array_equal(first_stage.compiled_scores(field, terms), field.scores(terms),
-                                          err_msg=text)
+        for field, terms in (
+            (index.article_bm25, query.terms),
+            (index.article_fold, query.folded),
+            (index.bm25, query.terms + query.terms),
+        ):
+            np.testing.assert_array_equal(first_stage.compiled_scores(field, terms), field.scores(terms), err_msg=text)
 
 
 def test_numpy_answers_until_the_kernels_are_loaded(synthetic, make_backend):

@@ -7,10 +7,10 @@ import logging
 
 import pytest
 
-from retrieval.index.build import build_index
-from retrieval.ingest.corpus import Article
 from retrieval.index import segcache
-from retrieval.index.segcache import article_key, MIN_PARALLEL_ARTICLES, segment_corpus, Segmented
+from retrieval.index.build import build_index
+from retrieval.index.segcache import MIN_PARALLEL_ARTICLES, Segmented, article_key, segment_corpus
+from retrieval.ingest.corpus import Article
 from retrieval.text.segment import Segmenter
 
 

@@ -134,7 +134,13 @@ def test_to_term(token, term):
 def test_terms_are_normalized_and_drop_punctuation_tokens():
     seg = ws_segmenter()
     assert seg.terms("Hà Nội , ... có gần 10 triệu người ! « »") == (
-        "hà", "nội", "có", "gần", "10", "triệu", "người",
+        "hà",
+        "nội",
+        "có",
+        "gần",
+        "10",
+        "triệu",
+        "người",
     )
     assert seg.terms("Hoà bình") == seg.terms("hòa bình") == ("hòa", "bình")
 
@@ -169,10 +175,12 @@ def test_real_underthesea_terms_join_words():
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.one_of(
-    st.text(alphabet=st.sampled_from(list("aàđ1_ -.,“”…?!\u0301\u00a0")), max_size=12),
-    st.text(max_size=12),
-))
+@given(
+    st.one_of(
+        st.text(alphabet=st.sampled_from(list("aàđ1_ -.,“”…?!\u0301\u00a0")), max_size=12),
+        st.text(max_size=12),
+    )
+)
 def test_to_term_fast_path_agrees_with_its_definition(token):
     from retrieval.text.segment import _to_term_slow
 

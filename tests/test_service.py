@@ -35,9 +35,34 @@ def test_answer_never_raises(ws_service, text):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.sampled_from(["Hà", "Nội", "thông", "minh", "ai", "là", "gì", "bao", "nhiêu", "?", "…",
-                                 "ASOCIO", "1.200", "12/2015", "đâu", "khi", "nào", "ha", "noi"]),
-                max_size=12))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "Hà",
+                "Nội",
+                "thông",
+                "minh",
+                "ai",
+                "là",
+                "gì",
+                "bao",
+                "nhiêu",
+                "?",
+                "…",
+                "ASOCIO",
+                "1.200",
+                "12/2015",
+                "đâu",
+                "khi",
+                "nào",
+                "ha",
+                "noi",
+            ]
+        ),
+        max_size=12,
+    )
+)
 def test_answer_on_word_salad_keeps_invariants(ws_service, words):
     result = ws_service.answer(" ".join(words))
     scores = [a.score for a in result.answers]

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from qa_support import open_ws, replace_section, with_cache, ws_segmenter
-from retrieval.index import store
 from retrieval.errors import IndexFormatError
+from retrieval.index import store
 from retrieval.index.sentences import FIELDS, SentenceIndex
 from retrieval.service import AnswerService
 
@@ -49,8 +49,9 @@ def test_pages_and_sections_come_back_from_a_saved_index(cfg, tmp_path):
     assert built.info.rebuilt and again.info.reason == "loaded"
     assert list(again.index.articles) == list(built.index.articles)
     by_id = {a.doc_id: a for a in again.index.articles}
-    assert {by_id["ke_hoach_chuyen_doi_so"].page(i) for i in range(len(by_id["ke_hoach_chuyen_doi_so"].paragraphs))} \
-        == {1, 2}
+    assert {
+        by_id["ke_hoach_chuyen_doi_so"].page(i) for i in range(len(by_id["ke_hoach_chuyen_doi_so"].paragraphs))
+    } == {1, 2}
     assert "Điều 2. Nhiệm vụ của Tổ" in by_id["quyet_dinh_thanh_lap_to"].sections
     assert by_id["tiem_chung_vni"].pages == () == by_id["tiem_chung_vni"].sections
     (answer, *_) = again.answer("Ai là tổ trưởng Tổ công nghệ số cộng đồng?").answers
@@ -143,7 +144,7 @@ def _other(value: float, step: float, high: float = 100.0) -> float:
 def test_changed_index_settings_rebuild(cfg, seed_copy, built, section, key):
     current = getattr(getattr(cfg, section), key)
     if key == "cut_markers":
-        new = current + ("Tin mới nhất",)
+        new = (*current, "Tin mới nhất")
     elif key == "max_heading_words":
         new = current + 5
     else:
@@ -158,8 +159,16 @@ def test_changed_index_settings_rebuild(cfg, seed_copy, built, section, key):
 
 @pytest.mark.parametrize(
     "key, value",
-    [("type_bonus", 0.9), ("rerank_depth", 7), ("top_k", 5), ("article_weight", 0.3), ("fold_weight", 0.6),
-     ("type_window", 9), ("abbreviations", {"XYZ": "xin chào"}), ("accentless_bigram_weight", 1.0)],
+    [
+        ("type_bonus", 0.9),
+        ("rerank_depth", 7),
+        ("top_k", 5),
+        ("article_weight", 0.3),
+        ("fold_weight", 0.6),
+        ("type_window", 9),
+        ("abbreviations", {"XYZ": "xin chào"}),
+        ("accentless_bigram_weight", 1.0),
+    ],
 )
 def test_changed_query_time_settings_do_not_rebuild(cfg, seed_copy, built, key, value):
     """Settings that apply when a question is asked leave the saved index as it is (at 1M
@@ -196,9 +205,9 @@ def _header_and_payload(path):
     data = path.read_bytes()
     assert data.startswith(store.MAGIC)
     pos = len(store.MAGIC)
-    size = int.from_bytes(data[pos:pos + 4], "big")
-    header = json.loads(data[pos + 4:pos + 4 + size])
-    return header, data[pos + 4 + size:]
+    size = int.from_bytes(data[pos : pos + 4], "big")
+    header = json.loads(data[pos + 4 : pos + 4 + size])
+    return header, data[pos + 4 + size :]
 
 
 def _write(path, header, payload):
@@ -218,7 +227,7 @@ def _corrupt(path, how):
         path.write_bytes(data[: len(data) - 100])
     elif how == "flipped-byte":
         i = len(data) - 50
-        path.write_bytes(data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:])
+        path.write_bytes(data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1 :])
     elif how == "garbage":
         path.write_bytes(os.urandom(4096))
     elif how == "huge-header-size":
@@ -235,7 +244,7 @@ def _corrupt(path, how):
         _write(path, header, payload)
     elif how == "flipped-byte-middle":
         i = len(data) // 2
-        path.write_bytes(data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:])
+        path.write_bytes(data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1 :])
     elif how == "tampered-layout":
         # A BM25 parameter changed in the header, its checksum not updated.
         header, payload = _header_and_payload(path)
@@ -258,9 +267,20 @@ def _corrupt(path, how):
 
 
 CORRUPTIONS = [
-    "empty", "truncated-magic", "truncated-header", "truncated-payload", "flipped-byte", "garbage",
-    "flipped-byte-middle", "huge-header-size", "header-not-json", "other-format-version", "stale-fingerprint",
-    "tampered-layout", "not-an-index", "bad-payload",
+    "empty",
+    "truncated-magic",
+    "truncated-header",
+    "truncated-payload",
+    "flipped-byte",
+    "garbage",
+    "flipped-byte-middle",
+    "huge-header-size",
+    "header-not-json",
+    "other-format-version",
+    "stale-fingerprint",
+    "tampered-layout",
+    "not-an-index",
+    "bad-payload",
 ]
 
 
@@ -345,6 +365,7 @@ def test_without_a_working_child_the_payload_is_checked_in_process(
     path = service.info.path
     fp = store.fingerprint(cfg, seed_copy.resolve(), "test-ws")
     if failure == "no-fork":
+
         def no_fork():
             raise OSError("Resource temporarily unavailable")
 
@@ -405,7 +426,9 @@ def test_save_index_is_atomic_and_leaves_no_temp_files(cfg, seed_copy, built):
     target = cache / "other.bin"
     store.save_index(built.index, target, "fp-1")
     store.save_index(built.index, target, "fp-2")  # overwrite in place
-    assert sorted(p.name for p in cache.iterdir() if not p.name.endswith(".segments.sqlite")) == sorted([built.info.path.name, "other.bin"])
+    assert sorted(p.name for p in cache.iterdir() if not p.name.endswith(".segments.sqlite")) == sorted(
+        [built.info.path.name, "other.bin"]
+    )
     assert isinstance(store.load_index(target, "fp-2"), SentenceIndex)
     with pytest.raises(IndexFormatError, match="stale"):
         store.load_index(target, "fp-1")
@@ -445,7 +468,6 @@ def test_fingerprint_depends_on_content_not_mtime(cfg, seed_copy):
     assert store.fingerprint(cfg, seed_copy, "x") == fp
     path.write_text(path.read_text(encoding="utf-8") + " ", encoding="utf-8")
     assert store.fingerprint(cfg, seed_copy, "x") != fp
-
 
 
 def _cached_pages(path) -> int:
@@ -490,7 +512,7 @@ def test_the_word_fields_share_one_vocabulary_built_saved_and_loaded(cfg, seed_c
     one copy in the file, one object again when loaded, and the same lookups."""
     fields = ("bm25", "article_bm25", "article_words")
     assert len({id(getattr(built.index, f).vocab) for f in fields}) == 1
-    meta, arrays = built.index.arrays()
+    _meta, arrays = built.index.arrays()
     present = [getattr(built.index, f) for f in FIELDS if getattr(built.index, f) is not None]
     assert sum(name.endswith(".vocab.text") for name in arrays) == len(present) - 2
     again = _reopen(cfg, seed_copy)

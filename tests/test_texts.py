@@ -3,6 +3,7 @@ the dictionary, damaged arrays, and reads from several threads."""
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from retrieval.index import texts
-from retrieval.index.texts import pack, PackedTexts
+from retrieval.index.texts import PackedTexts, pack
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -36,7 +37,7 @@ def paragraphs(n: int, seed: int = 0) -> list[bytes]:
 
 def test_round_trip_every_part_exactly_with_dictionary(monkeypatch):
     monkeypatch.setattr(texts, "MIN_TRAIN_BYTES", 1 << 16)
-    parts = paragraphs(3000) + ["Đại sứ “Ted Osius” — 100%\n".encode(), b"", "\udcff".encode("utf-8", "surrogatepass")]
+    parts = [*paragraphs(3000), "Đại sứ “Ted Osius” — 100%\n".encode(), b"", "\udcff".encode("utf-8", "surrogatepass")]
     arrays = pack(parts, "p")
     assert arrays["p.dict"].size > 0
     stored = PackedTexts(arrays, "p")
@@ -52,7 +53,7 @@ def test_blocks_hold_whole_paragraphs_of_at_most_the_block_size():
     arrays = pack(parts, "p")
     first = arrays["p.block_first"]
     assert first[0] == 0 and first[-1] == len(parts) and np.all(np.diff(first) >= 1)
-    for a, b in zip(first[:-1], first[1:]):
+    for a, b in itertools.pairwise(first):
         size = sum(len(p) for p in parts[a:b])
         assert size <= texts.BLOCK_BYTES or sum(1 for p in parts[a:b] if p) == 1  # a long one alone
 

@@ -4,6 +4,7 @@ tokens, and the first stage's candidates and scores (numpy and compiled) per sen
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Sequence
 
@@ -11,13 +12,18 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from qa_support import ws_segmenter
 import retrieval.index.bm25 as index_module
+from qa_support import ws_segmenter
 from retrieval.index.build import build_index
 from retrieval.index.segcache import Segmented, segment_article
 from retrieval.index.sentences import SentenceIndex
 from retrieval.index.update import (
-    ARTICLE_FIELDS, SENTENCE_FIELDS, UpdateError, _recipe, apply_changes, corpus_key,
+    ARTICLE_FIELDS,
+    SENTENCE_FIELDS,
+    UpdateError,
+    _recipe,
+    apply_changes,
+    corpus_key,
 )
 from retrieval.ingest.corpus import Article
 from retrieval.search import first_stage
@@ -25,9 +31,11 @@ from retrieval.search.backend import SearchBackend
 from retrieval.service import AnswerService
 from retrieval.text.normalize import fold_diacritics
 
-SYLLABLES = ("hà nội dân số thành phố đại sứ mỹ công ty phát triển thông minh kinh tế xã hội "
-             "ủy ban nhân dân trung tâm dữ liệu năm tháng ngày người việc của và các được trong có "
-             "không với cho là một những đã sẽ này đó để từ theo về dê dế ba bà bá bả").split()
+SYLLABLES = (
+    "hà nội dân số thành phố đại sứ mỹ công ty phát triển thông minh kinh tế xã hội "
+    "ủy ban nhân dân trung tâm dữ liệu năm tháng ngày người việc của và các được trong có "
+    "không với cho là một những đã sẽ này đó để từ theo về dê dế ba bà bá bả"
+).split()
 WEIGHTS = [1 / (r + 1) ** 1.1 for r in range(len(SYLLABLES))]
 SETTINGS = {"k1": 1.5, "b": 0.75, "epsilon": 0.25, "with_pairs": True, "with_fold_pairs": True}
 
@@ -49,7 +57,7 @@ def make_article(rng: random.Random, doc_id: str, origin: str, rare: str) -> Art
                 words.append(str(rng.randint(1, 300)))
             sentences.append(" ".join(words).capitalize() + ".")
         paragraphs.append(" ".join(sentences))
-    title = " ".join(rng.choices(SYLLABLES, WEIGHTS, k=rng.randint(1, 4)) + [rare])
+    title = " ".join([*rng.choices(SYLLABLES, WEIGHTS, k=rng.randint(1, 4)), rare])
     return Article(doc_id, title, None, None, None, tuple(paragraphs), origin=origin)
 
 
@@ -79,8 +87,10 @@ def sentence_ids(index: SentenceIndex) -> dict[tuple[str, int], int]:
 
 
 def article_ids(index: SentenceIndex) -> dict[str, int]:
-    return {index.articles.identity(int(a))[0]: int(a)
-            for a in (index.changes.live_order if index.changes is not None else range(len(index.articles)))}
+    return {
+        index.articles.identity(int(a))[0]: int(a)
+        for a in (index.changes.live_order if index.changes is not None else range(len(index.articles)))
+    }
 
 
 def field_queries(field, rng: random.Random) -> list[list[str]]:
@@ -150,8 +160,9 @@ def assert_bm25okapi(updated: SentenceIndex, articles: dict[str, Article], rng: 
         reference = BM25Okapi(docs, k1=SETTINGS["k1"], b=SETTINGS["b"], epsilon=SETTINGS["epsilon"])
         field = getattr(updated, name)
         vocabulary = list(reference.idf)
-        assert any(reference.idf[w] == reference.epsilon * reference.average_idf for w in vocabulary) or \
-            name.endswith("pairs"), name  # the floor is exercised
+        assert any(reference.idf[w] == reference.epsilon * reference.average_idf for w in vocabulary) or name.endswith(
+            "pairs"
+        ), name  # the floor is exercised
         for word in vocabulary:
             assert field.idf_of(word) == reference.idf[word], (name, word)
         for _ in range(10):
@@ -451,8 +462,11 @@ def test_kill_9_while_saving_changes_serves_the_previous_or_the_new_state(tmp_pa
     path = tmp_path / "index.bin"
     save_index(rebuild(corpus.articles), path, "fp-0", "compat")
     tests = str(P(__file__).parent)
-    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(path), str(seed), tests,
-                               str(P(tests).parent)], stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(path), str(seed), tests, str(P(tests).parent)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     printed = [writer.stdout.readline()]  # the first save is done
     time.sleep(random.Random(seed).uniform(0.2, 1.5))
     os.kill(writer.pid, signal.SIGKILL)
@@ -466,14 +480,13 @@ def test_kill_9_while_saving_changes_serves_the_previous_or_the_new_state(tmp_pa
         states.append(dict(corpus.articles))
     served = []
     for k in (last, last + 1):
-        try:
+        with contextlib.suppress(IndexFormatError):  # the save it was killed in is not served
             served.append((k, load_index(path, f"fp-{k}")))
-        except IndexFormatError:
-            pass
     assert len(served) == 1
     k, index = served[0]
-    assert [a.doc_id for a in index.live_articles] == \
-        [a.doc_id for a in sorted(states[k].values(), key=lambda a: corpus_key(a.origin))]
+    assert [a.doc_id for a in index.live_articles] == [
+        a.doc_id for a in sorted(states[k].values(), key=lambda a: corpus_key(a.origin))
+    ]
     assert_fields_equal(index, rebuild(states[k]), random.Random(k))
 
 
@@ -506,8 +519,15 @@ def test_the_service_answers_from_the_swapped_index(repo_config):
     corpus = Corpus(37, n=10)
     service = AnswerService(rebuild(corpus.articles), ws_segmenter(), repo_config)
     new = make_article(random.Random(1), "mới", "/corpus/9999-new.txt", "riêngmới")
-    new = Article(new.doc_id, "Quả dưa hấu khổng lồ", None, None, None,
-                  ("Quả dưa hấu khổng lồ nặng 120 kg được trồng ở Long An.",) + new.paragraphs, origin=new.origin)
+    new = Article(
+        new.doc_id,
+        "Quả dưa hấu khổng lồ",
+        None,
+        None,
+        None,
+        ("Quả dưa hấu khổng lồ nặng 120 kg được trồng ở Long An.", *new.paragraphs),
+        origin=new.origin,
+    )
     gone = sorted(corpus.articles)[0]
     service.use_index(apply_changes(service.index, [(new, segmented(new))], [gone]))
     result = service.answer("Quả dưa hấu khổng lồ nặng bao nhiêu kg?")

@@ -16,7 +16,15 @@ import numpy as np
 import pytest
 import yaml
 
-from qa_support import DEV_QUESTIONS, WS_SEGMENTER_ID, good_article, open_ws, with_cache, write_article, write_jsonl_corpus
+from qa_support import (
+    DEV_QUESTIONS,
+    WS_SEGMENTER_ID,
+    good_article,
+    open_ws,
+    with_cache,
+    write_article,
+    write_jsonl_corpus,
+)
 from retrieval.errors import CorpusError
 from retrieval.index.store import compat_key, load_last_good
 from retrieval.index.update import merge
@@ -25,10 +33,15 @@ from retrieval.updates.changes import Change
 from retrieval.updates.watch import CorpusWatcher, Debouncer, follow
 from retrieval.updates.worker import Updater
 
-BRIDGE = good_article("Cầu Rồng", "Cầu Rồng ở Đà Nẵng dài 666 mét và phun lửa vào tối thứ bảy. Đây là cây cầu nổi tiếng.")
+BRIDGE = good_article(
+    "Cầu Rồng", "Cầu Rồng ở Đà Nẵng dài 666 mét và phun lửa vào tối thứ bảy. Đây là cây cầu nổi tiếng."
+)
 BRIDGE_Q = "Cầu Rồng dài bao nhiêu mét?"
-DEV = [item["question"] for item in yaml.safe_load(DEV_QUESTIONS.read_text(encoding="utf-8"))] \
-    if DEV_QUESTIONS.is_file() else []
+DEV = (
+    [item["question"] for item in yaml.safe_load(DEV_QUESTIONS.read_text(encoding="utf-8"))]
+    if DEV_QUESTIONS.is_file()
+    else []
+)
 
 
 def arrays_of(index) -> dict[str, np.ndarray]:
@@ -43,7 +56,8 @@ def arrays_of(index) -> dict[str, np.ndarray]:
 def same_index(a, b) -> bool:
     x, y = arrays_of(a), arrays_of(b)
     return x.keys() == y.keys() and all(
-        x[k] == y[k] if k == "meta" else np.array_equal(np.asarray(x[k]), np.asarray(y[k])) for k in x)
+        x[k] == y[k] if k == "meta" else np.array_equal(np.asarray(x[k]), np.asarray(y[k])) for k in x
+    )
 
 
 def fresh_build(cfg, corpus: Path, tmp: Path):
@@ -296,9 +310,8 @@ def test_updater_failure_is_one_line_and_the_error_goes_to_the_future(tmp_path, 
     service.fail = True
     updater = Updater(service)
     try:
-        with caplog.at_level(logging.WARNING):
-            with pytest.raises(OSError):
-                updater.submit(Change.of([tmp_path / "a"])).result(5)
+        with caplog.at_level(logging.WARNING), pytest.raises(OSError):
+            updater.submit(Change.of([tmp_path / "a"])).result(5)
         lines = [r for r in caplog.records if r.name == "retrieval.updates.worker"]
         assert len(lines) == 1 and "disk full" in lines[0].getMessage() and "previous" in lines[0].getMessage()
         service.fail = False
@@ -411,14 +424,16 @@ def test_follow_keeps_the_service_current(cfg, seed_copy):
 def test_updates_take_the_change_without_a_rebuild(service, cfg, seed_copy, tmp_path, monkeypatch):
     """Adding, replacing and deleting files never rebuilds: the served index is the saved one plus its
     changes (saved beside it), and it answers as a fresh build of the same folder does."""
+
     def no_rebuild(*args, **kwargs):
         raise AssertionError("an update rebuilt the index")
 
     monkeypatch.setattr("retrieval.service.build_index", no_rebuild)
     files = sorted(seed_copy.glob("*.txt"))
     added = write_article(seed_copy, "cau_rong.txt", BRIDGE)
-    files[0].write_text(good_article("Hồ Gươm", "Hồ Gươm nằm ở trung tâm Hà Nội và có Tháp Rùa ở giữa hồ."),
-                        encoding="utf-8")
+    files[0].write_text(
+        good_article("Hồ Gươm", "Hồ Gươm nằm ở trung tâm Hà Nội và có Tháp Rùa ở giữa hồ."), encoding="utf-8"
+    )
     files[1].unlink()
     report = service.update(Change.of([added, files[0], files[1]]))
     assert (len(report.added), len(report.replaced), len(report.removed)) == (1, 1, 1) and report.saved
@@ -427,7 +442,9 @@ def test_updates_take_the_change_without_a_rebuild(service, cfg, seed_copy, tmp_
     rebuilt = open_ws(with_cache(cfg, tmp_path / "other"), seed_copy, rebuild=True)
     for question in (BRIDGE_Q, "Tháp Rùa ở đâu?", *DEV):
         got, want = service.answer(question), rebuilt.answer(question)
-        assert [(a.doc_id, a.quote, a.score) for a in got.answers] == [(a.doc_id, a.quote, a.score) for a in want.answers]
+        assert [(a.doc_id, a.quote, a.score) for a in got.answers] == [
+            (a.doc_id, a.quote, a.score) for a in want.answers
+        ]
     again = open_ws(cfg, seed_copy)
     assert again.info.reason == "loaded" and again.index.changes is not None
     assert sorted(a.doc_id for a in again.articles) == sorted(a.doc_id for a in rebuilt.articles)
@@ -442,8 +459,9 @@ def test_large_changes_are_merged_in_another_process(service, cfg, seed_copy, tm
     merging = service._merge
     assert merging is not None
     assert merging.process.wait(timeout=120) == 0
-    second = write_article(seed_copy, "ho_guom.txt",
-                           good_article("Hồ Gươm", "Hồ Gươm nằm ở trung tâm Hà Nội và có Tháp Rùa ở giữa hồ."))
+    second = write_article(
+        seed_copy, "ho_guom.txt", good_article("Hồ Gươm", "Hồ Gươm nằm ở trung tâm Hà Nội và có Tháp Rùa ở giữa hồ.")
+    )
     service.update(Change.of([second]))
     changes = service.index.changes
     assert changes is not None and [a.doc_id for a in changes.added] == ["ho_guom"]  # the bridge is in the base

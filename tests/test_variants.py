@@ -59,7 +59,10 @@ def test_a_group_needs_two_forms():
 @pytest.mark.parametrize(
     "body, question",
     [
-        ("Tỷ lệ hộ gia đình có internet đạt 19,3% trong năm nay.", "Tỷ lệ hộ gia đình có internet là bao nhiêu phần trăm?"),
+        (
+            "Tỷ lệ hộ gia đình có internet đạt 19,3% trong năm nay.",
+            "Tỷ lệ hộ gia đình có internet là bao nhiêu phần trăm?",
+        ),
         ("Nhà máy có công suất 1.200 MW khi hoàn thành.", "Nhà máy nào có công suất 1200 MW?"),
         ("Dự án đường sắt ở HN dài 13 km.", "Dự án đường sắt ở Hà Nội dài bao nhiêu ki-lô-mét?"),
         ("Nhiệt độ ở Sài Gòn lên tới 38°C vào tháng tư.", "Nhiệt độ ở TPHCM lên tới bao nhiêu độ C?"),
@@ -68,7 +71,9 @@ def test_a_group_needs_two_forms():
 def test_a_question_finds_the_article_whatever_the_spelling(cfg, tmp_path, body, question):
     corpus = tmp_path / "corpus"
     write_article(corpus, "a.txt", good_article("Bài một", body))
-    write_article(corpus, "b.txt", good_article("Bài hai", "Người dân thường đi dạo quanh hồ vào buổi sáng. Phở là món ăn."))
+    write_article(
+        corpus, "b.txt", good_article("Bài hai", "Người dân thường đi dạo quanh hồ vào buổi sáng. Phở là món ăn.")
+    )
     service = open_ws(cfg, corpus)
     result = service.answer(question)
     assert result.answered, result.message

@@ -16,6 +16,7 @@ nothing; ``record`` returns ``None``, which means "show no feedback buttons").
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import sqlite3
@@ -41,12 +42,20 @@ _LINGER = 0.05  # seconds
 _RETRY_FIRST, _RETRY_MAX = 0.25, 5.0  # seconds between write attempts while the database fails
 _PURGE_EVERY = 86400.0  # seconds
 
+
 class QuestionSink(Protocol):
     """What the front ends call: :class:`QuestionLog` or :class:`NullQuestionLog`."""
 
     def record(
-        self, question: str, result: Result | None, *, kind: ChatKind | str, user: int | str | None = None,
-        chat: int | str | None = None, latency_ms: float, at: datetime | None = None,
+        self,
+        question: str,
+        result: Result | None,
+        *,
+        kind: ChatKind | str,
+        user: int | str | None = None,
+        chat: int | str | None = None,
+        latency_ms: float,
+        at: datetime | None = None,
     ) -> str | None: ...
 
     def vote(self, answer_id: str, user: int | str, value: int) -> bool: ...
@@ -102,8 +111,15 @@ class QuestionLog:
     """
 
     def __init__(
-        self, path: str | Path, *, retention_days: int = 90, queue_size: int = 1000, salt_env: str = SALT_ENV,
-        busy_timeout: float = 1.0, warn_every: float = 300.0, clock: Callable[[], datetime] = utc_now,
+        self,
+        path: str | Path,
+        *,
+        retention_days: int = 90,
+        queue_size: int = 1000,
+        salt_env: str = SALT_ENV,
+        busy_timeout: float = 1.0,
+        warn_every: float = 300.0,
+        clock: Callable[[], datetime] = utc_now,
         database: type[LogDatabase] = LogDatabase,
     ) -> None:
         if retention_days < 0:
@@ -128,16 +144,24 @@ class QuestionLog:
     # --- the callers' side (any thread; never blocks) ---------------------------------
 
     def record(
-        self, question: str, result: Result | None, *, kind: ChatKind | str, user: int | str | None = None,
-        chat: int | str | None = None, latency_ms: float, at: datetime | None = None,
+        self,
+        question: str,
+        result: Result | None,
+        *,
+        kind: ChatKind | str,
+        user: int | str | None = None,
+        chat: int | str | None = None,
+        latency_ms: float,
+        at: datetime | None = None,
     ) -> str:
         """Queue one question and its result (``None``: the service failed); the answer id.
 
         The id is returned even when the row is dropped, so a front end's code path does
         not depend on the log's health.
         """
-        row = QuestionRow.of(question, result, kind=kind, user=user, chat=chat, latency_ms=latency_ms,
-                             at=at or self._clock())
+        row = QuestionRow.of(
+            question, result, kind=kind, user=user, chat=chat, latency_ms=latency_ms, at=at or self._clock()
+        )
         self._offer(row)
         return row.answer_id
 
@@ -169,14 +193,16 @@ class QuestionLog:
         if not self._closing.is_set():
             self._deadline = time.monotonic() + timeout
             self._closing.set()
-            try:
+            with contextlib.suppress(queue.Full):  # the writer is busy anyway and sees the flag
                 self._queue.put_nowait(_WAKE)
-            except queue.Full:
-                pass  # the writer is busy anyway and sees the flag
         self._thread.join(timeout)
         if self._thread.is_alive():
-            log.warning("the question log %s was not written within %.1fs; %d queued rows may be lost",
-                        self.path, timeout, self._queue.qsize())
+            log.warning(
+                "the question log %s was not written within %.1fs; %d queued rows may be lost",
+                self.path,
+                timeout,
+                self._queue.qsize(),
+            )
             return False
         return self.stats().dropped == 0 and self._queue.empty()
 
@@ -197,8 +223,11 @@ class QuestionLog:
             self._count_dropped(1)
             with self._lock:
                 dropped = self._dropped
-            self._drop_warner.warn("question log queue is full: dropping rows (%d dropped so far); "
-                                   "is %s locked or on a full disk?", dropped, self.path)
+            self._drop_warner.warn(
+                "question log queue is full: dropping rows (%d dropped so far); is %s locked or on a full disk?",
+                dropped,
+                self.path,
+            )
             return False
 
     def _count_dropped(self, n: int) -> None:
@@ -296,7 +325,10 @@ class QuestionLog:
             self._failing = True
         self._fail_warner.warn(
             "cannot write the question log %s (%s: %s); %d rows wait in memory and are retried",
-            self.path, type(exc).__name__, exc, len(batch) + self._queue.qsize(),
+            self.path,
+            type(exc).__name__,
+            exc,
+            len(batch) + self._queue.qsize(),
         )
 
     def _give_up(self, batch: list[_Item], keep_queue: bool = False) -> None:
@@ -323,8 +355,15 @@ class NullQuestionLog:
     """
 
     def record(
-        self, question: str, result: Result | None, *, kind: ChatKind | str, user: int | str | None = None,
-        chat: int | str | None = None, latency_ms: float, at: datetime | None = None,
+        self,
+        question: str,
+        result: Result | None,
+        *,
+        kind: ChatKind | str,
+        user: int | str | None = None,
+        chat: int | str | None = None,
+        latency_ms: float,
+        at: datetime | None = None,
     ) -> None:
         return None
 
@@ -345,5 +384,6 @@ def open_question_log(cfg: Config) -> QuestionSink:
     """The question log the configuration asks for (the off switch: a :class:`NullQuestionLog`)."""
     if not cfg.insights.log_questions:
         return NullQuestionLog()
-    return QuestionLog(cfg.question_log_path, retention_days=cfg.insights.retention_days,
-                       salt_env=cfg.insights.salt_env)
+    return QuestionLog(
+        cfg.question_log_path, retention_days=cfg.insights.retention_days, salt_env=cfg.insights.salt_env
+    )

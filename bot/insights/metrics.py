@@ -65,17 +65,24 @@ class BotMetrics:
         self._telegram_ok = False
         self._index_updated: float | None = None
         r = self.registry
-        self.questions = Counter("docqa_questions", "Questions by outcome (answered, refused, error) and reason code.",
-                                 ["outcome", "reason"], registry=r)
-        self.latency = Histogram("docqa_answer_latency_seconds", "Time to answer a question (seconds).",
-                                 buckets=LATENCY_BUCKETS, registry=r)
-        self.telegram_errors = Counter("docqa_telegram_errors", "Failed Telegram Bot API calls by error kind.",
-                                       ["kind"], registry=r)
+        self.questions = Counter(
+            "docqa_questions",
+            "Questions by outcome (answered, refused, error) and reason code.",
+            ["outcome", "reason"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "docqa_answer_latency_seconds", "Time to answer a question (seconds).", buckets=LATENCY_BUCKETS, registry=r
+        )
+        self.telegram_errors = Counter(
+            "docqa_telegram_errors", "Failed Telegram Bot API calls by error kind.", ["kind"], registry=r
+        )
         self.feedback = Counter("docqa_feedback", "👍/👎 votes on answers.", ["vote"], registry=r)
         self.index_articles = Gauge("docqa_index_articles", "Articles in the loaded index.", registry=r)
         self.index_sentences = Gauge("docqa_index_sentences", "Sentences in the loaded index.", registry=r)
-        self.index_updated = Gauge("docqa_index_last_update_timestamp_seconds",
-                                   "When the loaded index was built (Unix time).", registry=r)
+        self.index_updated = Gauge(
+            "docqa_index_last_update_timestamp_seconds", "When the loaded index was built (Unix time).", registry=r
+        )
         self.index_age = Gauge("docqa_index_age_seconds", "Seconds since the loaded index was built.", registry=r)
         self.index_age.set_function(self._index_age)
         for reason in Outcome:  # every series exists from the start, so rates work from the first scrape
@@ -163,12 +170,17 @@ class _QuestionLogCollector:
     def collect(self) -> Iterator[Metric]:
         s = self._stats()
         yield CounterMetricFamily("docqa_question_log_written", "Question-log rows written.", value=s.written)
-        yield CounterMetricFamily("docqa_question_log_dropped", "Question-log rows dropped (queue full, "
-                                  "closed, or disabled).", value=s.dropped)
-        yield GaugeMetricFamily("docqa_question_log_pending", "Question-log rows waiting to be written.",
-                                value=s.pending)
-        yield GaugeMetricFamily("docqa_question_log_failing", "1 while writing the question log fails.",
-                                value=int(s.failing))
+        yield CounterMetricFamily(
+            "docqa_question_log_dropped",
+            "Question-log rows dropped (queue full, closed, or disabled).",
+            value=s.dropped,
+        )
+        yield GaugeMetricFamily(
+            "docqa_question_log_pending", "Question-log rows waiting to be written.", value=s.pending
+        )
+        yield GaugeMetricFamily(
+            "docqa_question_log_failing", "1 while writing the question log fails.", value=int(s.failing)
+        )
 
 
 # --- The HTTP endpoint --------------------------------------------------------------------
@@ -218,8 +230,9 @@ class MetricsServer:
         try:
             self._server = _Server((host, port), _Handler)
         except OSError as exc:
-            raise MetricsError(f"cannot serve metrics on {host}:{port} ({exc.strerror or exc}); "
-                               "check metrics_host and metrics_port") from None
+            raise MetricsError(
+                f"cannot serve metrics on {host}:{port} ({exc.strerror or exc}); check metrics_host and metrics_port"
+            ) from None
         self._server.metrics = metrics
         self._thread = threading.Thread(target=self._server.serve_forever, name="metrics-http", daemon=True)
         self._thread.start()

@@ -14,12 +14,15 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from datetime import date, datetime
+from typing import Any
 
 from .report import Report
 
+
 def to_dict(report: Report) -> dict:
     """The report as plain JSON-able data (dates as ISO strings), with the derived shares."""
-    def plain(value: object) -> object:
+
+    def plain(value: object) -> Any:  # JSON data
         if isinstance(value, (datetime, date)):
             return value.isoformat()
         if isinstance(value, dict):
@@ -28,7 +31,7 @@ def to_dict(report: Report) -> dict:
             return [plain(v) for v in value]
         return value
 
-    data = plain(asdict(report))
+    data: dict[str, Any] = plain(asdict(report))
     data["answered_share"] = round(report.share(report.answered), 4)
     data["refused_share"] = round(report.share(report.refused + report.errors), 4)
     for day, item in zip(report.days, data["days"]):
@@ -74,10 +77,14 @@ def to_text(report: Report, days: int = 7, groups: int = 5) -> str:
         return f"📊 Thống kê {len(r.days)} ngày ({period}): chưa có câu hỏi nào."
     lines = [
         f"📊 Thống kê {len(r.days)} ngày ({period})",
-        (f"Câu hỏi: {_int(r.questions)} · trả lời {_pct(r.answered, r.questions)} · "
-         f"từ chối {_pct(r.refused, r.questions)}" + (f" · lỗi {_pct(r.errors, r.questions)}" if r.errors else "")),
-        (f"Đánh giá: 👍 {_int(r.up_votes)} · 👎 {_int(r.down_votes)} "
-         f"({_pct(r.voted_answers, r.answered)} câu trả lời được đánh giá)"),
+        (
+            f"Câu hỏi: {_int(r.questions)} · trả lời {_pct(r.answered, r.questions)} · "
+            f"từ chối {_pct(r.refused, r.questions)}" + (f" · lỗi {_pct(r.errors, r.questions)}" if r.errors else "")
+        ),
+        (
+            f"Đánh giá: 👍 {_int(r.up_votes)} · 👎 {_int(r.down_votes)} "
+            f"({_pct(r.voted_answers, r.answered)} câu trả lời được đánh giá)"
+        ),
         f"Thời gian trả lời: trung vị {_ms(r.latency_p50_ms)} · p95 {_ms(r.latency_p95_ms)}",
         "Theo ngày: " + " · ".join(f"{_dm(d.day)} {_int(d.questions)}" for d in r.days[-days:]),
     ]
@@ -106,8 +113,11 @@ svg text{font-family:inherit;font-size:12px;fill:#374151}
 
 # What the codes in the log mean, for the operator's page.
 REASON_LABELS = {
-    "answered": "trả lời được", "not_found": "không có bài phù hợp", "no_content": "câu hỏi chưa rõ ý",
-    "empty": "tin nhắn trống", "error": "lỗi khi trả lời",
+    "answered": "trả lời được",
+    "not_found": "không có bài phù hợp",
+    "no_content": "câu hỏi chưa rõ ý",
+    "empty": "tin nhắn trống",
+    "error": "lỗi khi trả lời",
 }
 KIND_LABELS = {"private": "chat riêng", "group": "nhóm", "console": "console", "cli": "dòng lệnh"}
 
@@ -152,13 +162,17 @@ def chart_svg(report: Report, width: int = 1000, height: int = 320) -> str:
         h_ok = plot_h * d.answered / y_max
         h_no = plot_h * d.refused / y_max
         tip = f"{_dm(d.day)}: {_int(d.questions)} câu hỏi, {_int(d.refused)} bị từ chối"
-        out.append(f'<g><title>{_e(tip)}</title>'
-                   f'<rect x="{x:.1f}" y="{top + plot_h - h_ok:.1f}" width="{bar_w:.1f}" height="{h_ok:.1f}" '
-                   f'fill="{COLORS["answered"]}"/>'
-                   f'<rect x="{x:.1f}" y="{top + plot_h - h_ok - h_no:.1f}" width="{bar_w:.1f}" height="{h_no:.1f}" '
-                   f'fill="{COLORS["refused"]}"/></g>')
+        out.append(
+            f"<g><title>{_e(tip)}</title>"
+            f'<rect x="{x:.1f}" y="{top + plot_h - h_ok:.1f}" width="{bar_w:.1f}" height="{h_ok:.1f}" '
+            f'fill="{COLORS["answered"]}"/>'
+            f'<rect x="{x:.1f}" y="{top + plot_h - h_ok - h_no:.1f}" width="{bar_w:.1f}" height="{h_no:.1f}" '
+            f'fill="{COLORS["refused"]}"/></g>'
+        )
         if i % label_every == 0:
-            out.append(f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h + 16}" text-anchor="middle">{_dm(d.day)}</text>')
+            out.append(
+                f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h + 16}" text-anchor="middle">{_dm(d.day)}</text>'
+            )
         rate = d.refusal_rate
         points.append(None if rate is None else (x + bar_w / 2, top + plot_h * (1 - rate)))
     path, pen_down = [], False
@@ -173,8 +187,9 @@ def chart_svg(report: Report, width: int = 1000, height: int = 320) -> str:
     legend = [("answered", "Trả lời"), ("refused", "Từ chối"), ("rate", "Tỉ lệ từ chối (trục phải)")]
     x = left
     for key, label in legend:
-        out.append(f'<rect x="{x}" y="8" width="12" height="12" fill="{COLORS[key]}"/>'
-                   f'<text x="{x + 16}" y="18">{label}</text>')
+        out.append(
+            f'<rect x="{x}" y="8" width="12" height="12" fill="{COLORS[key]}"/><text x="{x + 16}" y="18">{label}</text>'
+        )
         x += 40 + 7 * len(label)
     out.append("</svg>")
     return "\n".join(out)
@@ -183,11 +198,14 @@ def chart_svg(report: Report, width: int = 1000, height: int = 320) -> str:
 def _table(headers: Sequence[str], rows: Iterable[Sequence[object]], numeric: Sequence[int] = ()) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
     body = "".join(
-        "<tr>" + "".join(f'<td{" class=n" if i in numeric else ""}>{_e(c)}</td>' for i, c in enumerate(row)) + "</tr>"
+        "<tr>" + "".join(f"<td{' class=n' if i in numeric else ''}>{_e(c)}</td>" for i, c in enumerate(row)) + "</tr>"
         for row in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>" if body else (
-        '<p class="muted">Không có.</p>')
+    return (
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        if body
+        else ('<p class="muted">Không có.</p>')
+    )
 
 
 def to_html(report: Report) -> str:
@@ -212,28 +230,53 @@ def to_html(report: Report) -> str:
         '<div class="cards">' + "".join(f'<div class="card">{_e(k)}<b>{_e(v)}</b></div>' for k, v in cards) + "</div>",
         chart_svg(r),
         "<h2>Câu hỏi bị từ chối, theo chủ đề (tài liệu còn thiếu)</h2>",
-        _table(["Từ khóa", "Số câu", "Ví dụ"],
-               ((", ".join(g.keywords), _int(g.count), " | ".join(g.examples)) for g in r.refusal_groups),
-               numeric=[1]),
+        _table(
+            ["Từ khóa", "Số câu", "Ví dụ"],
+            ((", ".join(g.keywords), _int(g.count), " | ".join(g.examples)) for g in r.refusal_groups),
+            numeric=[1],
+        ),
         "<h2>Câu trả lời bị chê (👎)</h2>",
-        _table(["Thời gian", "Câu hỏi", "Câu trích", "Bài viết", "👍 thích", "👎 chê"],
-               ((d.at.astimezone(r.end.tzinfo).strftime("%d/%m %H:%M"), d.question, d.quote, d.title, d.up, d.down)
-                for d in r.disliked), numeric=[4, 5]),
+        _table(
+            ["Thời gian", "Câu hỏi", "Câu trích", "Bài viết", "👍 thích", "👎 chê"],
+            (
+                (d.at.astimezone(r.end.tzinfo).strftime("%d/%m %H:%M"), d.question, d.quote, d.title, d.up, d.down)
+                for d in r.disliked
+            ),
+            numeric=[4, 5],
+        ),
         "<h2>Bài viết được trích nhiều nhất</h2>",
-        _table(["Bài viết", "Mã", "Số câu trả lời"], ((a.title, a.doc_id, _int(a.count)) for a in r.most_cited),
-               numeric=[2]),
+        _table(
+            ["Bài viết", "Mã", "Số câu trả lời"],
+            ((a.title, a.doc_id, _int(a.count)) for a in r.most_cited),
+            numeric=[2],
+        ),
         f"<h2>Bài viết chưa được trích lần nào ({_int(r.never_cited_total)})</h2>",
         _table(["Bài viết", "Mã"], ((a.title, a.doc_id) for a in r.never_cited)),
-        (f'<p class="muted">… và {_int(r.never_cited_total - len(r.never_cited))} bài khác.</p>'
-         if r.never_cited_total > len(r.never_cited) else ""),
+        (
+            f'<p class="muted">… và {_int(r.never_cited_total - len(r.never_cited))} bài khác.</p>'
+            if r.never_cited_total > len(r.never_cited)
+            else ""
+        ),
         "<h2>Theo ngày</h2>",
-        _table(["Ngày", "Câu hỏi", "Trả lời", "Từ chối", "Tỉ lệ từ chối"],
-               ((d.day.strftime("%d/%m/%Y"), _int(d.questions), _int(d.answered), _int(d.refused),
-                 _pct(d.refused, d.questions)) for d in reversed(r.days)), numeric=[1, 2, 3, 4]),
+        _table(
+            ["Ngày", "Câu hỏi", "Trả lời", "Từ chối", "Tỉ lệ từ chối"],
+            (
+                (
+                    d.day.strftime("%d/%m/%Y"),
+                    _int(d.questions),
+                    _int(d.answered),
+                    _int(d.refused),
+                    _pct(d.refused, d.questions),
+                )
+                for d in reversed(r.days)
+            ),
+            numeric=[1, 2, 3, 4],
+        ),
         "<h2>Lý do và nơi hỏi</h2>",
         _table(["Lý do", "Mã", "Số câu"], ((REASON_LABELS.get(k, k), k, _int(n)) for k, n in r.reasons), numeric=[2]),
-        _table(["Nơi hỏi", "Mã", "Số câu"], ((KIND_LABELS.get(k, k), k, _int(n)) for k, n in r.chat_kinds),
-               numeric=[2]),
+        _table(
+            ["Nơi hỏi", "Mã", "Số câu"], ((KIND_LABELS.get(k, k), k, _int(n)) for k, n in r.chat_kinds), numeric=[2]
+        ),
         "</body></html>\n",
     ]
     return "\n".join(parts)
@@ -276,8 +319,10 @@ def render_chart_png(report: Report, width_px: int = 1000, height_px: int = 450)
     rate_ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     handles = ax.get_legend_handles_labels()[0] + rate_ax.get_legend_handles_labels()[0]
     ax.legend(handles=handles, loc="upper left", frameon=False, fontsize=9)
-    ax.set_title(f"Câu hỏi {report.start.strftime('%d/%m')}–{report.end.strftime('%d/%m/%Y')}: "
-                 f"{_int(report.questions)} câu, trả lời {_pct(report.answered, report.questions)}")
+    ax.set_title(
+        f"Câu hỏi {report.start.strftime('%d/%m')}–{report.end.strftime('%d/%m/%Y')}: "
+        f"{_int(report.questions)} câu, trả lời {_pct(report.answered, report.questions)}"
+    )
     for side in ("top",):
         ax.spines[side].set_visible(False)
         rate_ax.spines[side].set_visible(False)

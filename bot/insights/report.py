@@ -140,8 +140,14 @@ def service_inputs(service: AnswerService) -> tuple[Terms, Idf, list[tuple[DocId
 
 
 def build_report(
-    db_path: str | Path, since: timedelta, terms: Terms, idf: Idf, articles: Sequence[tuple[DocId, str]],
-    *, tz: tzinfo = UTC, now: datetime | None = None,
+    db_path: str | Path,
+    since: timedelta,
+    terms: Terms,
+    idf: Idf,
+    articles: Sequence[tuple[DocId, str]],
+    *,
+    tz: tzinfo = UTC,
+    now: datetime | None = None,
 ) -> Report:
     """The report of the last ``since`` (whole days in ``tz``, today included) from the log at ``db_path``.
 
@@ -183,8 +189,18 @@ def build_report(
             cited.update({a["doc_id"] for a in answers})  # once per answer, however many quotes
             if row.down and answers:
                 first = answers[0]
-                disliked.append(Disliked(row.answer_id, at, row.question, first["quote"], first["doc_id"],
-                                         titles.get(first["doc_id"], first["doc_id"]), row.up, row.down))
+                disliked.append(
+                    Disliked(
+                        row.answer_id,
+                        at,
+                        row.question,
+                        first["quote"],
+                        first["doc_id"],
+                        titles.get(first["doc_id"], first["doc_id"]),
+                        row.up,
+                        row.down,
+                    )
+                )
         elif row.reason not in (Outcome.EMPTY, Outcome.NO_CONTENT, Outcome.ERROR):
             refused_questions.append(row.question)
 
@@ -194,15 +210,26 @@ def build_report(
     errors = reasons.get(Outcome.ERROR, 0)
     answered = sum(1 for r in rows if r.answered)
     return Report(
-        start=start, end=end, questions=len(rows), answered=answered, refused=len(rows) - answered - errors,
-        errors=errors, reasons=tuple(reasons.most_common()), chat_kinds=tuple(kinds.most_common()),
-        up_votes=up, down_votes=down, voted_answers=voted,
-        latency_p50_ms=_percentile(latencies, 50), latency_p95_ms=_percentile(latencies, 95),
+        start=start,
+        end=end,
+        questions=len(rows),
+        answered=answered,
+        refused=len(rows) - answered - errors,
+        errors=errors,
+        reasons=tuple(reasons.most_common()),
+        chat_kinds=tuple(kinds.most_common()),
+        up_votes=up,
+        down_votes=down,
+        voted_answers=voted,
+        latency_p50_ms=_percentile(latencies, 50),
+        latency_p95_ms=_percentile(latencies, 95),
         days=tuple(DayCount(d, *counts) for d, counts in sorted(days.items())),
         refusal_groups=tuple(group_refusals(refused_questions, terms, idf, _sample(answered_questions))[:MAX_LISTED]),
         disliked=tuple(disliked[:MAX_LISTED]),
         most_cited=tuple(ArticleCount(d, titles.get(d, d), n) for d, n in cited.most_common(TOP_CITED)),
-        never_cited=tuple(never[:MAX_LISTED]), never_cited_total=len(never), articles=len(titles),
+        never_cited=tuple(never[:MAX_LISTED]),
+        never_cited_total=len(never),
+        articles=len(titles),
     )
 
 
@@ -261,7 +288,9 @@ def words_of(question: str, terms: Terms) -> tuple[str, ...]:
 
 
 def word_weights(
-    refused: Mapping[str, tuple[str, ...]], counts: Mapping[str, int], answered: Sequence[tuple[str, ...]],
+    refused: Mapping[str, tuple[str, ...]],
+    counts: Mapping[str, int],
+    answered: Sequence[tuple[str, ...]],
     idf: Idf,
 ) -> dict[str, float]:
     """How telling each word of the refused questions is.
@@ -301,7 +330,10 @@ def question_keywords(words: Sequence[str], weight: Mapping[str, float], freq: M
 
 
 def group_refusals(
-    questions: Sequence[str], terms: Terms, idf: Idf, answered: Sequence[str] = (),
+    questions: Sequence[str],
+    terms: Terms,
+    idf: Idf,
+    answered: Sequence[str] = (),
 ) -> list[RefusalGroup]:
     """Refused questions grouped by shared keywords, largest group first.
 
@@ -336,13 +368,17 @@ def group_refusals(
 
 def _group(texts: list[str], keys: list[tuple[str, ...]], seed: str, weight: Mapping[str, float]) -> RefusalGroup:
     freq = Counter(w for ks in keys for w in ks)
-    shared = [w for w, n in sorted(freq.items(), key=lambda wn: (-wn[1], -weight[wn[0]], wn[0]))
-              if w != seed and 2 * n > len(keys)]
+    shared = [
+        w
+        for w, n in sorted(freq.items(), key=lambda wn: (-wn[1], -weight[wn[0]], wn[0]))
+        if w != seed and 2 * n > len(keys)
+    ]
     words = (seed, *shared)[:MAX_KEYWORDS]
     # The example: the question that has most of the group's words; then the one asked most often,
     # then the shortest (the fewest words besides the topic).
     asked = Counter(texts)
-    order = sorted(range(len(texts)),
-                   key=lambda i: (-sum(w in keys[i] for w in words), -asked[texts[i]], len(texts[i]), i))
+    order = sorted(
+        range(len(texts)), key=lambda i: (-sum(w in keys[i] for w in words), -asked[texts[i]], len(texts[i]), i)
+    )
     examples = tuple(dict.fromkeys(texts[i] for i in order))[:3]
     return RefusalGroup(tuple(w.replace("_", " ") for w in words), len(texts), examples[0], examples)

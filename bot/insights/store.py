@@ -135,8 +135,16 @@ class QuestionRow:
 
     @classmethod
     def of(
-        cls, question: str, result: Result | None, *, kind: ChatKind | str, user: int | str | None,
-        chat: int | str | None, latency_ms: float, at: datetime, answer_id: str | None = None,
+        cls,
+        question: str,
+        result: Result | None,
+        *,
+        kind: ChatKind | str,
+        user: int | str | None,
+        chat: int | str | None,
+        latency_ms: float,
+        at: datetime,
+        answer_id: str | None = None,
     ) -> QuestionRow:
         if at.tzinfo is None:
             raise ValueError("the time of a question must be timezone-aware (datetime.now(UTC))")
@@ -144,9 +152,16 @@ class QuestionRow:
             Cited(a.doc_id, float(a.score), _text(a.quote, MAX_QUOTE_CHARS)) for a in (result.answers if result else ())
         )
         return cls(
-            answer_id=answer_id or new_answer_id(), at=at, kind=ChatKind(kind), user=user, chat=chat,
-            question=_text(question, MAX_QUESTION_CHARS), answered=bool(result and result.answered),
-            reason=reason_of(result), cited=cited, latency_ms=float(latency_ms),
+            answer_id=answer_id or new_answer_id(),
+            at=at,
+            kind=ChatKind(kind),
+            user=user,
+            chat=chat,
+            question=_text(question, MAX_QUESTION_CHARS),
+            answered=bool(result and result.answered),
+            reason=reason_of(result),
+            cited=cited,
+            latency_ms=float(latency_ms),
         )
 
 
@@ -214,7 +229,11 @@ class LogDatabase:
     """
 
     def __init__(
-        self, path: str | Path, *, salt_env: str = SALT_ENV, busy_timeout: float = 1.0,
+        self,
+        path: str | Path,
+        *,
+        salt_env: str = SALT_ENV,
+        busy_timeout: float = 1.0,
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.path = Path(path)
@@ -265,8 +284,14 @@ class LogDatabase:
                 "INSERT OR IGNORE INTO questions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
-                        q.answer_id, to_iso(q.at), q.kind.value, self.hash_id("user", q.user),
-                        self.hash_id("chat", q.chat), q.question, int(q.answered), q.reason.value,
+                        q.answer_id,
+                        to_iso(q.at),
+                        q.kind.value,
+                        self.hash_id("user", q.user),
+                        self.hash_id("chat", q.chat),
+                        q.question,
+                        int(q.answered),
+                        q.reason.value,
                         json.dumps(
                             [{"doc_id": c.doc_id, "score": round(c.score, 4), "quote": c.quote} for c in q.cited],
                             ensure_ascii=False,
@@ -289,9 +314,7 @@ class LogDatabase:
         with _transaction(self._conn) as conn:
             n = conn.execute("DELETE FROM questions WHERE ts < ?", (cutoff,)).rowcount
             n += conn.execute("DELETE FROM votes WHERE ts < ?", (cutoff,)).rowcount
-            n += conn.execute(
-                "DELETE FROM votes WHERE answer_id NOT IN (SELECT answer_id FROM questions)"
-            ).rowcount
+            n += conn.execute("DELETE FROM votes WHERE answer_id NOT IN (SELECT answer_id FROM questions)").rowcount
         return n
 
     def close(self) -> None:

@@ -15,15 +15,21 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from telegram import Message
-
 from retrieval.errors import describe_error
 from retrieval.updates.changes import Change, UpdateReport, article_summary
 from retrieval.updates.fetch import FetchError, fetch_page
 from retrieval.updates.intake import (
-    IntakeError, NameTaken, NotAFolder, UnknownDocument, Unreadable, add_document, corpus_folder, delete,
+    IntakeError,
+    NameTaken,
+    NotAFolder,
+    UnknownDocument,
+    Unreadable,
+    add_document,
+    corpus_folder,
+    delete,
     document_file,
 )
+from telegram import Message
 
 from . import format as fmt
 from .answers import admit, reply_html
@@ -40,11 +46,19 @@ async def admitted_admin(state: BotState, message: Message) -> Admin | None:
     admin = state.admin
     user = message.from_user
     if admin is None or user is None or message.sender_chat is not None or user.id not in admin.ids:
-        log.info("refused an administrators' command from user %s in chat %s", user.id if user else None,
-                 message.chat_id)
+        log.info(
+            "refused an administrators' command from user %s in chat %s", user.id if user else None, message.chat_id
+        )
         await reply_html(state, message, [fmt.plain(fmt.NOT_ADMIN)])
         return None
     return admin
+
+
+def _sender(message: Message) -> int:
+    """The user id of the sender of a message :func:`admitted_admin` let through (it has one)."""
+    if message.from_user is None:
+        raise ValueError(f"message {message.message_id} has no sender: admitted_admin should have refused it")
+    return message.from_user.id
 
 
 async def _update(admin: Admin, change: Change) -> UpdateReport:
@@ -64,18 +78,18 @@ def _intake_error(exc: IntakeError, name: str) -> str:
     return fmt.DOC_UNREADABLE.format(name=name, reason=str(exc).removeprefix(f"{name}: "))
 
 
-async def _store_and_index(state: BotState, message: Message, admin: Admin, name: str, data: bytes,
-                           replace: bool) -> None:
+async def _store_and_index(
+    state: BotState, message: Message, admin: Admin, name: str, data: bytes, replace: bool
+) -> None:
     """Check and store one document, index it, and tell the admin what was found."""
     corpus = state.service.source.corpus if state.service.source else admin.cfg.corpus
     try:
-        path, doc_id, _ = await asyncio.to_thread(add_document, corpus, name, data, admin.cfg.ingest,
-                                                  replace=replace)
+        path, doc_id, _ = await asyncio.to_thread(add_document, corpus, name, data, admin.cfg.ingest, replace=replace)
     except IntakeError as exc:
-        log.info("document %r from admin %s not added: %s", name, message.from_user.id, exc)
+        log.info("document %r from admin %s not added: %s", name, _sender(message), exc)
         await reply_html(state, message, [fmt.plain(_intake_error(exc, name))])
         return
-    log.info("admin %s added %s to the corpus (%d bytes)", message.from_user.id, path, len(data))
+    log.info("admin %s added %s to the corpus (%d bytes)", _sender(message), path, len(data))
     try:
         report = await _update(admin, Change.of([path]))
     except Exception as exc:  # noqa: BLE001 - logged by the updater; the admin is told
@@ -87,8 +101,9 @@ async def _store_and_index(state: BotState, message: Message, admin: Admin, name
         await reply_html(state, message, [fmt.plain(_intake_error(Unreadable("not indexed"), name))])
         return
     replaced = any(s.doc_id == doc_id for s in report.replaced)
-    await reply_html(state, message, [fmt.added_message(found.doc_id, found.title, found.date, found.sentences,
-                                                        replaced=replaced)])
+    await reply_html(
+        state, message, [fmt.added_message(found.doc_id, found.title, found.date, found.sentences, replaced=replaced)]
+    )
 
 
 async def receive_document(state: BotState, message: Message) -> None:
@@ -97,10 +112,13 @@ async def receive_document(state: BotState, message: Message) -> None:
     if admin is None:
         return
     document = message.document
+    if document is None:
+        raise ValueError(f"message {message.message_id} holds no document: its handler's filter should not match")
     limit = admin.cfg.telegram.max_upload_mb
     if document.file_size and document.file_size > limit << 20:
-        await reply_html(state, message, [fmt.plain(fmt.DOC_TOO_LARGE.format(size=document.file_size / 2**20,
-                                                                              limit=limit))])
+        await reply_html(
+            state, message, [fmt.plain(fmt.DOC_TOO_LARGE.format(size=document.file_size / 2**20, limit=limit))]
+        )
         return
     file = await document.get_file()
     data = bytes(await file.download_as_bytearray())
@@ -121,8 +139,9 @@ async def add_url(state: BotState, message: Message, url: str) -> None:
         return
     cfg = admin.cfg
     try:
-        page = await asyncio.to_thread(fetch_page, url, max_bytes=cfg.fetch_max_mb << 20,
-                                       timeout=cfg.fetch_timeout_seconds)
+        page = await asyncio.to_thread(
+            fetch_page, url, max_bytes=cfg.fetch_max_mb << 20, timeout=cfg.fetch_timeout_seconds
+        )
     except IntakeError as exc:
         await reply_html(state, message, [fmt.plain(_intake_error(exc, url))])
         return
@@ -150,7 +169,7 @@ async def remove_document(state: BotState, message: Message, doc_id: str) -> Non
     except Exception as exc:  # noqa: BLE001 - logged by the updater; the admin is told
         await reply_html(state, message, [fmt.plain(fmt.UPDATE_FAILED.format(reason=describe_error(exc)))])
         return
-    log.info("admin %s removed %s from the corpus", message.from_user.id, path)
+    log.info("admin %s removed %s from the corpus", _sender(message), path)
     await reply_html(state, message, [fmt.removed_message(doc_id, title)])
 
 
@@ -164,6 +183,18 @@ async def reload_corpus(state: BotState, message: Message) -> None:
     except Exception as exc:  # noqa: BLE001 - logged by the updater; the admin is told
         await reply_html(state, message, [fmt.plain(fmt.UPDATE_FAILED.format(reason=describe_error(exc)))])
         return
-    await reply_html(state, message, [fmt.plain(fmt.RELOADED.format(
-        added=len(report.added), replaced=len(report.replaced), removed=len(report.removed),
-        articles=report.articles, sentences=report.sentences))])
+    await reply_html(
+        state,
+        message,
+        [
+            fmt.plain(
+                fmt.RELOADED.format(
+                    added=len(report.added),
+                    replaced=len(report.replaced),
+                    removed=len(report.removed),
+                    articles=report.articles,
+                    sentences=report.sentences,
+                )
+            )
+        ],
+    )

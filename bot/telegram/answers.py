@@ -16,6 +16,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType, ParseMode
+from telegram.error import BadRequest
+
 from telegram import (
     Bot,
     CallbackQuery,
@@ -26,8 +29,6 @@ from telegram import (
     Message,
     ReplyParameters,
 )
-from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType, ParseMode
-from telegram.error import BadRequest
 
 from ..insights.store import ChatKind, feedback_data, parse_feedback_data
 from . import format as fmt
@@ -61,10 +62,17 @@ def replies_to_bot(message: Message, bot_id: int) -> bool:
     )
 
 
+def _text(message: Message) -> str:
+    """The text of a message the handlers read as a question (their filters admit text messages only)."""
+    if message.text is None:
+        raise ValueError(f"message {message.message_id} holds no text: its handler's filter should not match")
+    return message.text
+
+
 def ask_question(message: Message, bot_id: int) -> str:
     """The question of ``/ask <question>``, or of the message an empty /ask replies to."""
     command = next(e for e in message.entities if e.type == MessageEntityType.BOT_COMMAND and e.offset == 0)
-    question = fmt.command_argument(message.text, command.length)
+    question = fmt.command_argument(_text(message), command.length)
     replied = message.reply_to_message
     if not question and replied is not None and replied.text and not replies_to_bot(message, bot_id):
         question = replied.text.strip()
@@ -74,19 +82,20 @@ def ask_question(message: Message, bot_id: int) -> str:
 def command_text(message: Message) -> str:
     """What follows the leading command of ``message`` (``/add@bot  https://...`` -> ``https://...``)."""
     command = next(e for e in message.entities if e.type == MessageEntityType.BOT_COMMAND and e.offset == 0)
-    return fmt.command_argument(message.text, command.length)
+    return fmt.command_argument(_text(message), command.length)
 
 
 def private_question(message: Message, username: str | None, bot_id: int) -> str:
     """A private message is a question; mentions of the bot are cut out."""
-    spans = fmt.mention_spans(message.text, message.entities, username, bot_id)
-    return fmt.strip_spans(message.text, spans)
+    text = _text(message)
+    return fmt.strip_spans(text, fmt.mention_spans(text, message.entities, username, bot_id))
 
 
 def group_question(message: Message, username: str | None, bot_id: int) -> str | None:
     """The question of a group message addressed to the bot, or None when it is not addressed."""
-    return fmt.group_question(message.text, message.entities, username=username, bot_id=bot_id,
-                              replied_to_bot=replies_to_bot(message, bot_id))
+    return fmt.group_question(
+        message.text, message.entities, username=username, bot_id=bot_id, replied_to_bot=replies_to_bot(message, bot_id)
+    )
 
 
 def _update_id() -> int | None:
@@ -128,7 +137,10 @@ def answer(state: BotState, question: str) -> Answered:
 def render_page(state: BotState, answered: Answered, page: int) -> fmt.Page:
     result, terms = answered
     return fmt.result_page(
-        result, terms, page=page, per_page=state.tg.answers_per_message,
+        result,
+        terms,
+        page=page,
+        per_page=state.tg.answers_per_message,
         max_question_chars=state.max_question_chars,
     )
 
@@ -154,15 +166,22 @@ def chat_kind(message: Message) -> ChatKind:
     return ChatKind.PRIVATE if message.chat.type == ChatType.PRIVATE else ChatKind.GROUP
 
 
-def note_question(state: BotState, message: Message, question: str, answered: Answered | None,
-                  seconds: float) -> str | None:
+def note_question(
+    state: BotState, message: Message, question: str, answered: Answered | None, seconds: float
+) -> str | None:
     """Count the question in the metrics and log it (the log keeps only salted hashes of the
     sender's and the chat's ids); the answer's id in the log, None when the log is off.
     ``answered`` None: answering failed."""
     result = answered[0] if answered is not None else None
     state.metrics.observe_answer(result, seconds)
-    return state.question_log.record(question, result, kind=chat_kind(message), user=sender_key(message),
-                                     chat=message.chat_id, latency_ms=1000 * seconds)
+    return state.question_log.record(
+        question,
+        result,
+        kind=chat_kind(message),
+        user=sender_key(message),
+        chat=message.chat_id,
+        latency_ms=1000 * seconds,
+    )
 
 
 @dataclass(frozen=True)
@@ -218,7 +237,8 @@ async def send_html(
     if any, goes under the last one. A message given up stops the rest (DeliveryFailed)."""
     for i, text in enumerate(texts):
         label = f"message {i + 1}/{len(texts)} to chat {where.chat_id}" + (
-            f" (reply to message {where.reply_to})" if where.reply_to else "")
+            f" (reply to message {where.reply_to})" if where.reply_to else ""
+        )
         await state.sender.send_message(
             bot,
             label,
@@ -227,8 +247,7 @@ async def send_html(
             parse_mode=ParseMode.HTML,
             message_thread_id=where.thread_id,
             reply_parameters=(
-                ReplyParameters(message_id=where.reply_to, allow_sending_without_reply=True)
-                if where.reply_to else None
+                ReplyParameters(message_id=where.reply_to, allow_sending_without_reply=True) if where.reply_to else None
             ),
             link_preview_options=NO_PREVIEW,
             reply_markup=markup if i == len(texts) - 1 else None,
@@ -248,8 +267,9 @@ async def admit(state: BotState, message: Message) -> bool:
     if verdict.allowed:
         return True
     if verdict.notify:
-        await reply_html(state, message,
-                         [fmt.plain(fmt.RATE_LIMITED.format(seconds=max(1, round(verdict.retry_after))))])
+        await reply_html(
+            state, message, [fmt.plain(fmt.RATE_LIMITED.format(seconds=max(1, round(verdict.retry_after))))]
+        )
     log.info("rate limited sender %s in chat %s", sender_key(message), message.chat_id)
     return False
 
@@ -282,9 +302,15 @@ async def answer_question(message: Message, question: str, usage: str, state: Bo
         more = (state.questions.add(Pending(question, Where.of(message), answer_id)), 1)
     await send_html(state, message.get_bot(), Where.of(message), page.messages, answer_markup(more, answer_id))
     # No chat or user id here: the question log and these lines together must not link a person to a question.
-    log.info("answered update=%s kind=%s answer=%s messages=%d more=%s in %.0f ms",
-             _update_id(), chat_kind(message).value, answer_id, len(page.messages), page.has_more,
-             1000 * (time.perf_counter() - started))
+    log.info(
+        "answered update=%s kind=%s answer=%s messages=%d more=%s in %.0f ms",
+        _update_id(),
+        chat_kind(message).value,
+        answer_id,
+        len(page.messages),
+        page.has_more,
+        1000 * (time.perf_counter() - started),
+    )
 
 
 async def send_more(state: BotState, query: CallbackQuery, claim: PageClaim) -> None:
@@ -314,8 +340,13 @@ async def send_stats(state: BotState, message: Message) -> None:
     await reply_html(state, message, [fmt.plain(built.text)])
     if built.chart is not None:
         where = Where.of(message)
-        await state.sender.send_photo(message.get_bot(), f"the /stats chart to chat {where.chat_id}",
-                                      chat_id=where.chat_id, photo=built.chart, message_thread_id=where.thread_id)
+        await state.sender.send_photo(
+            message.get_bot(),
+            f"the /stats chart to chat {where.chat_id}",
+            chat_id=where.chat_id,
+            photo=built.chart,
+            message_thread_id=where.thread_id,
+        )
 
 
 # --- Changes of the chat itself -------------------------------------------------------------
@@ -336,8 +367,13 @@ def note_membership(change: ChatMemberUpdated) -> None:
     gone = (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
     by = change.from_user.id if change.from_user else None
     if new in gone and old not in gone:
-        log.warning("the bot was removed from chat %s (%s) by user %s: nothing more is sent there",
-                    change.chat.id, change.chat.title or change.chat.type, by)
+        log.warning(
+            "the bot was removed from chat %s (%s) by user %s: nothing more is sent there",
+            change.chat.id,
+            change.chat.title or change.chat.type,
+            by,
+        )
     elif old in gone and new not in gone:
-        log.info("the bot was added to chat %s (%s) by user %s", change.chat.id,
-                 change.chat.title or change.chat.type, by)
+        log.info(
+            "the bot was added to chat %s (%s) by user %s", change.chat.id, change.chat.title or change.chat.type, by
+        )

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from telegram import BotCommand, Update
 from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
@@ -37,6 +36,7 @@ from retrieval.config import Config
 from retrieval.errors import ConfigError
 from retrieval.service import AnswerService
 from retrieval.updates.watch import Following, follow
+from telegram import BotCommand, Update
 
 from ..insights.log import NullQuestionLog, QuestionSink, open_question_log
 from ..insights.metrics import BotMetrics, MetricsServer
@@ -73,7 +73,7 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
 BOOTSTRAP_RETRIES = 5
 
 
-class RecordingQueue(asyncio.Queue):  # type: ignore[type-arg]
+class RecordingQueue(asyncio.Queue):
     """The update queue. An update is recorded in the journal before it is queued, i.e. before
     python-telegram-bot confirms it to Telegram (the next getUpdates offset, a webhook's 200)."""
 
@@ -87,7 +87,7 @@ class RecordingQueue(asyncio.Queue):  # type: ignore[type-arg]
         await super().put(item)
 
 
-class BotApplication(Application):  # type: ignore[type-arg]
+class BotApplication(Application):
     """python-telegram-bot's Application, taking each update through a Turn (journal, stopping)."""
 
     async def process_update(self, update: object) -> None:
@@ -117,8 +117,9 @@ def build_application(
     lifecycle = Lifecycle(tg.shutdown_grace_seconds, tg.conflict_exit_seconds)
     pacer = GroupPacer(tg.group_rate_limit, tg.group_rate_window)
     lifecycle.on_stop(pacer.close)
-    journal = UpdateJournal(journal_path(cfg.cache_dir, token, base_url),
-                            legacy=legacy_journal_path(cfg.cache_dir, token, base_url))
+    journal = UpdateJournal(
+        journal_path(cfg.cache_dir, token, base_url), legacy=legacy_journal_path(cfg.cache_dir, token, base_url)
+    )
     count_error = counted_once(metrics.telegram_error)
     question_log = open_question_log(cfg)
     metrics.watch_question_log(question_log.stats)
@@ -163,8 +164,11 @@ async def post_init(app: Application) -> None:
     state: BotState = app.bot_data
     log.info(
         "bot @%s (id %s) serving %d articles; allowed chats: %s; administrators: %d",
-        app.bot.username, app.bot.id, len(state.service.articles),
-        ", ".join(map(str, state.tg.allowed_chat_ids)) or "all", len(state.admin.ids) if state.admin else 0,
+        app.bot.username,
+        app.bot.id,
+        len(state.service.articles),
+        ", ".join(map(str, state.tg.allowed_chat_ids)) or "all",
+        len(state.admin.ids) if state.admin else 0,
     )
 
 
@@ -297,6 +301,7 @@ def run_telegram(cfg: Config, corpus: Path | None = None) -> int:
     metrics = BotMetrics()
     question_log: QuestionSink = NullQuestionLog()
     server = None
+    service: AnswerService | None = None
 
     # Until the event loop handles them, a stop signal (docker stop during the index load)
     # must also end the process cleanly.
@@ -312,21 +317,42 @@ def run_telegram(cfg: Config, corpus: Path | None = None) -> int:
         service = AnswerService.open(cfg, corpus, stale_ok=cfg.watch)
         note_index(metrics, service)
         following = follow(service, cfg)
-        app = build_application(cfg, service, token, base_url=base_url, base_file_url=base_file_url,
-                                metrics=metrics, admins=admins, admin=Admin(admins, following.updater, cfg))
+        app = build_application(
+            cfg,
+            service,
+            token,
+            base_url=base_url,
+            base_file_url=base_file_url,
+            metrics=metrics,
+            admins=admins,
+            admin=Admin(admins, following.updater, cfg),
+        )
         question_log = app.bot_data.question_log
         log.info("starting the Telegram bot (%s) via %s", tg.mode, base_url or DEFAULT_BASE_URL)
+        updater = app.updater
+        if updater is None:  # build_application always gives it one
+            raise RuntimeError("the Telegram application has no updater")
         if tg.mode == "webhook":
+
             def start_updates() -> Awaitable[Any]:
-                return app.updater.start_webhook(
-                    listen=tg.webhook_listen, port=tg.webhook_port,
-                    url_path=urlsplit(tg.webhook_url).path.lstrip("/"), webhook_url=tg.webhook_url,
-                    secret_token=secret, allowed_updates=ALLOWED_UPDATES, bootstrap_retries=BOOTSTRAP_RETRIES,
+                return updater.start_webhook(
+                    listen=tg.webhook_listen,
+                    port=tg.webhook_port,
+                    url_path=urlsplit(tg.webhook_url).path.lstrip("/"),
+                    webhook_url=tg.webhook_url,
+                    secret_token=secret,
+                    allowed_updates=ALLOWED_UPDATES,
+                    bootstrap_retries=BOOTSTRAP_RETRIES,
                 )
         else:
+
             def start_updates() -> Awaitable[Any]:
-                return app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, bootstrap_retries=BOOTSTRAP_RETRIES,
-                                                 error_callback=lambda exc: _fetch_failed(app, exc))
+                return updater.start_polling(
+                    allowed_updates=ALLOWED_UPDATES,
+                    bootstrap_retries=BOOTSTRAP_RETRIES,
+                    error_callback=lambda exc: _fetch_failed(app, exc),
+                )
+
         try:
             asyncio.run(serve(app, start_updates))
         except OSError as exc:
@@ -357,6 +383,8 @@ def run_telegram(cfg: Config, corpus: Path | None = None) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         question_log.close(timeout=1.0)  # closed at the stop already; this is for a failed start-up
+        if service is not None:
+            service.close()  # the search backend's thread
         if server is not None:
             server.close()
         lock.release()

@@ -15,6 +15,7 @@ any more (blocked, removed) is one warning line, without a traceback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -25,7 +26,6 @@ from typing import Any
 
 import httpx
 from aiolimiter import AsyncLimiter
-from telegram import Bot, Message
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -39,6 +39,8 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.ext import BaseRateLimiter
+
+from telegram import Bot, Message
 
 from . import turns
 from .pacing import GroupPacer, PacerClosed
@@ -109,10 +111,8 @@ def counted_once(count: Callable[[BaseException], None]) -> Callable[[BaseExcept
     def once(exc: BaseException) -> None:
         if isinstance(exc, DeliveryFailed) or getattr(exc, "_docqa_counted", False):
             return
-        try:
+        with contextlib.suppress(AttributeError):  # every exception has a __dict__, but be safe
             exc._docqa_counted = True  # type: ignore[attr-defined]
-        except AttributeError:  # pragma: no cover - every exception has a __dict__
-            pass
         count(exc)
 
     return once
@@ -136,8 +136,15 @@ class ChatUnavailable(DeliveryFailed):
 
 
 # Rejections that say the chat is out of reach: one warning line, no traceback, no apology.
-_UNAVAILABLE = ("chat not found", "bot was blocked", "bot was kicked", "user is deactivated",
-                "not a member", "have no rights to send", "not enough rights to send")
+_UNAVAILABLE = (
+    "chat not found",
+    "bot was blocked",
+    "bot was kicked",
+    "user is deactivated",
+    "not a member",
+    "have no rights to send",
+    "not enough rights to send",
+)
 
 
 def chat_unavailable(exc: TelegramError) -> bool:
@@ -163,9 +170,15 @@ class FloodLimit(BaseRateLimiter[None]):
     async def shutdown(self) -> None:
         """Nothing to release."""
 
-    async def process_request(self, callback: Callable[..., Coroutine[Any, Any, Any]], args: Any,
-                              kwargs: dict[str, Any], endpoint: str, data: dict[str, Any],
-                              rate_limit_args: None) -> Any:
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Any]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: None,
+    ) -> Any:
         if self._limiter is None or data.get("chat_id") is None:
             return await callback(*args, **kwargs)
         async with self._limiter:
@@ -184,9 +197,14 @@ class Sender:
     what waits is abandoned (:class:`Abandoned`), to be answered after the restart.
     """
 
-    def __init__(self, retry_seconds: float = 0.0, is_running: Callable[[], bool] = lambda: True,
-                 first_pause: float = FIRST_PAUSE, pacer: GroupPacer | None = None,
-                 on_error: Callable[[TelegramError], None] = lambda exc: None) -> None:
+    def __init__(
+        self,
+        retry_seconds: float = 0.0,
+        is_running: Callable[[], bool] = lambda: True,
+        first_pause: float = FIRST_PAUSE,
+        pacer: GroupPacer | None = None,
+        on_error: Callable[[TelegramError], None] = lambda exc: None,
+    ) -> None:
         self.retry_seconds = retry_seconds
         self.is_running = is_running
         self.first_pause = first_pause
@@ -221,8 +239,9 @@ class Sender:
         """``bot.send_photo(**kwargs)`` (``photo`` as bytes), sent as :meth:`send_message` sends."""
         return await self._send(bot.send_photo, label, kwargs)
 
-    async def _send(self, method: Callable[..., Coroutine[Any, Any, Message]], label: str,
-                    kwargs: dict[str, Any]) -> Message:
+    async def _send(
+        self, method: Callable[..., Coroutine[Any, Any, Message]], label: str, kwargs: dict[str, Any]
+    ) -> Message:
         deadline = time.monotonic() + self.retry_seconds
         turn = turns.current()
         attempt = moves = 0
@@ -251,8 +270,13 @@ class Sender:
                 failure = classify(exc)
                 if failure is Failure.REJECTED:
                     if chat_unavailable(exc):
-                        log.warning("cannot send %s (update %s): %s; the chat is out of reach, nothing more is "
-                                    "sent for this update", label, turn.update_id if turn else None, one_line(exc))
+                        log.warning(
+                            "cannot send %s (update %s): %s; the chat is out of reach, nothing more is "
+                            "sent for this update",
+                            label,
+                            turn.update_id if turn else None,
+                            one_line(exc),
+                        )
                         raise ChatUnavailable(f"{label}: {one_line(exc)}") from exc
                     raise
                 if failure is Failure.UNKNOWN and turn is not None:
@@ -267,8 +291,9 @@ class Sender:
                 elif time.monotonic() + pause > deadline:
                     why = f"telegram.send_retry_seconds ({self.retry_seconds:g}) is used up"
                 else:
-                    log.info("sending %s failed (attempt %d: %s); retrying in %.1fs",
-                             label, attempt, one_line(exc), pause)
+                    log.info(
+                        "sending %s failed (attempt %d: %s); retrying in %.1fs", label, attempt, one_line(exc), pause
+                    )
                     await self._pause(pause)
                     continue
                 log.warning("gave up sending %s after %d attempt(s): %s; %s", label, attempt, one_line(exc), why)

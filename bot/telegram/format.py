@@ -59,8 +59,7 @@ NON_TEXT = "Tôi chỉ đọc được tin nhắn chữ. Bạn hãy gõ câu h�
 UNKNOWN_COMMAND = "Tôi không biết lệnh này. Gõ /help để xem hướng dẫn."
 RATE_LIMITED = "Bạn hỏi hơi nhanh. Hãy đợi khoảng {seconds} giây rồi hỏi tiếp nhé."
 NOT_ALLOWED = (
-    "Xin lỗi, bot này chỉ phục vụ một số cuộc trò chuyện đã được cho phép "
-    "(mã cuộc trò chuyện này: {chat_id})."
+    "Xin lỗi, bot này chỉ phục vụ một số cuộc trò chuyện đã được cho phép (mã cuộc trò chuyện này: {chat_id})."
 )
 MORE_BUTTON = "Xem thêm"
 VOTE_UP_BUTTON = "👍"
@@ -68,9 +67,7 @@ VOTE_DOWN_BUTTON = "👎"
 VOTE_THANKS = "Cảm ơn bạn đã góp ý!"
 ADMINS_ONLY = "Xin lỗi, chỉ quản trị viên của bot mới dùng được lệnh này."
 STATS_IN_PRIVATE = "Bạn hãy dùng lệnh /stats trong tin nhắn riêng với tôi."
-STATS_NO_LOG = (
-    "Chưa có số liệu: nhật ký câu hỏi đang tắt (insights.log_questions) hoặc chưa đọc được."
-)
+STATS_NO_LOG = "Chưa có số liệu: nhật ký câu hỏi đang tắt (insights.log_questions) hoặc chưa đọc được."
 HELP_ADMIN = "/stats — thống kê 7 ngày qua (chỉ quản trị viên)"
 MORE_INTRO = "Các đoạn trích tiếp theo:"
 MORE_EXPIRED = "Câu hỏi này đã cũ. Bạn hãy gửi lại câu hỏi nhé."
@@ -86,12 +83,13 @@ DOC_UNREADABLE = (
     "(không phải bản quét), DOCX, trang web HTML và văn bản (.txt, .md).\nChi tiết: {reason}"
 )
 DOC_NAME_TAKEN = (
-    "Kho đã có tệp «{name}», nên tôi chưa thay đổi gì. Muốn thay bản cũ, bạn hãy gửi lại tệp "
-    "kèm chú thích «thay thế»."
+    "Kho đã có tệp «{name}», nên tôi chưa thay đổi gì. Muốn thay bản cũ, bạn hãy gửi lại tệp kèm chú thích «thay thế»."
 )
 DOC_ADDED = "Đã thêm vào kho: {cite}, {sentences} câu (mã tài liệu: {doc_id}). Bạn có thể hỏi về tài liệu này ngay."
 DOC_REPLACED = "Đã cập nhật trong kho: {cite}, {sentences} câu (mã tài liệu: {doc_id}). Bạn có thể hỏi ngay."
-NOT_A_FOLDER = "Kho tài liệu của bot là một tệp (JSONL hoặc một tài liệu), không phải thư mục: hãy sửa trực tiếp tệp đó."
+NOT_A_FOLDER = (
+    "Kho tài liệu của bot là một tệp (JSONL hoặc một tài liệu), không phải thư mục: hãy sửa trực tiếp tệp đó."
+)
 UPDATE_FAILED = "Tôi chưa cập nhật được chỉ mục, nên các câu trả lời vẫn dựa trên kho cũ.\nChi tiết: {reason}"
 ADD_USAGE = "Bạn hãy gõ địa chỉ trang web ngay sau lệnh, ví dụ: /add https://example.com/bai-viet"
 FETCH_FAILED = "Tôi không tải được trang này, nên kho tài liệu không thay đổi.\nChi tiết: {reason}"
@@ -215,7 +213,7 @@ def group_question(
 
 def command_argument(text: str, command_length_utf16: int) -> str:
     """What follows a leading bot command (``/ask@bot  câu hỏi`` -> ``câu hỏi``)."""
-    return text[utf16_to_index(text, command_length_utf16):].strip()
+    return text[utf16_to_index(text, command_length_utf16) :].strip()
 
 
 # --- Highlighting the question's words in a quote ----------------------------
@@ -237,7 +235,7 @@ def _term_pieces(term: str) -> list[tuple[str, str | None]]:
             if u_i == 0:
                 gap = None if s_i == 0 or not pieces else " "
             else:
-                gap = syllable[pos:m.start()]
+                gap = syllable[pos : m.start()]
             pieces.append((m.group(), gap))
             pos = m.end()
     return pieces
@@ -279,7 +277,7 @@ def highlight(quote: str, terms: Iterable[str]) -> str:
     marked.sort()
     merged: list[list[int]] = []
     for start, end in marked:
-        if merged and (start <= merged[-1][1] or text[merged[-1][1]:start].isspace()):
+        if merged and (start <= merged[-1][1] or text[merged[-1][1] : start].isspace()):
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
@@ -306,8 +304,10 @@ def answer_block(answer: Answer, terms: Iterable[str], number: int | None = None
     """One quote in a blockquote (words of the question in bold), then its citation."""
     tag = "blockquote expandable" if len(answer.quote) > EXPANDABLE_QUOTE_CHARS else "blockquote"
     prefix = f"{number}. " if number is not None else ""
-    cite = html.escape(messages.citation(answer.title, answer.source, answer.date, page=answer.page,
-                                         section=answer.section), quote=False)
+    cite = html.escape(
+        messages.citation(answer.title, answer.source, answer.date, page=answer.page, section=answer.section),
+        quote=False,
+    )
     return f"<{tag}>{prefix}{highlight(answer.quote, terms)}</blockquote>\n— {_link(answer.url, cite)}"
 
 
@@ -338,7 +338,7 @@ def result_page(
     if not result.answered:
         return Page(tuple(pack_blocks([html.escape(result.message, quote=False)])), False)
     first = page * per_page
-    shown = result.answers[first:first + per_page]
+    shown = result.answers[first : first + per_page]
     if not shown:
         return Page((html.escape(NO_MORE, quote=False),), False)
     header = []

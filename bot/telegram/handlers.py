@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
@@ -23,6 +22,8 @@ from telegram.ext import (
     filters,
 )
 
+from telegram import CallbackQuery, ChatMemberUpdated, Message, Update
+
 from ..insights.store import parse_feedback_data
 from . import admin, answers
 from . import format as fmt
@@ -30,6 +31,35 @@ from .delivery import DeliveryFailed, one_line
 from .state import Context, Where
 
 log = logging.getLogger(__name__)
+
+
+# What each handler reads is there by its filter in register(); these say so to the type checker.
+
+
+def _message(update: Update) -> Message:
+    """The update's new message (handlers registered with ``filters.UpdateType.MESSAGE``)."""
+    if update.message is None:
+        raise ValueError(f"update {update.update_id} holds no new message: its handler's filter should not match")
+    return update.message
+
+
+def _query(update: Update) -> CallbackQuery:
+    """The update's button press (handlers registered with ``CallbackQueryHandler``)."""
+    if update.callback_query is None:
+        raise ValueError(f"update {update.update_id} holds no button press: its handler should not match")
+    return update.callback_query
+
+
+def _membership(update: Update) -> ChatMemberUpdated:
+    """The bot's own membership change (the ``ChatMemberHandler.MY_CHAT_MEMBER`` handler)."""
+    if update.my_chat_member is None:
+        raise ValueError(f"update {update.update_id} holds no membership change: its handler should not match")
+    return update.my_chat_member
+
+
+def _is_vote(data: object) -> bool:
+    """The pattern of the 👍/👎 buttons' callback data."""
+    return isinstance(data, str) and parse_feedback_data(data) is not None
 
 
 async def gate(update: Update, context: Context) -> None:
@@ -50,40 +80,39 @@ async def gate(update: Update, context: Context) -> None:
 async def start(update: Update, context: Context) -> None:
     """Greet and show example questions."""
     state, user = context.bot_data, update.effective_user
-    text = fmt.start_message(len(state.service.articles), user.first_name if user else None,
-                             state.tg.example_questions)
-    await answers.reply(state, update.message, [text])
+    text = fmt.start_message(len(state.service.articles), user.first_name if user else None, state.tg.example_questions)
+    await answers.reply(state, _message(update), [text])
 
 
 async def help_command(update: Update, context: Context) -> None:
     """Explain how to ask, in private chats and in groups."""
-    state, message = context.bot_data, update.message
+    state, message = context.bot_data, _message(update)
     await answers.reply(state, message, [answers.help_text(state, message, context.bot.username)])
 
 
 async def sources(update: Update, context: Context) -> None:
     """List the articles: title, source, date."""
     state = context.bot_data
-    await answers.reply(state, update.message, fmt.sources_messages(state.service.articles))
+    await answers.reply(state, _message(update), fmt.sources_messages(state.service.articles))
 
 
 async def ask(update: Update, context: Context) -> None:
     """/ask <question>, or /ask in reply to a message holding the question."""
-    state, message = context.bot_data, update.message
+    state, message = context.bot_data, _message(update)
     question = answers.ask_question(message, context.bot.id)
     await answers.answer_question(message, question, fmt.ASK_USAGE.format(example=answers.example(state)), state)
 
 
 async def private_text(update: Update, context: Context) -> None:
     """In a private chat every text message is a question."""
-    message, bot = update.message, context.bot
+    message, bot = _message(update), context.bot
     question = answers.private_question(message, bot.username, bot.id)
     await answers.answer_question(message, question, fmt.EMPTY, context.bot_data)
 
 
 async def group_text(update: Update, context: Context) -> None:
     """In a group, answer only a message that mentions the bot or replies to it."""
-    message, bot, state = update.message, context.bot, context.bot_data
+    message, bot, state = _message(update), context.bot, context.bot_data
     question = answers.group_question(message, bot.username, bot.id)
     if question is not None:
         usage = fmt.MENTION_USAGE.format(mention=f"@{bot.username}", example=answers.example(state))
@@ -92,62 +121,63 @@ async def group_text(update: Update, context: Context) -> None:
 
 async def non_text(update: Update, context: Context) -> None:
     """Stickers, photos, voice... in a private chat: say that only text is read."""
-    await answers.reply(context.bot_data, update.message, [fmt.plain(fmt.NON_TEXT)])
+    await answers.reply(context.bot_data, _message(update), [fmt.plain(fmt.NON_TEXT)])
 
 
 async def unknown_command(update: Update, context: Context) -> None:
     """An unknown /command in a private chat: point to /help."""
-    await answers.reply(context.bot_data, update.message, [fmt.plain(fmt.UNKNOWN_COMMAND)])
+    await answers.reply(context.bot_data, _message(update), [fmt.plain(fmt.UNKNOWN_COMMAND)])
 
 
 async def stats(update: Update, context: Context) -> None:
     """/stats: the last 7 days for an administrator in a private chat, a polite refusal for anyone else."""
-    await answers.send_stats(context.bot_data, update.message)
+    await answers.send_stats(context.bot_data, _message(update))
 
 
 async def vote(update: Update, context: Context) -> None:
     """A 👍/👎 press under an answer: log the vote and thank with a toast."""
-    query = update.callback_query
+    query = _query(update)
     await query.answer(answers.claim_vote(context.bot_data, query.data, query.from_user.id))
 
 
 async def more(update: Update, context: Context) -> None:
     """The "Xem thêm" button: send the next page of answers to the same question."""
-    query, state = update.callback_query, context.bot_data
-    claim = answers.claim_page(state, query.data, query.message.chat.id if query.message else None,
-                               query.from_user.id)
+    query, state = _query(update), context.bot_data
+    claim = answers.claim_page(state, query.data, query.message.chat.id if query.message else None, query.from_user.id)
     await query.answer(claim.toast)
     await answers.send_more(state, query, claim)
 
 
 async def upload(update: Update, context: Context) -> None:
     """A document sent in a private chat: an administrator's is added to the corpus and indexed."""
-    await admin.receive_document(context.bot_data, update.message)
+    await admin.receive_document(context.bot_data, _message(update))
 
 
 async def add_command(update: Update, context: Context) -> None:
     """/add <URL>: an administrator adds a web page to the corpus."""
-    await admin.add_url(context.bot_data, update.message, answers.command_text(update.message))
+    message = _message(update)
+    await admin.add_url(context.bot_data, message, answers.command_text(message))
 
 
 async def remove_command(update: Update, context: Context) -> None:
     """/remove <doc_id>: an administrator takes a document out of the corpus (without an id: the ids)."""
-    await admin.remove_document(context.bot_data, update.message, answers.command_text(update.message))
+    message = _message(update)
+    await admin.remove_document(context.bot_data, message, answers.command_text(message))
 
 
 async def reload_command(update: Update, context: Context) -> None:
     """/reload: an administrator has the whole corpus read again."""
-    await admin.reload_corpus(context.bot_data, update.message)
+    await admin.reload_corpus(context.bot_data, _message(update))
 
 
 async def chat_migrated(update: Update, context: Context) -> None:
     """A group became a supergroup: replies follow it to its new id."""
-    answers.note_migration(context.bot_data, update.message)
+    answers.note_migration(context.bot_data, _message(update))
 
 
 async def membership(update: Update, context: Context) -> None:
     """The bot was removed from (or added to) a chat: one log line."""
-    answers.note_membership(update.my_chat_member)
+    answers.note_membership(_membership(update))
 
 
 async def on_error(update: object, context: Context) -> None:
@@ -166,16 +196,20 @@ async def on_error(update: object, context: Context) -> None:
     if isinstance(error, (DeliveryFailed, InvalidToken)):
         return
     if update is None and isinstance(error, Conflict):
-        log.warning("fetching updates failed (%s): another process may be polling with this token; the bot "
-                    "exits after telegram.conflict_exit_seconds (%g) of conflicts", one_line(error),
-                    context.bot_data.tg.conflict_exit_seconds)
+        log.warning(
+            "fetching updates failed (%s): another process may be polling with this token; the bot "
+            "exits after telegram.conflict_exit_seconds (%g) of conflicts",
+            one_line(error),
+            context.bot_data.tg.conflict_exit_seconds,
+        )
         return
     if update is None and isinstance(error, TelegramError):
         log.warning("fetching updates failed (%s); trying again", one_line(error))
         return
     if isinstance(error, (NetworkError, RetryAfter)) and not isinstance(error, BadRequest):
-        log.warning("update %s not handled: a Bot API call failed (%s)", getattr(update, "update_id", None),
-                    one_line(error))
+        log.warning(
+            "update %s not handled: a Bot API call failed (%s)", getattr(update, "update_id", None), one_line(error)
+        )
         return
     log.error("failed to handle update %s", getattr(update, "update_id", None), exc_info=error)
     if not isinstance(update, Update) or update.effective_chat is None:
@@ -206,7 +240,7 @@ def register(app: Application) -> None:
     app.add_handler(MessageHandler(new & groups & filters.TEXT & ~filters.COMMAND, group_text))
     app.add_handler(MessageHandler(new & private & filters.COMMAND, unknown_command))
     app.add_handler(MessageHandler(new & private & ~filters.TEXT & ~filters.StatusUpdate.ALL, non_text))
-    app.add_handler(CallbackQueryHandler(vote, pattern=lambda data: parse_feedback_data(data) is not None))
+    app.add_handler(CallbackQueryHandler(vote, pattern=_is_vote))
     app.add_handler(CallbackQueryHandler(more))  # every other button press gets an answer, stale ones a toast
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, chat_migrated))
     app.add_handler(ChatMemberHandler(membership, ChatMemberHandler.MY_CHAT_MEMBER))

@@ -132,11 +132,13 @@ class UpdateJournal:
 
     def unanswered(self) -> int:
         """Updates recorded as fetched and not handled: what the next start answers first."""
-        if self._executor is None or self._db is None:
+        db = self._db
+        if self._executor is None or db is None:
             return 0
         try:
             return self._executor.submit(
-                lambda: self._db.execute("SELECT count(*) FROM updates WHERE handled = 0").fetchone()[0]).result()
+                lambda: db.execute("SELECT count(*) FROM updates WHERE handled = 0").fetchone()[0]
+            ).result()
         except sqlite3.Error:
             return 0
 
@@ -169,7 +171,9 @@ class UpdateJournal:
             if not self._failing:
                 log.warning(
                     "cannot write the handled-updates journal %s (%s): answering on, but after a restart "
-                    "the last updates might be answered again, or not at all", self.path, exc,
+                    "the last updates might be answered again, or not at all",
+                    self.path,
+                    exc,
                 )
             self._failing = True
             return
@@ -178,12 +182,17 @@ class UpdateJournal:
             self._failing = False
 
     def _apply(self, change: Callable[..., None], args: tuple[Any, ...], prune: bool) -> None:
-        with self._db:
-            change(self._db, *args)
+        db = self._db
+        if db is None:  # closed since the write was queued
+            raise sqlite3.ProgrammingError("the handled-updates journal is closed")
+        with db:
+            change(db, *args)
             if prune:
-                self._db.execute(
+                db.execute(
                     "DELETE FROM updates WHERE handled = 1 AND seq < (SELECT seq FROM updates WHERE handled = 1 "
-                    "ORDER BY seq DESC LIMIT 1 OFFSET ?)", (self.capacity - 1,))
+                    "ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                    (self.capacity - 1,),
+                )
 
     def _open(self, legacy: Path | None) -> None:
         assert self.path is not None
@@ -203,29 +212,40 @@ class UpdateJournal:
         except OSError as exc:
             log.warning("cannot open the handled-updates journal %s (%s); starting without it", self.path, exc)
             return
-        if legacy is not None and legacy.exists():
-            self._import_legacy(legacy)
         db = self._db
+        if legacy is not None and legacy.exists():
+            self._import_legacy(db, legacy)
         with db:
             db.execute("UPDATE updates SET body = NULL WHERE handled = 1 AND body IS NOT NULL")
         self._seq = db.execute("SELECT coalesce(max(seq), 0) FROM updates").fetchone()[0]
-        handled = [u for (u,) in db.execute(
-            "SELECT update_id FROM updates WHERE handled = 1 ORDER BY seq DESC LIMIT ?", (self.capacity,))]
+        handled = [
+            u
+            for (u,) in db.execute(
+                "SELECT update_id FROM updates WHERE handled = 1 ORDER BY seq DESC LIMIT ?", (self.capacity,)
+            )
+        ]
         for update_id in reversed(handled):
             self._add(update_id)
-        self._pending = list(db.execute(
-            "SELECT update_id, body FROM updates WHERE handled = 0 AND body IS NOT NULL ORDER BY seq"))
-        log.info("handled-updates journal %s: %d recent update ids, %d fetched but not answered",
-                 self.path, len(self._handled), len(self._pending))
+        self._pending = list(
+            db.execute("SELECT update_id, body FROM updates WHERE handled = 0 AND body IS NOT NULL ORDER BY seq")
+        )
+        log.info(
+            "handled-updates journal %s: %d recent update ids, %d fetched but not answered",
+            self.path,
+            len(self._handled),
+            len(self._pending),
+        )
 
-    def _import_legacy(self, legacy: Path) -> None:
+    def _import_legacy(self, db: sqlite3.Connection, legacy: Path) -> None:
         """Take over the ids of format 1 (a JSON file), so an upgrade answers nothing twice."""
         try:
             ids = json.loads(legacy.read_bytes())["handled"]
-            base = self._db.execute("SELECT coalesce(max(seq), 0) FROM updates").fetchone()[0]
-            with self._db:
-                self._db.executemany("INSERT OR IGNORE INTO updates (update_id, seq, handled) VALUES (?, ?, 1)",
-                                     [(int(i), base + n) for n, i in enumerate(ids[-self.capacity:], start=1)])
+            base = db.execute("SELECT coalesce(max(seq), 0) FROM updates").fetchone()[0]
+            with db:
+                db.executemany(
+                    "INSERT OR IGNORE INTO updates (update_id, seq, handled) VALUES (?, ?, 1)",
+                    [(int(i), base + n) for n, i in enumerate(ids[-self.capacity :], start=1)],
+                )
             legacy.unlink()
         except (OSError, ValueError, KeyError, TypeError, sqlite3.Error) as exc:
             log.warning("ignoring the old handled-updates journal %s (%s)", legacy, exc)
@@ -253,14 +273,18 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _record(db: sqlite3.Connection, update_id: int, seq: int, body: str) -> None:
-    db.execute("INSERT OR IGNORE INTO updates (update_id, seq, handled, body) VALUES (?, ?, 0, ?)",
-               (update_id, seq, body))
+    db.execute(
+        "INSERT OR IGNORE INTO updates (update_id, seq, handled, body) VALUES (?, ?, 0, ?)", (update_id, seq, body)
+    )
 
 
 def _mark(db: sqlite3.Connection, update_id: int, seq: int) -> None:
     """Handled (its row keeps its place in the order; its JSON is dropped at the next start)."""
-    db.execute("INSERT INTO updates (update_id, seq, handled) VALUES (?, ?, 1) "
-               "ON CONFLICT (update_id) DO UPDATE SET handled = 1", (update_id, seq))
+    db.execute(
+        "INSERT INTO updates (update_id, seq, handled) VALUES (?, ?, 1) "
+        "ON CONFLICT (update_id) DO UPDATE SET handled = 1",
+        (update_id, seq),
+    )
 
 
 def _release(db: sqlite3.Connection, update_id: int) -> None:
@@ -290,8 +314,9 @@ class InstanceLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            log.warning("cannot create the instance lock %s (%s): a second instance would not be stopped",
-                        self.path, exc)
+            log.warning(
+                "cannot create the instance lock %s (%s): a second instance would not be stopped", self.path, exc
+            )
             return self
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -142,9 +142,14 @@ class Lifecycle:
     def answered(self, url: str, code: int, payload: bytes) -> None:
         """A Bot API answer with status ``code`` (401 and 409 matter here)."""
         if code == 401:
-            self.stop("the Bot API answered 401 Unauthorized", Fatal(
-                f"the Bot API server rejected {TOKEN_ENV} while the bot was running (401 Unauthorized: the "
-                "token was revoked or replaced with @BotFather): put the current token in the environment", 2))
+            self.stop(
+                "the Bot API answered 401 Unauthorized",
+                Fatal(
+                    f"the Bot API server rejected {TOKEN_ENV} while the bot was running (401 Unauthorized: the "
+                    "token was revoked or replaced with @BotFather): put the current token in the environment",
+                    2,
+                ),
+            )
         elif code == 409 and url.endswith("/getUpdates"):
             self.conflict(_description(payload))
 
@@ -157,11 +162,19 @@ class Lifecycle:
         lasted = now - self._first_conflict
         if lasted < self.conflict_seconds:
             return
-        cause = ("a webhook is set for this token (another deployment in webhook mode?)" if "webhook" in description
-                 else "another process is polling with this token (a second instance of the bot?)")
-        self.stop("409 Conflict", Fatal(
-            f"Telegram has answered 409 Conflict for {lasted:.0f} s ({description}): {cause}; stop it, "
-            "or give each instance its own token", 1))
+        cause = (
+            "a webhook is set for this token (another deployment in webhook mode?)"
+            if "webhook" in description
+            else "another process is polling with this token (a second instance of the bot?)"
+        )
+        self.stop(
+            "409 Conflict",
+            Fatal(
+                f"Telegram has answered 409 Conflict for {lasted:.0f} s ({description}): {cause}; stop it, "
+                "or give each instance its own token",
+                1,
+            ),
+        )
 
 
 def _description(payload: bytes) -> str:
@@ -180,14 +193,16 @@ class WatchedRequest(HTTPXRequest):
 
     __slots__ = ("_lifecycle", "_on_contact")
 
-    def __init__(self, lifecycle: Lifecycle, on_contact: Callable[[bool], None] = lambda ok: None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, lifecycle: Lifecycle, on_contact: Callable[[bool], None] = lambda ok: None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self._lifecycle = lifecycle
         self._on_contact = on_contact
 
-    async def do_request(self, url: str, method: str, request_data: Any = None, *args: Any,
-                         **kwargs: Any) -> tuple[int, bytes]:
+    async def do_request(
+        self, url: str, method: str, request_data: Any = None, *args: Any, **kwargs: Any
+    ) -> tuple[int, bytes]:
         polling = url.endswith(("/getMe", "/getUpdates"))
         try:
             code, payload = await super().do_request(url, method, request_data, *args, **kwargs)

@@ -133,8 +133,9 @@ class GroupPacer:
         self._update(group, now)
         group.waiters = [w for w in group.waiters if not w.future.done()]
         while group.waiters and self._has_room(group):
-            waiter = min(group.waiters, key=lambda w: (group.counts[w.member], group.last.get(w.member, -1.0),
-                                                       w.arrived))
+            waiter = min(
+                group.waiters, key=lambda w: (group.counts[w.member], group.last.get(w.member, -1.0), w.arrived)
+            )
             group.waiters.remove(waiter)
             self._take(group, now, waiter.member)
             waiter.future.set_result(None)

@@ -48,10 +48,11 @@ class _NetworkFaultsInOneLine(logging.Filter):
     PREFIXES = ("Can not load invalid JSON data",)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and record.msg.startswith(self.PREFIXES) and record.exc_info:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(record.msg, str) and record.msg.startswith(self.PREFIXES) and exc is not None:
             record.msg = f"{record.msg} (%s)"
             args = record.args if isinstance(record.args, tuple) else ()
-            record.args = (*(a[:200] if isinstance(a, str) else a for a in args), one_line(record.exc_info[1]))
+            record.args = (*(a[:200] if isinstance(a, str) else a for a in args), one_line(exc))
             record.exc_info = record.exc_text = None
             record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True

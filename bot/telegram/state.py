@@ -14,13 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from telegram import Message
 from telegram.ext import CallbackContext, ExtBot
 
 from retrieval.answer.compose import Result
 from retrieval.config import Config, TelegramConfig
 from retrieval.service import AnswerService
 from retrieval.updates.worker import Updater
+from telegram import Message
 
 from ..insights.log import NullQuestionLog, QuestionSink
 from ..insights.metrics import BotMetrics
@@ -43,8 +43,7 @@ class Where:
     def of(cls, message: Message) -> Where:
         # message_thread_id is also set on reply chains in ordinary groups; only
         # forum topics take it back when sending.
-        return cls(message.chat_id, message.message_thread_id if message.is_topic_message else None,
-                   message.message_id)
+        return cls(message.chat_id, message.message_thread_id if message.is_topic_message else None, message.message_id)
 
 
 @dataclass

@@ -38,8 +38,11 @@ class StatsSettings:
 
     @classmethod
     def of(cls, cfg: Config, admins: frozenset[int]) -> StatsSettings:
-        return cls(admins, cfg.question_log_path if cfg.insights.log_questions else None,
-                   ZoneInfo(cfg.insights.report_timezone))
+        return cls(
+            admins,
+            cfg.question_log_path if cfg.insights.log_questions else None,
+            ZoneInfo(cfg.insights.report_timezone),
+        )
 
 
 @dataclass(frozen=True)
@@ -60,16 +63,18 @@ def refusal(settings: StatsSettings, user_id: int | None, private: bool) -> str 
     return None
 
 
-def build_stats(settings: StatsSettings, service: AnswerService, question_log: QuestionSink,
-                now: datetime | None = None) -> Stats:
+def build_stats(
+    settings: StatsSettings, service: AnswerService, question_log: QuestionSink, now: datetime | None = None
+) -> Stats:
     """The last REPORT_DAYS days: totals, votes, latency, questions per day and the TOP_GROUPS
     unanswered topics as text, and the chart as a PNG. Blocking: call it in a worker thread."""
     if settings.log_path is None:
         return Stats(fmt.STATS_NO_LOG)
     question_log.flush(timeout=FLUSH_SECONDS)
     try:
-        report = build_report(settings.log_path, timedelta(days=REPORT_DAYS), *service_inputs(service),
-                              tz=settings.tz, now=now)
+        report = build_report(
+            settings.log_path, timedelta(days=REPORT_DAYS), *service_inputs(service), tz=settings.tz, now=now
+        )
     except QuestionLogError:
         return Stats(fmt.STATS_NO_LOG)
     return Stats(to_text(report, days=REPORT_DAYS, groups=TOP_GROUPS), render_chart_png(report))

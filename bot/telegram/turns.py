@@ -62,8 +62,9 @@ def member_of(update: Update) -> int:
     return update.effective_chat.id if update.effective_chat else 0
 
 
-async def take(update: Update, journal: UpdateJournal, lifecycle: Lifecycle,
-               dispatch: Callable[[Update], Awaitable[None]]) -> None:
+async def take(
+    update: Update, journal: UpdateJournal, lifecycle: Lifecycle, dispatch: Callable[[Update], Awaitable[None]]
+) -> None:
     """Handle ``update`` (``dispatch``) once: not while the bot stops (it was recorded when fetched:
     answered after the restart), not when handled before; then record how it ended."""
     if lifecycle.stopping:
@@ -89,9 +90,12 @@ async def take(update: Update, journal: UpdateJournal, lifecycle: Lifecycle,
         handled = turn.abandoned is None or turn.may_have_left
         if turn.abandoned is not None:
             log.warning(
-                "abandoned the reply to update %s in chat %s: %s; %s", turn.update_id, turn.chat_id,
+                "abandoned the reply to update %s in chat %s: %s; %s",
+                turn.update_id,
+                turn.chat_id,
                 turn.abandoned,
-                "a message of it may have been delivered, so it is not answered again" if turn.may_have_left
+                "a message of it may have been delivered, so it is not answered again"
+                if turn.may_have_left
                 else "it will be answered after the restart",
             )
         await journal.end(update.update_id, handled=handled)

@@ -17,11 +17,12 @@ from enum import StrEnum
 
 from retrieval.answer.confidence import ConfidenceModel, Judgement, evidence, split_slips
 from retrieval.config import AnswerConfig, RetrievalConfig
-from retrieval.index.bm25 import Bm25, Hit
+from retrieval.index.bm25 import Bm25
+from retrieval.index.select import Hit
 from retrieval.index.sentences import SentenceIndex
+from retrieval.search.query import Query, analyse
 from retrieval.text.lexicon import Lexicon
 from retrieval.text.normalize import normalize
-from retrieval.search.query import analyse, Query
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,8 @@ class Composer:
         self.stopwords = frozenset(normalize(w).replace(" ", "_") for w in cfg.stopwords)
         self.question_words = (
             frozenset(normalize(w).replace(" ", "_") for w in self.retrieval.question_words)
-            if self.retrieval.question_words else None
+            if self.retrieval.question_words
+            else None
         )
         self._dependent = _opener_pattern(cfg.dependent_openers)
         self._pronoun = _opener_pattern(cfg.pronoun_openers)
@@ -143,7 +145,10 @@ class Composer:
 
     def query(self, text: str, words: Sequence[str]) -> Query:
         return analyse(
-            text, words, self.stopwords, self.abbreviations,
+            text,
+            words,
+            self.stopwords,
+            self.abbreviations,
             expand_compounds=self.retrieval.expand_compounds,
             drop_question_words=self.retrieval.drop_question_words,
             question_words=self.question_words,
@@ -166,6 +171,7 @@ class Composer:
         is the clearest sign the articles are not about the question.
         """
         article = index.sentences[sentence].article
+        wanted: Sequence[str]
         if query.accentless:
             wanted, field, exact = query.folded, index.article_fold, None
         else:
@@ -192,7 +198,7 @@ class Composer:
             return True
         if self._pronoun and (m := self._pronoun.match(norm)):
             # normalize() keeps NFC lengths, so the match's end indexes the NFC text.
-            rest = unicodedata.normalize("NFC", sentence)[m.end():].lstrip(" ,")
+            rest = unicodedata.normalize("NFC", sentence)[m.end() :].lstrip(" ,")
             # "Ông David Wong ..." names someone; "Ông cho rằng ..." does not.
             return not (rest[:1].isupper())
         return False
@@ -233,9 +239,7 @@ class Composer:
         total = sum(weights.values())
         if not total or self.cfg.widen_to_cover <= 0:
             return first, last
-        missing = {
-            t: w for t, w in weights.items() if not any(field.holds(t, k) for k in range(first, last + 1))
-        }
+        missing = {t: w for t, w in weights.items() if not any(field.holds(t, k) for k in range(first, last + 1))}
         best, best_gain = (first, last), 0.0
         for k, span in ((last + 1, (first, last + 1)), (first - 1, (first - 1, last))):
             if not (0 <= k < len(index.sentences) and self._same_paragraph(index, k, first)):
@@ -261,7 +265,11 @@ class Composer:
         return re.compile(rf"(?<!\w)(?:{nouns})\s+(?:{self._pointers})(?!\w)")
 
     def _spans(
-        self, index: SentenceIndex, field: Bm25, weights: Mapping[str, float], i: int,
+        self,
+        index: SentenceIndex,
+        field: Bm25,
+        weights: Mapping[str, float],
+        i: int,
         refers: re.Pattern[str] | None = None,
     ) -> list[tuple[int, int, int, int]]:
         """(article, paragraph, start, end) of the quote for sentence ``i``, best first:
@@ -269,8 +277,12 @@ class Composer:
         sentence refers back to what the question asks about (``refers``: "các thiết bị
         này") always starts with the sentence before it, in the same paragraph."""
         first, last = self.unit(index, i)
-        if (refers is not None and first > 0 and self._same_paragraph(index, first - 1, first)
-                and refers.search(normalize(index.text(first)))):
+        if (
+            refers is not None
+            and first > 0
+            and self._same_paragraph(index, first - 1, first)
+            and refers.search(normalize(index.text(first)))
+        ):
             first -= 1
         units = dict.fromkeys([self._covering(index, field, weights, first, last), (first, last)])
         spans = []
@@ -282,13 +294,24 @@ class Composer:
     def window(self, index: SentenceIndex, i: int) -> list[int]:
         """The sentences of sentence ``i``'s quote and one neighbour on each side, same paragraph."""
         first, last = self.unit(index, i)
-        return [k for k in range(max(first - 1, 0), min(last + 2, len(index.sentences)))
-                if self._same_paragraph(index, k, i)]
+        return [
+            k
+            for k in range(max(first - 1, 0), min(last + 2, len(index.sentences)))
+            if self._same_paragraph(index, k, i)
+        ]
 
     def judge(self, index: SentenceIndex, query: Query, hits: Sequence[Hit], question: str) -> Judgement:
         """The evidence that the best hit answers ``question``, and the model's probability."""
-        found = evidence(index, query, hits, question, self.window(index, hits[0].sentence), self.lexicon,
-                         self.cfg.syllable_credit, self.retrieval.k1)
+        found = evidence(
+            index,
+            query,
+            hits,
+            question,
+            self.window(index, hits[0].sentence),
+            self.lexicon,
+            self.cfg.syllable_credit,
+            self.retrieval.k1,
+        )
         return Judgement(found, self.model.probability(found, query.accentless))
 
     def suggestions(self, index: SentenceIndex, query: Query, hits: Sequence[Hit]) -> tuple[Suggestion, ...]:
@@ -310,7 +333,11 @@ class Composer:
         return tuple(out)
 
     def decide(
-        self, index: SentenceIndex, query: Query, hits: Sequence[Hit], question: str = "",
+        self,
+        index: SentenceIndex,
+        query: Query,
+        hits: Sequence[Hit],
+        question: str = "",
         max_answers: int | None = None,
     ) -> Decision:
         """Refuse, or pick up to ``max_answers`` (default: the config's) non-overlapping quotes."""

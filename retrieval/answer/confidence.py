@@ -39,7 +39,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.index.bm25 import Bm25, Hit
+from retrieval.index.bm25 import Bm25
+from retrieval.index.select import Hit
 from retrieval.index.sentences import SentenceIndex
 from retrieval.search.query import Query
 from retrieval.text.answer_types import TOKEN
@@ -86,8 +87,11 @@ def question_names(question: str, lexicon: Lexicon) -> list[str]:
     """The capitalised words of ``question``, folded and lower-cased; its first word only when
     it is not an ordinary word, capitalised because it opens the question ("Các", "Ai")."""
     tokens = TOKEN.findall(question)
-    return [fold_diacritics(t).lower() for i, t in enumerate(tokens)
-            if t[0].isupper() and (i > 0 or not lexicon.common(normalize(t)))]
+    return [
+        fold_diacritics(t).lower()
+        for i, t in enumerate(tokens)
+        if t[0].isupper() and (i > 0 or not lexicon.common(normalize(t)))
+    ]
 
 
 @dataclass(frozen=True)
@@ -128,8 +132,14 @@ def _holds(field: Bm25, exact: Bm25 | None, term: str, article: int, syllable_cr
 
 
 def evidence(
-    index: SentenceIndex, query: Query, hits: Sequence[Hit], question: str, window: Sequence[int],
-    lexicon: Lexicon, syllable_credit: float, k1: float,
+    index: SentenceIndex,
+    query: Query,
+    hits: Sequence[Hit],
+    question: str,
+    window: Sequence[int],
+    lexicon: Lexicon,
+    syllable_credit: float,
+    k1: float,
 ) -> dict[str, float]:
     """The features of :data:`FEATURES` for the best hit; ``window``: the sentences of its quote and
     their neighbours (same paragraph)."""

@@ -48,8 +48,9 @@ def format_date(iso: str | None) -> str | None:
     return f"{day}/{month}/{year}"
 
 
-def citation(title: str, source: str | None, date: str | None, *, page: int | None = None,
-             section: str | None = None) -> str:
+def citation(
+    title: str, source: str | None, date: str | None, *, page: int | None = None, section: str | None = None
+) -> str:
     """``Title (Source, 15/10/2018, trang 3)`` or ``… , mục “2. Yêu cầu”)``: what the document
     tells; missing parts are left out. The one place a citation is worded (console, CLI, Telegram)."""
     where = [PAGE.format(page=page) if page else None, SECTION.format(section=section) if section else None]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
 
 
-def write_atomically(path: Path, *parts: bytes) -> None:
+def write_atomically(path: Path, *parts: bytes | memoryview) -> None:
     """Write ``parts`` to a temporary file beside ``path``, fsync it, then rename it over ``path``.
 
     Raises OSError (disk full, read-only folder...) after removing the
@@ -23,8 +24,6 @@ def write_atomically(path: Path, *parts: bytes) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise

@@ -13,6 +13,10 @@ plus offsets and a hash table, sentence references and terms as integer
 arrays, article texts as zstd-compressed blocks: :mod:`retrieval.index.texts`), so
 that :mod:`retrieval.index.store` saves them as they are and maps them back into
 memory without building millions of Python objects (:meth:`SentenceIndex.arrays`).
+
+Past 400 lines because a field's building, saving and scoring share its arrays' layout
+(segments, pair codes, an update's delta); the parts that do not (tokens to columns, picking
+the best) are in :mod:`retrieval.index.columns` and :mod:`retrieval.index.select`.
 """
 
 from __future__ import annotations
@@ -22,61 +26,13 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import chain
 from typing import Any
 
 import numpy as np
 
+from retrieval.index.columns import token_columns, unique_counts
+from retrieval.index.select import Hit, best_candidates
 from retrieval.index.vocabulary import Vocabulary, narrow
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One retrieved sentence: its position in the index and its score.
-
-    ``score`` orders the hits; ``bm25`` is the fused BM25 score before any
-    re-ranking (the refusal floor is on it). They are equal without re-ranking.
-    """
-
-    sentence: int
-    score: float
-    bm25: float = -1.0
-
-    def __post_init__(self) -> None:
-        if self.bm25 < 0:
-            object.__setattr__(self, "bm25", self.score)
-
-
-
-# best_candidates looks at blocks of this many scores first.
-_BLOCK = 1024
-
-
-def best_candidates(score: np.ndarray, k: int) -> np.ndarray:
-    """Ids with a positive score that can be among the ``k`` best: the top k
-    plus every id tied with the k-th, so a stable sort can break ties by id.
-    Sorted."""
-    if score.size >= 8 * _BLOCK and score.size // _BLOCK > k:
-        # The k-th largest block maximum t is at most the k-th largest score (k blocks hold a
-        # score >= t), so when t > 0 the answer lies in the blocks whose maximum reaches t.
-        full = score.size - score.size % _BLOCK
-        maxima = score[:full].reshape(-1, _BLOCK).max(axis=1)
-        if full < score.size:
-            maxima = np.append(maxima, score[full:].max())
-        t = np.partition(maxima, maxima.size - k)[maxima.size - k]
-        if t > 0:
-            ids = (np.flatnonzero(maxima >= t)[:, None] * _BLOCK + np.arange(_BLOCK)).ravel()
-            ids = ids[ids < score.size]
-            return _best(ids[score[ids] >= t], score, k)
-    return _best(np.flatnonzero(score > 0), score, k)
-
-
-def _best(candidates: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
-    """The ``k`` best of ``candidates`` (sorted ids) by ``score``, plus those tied with the k-th."""
-    if candidates.size > k:
-        kth = np.partition(score[candidates], candidates.size - k)[candidates.size - k]
-        candidates = candidates[score[candidates] >= kth]
-    return candidates
 
 
 def frozen(array: np.ndarray) -> np.ndarray:
@@ -84,61 +40,6 @@ def frozen(array: np.ndarray) -> np.ndarray:
     arrays are read-only views of the file (one compiled variant of the first stage)."""
     array.flags.writeable = False
     return array
-
-class _Columns(dict):
-    """term -> column, numbered in order of first appearance (a new term gets the next number)."""
-
-    def __missing__(self, term: str) -> int:
-        self[term] = column = len(self)
-        return column
-
-
-# Tokens encoded at a time: they are in memory as strings only for the chunk.
-_CHUNK_TOKENS = 1 << 20
-
-
-def _token_columns(docs: Iterable[Sequence[str]]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(terms in order of first appearance, every token's column among them, each doc's length).
-
-    ``docs`` is read once, about a million tokens at a time (it may be a generator that
-    makes each document's tokens as it goes): what stays is one int32 per token, not the
-    tokens.
-    """
-    columns = _Columns()
-    ids: list[np.ndarray] = []
-    lengths: list[int] = []
-    chunk: list[Sequence[str]] = []
-    held = 0
-
-    def encode() -> None:
-        ids.append(np.fromiter(map(columns.__getitem__, chain.from_iterable(chunk)), dtype=np.int32, count=held))
-        chunk.clear()
-
-    for doc in docs:
-        chunk.append(doc)
-        lengths.append(len(doc))
-        held += lengths[-1]
-        if held >= _CHUNK_TOKENS:
-            encode()
-            held = 0
-    encode()
-    if len(columns) >= 1 << 31:  # pragma: no cover - two billion distinct terms
-        raise ValueError("more than 2**31 distinct terms in one field")
-    return list(columns), np.concatenate(ids), np.array(lengths, dtype=np.int64)
-
-
-def _unique_counts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(keys, return_counts=True)``, sorting ``keys`` in place (no copy of it)."""
-    keys.sort()
-    if keys.size == 0:
-        return keys, np.zeros(0, dtype=np.int64)
-    first = np.empty(keys.size, dtype=bool)
-    first[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
-    del first
-    counts = np.diff(starts, append=keys.size)
-    return keys[starts], counts
 
 
 # A field with at most this many distinct term-frequency parts stores its codes in 2 bytes.
@@ -230,14 +131,20 @@ class Bm25:
     the same bit for bit.
     """
 
-    def __init__(self, docs: Iterable[Sequence[str]], k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25,
-                 shared: tuple[Vocabulary, dict[str, int]] | None = None):
+    def __init__(
+        self,
+        docs: Iterable[Sequence[str]],
+        k1: float = 1.5,
+        b: float = 0.75,
+        epsilon: float = 0.25,
+        shared: tuple[Vocabulary, dict[str, int]] | None = None,
+    ):
         """``docs``: each document's tokens; read once (a generator will do)."""
         if k1 < 0 or not 0 <= b <= 1 or epsilon < 0:
             raise ValueError("BM25 needs k1 >= 0, 0 <= b <= 1 and epsilon >= 0")
         self.k1, self.b, self.epsilon = k1, b, epsilon
-        terms, ids, lengths = _token_columns(docs)
-        self.n_docs = n = len(lengths)
+        terms, ids, lengths = token_columns(docs)
+        self.n_docs = len(lengths)
         remap = None  # each of the field's own columns (first-seen order) in the shared vocabulary
         if shared is None:
             self.vocab = Vocabulary.from_terms(terms)
@@ -253,8 +160,14 @@ class Bm25:
         # IDF of the floor is summed in); None: the vocabulary's own column order.
         self.order = None if remap is None else frozen(narrow(remap) if remap.size else remap.astype(np.int32))
 
-    def _postings(self, ids: np.ndarray, lengths: np.ndarray, remap: np.ndarray | None,
-                  avgdl: float | None = None, idf: np.ndarray | None = None) -> None:
+    def _postings(
+        self,
+        ids: np.ndarray,
+        lengths: np.ndarray,
+        remap: np.ndarray | None,
+        avgdl: float | None = None,
+        idf: np.ndarray | None = None,
+    ) -> None:
         """The CSC postings, IDFs, weight table and bounds, built a block of documents at a time.
 
         A block lies within one segment and holds at most BLOCK_TOKENS tokens, so what is
@@ -330,8 +243,7 @@ class Bm25:
             self.max_part[group_cols] = np.maximum(self.max_part[group_cols], np.maximum.reduceat(part, starts))
             weights = self.idf[cols]
             weights *= part
-            self.max_weight[group_cols] = np.maximum(self.max_weight[group_cols],
-                                                     np.maximum.reduceat(weights, starts))
+            self.max_weight[group_cols] = np.maximum(self.max_weight[group_cols], np.maximum.reduceat(weights, starts))
             filled[group_cols] += sizes
             if segmented:
                 new_run = last_seg[group_cols] != block.segment
@@ -350,16 +262,17 @@ class Bm25:
             if getattr(self, name) is not None:
                 frozen(getattr(self, name))
 
-    def _block_postings(self, ids: np.ndarray, remap: np.ndarray | None,
-                        block: _Block) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _block_postings(
+        self, ids: np.ndarray, remap: np.ndarray | None, block: _Block
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(column, document, term frequency) of each distinct term of each document in ``block``,
         sorted by column, then document."""
         width = block.stop - block.start
-        keys = ids[block.first:block.last]
+        keys = ids[block.first : block.last]
         keys = remap[keys] if remap is not None else keys.astype(np.int64)
         keys *= width
         keys += np.repeat(np.arange(width, dtype=np.int64), block.lengths)
-        keys, counts = _unique_counts(keys)
+        keys, counts = unique_counts(keys)
         cols = keys // width
         keys -= cols * width
         keys += block.start
@@ -408,10 +321,23 @@ class Bm25:
     def segmented(self) -> bool:
         return self.seg_ptr is not None
 
+    def segment_runs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """``(seg_ptr, seg_of, seg_end)`` of a segmented field, None for a field of one segment."""
+        if self.seg_ptr is None or self.seg_of is None or self.seg_end is None:
+            return None
+        return self.seg_ptr, self.seg_of, self.seg_end
+
     @property
     def updated(self) -> bool:
         """Does the field hold documents added or removed since it was built?"""
         return self.live_df is not None
+
+    def _changes(self) -> tuple[Bm25, int, np.ndarray]:
+        """``(delta, n_base, dead)`` of an updated field (:attr:`updated`), which
+        retrieval.index.update sets together."""
+        if self.delta is None or self.n_base is None or self.dead is None:
+            raise ValueError("an updated field lacks its delta, n_base or tombstones")
+        return self.delta, self.n_base, self.dead
 
     @property
     def n_live(self) -> int:
@@ -423,8 +349,11 @@ class Bm25:
         ``vocab_of``: the field whose arrays already hold this field's (shared) vocabulary."""
         if self.updated:
             raise ValueError("an updated field is saved as its base and its changes (retrieval.index.update)")
-        arrays = {f"{prefix}.{name}": getattr(self, name) for name in self._ARRAYS + self._SEGMENT_ARRAYS
-                  if getattr(self, name) is not None}
+        arrays = {
+            f"{prefix}.{name}": getattr(self, name)
+            for name in self._ARRAYS + self._SEGMENT_ARRAYS
+            if getattr(self, name) is not None
+        }
         if self.order is not None:
             arrays[f"{prefix}.order"] = self.order
         params = {name: getattr(self, name) for name in self._PARAMS}
@@ -433,8 +362,13 @@ class Bm25:
         return params, arrays | self.vocab.arrays(f"{prefix}.vocab")
 
     @classmethod
-    def from_arrays(cls, prefix: str, params: dict[str, Any], arrays: dict[str, np.ndarray],
-                    vocabularies: dict[str, Vocabulary] | None = None) -> Bm25:
+    def from_arrays(
+        cls,
+        prefix: str,
+        params: dict[str, Any],
+        arrays: dict[str, np.ndarray],
+        vocabularies: dict[str, Vocabulary] | None = None,
+    ) -> Bm25:
         """The field :meth:`arrays` described; fields that share a vocabulary get the same
         object from ``vocabularies`` (by the name of the field that saved it)."""
         self = cls.__new__(cls)
@@ -492,11 +426,13 @@ class Bm25:
         """Column ``col``'s postings by segment: (segments, starts, ends), one run per segment
         that holds any; in a field of one segment, one run from ``indptr[col]``."""
         lo, hi = self.postings(col)
-        if self.seg_ptr is None or lo == hi:
+        segments = self.segment_runs()
+        if segments is None or lo == hi:
             return [0], [lo], [hi]
-        r0, r1 = int(self.seg_ptr[col]), int(self.seg_ptr[col + 1])
-        ends = self.seg_end[r0:r1].tolist()
-        return self.seg_of[r0:r1].tolist(), [lo] + ends[:-1], ends
+        seg_ptr, seg_of, seg_end = segments
+        r0, r1 = int(seg_ptr[col]), int(seg_ptr[col + 1])
+        ends = seg_end[r0:r1].tolist()
+        return seg_of[r0:r1].tolist(), [lo, *ends[:-1]], ends
 
     def _own_docs(self, col: int) -> np.ndarray:
         """The ids of column ``col``'s documents in this field's own postings (``delta`` aside),
@@ -514,8 +450,9 @@ class Bm25:
         docs = self._own_docs(col)
         if not self.updated:
             return docs
-        docs = docs.astype(np.int64)[~self.dead[docs]]
-        return np.concatenate([docs, self.n_base + self.delta._own_docs(col).astype(np.int64)])
+        delta, n_base, dead = self._changes()
+        docs = docs.astype(np.int64)[~dead[docs]]
+        return np.concatenate([docs, n_base + delta._own_docs(col).astype(np.int64)])
 
     def weights(self, col: int) -> np.ndarray:
         """Column ``col``'s weight in each of its documents (:meth:`docs`)."""
@@ -523,9 +460,11 @@ class Bm25:
         weights = self.idf[col] * self.table[self.codes[lo:hi]]
         if not self.updated:
             return weights
-        d_lo, d_hi = self.delta.postings(col)
-        return np.concatenate([weights[~self.dead[self._own_docs(col)]],
-                               self.idf[col] * self.delta.table[self.delta.codes[d_lo:d_hi]]])
+        delta, _, dead = self._changes()
+        d_lo, d_hi = delta.postings(col)
+        return np.concatenate(
+            [weights[~dead[self._own_docs(col)]], self.idf[col] * delta.table[delta.codes[d_lo:d_hi]]]
+        )
 
     def idf_of(self, term: str) -> float | None:
         col = self.column(term)
@@ -545,9 +484,10 @@ class Bm25:
         if col is None or not 0 <= doc < self.n_docs:
             return False
         if self.updated:
-            if doc >= self.n_base:
-                return self.delta._holds(col, doc - self.n_base)
-            if self.dead[doc]:
+            delta, n_base, dead = self._changes()
+            if doc >= n_base:
+                return delta._holds(col, doc - n_base)
+            if dead[doc]:
                 return False
         return self._holds(col, doc)
 
@@ -557,7 +497,7 @@ class Bm25:
         r = bisect_left(segments, doc // self.segment)
         if r == len(segments) or segments[r] != doc // self.segment:
             return False
-        docs = self.indices[starts[r]:ends[r]]
+        docs = self.indices[starts[r] : ends[r]]
         pos = int(np.searchsorted(docs, doc % self.segment))
         return pos < docs.size and int(docs[pos]) == doc % self.segment
 
@@ -576,7 +516,8 @@ class Bm25:
             score.fill(0.0)
         parts = [(self, score)]
         if self.updated:
-            parts.append((self.delta, score[self.n_base:]))
+            delta, n_base, _ = self._changes()
+            parts.append((delta, score[n_base:]))
         for term in query:
             col = self.column(term)
             if col is None:
@@ -587,7 +528,7 @@ class Bm25:
                 # Run by run, into the run's segment of the scores (no array of whole document ids).
                 for segment, start, end in zip(*part.runs(col)):
                     first = segment * part.segment
-                    out[first:first + part.segment][part.indices[start:end]] += weights[start - lo:end - lo]
+                    out[first : first + part.segment][part.indices[start:end]] += weights[start - lo : end - lo]
         if self.dead_ids is not None:
             score[self.dead_ids] = 0.0  # removed documents score nothing
         return score

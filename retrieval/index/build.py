@@ -6,13 +6,13 @@ import logging
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from retrieval.index.bm25 import Bm25, frozen
 from retrieval.index.segcache import Segmented, segment_article
 from retrieval.index.sentences import ArticleList, SentenceIndex, SentenceRefs, Terms
+from retrieval.index.vocabulary import Vocabulary
 from retrieval.ingest.corpus import Article
 from retrieval.text.answer_types import sentence_kinds
 from retrieval.text.terms import bigrams, expand, fold_terms
@@ -28,15 +28,19 @@ class _Callables:
     terms: Callable[[str], tuple[str, ...]]
 
 
-def _per_article(titles: Sequence[tuple[str, ...]], sentences: Sequence[tuple[str, ...]], counts: Sequence[int],
-                 terms: Callable[[tuple[str, ...]], Sequence[str]] | None = None) -> Iterator[list[str]]:
+def _per_article(
+    titles: Sequence[tuple[str, ...]],
+    sentences: Sequence[tuple[str, ...]],
+    counts: Sequence[int],
+    terms: Callable[[tuple[str, ...]], Sequence[str]] | None = None,
+) -> Iterator[list[str]]:
     """Each article's terms, made one article at a time: its title's, then its ``counts[a]``
     sentences' in order (each piece through ``terms`` when given)."""
     pos = 0
     for title, n in zip(titles, counts):
         piece = terms or tuple
         words = list(piece(title))
-        for sentence in sentences[pos:pos + n]:
+        for sentence in sentences[pos : pos + n]:
             words.extend(piece(sentence))
         pos += n
         yield words
@@ -71,8 +75,13 @@ def build_index(
         splitter = _Callables(spans, terms)
         segmented = [
             segment_article(splitter, a.title, a.paragraphs)
-            for a in tqdm(articles, desc="segmenting", unit="article",
-                          disable=None if progress is None else not progress, leave=False)
+            for a in tqdm(
+                articles,
+                desc="segmenting",
+                unit="article",
+                disable=None if progress is None else not progress,
+                leave=False,
+            )
         ]
     if len(segmented) != len(articles):
         raise ValueError("segmented must hold one entry per article")
@@ -92,13 +101,18 @@ def build_index(
             kinds.append(sentence_kinds(article.paragraphs[p][start:end]))
             toks.append(sentence_terms)
     log.info("indexing %d sentences of %d articles", len(toks), len(articles))
-    params = {"k1": k1, "b": b, "epsilon": epsilon}
-    bar = tqdm(total=6 + with_pairs + with_fold_pairs, desc="indexing", unit="field", delay=2,
-               postfix=f"{len(articles):,} articles, {len(toks):,} sentences",
-               disable=None if progress is None else not progress, leave=False)
+    bar = tqdm(
+        total=6 + with_pairs + with_fold_pairs,
+        desc="indexing",
+        unit="field",
+        delay=2,
+        postfix=f"{len(articles):,} articles, {len(toks):,} sentences",
+        disable=None if progress is None else not progress,
+        leave=False,
+    )
 
-    def field(docs: Iterable[Sequence[str]], **shared: Any) -> Bm25:
-        made = Bm25(docs, **params, **shared)
+    def field(docs: Iterable[Sequence[str]], shared: tuple[Vocabulary, dict[str, int]] | None = None) -> Bm25:
+        made = Bm25(docs, k1=k1, b=b, epsilon=epsilon, shared=shared)
         bar.update(1)
         return made
 
@@ -114,7 +128,7 @@ def build_index(
     shared = (article_bm25.vocab, article_bm25.vocab.column_of())
     bm25 = field(map(expand, toks) if expand_compounds else toks, shared=shared)
     exact_words = field(_per_article(titles, toks, counts), shared=shared)
-    terms = Terms.encode(toks, shared[0], shared[1])
+    encoded_terms = Terms.encode(toks, shared[0], shared[1])
     title_words = Terms.encode(titles, shared[0], shared[1])
     del shared
     bar.update(1)
@@ -123,11 +137,13 @@ def build_index(
     fold_pairs = field(bigrams(fold_terms(t)) for t in toks) if with_fold_pairs else None
     pairs = field(map(bigrams, toks)) if with_pairs else None
     bar.close()
+    ref_article, ref_paragraph, ref_start, ref_end = (
+        frozen(np.array(x, dtype=np.int32)) for x in (art, par, starts, ends)
+    )
     return SentenceIndex(
         articles=ArticleList(articles),
-        sentences=SentenceRefs(*(frozen(np.array(x, dtype=np.int32)) for x in (art, par, starts, ends)),
-                               frozen(np.array(kinds, dtype=np.uint8))),
-        terms=terms,
+        sentences=SentenceRefs(ref_article, ref_paragraph, ref_start, ref_end, frozen(np.array(kinds, dtype=np.uint8))),
+        terms=encoded_terms,
         bm25=bm25,
         fold=fold,
         article_bm25=article_bm25,

@@ -98,7 +98,7 @@ class SegmentCache:
     def get_many(self, keys: Sequence[str]) -> dict[str, Segmented]:
         found: dict[str, Segmented] = {}
         for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
+            chunk = keys[i : i + 500]
             rows = self._db.execute(
                 f"SELECT key, value FROM segmented WHERE key IN ({','.join('?' * len(chunk))})", chunk
             )
@@ -160,8 +160,9 @@ def _segment_all(segmenter, todo: Sequence[Article], workers: int) -> Iterator[S
 def _interned(seg: Segmented) -> Segmented:
     """``seg`` with its words interned: a worker's batch arrives with its own copy of every word,
     and a large corpus repeats a small vocabulary millions of times."""
-    return Segmented(tuple(map(intern, seg.title_terms)),
-                     tuple((p, s, e, tuple(map(intern, t))) for p, s, e, t in seg.sentences))
+    return Segmented(
+        tuple(map(intern, seg.title_terms)), tuple((p, s, e, tuple(map(intern, t))) for p, s, e, t in seg.sentences)
+    )
 
 
 def segment_corpus(
@@ -195,7 +196,10 @@ def segment_corpus(
     todo_keys = [k for k in keys if k not in found]
     log.info(
         "segmenting %d of %d articles (%d from the cache) on %d process(es)",
-        len(todo), len(articles), len(articles) - len(todo), workers if len(todo) >= MIN_PARALLEL_ARTICLES else 1,
+        len(todo),
+        len(articles),
+        len(articles) - len(todo),
+        workers if len(todo) >= MIN_PARALLEL_ARTICLES else 1,
     )
     fresh: list[tuple[str, Segmented]] = []
 
@@ -210,8 +214,15 @@ def segment_corpus(
             cache.close()
             cache = None
 
-    bar = tqdm(total=len(todo), desc="segmenting", unit="article", delay=2, postfix="0 sentences",
-               disable=None if progress is None else not progress, leave=False)
+    bar = tqdm(
+        total=len(todo),
+        desc="segmenting",
+        unit="article",
+        delay=2,
+        postfix="0 sentences",
+        disable=None if progress is None else not progress,
+        leave=False,
+    )
     sentences = 0
     try:
         for key, seg in zip(todo_keys, _segment_all(segmenter, todo, workers)):

@@ -1,5 +1,9 @@
 """The sentence index: articles, their sentences (spans of original text) and the BM25 fields over them,
-as flat arrays that :mod:`retrieval.index.store` saves and maps back without building Python objects."""
+as flat arrays that :mod:`retrieval.index.store` saves and maps back without building Python objects.
+
+Past 400 lines because the index and its parts (articles, sentence references, terms) are one saved
+structure, whose arrays() and from_arrays() must agree.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ from typing import Any, overload
 import numpy as np
 
 from retrieval.index.bm25 import Bm25
-from retrieval.index.texts import PackedTexts, offsets, pack as pack_texts
+from retrieval.index.texts import PackedTexts, offsets
+from retrieval.index.texts import pack as pack_texts
 from retrieval.index.vocabulary import Vocabulary
 from retrieval.ingest.corpus import Article
 
@@ -42,8 +47,9 @@ class SentenceRefs(Sequence[SentenceRef]):
     """Every sentence's :class:`SentenceRef`, as four integer arrays, and ``kinds``: the kinds
     of question each could answer (:func:`retrieval.text.answer_types.sentence_kinds`, uint8)."""
 
-    def __init__(self, article: np.ndarray, paragraph: np.ndarray, start: np.ndarray, end: np.ndarray,
-                 kinds: np.ndarray):
+    def __init__(
+        self, article: np.ndarray, paragraph: np.ndarray, start: np.ndarray, end: np.ndarray, kinds: np.ndarray
+    ):
         self.article, self.paragraph, self.start, self.end = article, paragraph, start, end
         self.kinds = kinds
 
@@ -64,13 +70,23 @@ class SentenceRefs(Sequence[SentenceRef]):
         return (self[i] for i in range(len(self)))
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"sentences.article": self.article, "sentences.paragraph": self.paragraph,
-                "sentences.start": self.start, "sentences.end": self.end, "sentences.kinds": self.kinds}
+        return {
+            "sentences.article": self.article,
+            "sentences.paragraph": self.paragraph,
+            "sentences.start": self.start,
+            "sentences.end": self.end,
+            "sentences.kinds": self.kinds,
+        }
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> SentenceRefs:
-        return cls(arrays["sentences.article"], arrays["sentences.paragraph"], arrays["sentences.start"],
-                   arrays["sentences.end"], arrays["sentences.kinds"])
+        return cls(
+            arrays["sentences.article"],
+            arrays["sentences.paragraph"],
+            arrays["sentences.start"],
+            arrays["sentences.end"],
+            arrays["sentences.kinds"],
+        )
 
 
 class Terms(Sequence[tuple[str, ...]]):
@@ -80,16 +96,18 @@ class Terms(Sequence[tuple[str, ...]]):
         self.indptr, self.ids, self.vocab = indptr, ids, vocab
 
     @classmethod
-    def encode(cls, sentences: Sequence[Sequence[str]], vocab: Vocabulary,
-               column: dict[str, int] | None = None) -> Terms:
+    def encode(
+        cls, sentences: Sequence[Sequence[str]], vocab: Vocabulary, column: dict[str, int] | None = None
+    ) -> Terms:
         """``sentences`` as columns of ``vocab``, which must hold every word (``column``:
         :meth:`Vocabulary.column_of`, when the caller has it)."""
         column = vocab.column_of() if column is None else column
         lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
         indptr = np.zeros(len(sentences) + 1, dtype=np.int64)
         indptr[1:] = np.cumsum(lengths)
-        ids = np.fromiter(map(column.__getitem__, chain.from_iterable(sentences)), dtype=np.int32,
-                          count=int(indptr[-1]))
+        ids = np.fromiter(
+            map(column.__getitem__, chain.from_iterable(sentences)), dtype=np.int32, count=int(indptr[-1])
+        )
         return cls(indptr, ids, vocab)
 
     def __len__(self) -> int:
@@ -104,7 +122,7 @@ class Terms(Sequence[tuple[str, ...]]):
 
     def _row(self, i: int) -> tuple[str, ...]:
         term = self.vocab.term
-        return tuple(term(int(c)) for c in self.ids[self.indptr[i]:self.indptr[i + 1]])
+        return tuple(term(int(c)) for c in self.ids[self.indptr[i] : self.indptr[i + 1]])
 
     def __iter__(self) -> Iterator[tuple[str, ...]]:
         return (self[i] for i in range(len(self)))
@@ -159,14 +177,21 @@ class Articles(Sequence[Article]):
             headings: dict[str, int] = {}
             n = len(a.paragraphs)
             pages.extend([page or 0 for page in a.pages] if a.pages else [0] * n)
-            sections.extend([-1 if s is None else headings.setdefault(s, len(headings)) for s in a.sections]
-                            if a.sections else [-1] * n)
-            meta.append(json.dumps([a.doc_id, a.title, a.source, a.date, a.url, a.origin, list(headings)],
-                                   ensure_ascii=False).encode("utf-8", "surrogatepass"))
+            sections.extend(
+                [-1 if s is None else headings.setdefault(s, len(headings)) for s in a.sections]
+                if a.sections
+                else [-1] * n
+            )
+            meta.append(
+                json.dumps(
+                    [a.doc_id, a.title, a.source, a.date, a.url, a.origin, list(headings)], ensure_ascii=False
+                ).encode("utf-8", "surrogatepass")
+            )
             texts.extend(p.encode("utf-8", "surrogatepass") for p in a.paragraphs)
             first.append(len(texts))
         return {
-            "articles.meta": np.frombuffer(b"".join(meta), dtype=np.uint8), "articles.meta_offsets": offsets(meta),
+            "articles.meta": np.frombuffer(b"".join(meta), dtype=np.uint8),
+            "articles.meta_offsets": offsets(meta),
             "articles.first_paragraph": np.asarray(first, dtype=np.int64),
             "articles.page": np.asarray(pages, dtype=np.int32),
             "articles.section": np.asarray(sections, dtype=np.int32),
@@ -192,8 +217,11 @@ class CombinedArticles(Articles):
 
     def identity(self, article: int) -> tuple[str, str]:
         n = len(self.base)
-        return self.base.identity(article) if article < n else (self.added[article - n].doc_id,
-                                                                self.added[article - n].origin)
+        return (
+            self.base.identity(article)
+            if article < n
+            else (self.added[article - n].doc_id, self.added[article - n].origin)
+        )
 
     def paragraph(self, article: int, paragraph: int) -> str:
         n = len(self.base)
@@ -234,8 +262,9 @@ class StoredArticles(Articles):
         self._text = PackedTexts(arrays, "articles.text")
         self._first = arrays["articles.first_paragraph"]
         self._pages, self._sections = arrays["articles.page"], arrays["articles.section"]
-        if (len(self._meta_offsets) != len(self._first)
-                or not int(self._first[-1]) == len(self._text) == len(self._pages) == len(self._sections)):
+        if len(self._meta_offsets) != len(self._first) or not int(self._first[-1]) == len(self._text) == len(
+            self._pages
+        ) == len(self._sections):
             raise ValueError("the article arrays disagree on the number of articles or paragraphs")
         # A question reads the same sentences several times (answer-type checks, quotes, their
         # neighbours): the paragraphs read last are kept decoded.
@@ -258,7 +287,7 @@ class StoredArticles(Articles):
 
     def _citation(self, i: int) -> list[Any]:
         """[doc_id, title, source, date, url, origin, headings] of article ``i``."""
-        raw = self._meta[self._meta_offsets[i]:self._meta_offsets[i + 1]].tobytes().decode("utf-8", "surrogatepass")
+        raw = self._meta[self._meta_offsets[i] : self._meta_offsets[i + 1]].tobytes().decode("utf-8", "surrogatepass")
         return json.loads(raw)
 
     def identity(self, article: int) -> tuple[str, str]:
@@ -273,8 +302,17 @@ class StoredArticles(Articles):
         paragraphs = tuple(self._paragraph(j) for j in range(first, last))
         pages = tuple(int(page) or None for page in self._pages[first:last])
         sections = tuple(headings[k] if k >= 0 else None for k in self._sections[first:last].tolist())
-        return Article(doc_id=doc_id, title=title, source=source, date=date, url=url,
-                       paragraphs=paragraphs, origin=origin, pages=pages, sections=sections)
+        return Article(
+            doc_id=doc_id,
+            title=title,
+            source=source,
+            date=date,
+            url=url,
+            paragraphs=paragraphs,
+            origin=origin,
+            pages=pages,
+            sections=sections,
+        )
 
     def arrays(self) -> dict[str, np.ndarray]:
         return dict(self._arrays)
@@ -348,7 +386,7 @@ class SentenceIndex:
 
     def text(self, i: int) -> str:
         s = self.sentences
-        return self.articles.paragraph(int(s.article[i]), int(s.paragraph[i]))[int(s.start[i]):int(s.end[i])]
+        return self.articles.paragraph(int(s.article[i]), int(s.paragraph[i]))[int(s.start[i]) : int(s.end[i])]
 
     def sentence_article(self, i: int) -> Article:
         return self.articles[int(self.sentences.article[i])]
@@ -360,7 +398,7 @@ class SentenceIndex:
         return self.changes.live_order.tolist()
 
     @property
-    def live_articles(self) -> Sequence[Article]:
+    def live_articles(self) -> Articles:
         """The articles a rebuild of the corpus would index, in its order: ``articles``
         without those removed by an update, and those added where they belong."""
         if self.changes is None:
@@ -371,10 +409,16 @@ class SentenceIndex:
         """(metadata for JSON, named flat arrays): everything :meth:`from_arrays` needs."""
         if self.changes is not None:
             raise ValueError("an updated index is saved as its base and its changes (retrieval.index.update)")
+        if self.titles is None:
+            raise ValueError("an index without its titles' terms cannot be saved")
         meta: dict[str, Any] = {"fields": {}, "expand_compounds": self.expand_compounds}
         arrays = self.articles.arrays() | self.sentences.arrays()
-        arrays |= {"terms.indptr": self.terms.indptr, "terms.ids": self.terms.ids,
-                   "titles.indptr": self.titles.indptr, "titles.ids": self.titles.ids}
+        arrays |= {
+            "terms.indptr": self.terms.indptr,
+            "terms.ids": self.terms.ids,
+            "titles.indptr": self.titles.indptr,
+            "titles.ids": self.titles.ids,
+        }
         saved: dict[int, str] = {}  # id of each vocabulary saved so far -> the field that saved it
         for name in FIELDS:
             field = getattr(self, name)
@@ -389,37 +433,56 @@ class SentenceIndex:
         """The index :meth:`arrays` described (arrays may be read-only memory maps).
         Raises KeyError or ValueError when something is missing or inconsistent."""
         vocabularies: dict[str, Vocabulary] = {}
-        fields = {name: Bm25.from_arrays(name, params, arrays, vocabularies)
-                  for name, params in meta["fields"].items()}
+        fields: dict[str, Any] = {
+            name: Bm25.from_arrays(name, params, arrays, vocabularies) for name, params in meta["fields"].items()
+        }
         if set(fields) - set(FIELDS) or not set(FIELDS[:5]) <= set(fields):
             raise ValueError(f"unexpected fields: {sorted(fields)}")
         vocab = fields["article_words"].vocab
-        index = cls(articles=StoredArticles(arrays), sentences=SentenceRefs.from_arrays(arrays),
-                    terms=Terms(arrays["terms.indptr"], arrays["terms.ids"], vocab),
-                    titles=Terms(arrays["titles.indptr"], arrays["titles.ids"], vocab),
-                    expand_compounds=bool(meta["expand_compounds"]), **fields)
+        index = cls(
+            articles=StoredArticles(arrays),
+            sentences=SentenceRefs.from_arrays(arrays),
+            terms=Terms(arrays["terms.indptr"], arrays["terms.ids"], vocab),
+            titles=Terms(arrays["titles.indptr"], arrays["titles.ids"], vocab),
+            expand_compounds=bool(meta["expand_compounds"]),
+            **fields,
+        )
         index.check()
         return index
 
     def check(self) -> None:
         """Cheap consistency checks of the arrays' shapes (raises ValueError)."""
         n = len(self.sentences)
-        sizes = {len(self.sentences.paragraph), len(self.sentences.start), len(self.sentences.end),
-                 len(self.sentences.kinds), len(self.terms), self.bm25.n_docs, self.fold.n_docs}
+        sizes = {
+            len(self.sentences.paragraph),
+            len(self.sentences.start),
+            len(self.sentences.end),
+            len(self.sentences.kinds),
+            len(self.terms),
+            self.bm25.n_docs,
+            self.fold.n_docs,
+        }
         sizes |= {f.n_docs for f in (self.pairs, self.fold_pairs) if f is not None}
         if sizes != {n}:
             raise ValueError("the sentence arrays disagree on the number of sentences")
-        if {self.article_bm25.n_docs, self.article_fold.n_docs, self.article_words.n_docs,
-                len(self.titles)} != {len(self.articles)}:
+        if self.titles is None or {
+            self.article_bm25.n_docs,
+            self.article_fold.n_docs,
+            self.article_words.n_docs,
+            len(self.titles),
+        } != {len(self.articles)}:
             raise ValueError("the article arrays disagree on the number of articles")
         for name in FIELDS:
             f = getattr(self, name)
             if f is None:
                 continue
             v = len(f.vocab)
-            if not (len(f.indptr) == v + 1 == len(f.idf) + 1 == len(f.max_weight) + 1
-                    and len(f.indices) == len(f.codes) == int(f.indptr[-1])
-                    and len(f.vocab.offsets) == v + 1 and len(f.vocab.hashes) == v):
+            if not (
+                len(f.indptr) == v + 1 == len(f.idf) + 1 == len(f.max_weight) + 1
+                and len(f.indices) == len(f.codes) == int(f.indptr[-1])
+                and len(f.vocab.offsets) == v + 1
+                and len(f.vocab.hashes) == v
+            ):
                 raise ValueError(f"field {name}: inconsistent arrays")
             if not 0 < f.segment <= 1 << 16 or f.indices.dtype != np.uint16 or (f.n_docs > f.segment) != f.segmented:
                 raise ValueError(f"field {name}: inconsistent segments")

@@ -46,6 +46,9 @@ building), :func:`load_last_good` serves the previous index, provided it is
 intact and was built by the same code, segmenter and index settings (the
 header's ``compat`` key), so that only the articles or the ingestion rules
 differ. The caller logs why.
+
+One module past 400 lines because the file's layout, its checks and its atomic writing are
+one format, safe only while one piece of code both reads and writes it.
 """
 
 from __future__ import annotations
@@ -71,9 +74,9 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from retrieval.index.atomic import write_atomically
 from retrieval.config import Config
 from retrieval.errors import IndexFormatError
+from retrieval.index.atomic import write_atomically
 from retrieval.index.sentences import SentenceIndex
 from retrieval.ingest.corpus import corpus_files
 from retrieval.text.variants import variants_for
@@ -95,6 +98,8 @@ ALIGN = 64
 PAGE = 4096
 # The dtypes an array may have (anything else is a damaged or foreign file).
 _DTYPES = frozenset({"|u1", "<u2", "<u4", "<u8", "<i4", "<i8", "<f8"})
+
+
 def project_version() -> str:
     try:
         return metadata.version("vn-docqa-bot")
@@ -176,7 +181,7 @@ def payload_checksums(parts: list[memoryview]) -> list[int]:
         pos = 0
         while pos < len(part):
             take = min(CHUNK_BYTES - filled, len(part) - pos)
-            h.update(part[pos:pos + take])
+            h.update(part[pos : pos + take])
             filled += take
             pos += take
             if filled == CHUNK_BYTES:
@@ -194,7 +199,7 @@ def layout_checksum(layout: dict[str, Any]) -> int:
 
 
 def _as_bytes(array: np.ndarray) -> memoryview:
-    return memoryview(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
+    return np.ascontiguousarray(array).reshape(-1).view(np.uint8).data  # a memoryview of its bytes
 
 
 def changes_path(path: Path) -> Path:
@@ -250,17 +255,22 @@ def _save_changes(index: SentenceIndex, path: Path, fp: str, compat: str | None)
 
     changes = index.changes
     if changes.base.stored is None or changes.base.stored != _file_identity(path):
-        raise ValueError(f"the index saved at {path} is not this updated index's base: save the base there "
-                         "first (save_index of the index it was updated from)")
+        raise ValueError(
+            f"the index saved at {path} is not this updated index's base: save the base there "
+            "first (save_index of the index it was updated from)"
+        )
     segmented = json.dumps([seg.to_json() for seg in changes.segmented], ensure_ascii=False)
-    arrays = {"changes.removed": np.asarray(changes.removed, dtype=np.int64),
-              "changes.segmented": np.frombuffer(segmented.encode("utf-8", "surrogatepass"), dtype=np.uint8)}
+    arrays: dict[str, np.ndarray] = {
+        "changes.removed": np.asarray(changes.removed, dtype=np.int64),
+        "changes.segmented": np.frombuffer(segmented.encode("utf-8", "surrogatepass"), dtype=np.uint8),
+    }
     arrays |= {f"added.{name}": array for name, array in ArticleList(changes.added).arrays().items()}
     _write(changes_path(path), {"base": changes.base.stored}, arrays, fp, compat)
 
 
-def _write(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray], fp: str,
-           compat: str | None) -> dict[str, Any]:
+def _write(
+    path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray], fp: str, compat: str | None
+) -> dict[str, Any]:
     """Write ``arrays`` (described by ``meta``) to ``path`` atomically; returns the header."""
     table: list[list[Any]] = []
     parts: list[memoryview] = []
@@ -343,8 +353,9 @@ def load_index(path: Path, fp: str) -> SentenceIndex:
             return _load_changed(path, changes, fp)
         except IndexFormatError as exc:
             log.info("not using the saved changes %s: %s", changes, exc)
-    return _load(path, lambda header: header.get("fingerprint") == fp,
-                 "stale: the corpus, the settings or a version changed")
+    return _load(
+        path, lambda header: header.get("fingerprint") == fp, "stale: the corpus, the settings or a version changed"
+    )
 
 
 def _load_changed(path: Path, changes: Path, fp: str | None, compat: str | None = None) -> SentenceIndex:
@@ -355,17 +366,25 @@ def _load_changed(path: Path, changes: Path, fp: str | None, compat: str | None 
     from retrieval.index.sentences import StoredArticles
     from retrieval.index.update import overlay
 
-    header, arrays, _ = _open(changes, lambda header: fp is None or header.get("fingerprint") == fp,
-                              "stale: made for another corpus")
+    header, arrays, _ = _open(
+        changes, lambda header: fp is None or header.get("fingerprint") == fp, "stale: made for another corpus"
+    )
     base_file = header["layout"]["index"].get("base")
-    base = _load(path, lambda header: _identity(header) == base_file
-                 and (compat is None or header.get("compat") == compat),
-                 "the changes were made to another index file")
+    base = _load(
+        path,
+        lambda header: _identity(header) == base_file and (compat is None or header.get("compat") == compat),
+        "the changes were made to another index file",
+    )
     try:
-        added = list(StoredArticles({name[len("added."):]: array for name, array in arrays.items()
-                                     if name.startswith("added.")}))
-        segmented = [Segmented.from_json(text) for text in
-                     json.loads(arrays["changes.segmented"].tobytes().decode("utf-8", "surrogatepass"))]
+        added = list(
+            StoredArticles(
+                {name[len("added.") :]: array for name, array in arrays.items() if name.startswith("added.")}
+            )
+        )
+        segmented = [
+            Segmented.from_json(text)
+            for text in json.loads(arrays["changes.segmented"].tobytes().decode("utf-8", "surrogatepass"))
+        ]
         removed = arrays["changes.removed"].tolist()
         if len(added) != len(segmented) or not all(0 <= a < len(base.articles) for a in removed):
             raise ValueError("the added articles and their segmentation disagree")
@@ -385,8 +404,9 @@ def load_last_good(path: Path, compat: str) -> SentenceIndex:
             return _load_changed(path, changes, None, compat)
         except IndexFormatError as exc:
             log.info("not using the saved changes %s: %s", changes, exc)
-    return _load(path, lambda header: header.get("compat") == compat,
-                 "built by another version or with other retrieval settings")
+    return _load(
+        path, lambda header: header.get("compat") == compat, "built by another version or with other retrieval settings"
+    )
 
 
 def _verify(fd: int, start: int, size: int, expected: Any) -> bool:
@@ -453,8 +473,13 @@ def _arrays(buffer: mmap.mmap, start: int, size: int, table: Any) -> dict[str, n
     """The arrays the header's table describes, as read-only views of ``buffer`` (checked against ``size``)."""
     arrays: dict[str, np.ndarray] = {}
     for name, dtype, shape, offset in table:
-        if (not isinstance(name, str) or dtype not in _DTYPES or not isinstance(offset, int)
-                or not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape)):
+        if (
+            not isinstance(name, str)
+            or dtype not in _DTYPES
+            or not isinstance(offset, int)
+            or not isinstance(shape, list)
+            or not all(isinstance(d, int) and d >= 0 for d in shape)
+        ):
             raise IndexFormatError("corrupt: bad arrays table")
         dt = np.dtype(dtype)
         count = math.prod(shape)
@@ -476,8 +501,9 @@ def _load(path: Path, accept: Callable[[dict[str, Any]], bool], refusal: str) ->
     return index
 
 
-def _open(path: Path, accept: Callable[[dict[str, Any]], bool],
-          refusal: str) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, Any]]:
+def _open(
+    path: Path, accept: Callable[[dict[str, Any]], bool], refusal: str
+) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, Any]]:
     """(header, arrays, layout) of the intact file at ``path`` whose header ``accept`` takes;
     IndexFormatError (with ``refusal`` when ``accept`` refuses it) otherwise."""
     try:
@@ -495,8 +521,10 @@ def _open(path: Path, accept: Callable[[dict[str, Any]], bool],
             except ValueError:
                 raise IndexFormatError("unreadable header") from None
             if not isinstance(header, dict) or header.get("format") != FORMAT_VERSION:
-                raise IndexFormatError(f"index format {header.get('format') if isinstance(header, dict) else '?'}"
-                                       f", expected {FORMAT_VERSION}")
+                raise IndexFormatError(
+                    f"index format {header.get('format') if isinstance(header, dict) else '?'}"
+                    f", expected {FORMAT_VERSION}"
+                )
             if not accept(header):
                 raise IndexFormatError(refusal)
             start = len(MAGIC) + 4 + size

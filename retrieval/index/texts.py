@@ -13,6 +13,7 @@ what decoding the paragraph costs anyway. Small blocks need the dictionary
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -44,7 +45,7 @@ def _train(blocks: Sequence[bytes], total: int) -> bytes:
     if total < MIN_TRAIN_BYTES:
         return b""
     step = max(1, total // TRAIN_BYTES)
-    samples = [b for b in blocks[::step] if b]
+    samples: list[bytes | bytearray | memoryview] = [b for b in blocks[::step] if b]
     try:
         # Fixed cover parameters: zstd's search for them takes 5x as long for the same ratio.
         trained = zstd.train_dictionary(min(DICT_BYTES, total // 100), samples, k=200, d=6, level=LEVEL)
@@ -64,7 +65,7 @@ def pack(parts: Sequence[bytes], prefix: str) -> dict[str, np.ndarray]:
         size += len(part)
     if parts:
         first.append(len(parts))
-    blocks = [b"".join(parts[a:b]) for a, b in zip(first, first[1:])]
+    blocks = [b"".join(parts[a:b]) for a, b in itertools.pairwise(first)]
     dictionary = _train(blocks, sum(map(len, blocks)))
     compressor = zstd.ZstdCompressor(
         level=LEVEL, dict_data=zstd.ZstdCompressionDict(dictionary) if dictionary else None
@@ -91,8 +92,12 @@ class PackedTexts:
         dictionary = arrays[f"{prefix}.dict"].tobytes()
         self._dict = zstd.ZstdCompressionDict(dictionary) if dictionary else None
         n_blocks = len(self._blocks) - 1
-        if (len(self._first) != n_blocks + 1 or len(self._offsets) < 1
-                or int(self._first[-1]) != len(self._offsets) - 1 or int(self._blocks[-1]) != len(self._data)):
+        if (
+            len(self._first) != n_blocks + 1
+            or len(self._offsets) < 1
+            or int(self._first[-1]) != len(self._offsets) - 1
+            or int(self._blocks[-1]) != len(self._data)
+        ):
             raise ValueError(f"{prefix}: inconsistent text arrays")
         # Each part's block (built here: one int32 per part, 1 MB at 1M sentences, and a lookup
         # instead of a binary search).
@@ -107,11 +112,11 @@ class PackedTexts:
         decompressor = getattr(self._local, "decompressor", None)
         if decompressor is None:
             decompressor = self._local.decompressor = zstd.ZstdDecompressor(dict_data=self._dict)
-        return decompressor.decompress(self._data[int(self._blocks[b]):int(self._blocks[b + 1])])
+        return decompressor.decompress(self._data[int(self._blocks[b]) : int(self._blocks[b + 1])].data)
 
     def __getitem__(self, j: int) -> bytes:
         if not 0 <= j < len(self):
             raise IndexError("text index out of range")
         b = int(self._block_of[j])
         base = int(self._offsets[self._first[b]])
-        return self._block(b)[int(self._offsets[j]) - base:int(self._offsets[j + 1]) - base]
+        return self._block(b)[int(self._offsets[j]) - base : int(self._offsets[j + 1]) - base]

@@ -55,7 +55,7 @@ class Vocabulary:
         return len(self.columns)
 
     def _bytes(self, col: int) -> bytes:
-        return self.text[self.offsets[col]:self.offsets[col + 1]].tobytes()
+        return self.text[self.offsets[col] : self.offsets[col + 1]].tobytes()
 
     def get(self, term: str) -> int | None:
         """The column of ``term``, or None when the field never saw it."""
@@ -95,13 +95,21 @@ class Vocabulary:
         return {term: col for col, term in enumerate(self)}
 
     def arrays(self, prefix: str) -> dict[str, np.ndarray]:
-        return {f"{prefix}.text": self.text, f"{prefix}.offsets": self.offsets,
-                f"{prefix}.hashes": self.hashes, f"{prefix}.columns": self.columns}
+        return {
+            f"{prefix}.text": self.text,
+            f"{prefix}.offsets": self.offsets,
+            f"{prefix}.hashes": self.hashes,
+            f"{prefix}.columns": self.columns,
+        }
 
     @classmethod
     def from_arrays(cls, prefix: str, arrays: dict[str, np.ndarray]) -> Vocabulary:
-        return cls(arrays[f"{prefix}.text"], arrays[f"{prefix}.offsets"], arrays[f"{prefix}.hashes"],
-                   arrays[f"{prefix}.columns"])
+        return cls(
+            arrays[f"{prefix}.text"],
+            arrays[f"{prefix}.offsets"],
+            arrays[f"{prefix}.hashes"],
+            arrays[f"{prefix}.columns"],
+        )
 
 
 class ExtendedVocabulary(Vocabulary):

@@ -199,7 +199,7 @@ def clean_text(
 
     # Date: only from the title line and short header lines.
     if date is None:
-        header = [header_title_line] + [ln for ln in body_lines if ln.strip()][: rules.date_header_lines]
+        header = [header_title_line, *[ln for ln in body_lines if ln.strip()][: rules.date_header_lines]]
         for ln in header:
             if ln is header_title_line or len(ln.strip()) < 100:
                 date = parse_date(ln)
@@ -251,7 +251,7 @@ def clean_text(
         if m:
             abbr = m["a"] or m["b"]
             found_source = found_source or rules.source_aliases.get(abbr)
-            paragraphs[0] = paragraphs[0][m.end():]
+            paragraphs[0] = paragraphs[0][m.end() :]
 
     kept = [(p, line) for p, line in zip(paragraphs, starts) if p.strip()]
     return Cleaned(

@@ -18,31 +18,41 @@ of reading it in one process. Documents read before are taken from the
 document cache (:mod:`retrieval.ingest.doccache`) when one is given. A
 JSONL file is read a line at a time, as the workers need them: only the
 cleaned articles are held, never the whole file or its lines.
+
+One module past 400 lines because a folder, a JSONL file and a single document, read in one
+process or in workers, share one order, one set of duplicate checks and one list of skip
+reasons; split, they would drift apart.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import json
 import logging
 import multiprocessing as mp
 import os
 import re
-import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from retrieval.config import IngestConfig
+from retrieval.errors import ConfigError, CorpusError
 from retrieval.ingest.clean import clean_text, parse_date
 from retrieval.ingest.doccache import CACHED_SUFFIXES, DocumentCache, cache_key
 from retrieval.ingest.files import (
-    DOCUMENT_SUFFIXES, Layout, UnreadableContent, doc_ids, file_size, read_data, read_file,
+    DOCUMENT_SUFFIXES,
+    Layout,
+    UnreadableContent,
+    doc_ids,
+    file_size,
+    read_data,
+    read_file,
 )
 from retrieval.ingest.formats import Document, NotADocument, SkipKind
-from retrieval.config import IngestConfig
-from retrieval.errors import ConfigError, CorpusError
 
 log = logging.getLogger(__name__)
 
@@ -152,8 +162,9 @@ def _date_field(meta: dict[str, Any]) -> str | None:
     return parsed
 
 
-def _article(doc_id: str, text: str, meta: dict[str, Any], origin: str, rules: IngestConfig,
-             layout: Layout | None = None) -> Article:
+def _article(
+    doc_id: str, text: str, meta: dict[str, Any], origin: str, rules: IngestConfig, layout: Layout | None = None
+) -> Article:
     """``layout``: where the lines of ``text`` come from (pages, sections) and which are table rows."""
     cleaned = clean_text(
         text,
@@ -195,11 +206,14 @@ def _init_reader(read: Callable[[object], _Read]) -> None:
 
 
 def _read_in_worker(item: object) -> _Read:
+    if _WORKER_READ is None:
+        raise RuntimeError("a corpus worker started without _init_reader")
     return _WORKER_READ(item)
 
 
-def _read_all(read: Callable[[object], Any], items: Iterable[object], workers: int,
-              many: bool = False) -> Iterator[Any]:
+def _read_all(
+    read: Callable[[object], Any], items: Iterable[object], workers: int, many: bool = False
+) -> Iterator[Any]:
     """``read`` of every item, in order: in worker processes when there are many (or ``many``).
 
     Items are taken from ``items`` as the workers need them and results come
@@ -227,8 +241,9 @@ class _FileRead:
     fresh: tuple[str, Document | str] | None = None
 
 
-def _read_file(rules: IngestConfig, max_bytes: int, cached: dict[str, Document | str],
-               item: tuple[Path, str, str | None]) -> _FileRead:
+def _read_file(
+    rules: IngestConfig, max_bytes: int, cached: dict[str, Document | str], item: tuple[Path, str, str | None]
+) -> _FileRead:
     file, doc_id, key = item
     try:
         got = read_file(file, max_bytes, cached.get(key) if key else None)
@@ -244,41 +259,51 @@ def _read_file(rules: IngestConfig, max_bytes: int, cached: dict[str, Document |
         return _FileRead(None, str(exc), fresh=got.fresh)
 
 
-def _load_files(root: Path, files: list[Path], rules: IngestConfig, workers: int = 1,
-                cache_path: Path | None = None, tick: Callable[[], object] = int,
-                ids: Sequence[str] | None = None) -> Corpus:
+def _load_files(
+    root: Path,
+    files: list[Path],
+    rules: IngestConfig,
+    workers: int = 1,
+    cache_path: Path | None = None,
+    tick: Callable[[], object] = int,
+    ids: Sequence[str] | None = None,
+) -> Corpus:
     """The articles of ``files`` (under ``root``, which their doc_ids are relative to).
 
     ``ids``: the files' doc_ids when ``files`` are some of a folder's (:func:`read_files`);
     the document cache then keeps the entries of the other files."""
     partial = ids is not None
-    ids = list(ids) if partial else doc_ids(root, files)
+    file_ids = list(ids) if ids is not None else doc_ids(root, files)
     max_bytes = rules.max_file_mb << 20
     extracted = any(f.suffix.lower() in CACHED_SUFFIXES for f in files)
     with DocumentCache(cache_path if extracted else None) as cache:
         keys = [cache_key(f, max_bytes) if cache.active else None for f in files]
         cached = cache.get_many([k for k in keys if k])
         # What each file costs to read: the bytes of a document to extract (not in the cache).
-        costs = [file_size(f) if f.suffix.lower() in CACHED_SUFFIXES and key not in cached else 0
-                 for f, key in zip(files, keys)]
+        costs = [
+            file_size(f) if f.suffix.lower() in CACHED_SUFFIXES and key not in cached else 0
+            for f, key in zip(files, keys)
+        ]
         order = sorted(range(len(files)), key=lambda i: -costs[i])  # the slowest first, for the workers
         read = functools.partial(_read_file, rules, max_bytes, cached)
         extract = [cost for cost in costs if cost]
         many = len(extract) >= MIN_PARALLEL_DOCUMENTS or (len(files) > 1 and sum(extract) >= MIN_PARALLEL_BYTES)
-        done = _read_all(read, [(files[i], ids[i], keys[i]) for i in order], workers, many=many)
+        done = _read_all(read, [(files[i], file_ids[i], keys[i]) for i in order], workers, many=many)
         done = (result for result in done if tick() or True)
         reads = [result for _, result in sorted(zip(order, done), key=lambda pair: pair[0])]  # files' order
         cache.put_many(r.fresh for r in reads if r.fresh)
         if not partial:
             cache.keep_only({k for k in keys if k})
     articles = tuple(r.article for r in reads if r.article is not None)
-    skipped = tuple(Skipped(str(f), r.reason or "unreadable", r.kind)
-                    for f, r in zip(files, reads) if r.article is None)
+    skipped = tuple(
+        Skipped(str(f), r.reason or "unreadable", r.kind) for f, r in zip(files, reads) if r.article is None
+    )
     return Corpus(articles, skipped)
 
 
-def read_files(root: Path, files: Sequence[Path], ids: Sequence[str], rules: IngestConfig,
-               cache_path: Path | None = None) -> Corpus:
+def read_files(
+    root: Path, files: Sequence[Path], ids: Sequence[str], rules: IngestConfig, cache_path: Path | None = None
+) -> Corpus:
     """Some files of the folder corpus ``root``, in this process, with their doc_ids (given:
     :func:`~retrieval.ingest.files.doc_ids` of the whole folder decides them). What an update
     reads; one warning per skipped file, and the document cache keeps its other entries."""
@@ -338,8 +363,9 @@ def _jsonl_lines(path: Path) -> Iterator[tuple[int, str]]:
                 try:
                     text = raw.decode("utf-8-sig" if offset == 0 else "utf-8")
                 except UnicodeDecodeError as exc:
-                    raise ValueError(f"not UTF-8 text ({exc.reason} at byte {offset + exc.start}); "
-                                     "save it as UTF-8") from None
+                    raise ValueError(
+                        f"not UTF-8 text ({exc.reason} at byte {offset + exc.start}); save it as UTF-8"
+                    ) from None
                 offset += len(raw)
                 for line in text.splitlines():
                     number += 1
@@ -380,8 +406,13 @@ def check_patterns(rules: IngestConfig) -> None:
                 ) from None
 
 
-def load_corpus(path: str | Path, rules: IngestConfig, workers: int = 1, cache_path: Path | None = None,
-                progress: bool | None = None) -> Corpus:
+def load_corpus(
+    path: str | Path,
+    rules: IngestConfig,
+    workers: int = 1,
+    cache_path: Path | None = None,
+    progress: bool | None = None,
+) -> Corpus:
     """Load every usable article of ``path``; log one warning per skipped file, and one for all
     the files that are no documents (images, archives...).
 
@@ -392,18 +423,19 @@ def load_corpus(path: str | Path, rules: IngestConfig, workers: int = 1, cache_p
     """
     from tqdm import tqdm
 
-    with tqdm(desc="reading", unit="article", delay=2, leave=False,
-              disable=None if progress is None else not progress) as bar:
+    with tqdm(
+        desc="reading", unit="article", delay=2, leave=False, disable=None if progress is None else not progress
+    ) as bar:
         return _load(Path(path), rules, workers, cache_path, bar.update)
 
 
-def _load(path: Path, rules: IngestConfig, workers: int, cache_path: Path | None,
-          tick: Callable[[], object]) -> Corpus:
+def _load(path: Path, rules: IngestConfig, workers: int, cache_path: Path | None, tick: Callable[[], object]) -> Corpus:
     check_patterns(rules)
     suffix = path.suffix.lower()
     if path.is_file() and suffix not in JSONL_SUFFIXES + tuple(DOCUMENT_SUFFIXES) and suffix:
-        raise CorpusError(f"corpus {path}: expected a folder, a .jsonl file or a document "
-                          "(.html, .htm, .pdf, .docx, .txt, .md)")
+        raise CorpusError(
+            f"corpus {path}: expected a folder, a .jsonl file or a document (.html, .htm, .pdf, .docx, .txt, .md)"
+        )
     if path.is_file() and suffix in JSONL_SUFFIXES:
         corpus = _load_jsonl(path, rules, workers, tick)
     elif path.is_file():
@@ -430,6 +462,10 @@ def _log_skipped(skipped: Sequence[Skipped], root: Path) -> None:
     if others:
         names = [name for kind in SkipKind for name in others.get(kind, ())]
         more = len(names) - SKIPPED_NAMES_SHOWN
-        log.warning("skipped %s (not documents the bot reads) in %s: %s%s",
-                    ", ".join(kind.count(len(others[kind])) for kind in SkipKind if kind in others), root,
-                    ", ".join(names[:SKIPPED_NAMES_SHOWN]), f" and {more} more" if more > 0 else "")
+        log.warning(
+            "skipped %s (not documents the bot reads) in %s: %s%s",
+            ", ".join(kind.in_words(len(others[kind])) for kind in SkipKind if kind in others),
+            root,
+            ", ".join(names[:SKIPPED_NAMES_SHOWN]),
+            f" and {more} more" if more > 0 else "",
+        )

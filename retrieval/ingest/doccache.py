@@ -71,8 +71,11 @@ def _to_json(document: Document | str) -> str:
     if isinstance(document, str):
         return json.dumps({"unreadable": document}, ensure_ascii=False)
     blocks = [[b.text, b.page, b.section, b.row, b.heading] for b in document.blocks]
-    return json.dumps([str(document.kind), document.title, document.date, document.source, document.author,
-                       document.url, blocks], ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(
+        [str(document.kind), document.title, document.date, document.source, document.author, document.url, blocks],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
 
 
 def _from_json(text: str) -> Document | str:
@@ -80,9 +83,15 @@ def _from_json(text: str) -> Document | str:
     if isinstance(value, dict):
         return str(value["unreadable"])
     kind, title, date, source, author, url, blocks = value
-    return Document(blocks=tuple(Block(t, page=p, section=s, row=bool(r), heading=bool(h))
-                                 for t, p, s, r, h in blocks),
-                    kind=Kind(kind), title=title, date=date, source=source, author=author, url=url)
+    return Document(
+        blocks=tuple(Block(t, page=p, section=s, row=bool(r), heading=bool(h)) for t, p, s, r, h in blocks),
+        kind=Kind(kind),
+        title=title,
+        date=date,
+        source=source,
+        author=author,
+        url=url,
+    )
 
 
 class DocumentCache:
@@ -131,7 +140,7 @@ class DocumentCache:
             return found
         try:
             for i in range(0, len(keys), 500):
-                chunk = list(keys[i:i + 500])
+                chunk = list(keys[i : i + 500])
                 rows = self._db.execute(
                     f"SELECT key, value FROM documents WHERE key IN ({','.join('?' * len(chunk))})", chunk
                 )
@@ -149,8 +158,9 @@ class DocumentCache:
             return
         try:
             with self._db:
-                self._db.executemany("INSERT OR REPLACE INTO documents (key, value) VALUES (?, ?)",
-                                     ((k, _to_json(d)) for k, d in items))
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO documents (key, value) VALUES (?, ?)", ((k, _to_json(d)) for k, d in items)
+                )
         except sqlite3.Error as exc:
             self._failed("update", exc)
 

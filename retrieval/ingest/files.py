@@ -34,7 +34,15 @@ import yaml
 
 from retrieval.ingest.doccache import document_key
 from retrieval.ingest.formats import (
-    Document, Kind, NotADocument, SkipKind, UnreadableDocument, classify, decode_text, markdown_heading, read_document,
+    Document,
+    Kind,
+    NotADocument,
+    SkipKind,
+    UnreadableDocument,
+    classify,
+    decode_text,
+    markdown_heading,
+    read_document,
 )
 from retrieval.ingest.formats.base import Sections
 from retrieval.ingest.formats.sniff import HTML_SUFFIXES
@@ -45,8 +53,9 @@ MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 # Office files that are documents the bot does not read (.doc, .xlsx...), named so: each gets its
 # own warning (the reason says what to do) instead of being counted with the images and archives,
 # as an empty file does. An OLE2 file of another name (Windows' Thumbs.db) is only counted.
-_OFFICE_SUFFIXES = frozenset({".doc", ".dot", ".docm", ".xls", ".xlsx", ".ppt", ".pptx", ".odt", ".ods", ".odp",
-                              ".rtf", ".epub"})
+_OFFICE_SUFFIXES = frozenset(
+    {".doc", ".dot", ".docm", ".xls", ".xlsx", ".ppt", ".pptx", ".odt", ".ods", ".odp", ".rtf", ".epub"}
+)
 
 
 @dataclass(frozen=True)
@@ -101,7 +110,7 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
                 raise ValueError(f"broken YAML front matter: {str(exc).splitlines()[0]}") from None
             if not isinstance(meta, dict):
                 raise ValueError("front matter must be a mapping (title: ..., source: ...)")
-            return meta, "\n".join(lines[i + 1:])
+            return meta, "\n".join(lines[i + 1 :])
     raise ValueError("front matter opened with '---' but never closed")
 
 
@@ -161,8 +170,9 @@ def _load(file: Path, max_bytes: int) -> bytes:
     if not stat.S_ISREG(info.st_mode):
         raise ValueError("not a regular file (a FIFO, socket or device)")
     if info.st_size > max_bytes:
-        raise ValueError(f"larger than {max_bytes / 2**20:.0f} MB ({info.st_size / 2**20:.1f} MB; "
-                         "setting ingest.max_file_mb)")
+        raise ValueError(
+            f"larger than {max_bytes / 2**20:.0f} MB ({info.st_size / 2**20:.1f} MB; setting ingest.max_file_mb)"
+        )
     return file.read_bytes()
 
 
@@ -185,12 +195,12 @@ def read_data(file: Path, data: bytes, max_bytes: int) -> FileText:
     """:func:`read_file` of bytes already read: ``data`` is the content of a file named ``file``
     (its suffix is a hint, the content decides). Raises as :func:`read_file` does."""
     if len(data) > max_bytes:
-        raise ValueError(f"larger than {max_bytes / 2**20:.0f} MB ({len(data) / 2**20:.1f} MB; "
-                         "setting ingest.max_file_mb)")
+        raise ValueError(
+            f"larger than {max_bytes / 2**20:.0f} MB ({len(data) / 2**20:.1f} MB; setting ingest.max_file_mb)"
+        )
     found = classify(file, data)
     if isinstance(found.kind, SkipKind):
-        if found.kind is SkipKind.EMPTY or (found.kind is SkipKind.OFFICE
-                                            and file.suffix.lower() in _OFFICE_SUFFIXES):
+        if found.kind is SkipKind.EMPTY or (found.kind is SkipKind.OFFICE and file.suffix.lower() in _OFFICE_SUFFIXES):
             raise UnreadableDocument(f"{found.kind}{f' ({found.detail})' if found.detail else ''}")
         raise NotADocument(found.kind, found.detail)
     if found.kind is Kind.TEXT:

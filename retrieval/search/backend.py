@@ -124,7 +124,7 @@ class SearchBackend:
         started = time.perf_counter()
         try:
             self.load_kernels(index)
-        except Exception:  # noqa: BLE001 - without the kernels the numpy pass answers
+        except Exception:  # without the kernels the numpy pass answers
             log.exception("could not load the compiled first stage; every question uses the numpy pass")
             return
         log.info("compiled first stage ready in %.2fs", time.perf_counter() - started)

@@ -20,6 +20,9 @@ Three passes give the same candidates and the same scores, bit for bit:
 
 :func:`first_stage` picks one; the :class:`~retrieval.search.backend.SearchBackend` it is
 given says whether the kernels are loaded and lends the second core and the buffers.
+
+Past 400 lines because the three ways of scoring share the candidate selection and must give
+the same result; they are kept side by side so that stays visible.
 """
 
 from __future__ import annotations
@@ -31,10 +34,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from retrieval.config import RetrievalConfig
-from retrieval.index.bm25 import best_candidates, Bm25
+from retrieval.index.bm25 import Bm25
+from retrieval.index.select import best_candidates
 from retrieval.index.sentences import SentenceIndex
 from retrieval.search.kernel_args import (
-    Evidence, FieldPostings, Fields, Occurrences, PostingRuns, Search, Segments, Terms,
+    Evidence,
+    FieldPostings,
+    Fields,
+    Occurrences,
+    PostingRuns,
+    Search,
+    Segments,
+    Terms,
 )
 from retrieval.search.query import Query
 
@@ -144,8 +155,11 @@ def first_stage(
     if not query.terms and not query.folded:
         return None
     fields = _fields(index, query, cfg)
-    if not backend.compiled(index) or len(fields) > 3 or cfg.neighbor_weight or (
-        cfg.article_weight < 0 or any(w < 0 or not field.nonnegative for field, _, w in fields)
+    if (
+        not backend.compiled(index)
+        or len(fields) > 3
+        or cfg.neighbor_weight
+        or (cfg.article_weight < 0 or any(w < 0 or not field.nonnegative for field, _, w in fields))
     ):
         return _dense_stage(backend, index, query, cfg, fields)
     backend.release_dense_buffers()  # 16 MB at 1M sentences: the numpy pass will not run again
@@ -199,7 +213,8 @@ def _parts(field: Bm25) -> list[tuple[Bm25, int]]:
     update added (``Bm25.delta``, numbered from ``n_base``)."""
     if field.delta is None:
         return [(field, 0)]
-    return [(field, 0), (field.delta, field.n_base)]
+    delta, n_base, _ = field._changes()
+    return [(field, 0), (delta, n_base)]
 
 
 def _columns(field: Bm25, terms: Sequence[str]) -> np.ndarray:
@@ -212,16 +227,28 @@ def _runs(part: Bm25, cols: np.ndarray, idf: np.ndarray) -> tuple[PostingRuns, i
     hold), for :func:`retrieval.search.kernels.accumulate`; ``idf``: the field's IDFs."""
     cols = cols[cols < len(part.indptr) - 1]  # a column added by an update has no postings before it
     postings = int((part.indptr[cols + 1] - part.indptr[cols]).sum())
-    if part.segmented:
-        runs = (part.seg_ptr[cols], part.seg_ptr[cols + 1], part.seg_of, part.seg_end)
+    segments = part.segment_runs()
+    if segments is not None:
+        seg_ptr, seg_of, seg_end = segments
+        runs = (seg_ptr[cols], seg_ptr[cols + 1], seg_of, seg_end)
     else:  # one run per term, in segment 0
-        runs = (np.arange(cols.size), np.arange(1, cols.size + 1), np.zeros(cols.size, dtype=np.uint16),
-                part.indptr[cols + 1])
+        runs = (
+            np.arange(cols.size),
+            np.arange(1, cols.size + 1),
+            np.zeros(cols.size, dtype=np.uint16),
+            part.indptr[cols + 1],
+        )
     lo, hi, seg_of, seg_end = runs
     # The per-term arrays as int64 whatever the part (a segmented field's pointers may be int32):
     # one compiled variant of the kernel for a field's own postings and an update's.
-    return PostingRuns(start=part.indptr[cols].astype(np.int64), idf=idf[cols], lo=lo.astype(np.int64),
-                       hi=hi.astype(np.int64), seg_of=seg_of, seg_end=seg_end), postings
+    return PostingRuns(
+        start=part.indptr[cols].astype(np.int64),
+        idf=idf[cols],
+        lo=lo.astype(np.int64),
+        hi=hi.astype(np.int64),
+        seg_of=seg_of,
+        seg_end=seg_end,
+    ), postings
 
 
 def _postings(part: Bm25) -> FieldPostings:
@@ -235,8 +262,12 @@ def _accumulate(field: Bm25, cols: np.ndarray, out: np.ndarray) -> None:
     from retrieval.search import kernels
 
     for part, first in _parts(field):
-        kernels.accumulate(_postings(part), _runs(part, cols, field.idf)[0], part.segment,
-                           out[first:first + part.n_docs] if first else out)
+        kernels.accumulate(
+            _postings(part),
+            _runs(part, cols, field.idf)[0],
+            part.segment,
+            out[first : first + part.n_docs] if first else out,
+        )
     if field.dead_ids is not None:
         out[field.dead_ids] = 0.0
 
@@ -296,13 +327,25 @@ def _segment_ranges(field: Bm25, cols: Sequence[int], js: Sequence[int], lo: np.
         return
     from retrieval.search import kernels
 
-    kernels.segment_ranges(field.indptr, field.seg_ptr, field.seg_of, field.seg_end,
-                           np.asarray(cols, dtype=np.int64), np.asarray(js, dtype=np.int64), lo, hi)
+    kernels.segment_ranges(
+        field.indptr,
+        field.seg_ptr,
+        field.seg_of,
+        field.seg_end,
+        np.asarray(cols, dtype=np.int64),
+        np.asarray(js, dtype=np.int64),
+        lo,
+        hi,
+    )
 
 
 def _maxscore(
-    backend: SearchBackend, index: SentenceIndex, fields: Sequence[Field], occurrences: list[tuple[int, int]],
-    evidence: tuple[np.ndarray, float] | None, depth: int,
+    backend: SearchBackend,
+    index: SentenceIndex,
+    fields: Sequence[Field],
+    occurrences: list[tuple[int, int]],
+    evidence: tuple[np.ndarray, float] | None,
+    depth: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`retrieval.search.kernels.maxscore` for the query terms ``occurrences`` ((field, column),
     in query order) and the articles' ``evidence`` (:func:`_article_factor`): the
@@ -324,13 +367,14 @@ def _maxscore(
     bound = {key: scale[key] * float(fields[key[0]][0].max_weight[key[1]]) for key in times}
     terms = sorted(times, key=lambda key: (bound[key], key))  # smallest bound first
     position = {key: i for i, key in enumerate(terms)}
-    n_docs = index.bm25.n_docs
     t_field = np.array([f for f, _ in terms], dtype=np.int64)
     t_idf = np.array([float(fields[f][0].idf[col]) for f, col in terms], dtype=np.float64)
     t_scale = np.array([scale[key] for key in terms], dtype=np.float64)
     t_bound = np.array([bound[key] for key in terms], dtype=np.float64)
-    in_query_order = Occurrences(field=np.array([f for f, _ in occurrences], dtype=np.int64),
-                                 term=np.array([position[key] for key in occurrences], dtype=np.int64))
+    in_query_order = Occurrences(
+        field=np.array([f for f, _ in occurrences], dtype=np.int64),
+        term=np.array([position[key] for key in occurrences], dtype=np.int64),
+    )
     weights = np.array([w for _, _, w in fields] + [0.0] * (3 - len(fields)))
     if evidence is not None:
         factor, max_factor, used = evidence[0], evidence[1], True
@@ -359,10 +403,12 @@ def _maxscore(
             _segment_ranges(part, [terms[j][1] for j in js], js, lo, hi)
         postings = [_postings(part) for part in parts]
         postings += [postings[0]] * (3 - len(postings))
-        return Fields(postings=tuple(postings), count=len(fields), weights=weights), lo, hi, size, first, n
+        bundle = Fields(postings=(postings[0], postings[1], postings[2]), n_fields=len(fields), weights=weights)
+        return bundle, lo, hi, size, first, n
 
-    def call(part: tuple, first: int, last: int) -> tuple[Fields, Terms, Occurrences, Segments, Evidence, Search,
-                                                           np.ndarray]:
+    def call(
+        part: tuple, first: int, last: int
+    ) -> tuple[Fields, Terms, Occurrences, Segments, Evidence, Search, np.ndarray]:
         """The kernel's arguments for segments ``first`` to ``last - 1`` of ``part`` (:func:`ranges`)."""
         field_bundle, lo, hi, size, offset, n = part
         bundle = Terms(field=t_field, lo=lo[first:last], hi=hi[first:last], idf=t_idf, scale=t_scale, bound=t_bound)

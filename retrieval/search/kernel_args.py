@@ -40,7 +40,7 @@ class Fields(NamedTuple):
     sum plus ``weights[f]`` times each other field's sum."""
 
     postings: tuple[FieldPostings, FieldPostings, FieldPostings]  # fewer fields: the unused repeat field 0
-    count: int  # how many fields the question uses (1-3)
+    n_fields: int  # how many fields the question uses (1-3); not ``count``, which would shadow tuple.count
     weights: np.ndarray  # float64[3]: each field's weight (field 0's is not used)
 
 

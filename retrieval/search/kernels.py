@@ -26,6 +26,9 @@ does it in the background).
 
 The arrays are trusted: the index file's hash is checked before they are used
 (:mod:`retrieval.index.store`), and the loops do not check bounds.
+
+One module past 400 lines because the kernels are one compiled unit: they inline one another
+(``inline="always"``) and read the same argument bundles, so they are read and changed together.
 """
 
 from __future__ import annotations
@@ -34,7 +37,14 @@ import numpy as np
 from numba import njit
 
 from retrieval.search.kernel_args import (
-    Evidence, FieldPostings, Fields, Occurrences, PostingRuns, Search, Segments, Terms,
+    Evidence,
+    FieldPostings,
+    Fields,
+    Occurrences,
+    PostingRuns,
+    Search,
+    Segments,
+    Terms,
 )
 
 # Relative slack on the pruning bounds, far above any floating-point rounding of the sums.
@@ -239,8 +249,13 @@ def _non_essential(prefix, ne, limit):  # pragma: no cover - compiled
 
 
 def maxscore(
-    fields: Fields, terms: Terms, occurrences: Occurrences, segments: Segments, evidence: Evidence,
-    search: Search, shared: np.ndarray,
+    fields: Fields,
+    terms: Terms,
+    occurrences: Occurrences,
+    segments: Segments,
+    evidence: Evidence,
+    search: Search,
+    shared: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """The sentences that can be among the ``search.k`` best by fused score, with (base, fused).
 
@@ -269,8 +284,15 @@ def maxscore(
     of after k arbitrary sentences.
     """
     postings, count, weights = fields
-    return _maxscore((tuple(map(tuple, postings)), count, weights), tuple(terms), tuple(occurrences),
-                     tuple(segments), tuple(evidence), tuple(search), shared)
+    return _maxscore(
+        (tuple(map(tuple, postings)), count, weights),
+        tuple(terms),
+        tuple(occurrences),
+        tuple(segments),
+        tuple(evidence),
+        tuple(search),
+        shared,
+    )
 
 
 @njit(cache=True, nogil=True)
@@ -295,8 +317,8 @@ def _maxscore(fields, terms, occurrences, segments, evidence, search, shared):  
     passed = np.empty(window, dtype=np.int64)
     bounds = np.empty(window)
     scored = 0
-    cursor = np.empty(n_terms, dtype=np.int64)   # accumulation cursors of the essential terms
-    lookup = np.empty(n_terms, dtype=np.int64)   # lookup cursors, every term
+    cursor = np.empty(n_terms, dtype=np.int64)  # accumulation cursors of the essential terms
+    lookup = np.empty(n_terms, dtype=np.int64)  # lookup cursors, every term
     values = np.zeros(n_terms)
     sums = np.zeros(3)
     heap = np.empty(k)
@@ -330,16 +352,18 @@ def _maxscore(fields, terms, occurrences, segments, evidence, search, shared):  
                     # sample already: counted twice, it could lift the k-th best above the true one.
                     sampled = False
                     for t in range(top + 1, n_terms):
-                        values[t], lookup[t] = _in_field(postings, t_field[t], _value,
-                                                         (t_idf[t], t_hi[s, t], lookup[t], rel))
+                        values[t], lookup[t] = _in_field(
+                            postings, t_field[t], _value, (t_idf[t], t_hi[s, t], lookup[t], rel)
+                        )
                         if lookup[t] < t_hi[s, t] and _in_field(postings, t_field[t], _doc, (lookup[t],)) == rel:
                             sampled = True
                             break
                     if sampled:
                         continue
                     for t in range(top + 1):
-                        values[t], lookup[t] = _in_field(postings, t_field[t], _value,
-                                                         (t_idf[t], t_hi[s, t], lookup[t], rel))
+                        values[t], lookup[t] = _in_field(
+                            postings, t_field[t], _value, (t_idf[t], t_hi[s, t], lookup[t], rel)
+                        )
                     base = _base(values, o_field, o_term, weights, n_fields, sums)
                     fused = base * factor[article_ids[base_doc + rel]] if use_factor else base
                     if not fused > 0:
@@ -373,8 +397,12 @@ def _maxscore(fields, terms, occurrences, segments, evidence, search, shared):  
             we_rel = we - base_doc
             n_touched = 0
             for t in range(ne, n_terms):
-                cursor[t], n_touched = _in_field(postings, t_field[t], _add_window, (
-                    t_idf[t], t_scale[t], cursor[t], t_hi[s, t], ws_rel, we_rel, acc, seen, touched, n_touched))
+                cursor[t], n_touched = _in_field(
+                    postings,
+                    t_field[t],
+                    _add_window,
+                    (t_idf[t], t_scale[t], cursor[t], t_hi[s, t], ws_rel, we_rel, acc, seen, touched, n_touched),
+                )
             if n_touched == 0:
                 continue
             ne_w = ne  # the non-essential terms of this window (``ne`` may grow inside it)
@@ -407,8 +435,9 @@ def _maxscore(fields, terms, occurrences, segments, evidence, search, shared):  
                 # The non-essential terms, largest bound first: each replaces its bound by its weight.
                 t = ne_w - 1
                 while t >= 0:
-                    values[t], lookup[t] = _in_field(postings, t_field[t], _value,
-                                                     (t_idf[t], t_hi[s, t], lookup[t], rel))
+                    values[t], lookup[t] = _in_field(
+                        postings, t_field[t], _value, (t_idf[t], t_hi[s, t], lookup[t], rel)
+                    )
                     bound += t_scale[t] * values[t] - t_bound[t]
                     if bound * f_doc * (1 + SLACK) < cut:
                         break
@@ -417,8 +446,9 @@ def _maxscore(fields, terms, occurrences, segments, evidence, search, shared):  
                     continue
                 scored += 1
                 for t in range(ne_w, n_terms):
-                    values[t], lookup[t] = _in_field(postings, t_field[t], _value,
-                                                     (t_idf[t], t_hi[s, t], lookup[t], rel))
+                    values[t], lookup[t] = _in_field(
+                        postings, t_field[t], _value, (t_idf[t], t_hi[s, t], lookup[t], rel)
+                    )
                 base = _base(values, o_field, o_term, weights, n_fields, sums)
                 fused = base * f_doc if use_factor else base
                 if not fused > 0:

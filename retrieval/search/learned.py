@@ -14,28 +14,39 @@ import numpy as np
 from retrieval.index.sentences import SentenceIndex
 from retrieval.search.first_stage import neighbour_scores
 from retrieval.search.query import Query
-from retrieval.text.answer_types import asked_for, has_answer_type, TypeRules
+from retrieval.text.answer_types import TypeRules, asked_for, has_answer_type
 from retrieval.text.terms import expand, fold_terms
 
 FEATURES = (
-    "bm25",        # log(1 + fused BM25 score of the sentence)
-    "bm25_rel",    # fused BM25 / best fused BM25 among the candidates
-    "fused",       # log(1 + score with article and neighbour evidence)
+    "bm25",  # log(1 + fused BM25 score of the sentence)
+    "bm25_rel",  # fused BM25 / best fused BM25 among the candidates
+    "fused",  # log(1 + score with article and neighbour evidence)
     "stage_rank",  # log(rank after the first stage)
-    "article",     # article score / best article score
-    "neighbor",    # better neighbour's fused score / best fused score
-    "coverage",    # IDF-weighted share of the question's content words in the sentence
-    "proximity",   # matched question words / width of the window holding them
-    "novelty",     # share of the sentence's words that are not in the question
-    "length",      # log(number of words)
-    "first",       # 1 for an article's first sentence
-    "type_person", "type_number", "type_date", "type_place", "type_name",  # answer-type match by kind
+    "article",  # article score / best article score
+    "neighbor",  # better neighbour's fused score / best fused score
+    "coverage",  # IDF-weighted share of the question's content words in the sentence
+    "proximity",  # matched question words / width of the window holding them
+    "novelty",  # share of the sentence's words that are not in the question
+    "length",  # log(number of words)
+    "first",  # 1 for an article's first sentence
+    "type_person",
+    "type_number",
+    "type_date",
+    "type_place",
+    "type_name",  # answer-type match by kind
 )
 
 
 def features(
-    index: SentenceIndex, query: Query, question: str, candidates: np.ndarray, base: np.ndarray,
-    fused: np.ndarray, art_rel: np.ndarray, rules: TypeRules, window: int,
+    index: SentenceIndex,
+    query: Query,
+    question: str,
+    candidates: np.ndarray,
+    base: np.ndarray,
+    fused: np.ndarray,
+    art_rel: np.ndarray,
+    rules: TypeRules,
+    window: int,
 ) -> np.ndarray:
     """One row of :data:`FEATURES` per candidate sentence; ``base``, ``fused`` and ``art_rel``
     per sentence, as :func:`~retrieval.search.first_stage.candidates_for` returns them."""

@@ -10,7 +10,6 @@ sentences that contain such a thing.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -22,10 +21,19 @@ from retrieval.text.terms import bigrams, expand, fold_terms, has_diacritics
 _TYPE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(pattern))
     for kind, pattern in (
-        ("date", r"\b(khi[ _]nào|bao[ _]giờ|năm[ _]nào|ngày[ _]nào|tháng[ _]nào|thời[ _]gian[ _]nào|từ[ _]khi[ _]nào|lúc[ _]nào|năm[ _]bao[ _]nhiêu)\b"),
+        (
+            "date",
+            r"\b(khi[ _]nào|bao[ _]giờ|năm[ _]nào|ngày[ _]nào|tháng[ _]nào|thời[ _]gian[ _]nào|"
+            r"từ[ _]khi[ _]nào|lúc[ _]nào|năm[ _]bao[ _]nhiêu)\b",
+        ),
         ("number", r"\b(bao[ _]nhiêu|mấy|số[ _]lượng|bao[ _]lâu|bao[ _]xa)\b"),
         ("person", r"\b(là[ _]ai|ai[ _]là|ai|người[ _]nào|nhân[ _]vật[ _]nào|ông[ _]nào|bà[ _]nào)\b"),
-        ("place", r"\b(ở[ _]đâu|tại[ _]đâu|từ[ _]đâu|đến[ _]đâu|nơi[ _]nào|chỗ[ _]nào|đâu|(thành[ _]phố|nước|quốc[ _]gia|tỉnh|bang|sông|núi|hồ|biển|vùng|khu[ _]vực|địa[ _]điểm|châu[ _]lục|lục[ _]địa|thị[ _]trấn|làng|đảo)[ _]nào)\b"),
+        (
+            "place",
+            r"\b(ở[ _]đâu|tại[ _]đâu|từ[ _]đâu|đến[ _]đâu|nơi[ _]nào|chỗ[ _]nào|đâu|"
+            r"(thành[ _]phố|nước|quốc[ _]gia|tỉnh|bang|sông|núi|hồ|biển|vùng|khu[ _]vực|địa[ _]điểm|"
+            r"châu[ _]lục|lục[ _]địa|thị[ _]trấn|làng|đảo)[ _]nào)\b",
+        ),
         ("name", r"\b(tên[ _]là[ _]gì|tên[ _]gì|tên[ _]là|tên[ _]gọi|gọi[ _]là[ _]gì|được[ _]gọi[ _]là)\b"),
     )
 )
@@ -49,9 +57,7 @@ def question_type(text: str) -> str | None:
     return None
 
 
-def question_focus(
-    text: str, words: Sequence[str], stopwords: frozenset[str], qtype: str | None = None
-) -> str | None:
+def question_focus(text: str, words: Sequence[str], stopwords: frozenset[str], qtype: str | None = None) -> str | None:
     """The noun of the attribute an "X của Y là gì?" question asks for: ``chủ_đề`` in
     "Chủ đề của Hội nghị ... là gì?", ``mục_tiêu`` in "Mục tiêu của đề án là gì?".
 
@@ -67,7 +73,7 @@ def question_focus(
     if qtype or not words or not has_diacritics(text):
         return None
     head = words[0]
-    if "_" not in head or head in stopwords or "của" not in words[1:1 + _FOCUS_SPAN]:
+    if "_" not in head or head in stopwords or "của" not in words[1 : 1 + _FOCUS_SPAN]:
         return None
     return head if _ASKS_WHAT.search(normalize(text)) else None
 

@@ -17,18 +17,23 @@ import re
 import numpy as np
 
 from retrieval.config import RetrievalConfig
-from retrieval.index.bm25 import Hit
+from retrieval.index.select import Hit
 from retrieval.index.sentences import SentenceIndex
 from retrieval.search import learned
 from retrieval.search.backend import SearchBackend
 from retrieval.search.first_stage import candidates_for, first_stage
 from retrieval.search.query import Query
-from retrieval.text.answer_types import asked_for, AskedFor, has_answer_type, TypeRules
+from retrieval.text.answer_types import AskedFor, TypeRules, asked_for, has_answer_type
 from retrieval.text.normalize import normalize
 
 
 def rank(
-    backend: SearchBackend, index: SentenceIndex, query: Query, question: str, cfg: RetrievalConfig, k: int,
+    backend: SearchBackend,
+    index: SentenceIndex,
+    query: Query,
+    question: str,
+    cfg: RetrievalConfig,
+    k: int,
     rules: TypeRules | None = None,
 ) -> list[Hit]:
     """The ``k`` best sentences of ``index`` for ``query`` (``question``: its text), best first;
@@ -60,8 +65,14 @@ def rank(
 
 
 def _type_bonus(
-    index: SentenceIndex, candidates: np.ndarray, fused: np.ndarray, final: np.ndarray, asked: AskedFor,
-    rules: TypeRules, cfg: RetrievalConfig, k: int,
+    index: SentenceIndex,
+    candidates: np.ndarray,
+    fused: np.ndarray,
+    final: np.ndarray,
+    asked: AskedFor,
+    rules: TypeRules,
+    cfg: RetrievalConfig,
+    k: int,
 ) -> None:
     """Multiply ``final`` by ``1 + type_bonus`` where the candidate holds the asked-for thing.
 
@@ -99,9 +110,7 @@ def _states_pattern(focus: str) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w){noun}\s*(?:[“\"«‘:]|là(?!\w))")
 
 
-def _focus(
-    index: SentenceIndex, candidates: np.ndarray, final: np.ndarray, focus: str, cfg: RetrievalConfig
-) -> None:
+def _focus(index: SentenceIndex, candidates: np.ndarray, final: np.ndarray, focus: str, cfg: RetrievalConfig) -> None:
     """For an "X của Y là gì?" question (``focus`` = X), multiply ``final`` by
     ``focus_factor`` where the candidate lacks the word X, and by ``1 + type_bonus``
     where it states X's value (:func:`_states_pattern`). Every candidate is examined

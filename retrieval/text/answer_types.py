@@ -28,9 +28,7 @@ TOKEN = re.compile(r"\d+(?:[.,/:-]\d+)*%?|[^\W\d_]+")
 _DATE = re.compile(r"\d{1,2}[/.-]\d{1,2}([/.-]\d{2,4})?|(1[5-9]|20)\d{2}")
 # Numbers written as words ("chín quốc gia"); "một" and "năm" are left out:
 # they mostly mean "a" and "year".
-_NUMBER_WORDS = frozenset(
-    "hai ba bốn tư sáu bảy tám chín mười mươi chục trăm nghìn ngàn triệu tỷ tỉ nửa".split()
-)
+_NUMBER_WORDS = frozenset("hai ba bốn tư sáu bảy tám chín mười mươi chục trăm nghìn ngàn triệu tỷ tỉ nửa".split())
 _DATE_WORDS = frozenset({"nam", "thang", "ngay", "quy", "sang", "chieu", "toi", "dau", "cuoi"})
 
 # What a sentence could answer (:func:`sentence_kinds`), one bit per kind of question.
@@ -107,15 +105,15 @@ def answer_spans(
     """
     if kind in ("number", "date"):
         for i, w in enumerate(words):
-            if kind == "number" and _is_number(w) or kind == "date" and _is_date(w, folded[i - 1] if i else ""):
+            if (kind == "number" and _is_number(w)) or (kind == "date" and _is_date(w, folded[i - 1] if i else "")):
                 yield i, i + 1, (folded[i],)
         return
     for start, j in _capital_runs(words):
         if kind in ("place", "name") and j - start >= 1:
             yield start, j, tuple(folded[start:j])
         elif kind == "person" and j - start >= 2:
-            before = folded[max(0, start - 2):start]
-            after = folded[j:j + 2]
+            before = folded[max(0, start - 2) : start]
+            after = folded[j : j + 2]
             # Titles are one or two syllables: "ông", "ngài", "đại sứ", "chủ tịch".
             near_before = {" ".join(before[-n:]) for n in (1, 2) if len(before) >= n}
             near_after = {" ".join(after[:n]) for n in (1, 2) if len(after) >= n}
@@ -167,7 +165,7 @@ def asked_for(kind: str, question: str, rules: TypeRules) -> AskedFor:
     q_folded = [fold_diacritics(w).lower() for w in TOKEN.findall(question)]
     if kind == "name":
         # "Đại sứ Mỹ tên là gì": the name of someone with a title is a person's.
-        pairs = {" ".join(q_folded[i:i + 2]) for i in range(len(q_folded) - 1)}
+        pairs = {" ".join(q_folded[i : i + 2]) for i in range(len(q_folded) - 1)}
         if (set(q_folded) | pairs) & rules.person_titles:
             kind = "person"
     return AskedFor(kind, frozenset(fold_diacritics(question).lower().split()) | frozenset(q_folded))

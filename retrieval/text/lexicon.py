@@ -37,8 +37,16 @@ class Lexicon:
     """Index terms (``thương_vong``) and folded syllables (``thuong``) of ordinary Vietnamese words."""
 
     def __init__(self, words: frozenset[str]):
-        self.words = words
-        self.syllables = frozenset(fold_diacritics(s) for w in words for s in w.split("_"))
+        self._words = words
+        self._syllables = frozenset(fold_diacritics(s) for w in words for s in w.split("_"))
+
+    @property
+    def words(self) -> frozenset[str]:
+        return self._words
+
+    @property
+    def syllables(self) -> frozenset[str]:
+        return self._syllables
 
     @classmethod
     def from_lines(cls, lines: list[str]) -> Lexicon:
@@ -56,8 +64,11 @@ class Lexicon:
         with a warning when the package does not ship it."""
         path = _dictionary_file()
         if path is None:
-            log.warning("underthesea's word list (%s) not found: every word the articles lack counts as "
-                        "a specific one, so more questions are refused", DICTIONARY)
+            log.warning(
+                "underthesea's word list (%s) not found: every word the articles lack counts as "
+                "a specific one, so more questions are refused",
+                DICTIONARY,
+            )
             return cls(frozenset())
         return cls.from_lines(path.read_text(encoding="utf-8").splitlines())
 
@@ -75,7 +86,7 @@ class DeferredLexicon(Lexicon):
     check, the segmentation model) while the dictionary is read (about 0.3 s), and the first
     question that needs it waits only for what is left."""
 
-    def __init__(self) -> None:  # noqa: D107 - the words arrive from the thread
+    def __init__(self) -> None:
         self._done = threading.Event()
         self._loaded: Lexicon | None = None
         threading.Thread(target=self._load, name="load-lexicon", daemon=True).start()
@@ -83,7 +94,7 @@ class DeferredLexicon(Lexicon):
     def _load(self) -> None:
         try:
             self._loaded = Lexicon.load()
-        except Exception:  # noqa: BLE001 - without the dictionary every unknown word counts as specific
+        except Exception:  # without the dictionary every unknown word counts as specific
             log.exception("could not read underthesea's word list")
         finally:
             self._done.set()
@@ -92,10 +103,10 @@ class DeferredLexicon(Lexicon):
         self._done.wait()
         return self._loaded if self._loaded is not None else Lexicon(frozenset())
 
-    @property  # type: ignore[override]
+    @property
     def words(self) -> frozenset[str]:
         return self._lexicon().words
 
-    @property  # type: ignore[override]
+    @property
     def syllables(self) -> frozenset[str]:
         return self._lexicon().syllables

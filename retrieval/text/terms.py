@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
-from itertools import chain
+from itertools import chain, pairwise
 
 from retrieval.text.normalize import fold_diacritics
 
@@ -41,8 +41,9 @@ def fold_terms(words: Iterable[str]) -> tuple[str, ...]:
     """Terms of the diacritic-free field: folded syllables."""
     return tuple(chain.from_iterable(map(_folded_syllables, words)))
 
+
 def bigrams(words: Iterable[str]) -> tuple[str, ...]:
     """Terms of the phrase field: pairs of consecutive syllables ("lưu vực sông" ->
     "lưu+vực", "vực+sông"), which match phrases whatever the word segmentation."""
     syl = [s for w in words for s in w.split("_") if s]
-    return tuple(map("+".join, zip(syl, syl[1:])))
+    return tuple(map("+".join, pairwise(syl)))

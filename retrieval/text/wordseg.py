@@ -50,7 +50,7 @@ CHECK_SENTENCES = (
     "Hà Nội",
     "Bác sĩ bây giờ có thể thản nhiên báo tin bệnh nhân bị ung thư.",
     "UBND TP Hà Nội đã triển khai 1.200 dịch vụ công trực tuyến mức độ 4 từ ngày 01/07/2020 !",
-    "Ông Ted Osius, Đại sứ Mỹ tại Việt Nam, nói: \"Chính phủ điện tử là ưu tiên\" - (theo VnExpress) 99% 2147483648",
+    'Ông Ted Osius, Đại sứ Mỹ tại Việt Nam, nói: "Chính phủ điện tử là ưu tiên" - (theo VnExpress) 99% 2147483648',
     "ừ",
     "Thành phố thông minh (smart city) giúp người dân tiết kiệm thời gian và chi phí khi làm thủ tục hành chính.",
 )
@@ -78,8 +78,11 @@ def parse_templates(names: Sequence[str]) -> list[_Template] | None:
         last = int(m[2]) if m[2] is not None else first
         if last < first:
             return None
-        templates.append(_Template(i, last - first + 1, first, _FUNCTIONS.index(m[3] or "text"),
-                                   f"{name}=", f"{name}=BOS", f"{name}=EOS"))
+        templates.append(
+            _Template(
+                i, last - first + 1, first, _FUNCTIONS.index(m[3] or "text"), f"{name}=", f"{name}=BOS", f"{name}=EOS"
+            )
+        )
     return templates
 
 
@@ -90,8 +93,12 @@ class CrfFeatures:
     templates (with the model's dictionary); ``dictionary`` the same set.
     """
 
-    def __init__(self, templates: Sequence[_Template], dictionary: frozenset[str],
-                 syllable_features: Callable[[list[list[list[str]]]], list[list[list[str]]]]) -> None:
+    def __init__(
+        self,
+        templates: Sequence[_Template],
+        dictionary: frozenset[str],
+        syllable_features: Callable[[list[list[list[str]]]], list[list[list[str]]]],
+    ) -> None:
         self._dictionary = dictionary
         self._syllable_features = syllable_features
         self._count = len(templates)
@@ -115,17 +122,20 @@ class CrfFeatures:
         except KeyError:
             pass
         # A local copy of this sentence's entries: another thread may clear the cache meanwhile.
-        entries = {t: cache.get(t) for t in tokens}
-        missing = [t for t, entry in entries.items() if entry is None]
+        entries = {t: entry for t in tokens if (entry := cache.get(t)) is not None}
+        missing = [t for t in dict.fromkeys(tokens) if t not in entries]
         if len(cache) + len(missing) > SYLLABLE_CACHE:
             cache.clear()
         rows = self._syllable_features([[[t] for t in missing]])[0]
         for token, row in zip(missing, rows):
             # "T[0].lower=hà" -> "hà", and so on for the four functions.
-            lower, isdigit, istitle, in_dict = (f[len(n) + 1:] for f, n in zip(row, _SYLLABLE_TEMPLATES))
+            lower, isdigit, istitle, in_dict = (f[len(n) + 1 :] for f, n in zip(row, _SYLLABLE_TEMPLATES))
             values = (token, lower, isdigit, istitle, in_dict)
-            entries[token] = cache[token] = (tuple([t.prefix + values[t.function] for t in self._single]),
-                                             lower, istitle)
+            entries[token] = cache[token] = (
+                tuple([t.prefix + values[t.function] for t in self._single]),
+                lower,
+                istitle,
+            )
         return [entries[t] for t in tokens]
 
     def __call__(self, tokens: Sequence[str]) -> list[tuple[str, ...]]:
@@ -134,11 +144,10 @@ class CrfFeatures:
             return []
         syllables = self._syllables(tokens)
         columns: list = [None] * self._count
-        padded = ([self._single_bos] * self._front + [s[0] for s in syllables]
-                  + [self._single_eos] * self._back)
+        padded = [self._single_bos] * self._front + [s[0] for s in syllables] + [self._single_eos] * self._back
         for index, offset, get in self._single_columns:
             start = self._front + offset
-            columns[index] = map(get, padded[start:start + n])
+            columns[index] = map(get, padded[start : start + n])
         values = self._spans(tokens, syllables)
         for t in self._multi:
             # Positions whose span lies inside the sentence; before them the
@@ -149,7 +158,7 @@ class CrfFeatures:
                 columns[t.index] = [t.bos] * min(lo, n) + [t.eos] * (n - min(lo, n))
                 continue
             prefix = t.prefix
-            middle = [prefix + v for v in values[t.length][t.function][lo + t.offset:hi + t.offset]]
+            middle = [prefix + v for v in values[t.length][t.function][lo + t.offset : hi + t.offset]]
             columns[t.index] = [t.bos] * lo + middle + [t.eos] * (n - hi)
         return list(zip(*columns))
 
@@ -158,7 +167,7 @@ class CrfFeatures:
         lowers = [s[1] for s in syllables]
         titles = [s[2] for s in syllables]
         dictionary = self._dictionary
-        values = {}
+        values: dict[int, tuple[list[str], ...]] = {}
         for length in self._lengths:
             count = len(tokens) - length + 1
             if count <= 0:
@@ -178,8 +187,12 @@ class CrfFeatures:
 class WordTokenizer:
     """``underthesea.word_tokenize(text)``, same words, with :class:`CrfFeatures`."""
 
-    def __init__(self, tokenize: Callable[..., list[str]], features: CrfFeatures,
-                 tag: Callable[[list[tuple[str, ...]]], list[str]]) -> None:
+    def __init__(
+        self,
+        tokenize: Callable[..., list[str]],
+        features: CrfFeatures,
+        tag: Callable[[list[tuple[str, ...]]], list[str]],
+    ) -> None:
         self._tokenize = tokenize
         self._features = features
         self._tag = tag
@@ -208,7 +221,7 @@ def load() -> Callable[[str], list[str]]:
     word_tokenize("Hà Nội")  # loads underthesea's model
     try:
         fast = _fast_tokenizer()
-    except Exception:  # noqa: BLE001 - any surprise in underthesea's internals means: use it as is
+    except Exception:  # any surprise in underthesea's internals means: use it as is
         log.warning("fast word segmentation unavailable, using underthesea.word_tokenize", exc_info=True)
         return word_tokenize
     if fast is None:
@@ -229,8 +242,11 @@ def _fast_tokenizer() -> WordTokenizer | None:
     dictionary = frozenset(joblib.load(path / "dictionary.bin"))
     templates = parse_templates(names)
     if templates is None:
-        log.warning("underthesea's word segmentation templates are not the supported kind (%s); "
-                    "using underthesea.word_tokenize", names)
+        log.warning(
+            "underthesea's word segmentation templates are not the supported kind (%s); "
+            "using underthesea.word_tokenize",
+            names,
+        )
         return None
     features = CrfFeatures(templates, dictionary, CRFFeaturizer(list(_SYLLABLE_TEMPLATES), set(dictionary)).process)
     fast = WordTokenizer(tokenize, features, model.estimator.tag)
@@ -238,7 +254,8 @@ def _fast_tokenizer() -> WordTokenizer | None:
         tokens = tokenize(sentence, use_token_normalize=True, fixed_words=[])
         expected = model.featurizer.process([[[t] for t in tokens]])[0]
         if [list(row) for row in features(tokens)] != expected or fast(sentence) != wt.word_tokenize(sentence):
-            log.warning("fast word segmentation differs from underthesea's on %r; using underthesea.word_tokenize",
-                        sentence)
+            log.warning(
+                "fast word segmentation differs from underthesea's on %r; using underthesea.word_tokenize", sentence
+            )
             return None
     return fast

@@ -109,9 +109,11 @@ class Plan:
         """(added, replaced, removed doc_ids), for the report."""
         replaced = self.replaced
         added = tuple(ArticleSummary(a.doc_id, a.title, a.date, len(s.sentences)) for a, s in self.added)
-        return (tuple(s for s in added if s.doc_id not in replaced),
-                tuple(s for s in added if s.doc_id in replaced and s.doc_id not in self.moved),
-                tuple(sorted(self.removed - replaced)))
+        return (
+            tuple(s for s in added if s.doc_id not in replaced),
+            tuple(s for s in added if s.doc_id in replaced and s.doc_id not in self.moved),
+            tuple(sorted(self.removed - replaced)),
+        )
 
 
 @dataclass(frozen=True)
@@ -143,9 +145,11 @@ class UpdateReport:
             return f"index unchanged ({self.articles} articles) in {self.seconds:.2f}s"
         delta = self.sentences - self.sentences_before
         stages = ", ".join(f"{name} {seconds:.2f}s" for name, seconds in self.stages)
-        return (f"index updated: {len(self.added)} added, {len(self.replaced)} replaced, {len(self.removed)} "
-                f"removed; {self.articles} articles, {self.sentences} sentences ({delta:+d}) in "
-                f"{self.seconds:.2f}s ({stages})" + ("" if self.saved else "; NOT saved"))
+        return (
+            f"index updated: {len(self.added)} added, {len(self.replaced)} replaced, {len(self.removed)} "
+            f"removed; {self.articles} articles, {self.sentences} sentences ({delta:+d}) in "
+            f"{self.seconds:.2f}s ({stages})" + ("" if self.saved else "; NOT saved")
+        )
 
 
 def article_summary(index: SentenceIndex, doc_id: str) -> ArticleSummary | None:
@@ -161,8 +165,14 @@ def article_summary(index: SentenceIndex, doc_id: str) -> ArticleSummary | None:
 Segment = Callable[[Sequence[Article]], list[Segmented]]
 
 
-def plan_update(index: SentenceIndex, corpus: Path, change: Change, rules: IngestConfig, segment: Segment,
-                document_cache: Path | None = None) -> Plan:
+def plan_update(
+    index: SentenceIndex,
+    corpus: Path,
+    change: Change,
+    rules: IngestConfig,
+    segment: Segment,
+    document_cache: Path | None = None,
+) -> Plan:
     """The corpus ``corpus`` after ``change``, against the served ``index``: only what changed is
     read (in this process) and segmented (``segment``: the service's, with its cache).
 
@@ -191,12 +201,18 @@ def plan_update(index: SentenceIndex, corpus: Path, change: Change, rules: Inges
     present = set(order)
     removed = {d for d in old if d not in present and d not in keep} | {a.doc_id for a in changed if a.doc_id in old}
     segmented = segment(changed) if changed else []
-    return Plan(order=order, added=tuple(zip(changed, segmented)), removed=frozenset(removed),
-                skipped=tuple(skipped), moved=frozenset(moved))
+    return Plan(
+        order=order,
+        added=tuple(zip(changed, segmented)),
+        removed=frozenset(removed),
+        skipped=tuple(skipped),
+        moved=frozenset(moved),
+    )
 
 
-def _read_folder(corpus: Path, change: Change, rules: IngestConfig, old: dict[str, tuple[int, str]],
-                 document_cache: Path | None) -> tuple[tuple[str, ...], list[Article], Sequence[Skipped], set[str]]:
+def _read_folder(
+    corpus: Path, change: Change, rules: IngestConfig, old: dict[str, tuple[int, str]], document_cache: Path | None
+) -> tuple[tuple[str, ...], list[Article], Sequence[Skipped], set[str]]:
     """(doc_ids after the change in corpus order, the articles read, the files skipped, the doc_ids
     whose file could not be read and whose previous article stays)."""
     files = corpus_files(corpus)
@@ -208,6 +224,7 @@ def _read_folder(corpus: Path, change: Change, rules: IngestConfig, old: dict[st
     unreadable = {Path(s.origin) for s in got.skipped}
     keep = {d for f, d in read if f in unreadable and id_before.get(f) == d}
     was_read = set(read)
-    order = tuple(d for f, d in zip(files, ids)
-                  if d in fresh or d in keep or ((f, d) not in was_read and id_before.get(f) == d))
+    order = tuple(
+        d for f, d in zip(files, ids) if d in fresh or d in keep or ((f, d) not in was_read and id_before.get(f) == d)
+    )
     return order, list(got.articles), got.skipped, keep

@@ -34,7 +34,7 @@ class FetchError(IntakeError):
 class _HttpOnly(urllib.request.HTTPRedirectHandler):
     """Follows redirects to http(s) URLs only (urllib also follows ftp://)."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001 - urllib's signature
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # urllib's signature
         if urlsplit(newurl).scheme not in ("http", "https"):
             raise FetchError(f"the page redirects to {newurl!r}: only http(s) pages are fetched")
         return super().redirect_request(req, fp, code, msg, headers, newurl)
@@ -107,8 +107,16 @@ def page_name(url: str) -> str:
 
 def to_markdown(document: Document, url: str) -> str:
     """``document`` as a Markdown article with YAML front matter (title, source, date, url)."""
-    meta = {key: value for key, value in (("title", document.title), ("source", document.source),
-                                          ("date", document.date), ("url", document.url or url)) if value}
+    meta = {
+        key: value
+        for key, value in (
+            ("title", document.title),
+            ("source", document.source),
+            ("date", document.date),
+            ("url", document.url or url),
+        )
+        if value
+    }
     lines = ["---", yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=1 << 20).strip(), "---", ""]
     for block in document.blocks:
         text = " ".join(block.text.split())

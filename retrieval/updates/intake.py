@@ -13,6 +13,7 @@ name is refused unless ``replace``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
@@ -31,8 +32,9 @@ from retrieval.ingest.formats import Kind, NotADocument, classify
 MAX_NAME_BYTES = 150
 # Characters no file name here may hold (Windows forbids them; "/" and "\\" would be folders).
 _FORBIDDEN = re.compile(r'[<>:"/\\|?*]')
-_WINDOWS_RESERVED = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
-                               *(f"lpt{i}" for i in range(10))})
+_WINDOWS_RESERVED = frozenset(
+    {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+)
 _SUFFIX = {Kind.PDF: ".pdf", Kind.DOCX: ".docx", Kind.HTML: ".html"}
 DEFAULT_STEM = "tai_lieu"
 
@@ -129,8 +131,10 @@ def check_document(name: str, data: bytes, rules: IngestConfig) -> Checked:
 def corpus_folder(corpus: Path) -> Path:
     """``corpus`` when it is a folder; :class:`NotAFolder` otherwise."""
     if not corpus.is_dir():
-        raise NotAFolder(f"documents are added to a corpus folder; {corpus} is a file (a JSONL file or one "
-                         "document): edit it instead")
+        raise NotAFolder(
+            f"documents are added to a corpus folder; {corpus} is a file (a JSONL file or one "
+            "document): edit it instead"
+        )
     return corpus
 
 
@@ -159,10 +163,8 @@ def store(folder: Path, name: str, data: bytes, *, replace: bool = False) -> Pat
     except OSError as exc:  # disk full, a folder of that name...
         raise IntakeError(f"cannot write {path.name}: {exc.strerror or exc}") from None
     finally:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
     _sync_folder(folder)
     return path
 
@@ -187,8 +189,9 @@ def doc_id_of(folder: Path, path: Path) -> str:
     return dict(zip(files, doc_ids(folder, files)))[path]
 
 
-def add_document(corpus: Path, name: str, data: bytes, rules: IngestConfig, *, replace: bool = False
-                 ) -> tuple[Path, str, Checked]:
+def add_document(
+    corpus: Path, name: str, data: bytes, rules: IngestConfig, *, replace: bool = False
+) -> tuple[Path, str, Checked]:
     """Check ``data`` (a file named ``name``) and store it in the corpus folder: (its path, its
     doc_id, what reading it gave). Unreadable, NameTaken, NotAFolder: nothing was written."""
     folder = corpus_folder(corpus)
@@ -208,8 +211,10 @@ def document_file(articles: Articles, folder: Path, doc_id: str) -> tuple[Path, 
             if folder not in path.parents:
                 raise UnknownDocument(f"{doc_id} is not a file of the corpus folder {folder}")
             return path, i
-    raise UnknownDocument(f"no article has the doc_id {doc_id!r} (python -m bot ask --json shows them; "
-                          "in Telegram, /sources lists the articles)")
+    raise UnknownDocument(
+        f"no article has the doc_id {doc_id!r} (python -m bot ask --json shows them; "
+        "in Telegram, /sources lists the articles)"
+    )
 
 
 def delete(path: Path) -> None:

@@ -72,8 +72,9 @@ class Debouncer:
 class CorpusWatcher:
     """Calls ``on_change`` with the settled changes of the corpus ``corpus``, from a thread of its own."""
 
-    def __init__(self, corpus: Path, on_change: Callable[[Change], object], quiet: float, *,
-                 force_polling: bool | None = None) -> None:
+    def __init__(
+        self, corpus: Path, on_change: Callable[[Change], object], quiet: float, *, force_polling: bool | None = None
+    ) -> None:
         self.corpus = corpus
         self.on_change = on_change
         self.force_polling = force_polling
@@ -126,14 +127,28 @@ class CorpusWatcher:
         polling = self.force_polling
         while not self._stop.is_set():
             try:
-                batches = watch(root, watch_filter=keep, debounce=max(STEP_MS, self._tick_ms), step=STEP_MS,
-                                stop_event=self._stop, rust_timeout=self._tick_ms, yield_on_timeout=True,
-                                raise_interrupt=False, force_polling=polling, poll_delay_ms=POLL_MS,
-                                recursive=recursive, ignore_permission_denied=True)
+                batches = watch(
+                    root,
+                    watch_filter=keep,
+                    debounce=max(STEP_MS, self._tick_ms),
+                    step=STEP_MS,
+                    stop_event=self._stop,
+                    rust_timeout=self._tick_ms,
+                    yield_on_timeout=True,
+                    raise_interrupt=False,
+                    force_polling=polling,
+                    poll_delay_ms=POLL_MS,
+                    recursive=recursive,
+                    ignore_permission_denied=True,
+                )
                 for changes in batches:  # the first batch (perhaps empty: a tick) comes once the watch is set up
                     if not self._ready.is_set():
-                        log.info("following %s for changes (%s; a file is read once unchanged for %gs)",
-                                 self.corpus, "polling" if polling else "file system events", self._debouncer.quiet)
+                        log.info(
+                            "following %s for changes (%s; a file is read once unchanged for %gs)",
+                            self.corpus,
+                            "polling" if polling else "file system events",
+                            self._debouncer.quiet,
+                        )
                         self._ready.set()
                     self._debouncer.add(Path(path) for _, path in changes)
                     due = self._debouncer.due()
@@ -145,8 +160,12 @@ class CorpusWatcher:
                     log.warning("stopped following %s for changes (%s)", self.corpus, describe_error(exc))
                     self._ready.set()
                     return
-                log.warning("cannot follow %s with file system events (%s); polling it every %d ms instead",
-                            self.corpus, describe_error(exc), POLL_MS)
+                log.warning(
+                    "cannot follow %s with file system events (%s); polling it every %d ms instead",
+                    self.corpus,
+                    describe_error(exc),
+                    POLL_MS,
+                )
                 polling = True
 
 

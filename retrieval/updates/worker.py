@@ -78,7 +78,7 @@ class Updater:
                 self._busy = True
             try:
                 report = self.service.update(change)
-            except Exception as exc:  # noqa: BLE001 - the bot goes on with the previous index
+            except Exception as exc:  # the bot goes on with the previous index
                 log.warning("could not update the index (%s); still serving the previous one", describe_error(exc))
                 log.debug("the update failed with", exc_info=exc)
                 for done in waiting:

@@ -18,6 +18,7 @@ if _TELEGRAM_TESTS not in sys.path:
     sys.path.insert(0, _TELEGRAM_TESTS)
 
 from rel_support import RELIABILITY_REPORT  # noqa: E402
+
 from tg_fakeapi import FakeBotAPI  # noqa: E402
 from tg_support import FAKE_TOKEN  # noqa: E402
 

@@ -33,8 +33,11 @@ def replies_by_update(api: FakeBotAPI, updates: Iterable[dict]) -> dict[int, lis
 
 def duplicated(replies: dict[int, list[Call]]) -> list[int]:
     """The updates that got some message twice (same text in reply to the same message)."""
-    return [uid for uid, calls in replies.items()
-            if max(Counter(c.params.get("text") for c in calls).values(), default=0) > 1]
+    return [
+        uid
+        for uid, calls in replies.items()
+        if max(Counter(c.params.get("text") for c in calls).values(), default=0) > 1
+    ]
 
 
 def rss_kib(pid: int) -> int | None:
@@ -53,5 +56,3 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
     return ordered[index]
-
-

@@ -16,12 +16,12 @@ import sys
 import time
 
 import pytest
+from rel_support import report
 
 from bot.cli import main
 from qa_support import REPO, copy_seeds, open_ws, write_config
-from rel_support import report
-from retrieval.index import store
 from retrieval.errors import IndexFormatError
+from retrieval.index import store
 from retrieval.index.sentences import SentenceIndex
 
 NEW_ARTICLE = "Cầu mới\n\nCầu Kỳ Lân dài 800 mét và được xây bằng thép không gỉ.\n"
@@ -70,8 +70,13 @@ def _kill_mid_write(tmp_path, cache, corpus) -> None:
     config = write_config(tmp_path / "conf")
     script = tmp_path / "child.py"
     script.write_text(CHILD, encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, str(script), str(REPO / "tests"), str(config), str(cache), str(corpus)],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(REPO / "tests"), str(config), str(cache), str(corpus)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         line = ""
@@ -116,9 +121,11 @@ def test_kill_9_during_the_write_never_leaves_a_served_file(cfg, seed_copy, tmp_
     os.utime(tmp, (time.time() - 3600, time.time() - 3600))
     open_ws(cfg, seed_copy, rebuild=True)
     assert _temps(cfg.cache_dir) == []
-    report(f"atomic save: SIGKILL half-way through {'replacing the index' if previous else 'the first save'} -> "
-           f"the index file is {'the previous one, intact' if previous else 'absent'}; the half-written "
-           "temporary file is never read and is removed by a later save (after 10 minutes)")
+    report(
+        f"atomic save: SIGKILL half-way through {'replacing the index' if previous else 'the first save'} -> "
+        f"the index file is {'the previous one, intact' if previous else 'absent'}; the half-written "
+        "temporary file is never read and is removed by a later save (after 10 minutes)"
+    )
 
 
 def test_a_writer_failing_half_way_keeps_the_old_index(cfg, seed_copy, monkeypatch, caplog):
@@ -133,7 +140,7 @@ def test_a_writer_failing_half_way_keeps_the_old_index(cfg, seed_copy, monkeypat
 
         def write(self, data):
             if self.written + len(data) > len(before) // 3:
-                self.fh.write(data[: 100])
+                self.fh.write(data[:100])
                 raise OSError(28, "No space left on device")
             self.written += len(data)
             return self.fh.write(data)
@@ -153,8 +160,10 @@ def test_a_writer_failing_half_way_keeps_the_old_index(cfg, seed_copy, monkeypat
     assert service.info.rebuilt and not service.info.saved
     assert service.answer(NEW_QUESTION).answered  # served from memory
     assert good.info.path.read_bytes() == before and _temps(cfg.cache_dir) == []
-    assert any("No space left on device" in r.getMessage() and "serving it from memory" in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        "No space left on device" in r.getMessage() and "serving it from memory" in r.getMessage()
+        for r in caplog.records
+    )
 
 
 def _run(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
@@ -180,8 +189,9 @@ def _can_mount() -> bool:
     if shutil.which("unshare") is None or shutil.which("mount") is None:
         return False
     try:
-        probe = subprocess.run(["unshare", "--mount", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"],
-                               capture_output=True, timeout=10)
+        probe = subprocess.run(
+            ["unshare", "--mount", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"], capture_output=True, timeout=10
+        )
     except (OSError, subprocess.SubprocessError):
         return False
     return probe.returncode == 0
@@ -199,12 +209,15 @@ def _in_tmpfs(tmp_path, corpus, index, options: str) -> tuple[subprocess.Complet
     ask = f"{sys.executable} -m bot ask --json '{NEW_QUESTION}' --config {config}"
     remount = "mount -o remount,ro $CACHE && " if "ro" in options.split(",") else ""
     rw_options = ",".join(o for o in options.split(",") if o != "ro")
-    script = (f"CACHE={cache}; mount -t tmpfs -o {rw_options} tmpfs $CACHE && cp {index} $CACHE/ && {remount}"
-              f"{ask}; echo \"RC=$?\" >&2; echo \"FILES=$(ls -A $CACHE | tr '\\n' ' ')\" >&2; "
-              f"echo \"SHA=$(sha256sum $CACHE/{index.name} | cut -d' ' -f1)\" >&2")
+    script = (
+        f"CACHE={cache}; mount -t tmpfs -o {rw_options} tmpfs $CACHE && cp {index} $CACHE/ && {remount}"
+        f"{ask}; echo \"RC=$?\" >&2; echo \"FILES=$(ls -A $CACHE | tr '\\n' ' ')\" >&2; "
+        f"echo \"SHA=$(sha256sum $CACHE/{index.name} | cut -d' ' -f1)\" >&2"
+    )
     proc = _run(["unshare", "--mount", "sh", "-c", script])
-    facts = dict(line.split("=", 1) for line in proc.stderr.splitlines() if line.split("=", 1)[0] in
-                 {"RC", "FILES", "SHA"})
+    facts = dict(
+        line.split("=", 1) for line in proc.stderr.splitlines() if line.split("=", 1)[0] in {"RC", "FILES", "SHA"}
+    )
     return proc, facts
 
 
@@ -222,9 +235,12 @@ def test_full_disk_during_the_save_keeps_the_old_index(tmp_path, good_index):
     assert [f for f in facts["FILES"].split() if not f.endswith(".segments.sqlite")] == [index.name]
     assert facts["SHA"] == hashlib.sha256(index.read_bytes()).hexdigest()  # the old index, intact
     warning = next(line for line in proc.stderr.splitlines() if "No space left" in line)
-    report("atomic save: disk full (a {:.0f} kB tmpfs) during the save -> operator: WARNING '{}'; users: answers "
-           "(from memory); the previous index file intact, no temporary file left".format(
-               room / 1024, warning.split("WARNING ", 1)[-1].replace(str(tmp_path), "…")))
+    report(
+        "atomic save: disk full (a {:.0f} kB tmpfs) during the save -> operator: WARNING '{}'; users: answers "
+        "(from memory); the previous index file intact, no temporary file left".format(
+            room / 1024, warning.split("WARNING ", 1)[-1].replace(str(tmp_path), "…")
+        )
+    )
 
 
 @needs_mount
@@ -237,8 +253,11 @@ def test_read_only_cache_folder_still_answers(tmp_path, good_index):
     assert "Traceback" not in proc.stderr
     assert facts["SHA"] == hashlib.sha256(index.read_bytes()).hexdigest()
     warning = next(line for line in proc.stderr.splitlines() if "Read-only" in line)
-    report("cache fault: read-only cache folder -> operator: WARNING '{}'; users: answers".format(
-        warning.split("WARNING ", 1)[-1].replace(str(tmp_path), "…")))
+    report(
+        "cache fault: read-only cache folder -> operator: WARNING '{}'; users: answers".format(
+            warning.split("WARNING ", 1)[-1].replace(str(tmp_path), "…")
+        )
+    )
 
 
 def test_file_size_limit_during_the_save_keeps_the_old_index(tmp_path, good_index):
@@ -249,9 +268,11 @@ def test_file_size_limit_during_the_save_keeps_the_old_index(tmp_path, good_inde
     shutil.copy(index, cache / index.name)
     config = write_config(tmp_path / "run", {"corpus": str(corpus), "cache_dir": str(cache)})
     limit = index.stat().st_size // 3
-    wrapper = ("import os, resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
-               f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit})); "
-               "os.execv(sys.executable, [sys.executable, '-m', 'bot', *sys.argv[1:]])")
+    wrapper = (
+        "import os, resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit})); "
+        "os.execv(sys.executable, [sys.executable, '-m', 'bot', *sys.argv[1:]])"
+    )
     proc = _run([sys.executable, "-c", wrapper, "ask", "--json", NEW_QUESTION, "--config", str(config)])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout)["answered"]

@@ -43,17 +43,29 @@ def _retry_after(seconds: int) -> RetryAfter:
     "exc, expected",
     [
         (_retry_after(3), Failure.NOT_SENT),
-        (_caused(NetworkError("httpx.ConnectError: refused"), httpx.ConnectError("refused", request=REQUEST)),
-         Failure.NOT_SENT),
+        (
+            _caused(NetworkError("httpx.ConnectError: refused"), httpx.ConnectError("refused", request=REQUEST)),
+            Failure.NOT_SENT,
+        ),
         (_caused(TimedOut(), httpx.ConnectTimeout("connect", request=REQUEST)), Failure.NOT_SENT),
         (_caused(TimedOut("Pool timeout"), httpx.PoolTimeout("pool", request=REQUEST)), Failure.NOT_SENT),
         (NetworkError("Bad Gateway"), Failure.NOT_SENT),  # a 502 answered by the server
-        (_caused(NetworkError("Bad Gateway (502). Parsing the server response failed"),
-                 TelegramError("Invalid server response")), Failure.NOT_SENT),  # 502 with an HTML page
+        (
+            _caused(
+                NetworkError("Bad Gateway (502). Parsing the server response failed"),
+                TelegramError("Invalid server response"),
+            ),
+            Failure.NOT_SENT,
+        ),  # 502 with an HTML page
         (_caused(TimedOut(), httpx.ReadTimeout("read", request=REQUEST)), Failure.UNKNOWN),
         (_caused(TimedOut(), httpx.WriteTimeout("write", request=REQUEST)), Failure.UNKNOWN),
-        (_caused(NetworkError("httpx.RemoteProtocolError: Server disconnected"),
-                 httpx.RemoteProtocolError("Server disconnected", request=REQUEST)), Failure.UNKNOWN),
+        (
+            _caused(
+                NetworkError("httpx.RemoteProtocolError: Server disconnected"),
+                httpx.RemoteProtocolError("Server disconnected", request=REQUEST),
+            ),
+            Failure.UNKNOWN,
+        ),
         (_caused(NetworkError("httpx.ReadError"), httpx.ReadError("reset", request=REQUEST)), Failure.UNKNOWN),
         (TelegramError("Invalid server response"), Failure.UNKNOWN),  # 200 with malformed JSON
         (BadRequest("Bad Request: message is too long"), Failure.REJECTED),
@@ -136,8 +148,6 @@ def test_zero_retry_seconds_means_one_attempt():
     assert bot.calls == 1
 
 
-
-
 # --- Chats that moved or are out of reach, 429 pauses, a stopping bot ---------------------------------
 
 
@@ -159,8 +169,9 @@ class ChatBot(ScriptedBot):
 
 
 def _send_to(sender: Sender, bot, chat_id: int, **extra):
-    return asyncio.run(sender.send_message(bot, f"message 1/1 to chat {chat_id}", chat_id=chat_id, text="xin chào",
-                                           **extra))
+    return asyncio.run(
+        sender.send_message(bot, f"message 1/1 to chat {chat_id}", chat_id=chat_id, text="xin chào", **extra)
+    )
 
 
 def test_a_group_that_became_a_supergroup_gets_the_message_at_its_new_id_from_then_on(caplog):
@@ -175,9 +186,14 @@ def test_a_group_that_became_a_supergroup_gets_the_message_at_its_new_id_from_th
     assert sum("became the supergroup -1005" in r.getMessage() for r in caplog.records) == 1
 
 
-@pytest.mark.parametrize("error", [Forbidden("Forbidden: bot was blocked by the user"),
-                                   Forbidden("Forbidden: bot was kicked from the supergroup chat"),
-                                   BadRequest("Bad Request: chat not found")])
+@pytest.mark.parametrize(
+    "error",
+    [
+        Forbidden("Forbidden: bot was blocked by the user"),
+        Forbidden("Forbidden: bot was kicked from the supergroup chat"),
+        BadRequest("Bad Request: chat not found"),
+    ],
+)
 def test_a_chat_out_of_reach_is_one_warning_without_retries(caplog, error):
     bot = ChatBot({42: [error]})
     with caplog.at_level(logging.WARNING, logger="bot.telegram.delivery"), pytest.raises(ChatUnavailable):
@@ -203,7 +219,7 @@ def test_a_429_pauses_every_reply_and_a_stop_abandons_what_waits():
         await asyncio.sleep(0.2)
         stopping = True
         stopped_at = time.monotonic()
-        with pytest.raises(Abandoned, match="retry_after|refused"):
+        with pytest.raises(Abandoned, match=r"retry_after|refused"):
             await late
         waited.append(time.monotonic() - stopped_at)
         return waited, sender, bot

@@ -20,9 +20,9 @@ import statistics
 import time
 
 import pytest
+from rel_support import percentile, replies_by_update, report, rss_kib, wait_until
 
 from bot.telegram import format as fmt
-from rel_support import percentile, replies_by_update, report, rss_kib, wait_until
 from tg_fakeapi import FakeBotAPI
 from tg_support import (
     FAKE_TOKEN,
@@ -57,8 +57,7 @@ class Chats:
     """The soak's chats (mostly private, some groups) plus the flood test's, all allowed."""
 
     def __init__(self) -> None:
-        self.soak = [(-100 * new_id(), True) if i % GROUP_SHARE == 0 else (new_id(), False)
-                     for i in range(SOAK_CHATS)]
+        self.soak = [(-100 * new_id(), True) if i % GROUP_SHARE == 0 else (new_id(), False) for i in range(SOAK_CHATS)]
         self.flooder, self.bystander = new_id(), new_id()
         self.allowed_group = -100 * new_id()
 
@@ -81,12 +80,17 @@ def load_api() -> FakeBotAPI:
 
 @pytest.fixture(scope="module")
 def load_bot(load_api, chats, tmp_path_factory, rel_cache):
-    bot = start_bot(load_api, tmp_path_factory.mktemp("load-bot"), rel_cache, telegram={
-        "max_messages_per_second": 0,
-        "user_rate_limit": USER_LIMIT,
-        "user_rate_window": 60,
-        "allowed_chat_ids": chats.allowed,
-    })
+    bot = start_bot(
+        load_api,
+        tmp_path_factory.mktemp("load-bot"),
+        rel_cache,
+        telegram={
+            "max_messages_per_second": 0,
+            "user_rate_limit": USER_LIMIT,
+            "user_rate_window": 60,
+            "allowed_chat_ids": chats.allowed,
+        },
+    )
     yield bot
     if bot.proc.poll() is None:
         rc, _ = bot.terminate()
@@ -104,8 +108,14 @@ def _soak_updates(chats: Chats) -> list[dict]:
                 q = f"{q[:-1]} vào năm {1900 + next(fresh)}?"
             if is_group:
                 text = f"@VnDocQA_TestBot {q}"
-                updates.append(message_update(group_chat(chat_id), user(new_id()), text,
-                                              entities=[{"type": "mention", "offset": 0, "length": 16}]))
+                updates.append(
+                    message_update(
+                        group_chat(chat_id),
+                        user(new_id()),
+                        text,
+                        entities=[{"type": "mention", "offset": 0, "length": 16}],
+                    )
+                )
             else:
                 updates.append(private_update(chat_id, q))
     return updates[:SOAK_QUESTIONS]
@@ -155,12 +165,16 @@ def test_soak_every_question_answered_once_memory_flat(load_bot, load_api, chats
     assert "Traceback" not in log and "gave up" not in log
     assert load_bot.proc.poll() is None
     growth = (rss["end"] or 0) - (rss["middle"] or 0)
-    report(f"soak: {total} questions from {SOAK_CHATS} chats ({SOAK_CHATS // GROUP_SHARE} groups), at most "
-           f"{WINDOW} waiting: answered {len(replies)}/{total} exactly once, duplicates {duplicates}, "
-           f"{answered} with quotes and {total - answered} refusals, in {elapsed:.1f}s ({total / elapsed:.0f}/s)")
+    report(
+        f"soak: {total} questions from {SOAK_CHATS} chats ({SOAK_CHATS // GROUP_SHARE} groups), at most "
+        f"{WINDOW} waiting: answered {len(replies)}/{total} exactly once, duplicates {duplicates}, "
+        f"{answered} with quotes and {total - answered} refusals, in {elapsed:.1f}s ({total / elapsed:.0f}/s)"
+    )
     report(f"soak: update-to-reply p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {worst * 1000:.0f} ms")
-    report(f"soak: bot RSS after warm-up ({marks['start']} answered) {rss['start']} kB, middle ({marks['middle']}) "
-           f"{rss['middle']} kB, end ({marks['end']}) {rss['end']} kB")
+    report(
+        f"soak: bot RSS after warm-up ({marks['start']} answered) {rss['start']} kB, middle ({marks['middle']}) "
+        f"{rss['middle']} kB, end ({marks['end']}) {rss['end']} kB"
+    )
     assert growth < 20_000, f"RSS grew by {growth} kB in the second half"
 
 
@@ -193,10 +207,12 @@ def test_flood_gets_the_limit_message_and_does_not_slow_others(load_bot, load_ap
     assert sum(1 for calls in replies.values() if calls) == USER_LIMIT + 1  # the rest: silence
     slowed = _reply_times(api, during)
     assert max(slowed) < max(baseline) + 1.0 and max(slowed) < 2.0, (baseline, slowed)
-    report(f"flood: one user sent {FLOOD} questions at once (limit {USER_LIMIT} per 60 s): {USER_LIMIT} answered, "
-           f"one limit message ('{notices[0]}'), {FLOOD - USER_LIMIT - 1} ignored; another user's reply time "
-           f"{statistics.mean(baseline) * 1000:.0f} ms before, {statistics.mean(slowed) * 1000:.0f} ms "
-           f"(max {max(slowed) * 1000:.0f} ms) during the flood")
+    report(
+        f"flood: one user sent {FLOOD} questions at once (limit {USER_LIMIT} per 60 s): {USER_LIMIT} answered, "
+        f"one limit message ('{notices[0]}'), {FLOOD - USER_LIMIT - 1} ignored; another user's reply time "
+        f"{statistics.mean(baseline) * 1000:.0f} ms before, {statistics.mean(slowed) * 1000:.0f} ms "
+        f"(max {max(slowed) * 1000:.0f} ms) during the flood"
+    )
 
 
 def test_allowlist_answers_nothing_from_the_corpus_to_other_chats(load_bot, load_api, chats):
@@ -204,23 +220,39 @@ def test_allowlist_answers_nothing_from_the_corpus_to_other_chats(load_bot, load
     outsider = new_id()
     other_group = -100 * new_id()
     # A question from the allowed group, to forge a "Xem thêm" press from outside.
-    inside = api.push(message_update(group_chat(chats.allowed_group), user(new_id()),
-                                     "/ask Hà Nội xây dựng thành phố thông minh như thế nào?"))
+    inside = api.push(
+        message_update(
+            group_chat(chats.allowed_group), user(new_id()), "/ask Hà Nội xây dựng thành phố thông minh như thế nào?"
+        )
+    )
     (answer,) = wait_until(lambda: api.sent(chats.allowed_group), 20, "the allowed group's answer")
     data = answer.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
     stolen = {**bot_message(api, answer.result), "chat": group_chat(other_group)}
-    api.push_many([
-        private_update(outsider, "Hà Nội có bao nhiêu dân?"),
-        private_update(outsider, "/ask Đại sứ Mỹ tại Việt Nam tên là gì?"),
-        private_update(outsider, "/sources"),
-        private_update(outsider, "/help"),
-        message_update(group_chat(other_group), user(new_id()), "/ask@VnDocQA_TestBot Hà Nội có bao nhiêu dân?"),
-        message_update(group_chat(other_group), user(new_id()), "@VnDocQA_TestBot Chủ tịch ASOCIO là ai?",
-                       entities=[{"type": "mention", "offset": 0, "length": 16}]),
-        {"callback_query": {"id": "forged", "from": user(outsider), "chat_instance": "x", "data": data,
-                            "message": stolen}},
-        *[private_update(outsider, QUESTIONS[i % len(QUESTIONS)]) for i in range(20)],
-    ])
+    api.push_many(
+        [
+            private_update(outsider, "Hà Nội có bao nhiêu dân?"),
+            private_update(outsider, "/ask Đại sứ Mỹ tại Việt Nam tên là gì?"),
+            private_update(outsider, "/sources"),
+            private_update(outsider, "/help"),
+            message_update(group_chat(other_group), user(new_id()), "/ask@VnDocQA_TestBot Hà Nội có bao nhiêu dân?"),
+            message_update(
+                group_chat(other_group),
+                user(new_id()),
+                "@VnDocQA_TestBot Chủ tịch ASOCIO là ai?",
+                entities=[{"type": "mention", "offset": 0, "length": 16}],
+            ),
+            {
+                "callback_query": {
+                    "id": "forged",
+                    "from": user(outsider),
+                    "chat_instance": "x",
+                    "data": data,
+                    "message": stolen,
+                }
+            },
+            *[private_update(outsider, QUESTIONS[i % len(QUESTIONS)]) for i in range(20)],
+        ]
+    )
     start = api.push(message_update(private_chat(outsider), user(outsider), "/start"))
     (greeting,) = wait_until(lambda: api.sent(outsider), 20, "the refusal to /start")
     time.sleep(1.0)
@@ -229,6 +261,8 @@ def test_allowlist_answers_nothing_from_the_corpus_to_other_chats(load_bot, load
     assert api.sent(other_group) == []
     assert not api.calls_of("answerCallbackQuery", callback_query_id="forged")
     assert len(api.sent(chats.allowed_group)) == 1 and inside
-    report(f"allowlist: a chat outside telegram.allowed_chat_ids sent 23 questions, commands and a forged "
-           f"'Xem thêm' press, a group outside it 2 mentions: nothing answered; /start in private got only "
-           f"'{greeting.params['text']}'")
+    report(
+        f"allowlist: a chat outside telegram.allowed_chat_ids sent 23 questions, commands and a forged "
+        f"'Xem thêm' press, a group outside it 2 mentions: nothing answered; /start in private got only "
+        f"'{greeting.params['text']}'"
+    )

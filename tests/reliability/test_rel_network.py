@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 
 from rel_support import duplicated, replies_by_update, report, wait_until
+
 from tg_support import group_chat, message_update, new_id, private_update, start_bot, user
 
 QUESTIONS = [
@@ -30,7 +31,7 @@ def _questions(api, n: int) -> list[dict]:
 
 
 def _wait_answered(api, updates: list[dict], timeout: float, what: str) -> dict:
-    replies = wait_until(lambda: (r := replies_by_update(api, updates)) and all(r.values()) and r, timeout, what)
+    wait_until(lambda: (r := replies_by_update(api, updates)) and all(r.values()) and r, timeout, what)
     time.sleep(0.5)  # anything sent twice would arrive now
     return replies_by_update(api, updates)
 
@@ -72,7 +73,7 @@ def test_bot_api_faults_are_retried_or_given_up_and_nothing_is_answered_twice(fa
         for kind in ("timeout", "drop", "malformed"):
             api.inject("sendMessage", kind)
         group = group_chat(-100 * new_id())
-        updates = _questions(api, 2) + [api.push(message_update(group, user(new_id()), "/ask " + QUESTIONS[0]))]
+        updates = [*_questions(api, 2), api.push(message_update(group, user(new_id()), "/ask " + QUESTIONS[0]))]
         wait_until(lambda: api.pending_faults() == 0, 10, "the three replies hit")  # one waits 5 s to time out
         for kind in ("malformed", "drop", "429", "502-html"):
             api.inject("getUpdates", kind)
@@ -87,10 +88,14 @@ def test_bot_api_faults_are_retried_or_given_up_and_nothing_is_answered_twice(fa
         log = _log_since(bot, mark)
         assert log.count("gave up sending") == 3, log[-3000:]
         assert log.count("fetching updates failed") >= 3, log[-3000:]
-        cases.append("sendMessage answer lost (read timeout / connection dropped / malformed JSON) after the "
-                     "message went out: not retried, no duplicate, one 'gave up sending' line each")
-        cases.append("getUpdates answered with malformed JSON, dropped, 429, 502 page: the updates are fetched "
-                     "again and answered once; one 'fetching updates failed' line per failure")
+        cases.append(
+            "sendMessage answer lost (read timeout / connection dropped / malformed JSON) after the "
+            "message went out: not retried, no duplicate, one 'gave up sending' line each"
+        )
+        cases.append(
+            "getUpdates answered with malformed JSON, dropped, 429, 502 page: the updates are fetched "
+            "again and answered once; one 'fetching updates failed' line per failure"
+        )
 
         # 3. The server goes away (connection refused) while a reply is being retried and while
         #    updates keep arriving; once it is back, every update is answered exactly once.
@@ -112,9 +117,11 @@ def test_bot_api_faults_are_retried_or_given_up_and_nothing_is_answered_twice(fa
         log = _log_since(bot, mark)
         assert "ConnectError" in log, log[-3000:]
         assert "fetching updates failed" in log
-        cases.append(f"Bot API unreachable for {back_at - down_at:.1f}s (connection refused): the reply in flight "
-                     f"retried and delivered, the 10 updates that arrived meanwhile answered once, "
-                     f"{recovered:.1f}s after the server was back")
+        cases.append(
+            f"Bot API unreachable for {back_at - down_at:.1f}s (connection refused): the reply in flight "
+            f"retried and delivered, the 10 updates that arrived meanwhile answered once, "
+            f"{recovered:.1f}s after the server was back"
+        )
 
         assert bot.proc.poll() is None, "the bot stopped"
         whole = bot.log_text()
@@ -148,7 +155,8 @@ def test_restart_answers_waiting_updates_once_and_never_repeats_one(fake_api, tm
         skipped = [line for line in log.splitlines() if "it was handled before a restart" in line]
         assert len(skipped) == len(handled), log[-3000:]
         assert {int(line.split("skipping update ")[1].split(":")[0]) for line in skipped} == {
-            u["update_id"] for u in handled}
+            u["update_id"] for u in handled
+        }
         rc, _ = second.terminate()
         assert rc == 0
         # A clean stop and start: what arrives in between is answered once, nothing older again.
@@ -162,6 +170,8 @@ def test_restart_answers_waiting_updates_once_and_never_repeats_one(fake_api, tm
     finally:
         if second.proc.poll() is None:
             second.terminate()
-    report(f"restart: {len(handled)} updates answered but never confirmed, bot killed (SIGKILL): after the "
-           f"restart they were skipped (log: 'skipping update N: it was handled before a restart'); "
-           f"{len(while_down)} updates sent while it was down answered once; a clean restart repeated nothing")
+    report(
+        f"restart: {len(handled)} updates answered but never confirmed, bot killed (SIGKILL): after the "
+        f"restart they were skipped (log: 'skipping update N: it was handled before a restart'); "
+        f"{len(while_down)} updates sent while it was down answered once; a clean restart repeated nothing"
+    )

@@ -24,6 +24,7 @@ import time
 from contextlib import contextmanager
 
 from rel_support import percentile, replies_by_update, report, wait_until
+
 from tg_support import (
     FAKE_TOKEN,
     REPO,
@@ -85,8 +86,12 @@ def _log_lines(bot, needle: str) -> list[str]:
 def test_command_flood_in_a_group_does_not_hold_back_another_member(fake_api, tmp_path, rel_cache):
     api = fake_api
     # The group budget: 4 at once, then one every 0.5 s (Telegram's is 20, then one every 3 s).
-    bot = start_bot(api, tmp_path, rel_cache, telegram={
-        "user_rate_limit": 4, "group_rate_limit": 4, "group_rate_window": 2, "max_messages_per_second": 0})
+    bot = start_bot(
+        api,
+        tmp_path,
+        rel_cache,
+        telegram={"user_rate_limit": 4, "group_rate_limit": 4, "group_rate_window": 2, "max_messages_per_second": 0},
+    )
     try:
         group = group_chat(-100 * new_id())
         flooders = [user(new_id(), "Spam"), user(new_id(), "Spam")]
@@ -112,17 +117,26 @@ def test_command_flood_in_a_group_does_not_hold_back_another_member(fake_api, tm
         assert "Traceback" not in bot.log_text()
     finally:
         bot.terminate()
-    report(f"fair queues: 2 members flooded a group with 30 commands (/help, /start, /sources, /ask; limit 4 per "
-           f"60 s each: 4 replies and one notice each, 20 dropped), the group's budget 4 at once then one per "
-           f"0.5 s; 4 questions of 3 other members during the flood answered in p50 {percentile(latencies, 50):.2f} s, "
-           f"max {max(latencies):.2f} s (the flood took {drained:.1f} s to drain)")
+    report(
+        f"fair queues: 2 members flooded a group with 30 commands (/help, /start, /sources, /ask; limit 4 per "
+        f"60 s each: 4 replies and one notice each, 20 dropped), the group's budget 4 at once then one per "
+        f"0.5 s; 4 questions of 3 other members during the flood answered in p50 {percentile(latencies, 50):.2f} s, "
+        f"max {max(latencies):.2f} s (the flood took {drained:.1f} s to drain)"
+    )
 
 
 def test_every_kind_of_update_counts_against_the_senders_limit(fake_api, tmp_path, rel_cache):
     api = fake_api
     bot = start_bot(api, tmp_path, rel_cache, telegram={"user_rate_limit": 3, "max_messages_per_second": 0})
-    sticker = {"file_id": "CAAC", "file_unique_id": "u1", "type": "regular", "width": 512, "height": 512,
-               "is_animated": False, "is_video": False}
+    sticker = {
+        "file_id": "CAAC",
+        "file_unique_id": "u1",
+        "type": "regular",
+        "width": 512,
+        "height": 512,
+        "is_animated": False,
+        "is_video": False,
+    }
     kinds = {
         "/start": lambda uid: private_update(uid, "/start"),
         "/help": lambda uid: private_update(uid, "/help"),
@@ -141,8 +155,18 @@ def test_every_kind_of_update_counts_against_the_senders_limit(fake_api, tmp_pat
         asked = api.push(private_update(presser, "Hà Nội xây dựng thành phố thông minh như thế nào?"))
         (answer,) = wait_until(lambda: api.sent(presser), 10, "the presser's answer")
         data = answer.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
-        presses = [{"callback_query": {"id": f"p{i}-{presser}", "from": user(presser), "chat_instance": "ci",
-                                       "data": data, "message": bot_message(api, answer.result)}} for i in range(8)]
+        presses = [
+            {
+                "callback_query": {
+                    "id": f"p{i}-{presser}",
+                    "from": user(presser),
+                    "chat_instance": "ci",
+                    "data": data,
+                    "message": bot_message(api, answer.result),
+                }
+            }
+            for i in range(8)
+        ]
         api.push_many(presses)
         wait_until(lambda: all(len(api.sent(uid)) >= 4 for uid in senders.values()), 20, "3 replies and a notice each")
         wait_until(lambda: len(api.calls_of("answerCallbackQuery")) >= 8, 10, "every press answered")
@@ -157,9 +181,11 @@ def test_every_kind_of_update_counts_against_the_senders_limit(fake_api, tmp_pat
         assert sum(LIMITED in t for t in toasts) == 8 - 2, toasts  # 1 question + 2 presses within 3
     finally:
         bot.terminate()
-    report(f"fair queues: 8 of each kind from one user each (limit 3 per 60 s): {', '.join(kinds)} -> 3 replies "
-           f"and one notice, the other 4 dropped; 'Xem thêm' pressed 8 times after a question: 2 within the limit, "
-           f"6 refused with the limit toast")
+    report(
+        f"fair queues: 8 of each kind from one user each (limit 3 per 60 s): {', '.join(kinds)} -> 3 replies "
+        f"and one notice, the other 4 dropped; 'Xem thêm' pressed 8 times after a question: 2 within the limit, "
+        f"6 refused with the limit toast"
+    )
 
 
 # --- 2. Stopping within a bound, nothing lost, nothing twice ---------------------------------------------
@@ -172,8 +198,17 @@ def _group_flood(api, n: int) -> list[dict]:
 
 def _restart_and_check(api, tmp_path, rel_cache, updates: list[dict], what: str) -> tuple[int, dict]:
     """A new process on the same cache: every update answered exactly once over both runs."""
-    again = start_bot(api, tmp_path / "after", rel_cache, telegram={
-        "max_messages_per_second": 0, "user_rate_limit": 100, "group_rate_limit": 100, "group_rate_window": 1})
+    again = start_bot(
+        api,
+        tmp_path / "after",
+        rel_cache,
+        telegram={
+            "max_messages_per_second": 0,
+            "user_rate_limit": 100,
+            "group_rate_limit": 100,
+            "group_rate_window": 1,
+        },
+    )
     try:
         wait_until(lambda: all(replies_by_update(api, updates).values()), 30, what)
         time.sleep(1.0)
@@ -185,12 +220,15 @@ def _restart_and_check(api, tmp_path, rel_cache, updates: list[dict], what: str)
     return len(replayed), counts
 
 
-def test_sigterm_under_a_flood_backlog_stops_within_the_grace_and_answers_the_rest_after(
-        fake_api, tmp_path, rel_cache):
+def test_sigterm_under_a_flood_backlog_stops_within_the_grace_and_answers_the_rest_after(fake_api, tmp_path, rel_cache):
     api = fake_api
     # A slow group budget: 4 at once, then one every 5 s; 30 questions make a backlog.
-    bot = start_bot(api, tmp_path / "before", rel_cache, telegram={
-        "user_rate_limit": 100, "group_rate_limit": 4, "group_rate_window": 20, "max_messages_per_second": 0})
+    bot = start_bot(
+        api,
+        tmp_path / "before",
+        rel_cache,
+        telegram={"user_rate_limit": 100, "group_rate_limit": 4, "group_rate_window": 20, "max_messages_per_second": 0},
+    )
     with stopped_at_the_end(bot):
         updates = _group_flood(api, 30)
         wait_until(lambda: sum(1 for c in replies_by_update(api, updates).values() if c) >= 4, 15, "the first 4")
@@ -201,18 +239,20 @@ def test_sigterm_under_a_flood_backlog_stops_within_the_grace_and_answers_the_re
     abandoned = _log_lines(bot, "abandoned the reply to update")
     assert rc == 0 and seconds < 8.0, (rc, seconds, log[-2000:])
     assert "Traceback" not in log
-    assert len(abandoned) == 30 - answered_before and all("will be answered after the restart" in line
-                                                          for line in abandoned), abandoned[:3]
+    assert len(abandoned) == 30 - answered_before and all(
+        "will be answered after the restart" in line for line in abandoned
+    ), abandoned[:3]
     assert all(f"chat {updates[0]['message']['chat']['id']}" in line for line in abandoned)
     replayed, _ = _restart_and_check(api, tmp_path, rel_cache, updates, "the rest after the restart")
     assert replayed == 1
-    report(f"shutdown: SIGTERM with {30 - answered_before} group replies waiting for the group's budget: exit "
-           f"code {rc} after {seconds:.2f} s (grace 8 s); one 'abandoned the reply to update N in chat C' line each; "
-           f"after the restart all {30 - answered_before} answered, every one of the 30 questions exactly once")
+    report(
+        f"shutdown: SIGTERM with {30 - answered_before} group replies waiting for the group's budget: exit "
+        f"code {rc} after {seconds:.2f} s (grace 8 s); one 'abandoned the reply to update N in chat C' line each; "
+        f"after the restart all {30 - answered_before} answered, every one of the 30 questions exactly once"
+    )
 
 
-def test_sigterm_during_a_40_s_retry_after_stops_at_once_and_answers_after_the_restart(
-        fake_api, tmp_path, rel_cache):
+def test_sigterm_during_a_40_s_retry_after_stops_at_once_and_answers_after_the_restart(fake_api, tmp_path, rel_cache):
     api = fake_api
     bot = start_bot(api, tmp_path / "before", rel_cache, telegram={"max_messages_per_second": 0})
     try:
@@ -230,12 +270,15 @@ def test_sigterm_during_a_40_s_retry_after_stops_at_once_and_answers_after_the_r
     assert not any(replies_by_update(api, updates).values()), api.faults_served
     assert len(_log_lines(bot, "abandoned the reply to update")) == 3, log[-2000:]
     _restart_and_check(api, tmp_path, rel_cache, updates, "the 3 answers after the restart")
-    report(f"shutdown: SIGTERM while replies wait out a 429 with retry_after 40: exit code {rc} after "
-           f"{seconds:.2f} s; the 3 questions answered after the restart, once each")
+    report(
+        f"shutdown: SIGTERM while replies wait out a 429 with retry_after 40: exit code {rc} after "
+        f"{seconds:.2f} s; the 3 questions answered after the restart, once each"
+    )
 
 
 def test_sigterm_with_a_reply_on_the_wire_abandons_it_when_the_grace_ends_and_never_sends_it_twice(
-        fake_api, tmp_path, rel_cache):
+    fake_api, tmp_path, rel_cache
+):
     api = fake_api
     bot = start_bot(api, tmp_path / "before", rel_cache, telegram={"shutdown_grace_seconds": 2})
     with stopped_at_the_end(bot):
@@ -253,15 +296,21 @@ def test_sigterm_with_a_reply_on_the_wire_abandons_it_when_the_grace_ends_and_ne
         assert _answered_once(api, [update]) == {update["update_id"]: 1}
     finally:
         again.terminate()
-    report(f"shutdown: SIGTERM while a reply's request is on the wire (its answer held back 20 s; "
-           f"telegram.shutdown_grace_seconds 2): exit code {rc} after {seconds:.2f} s; the reply abandoned with "
-           f"one line, not sent again after the restart (it had arrived)")
+    report(
+        f"shutdown: SIGTERM while a reply's request is on the wire (its answer held back 20 s; "
+        f"telegram.shutdown_grace_seconds 2): exit code {rc} after {seconds:.2f} s; the reply abandoned with "
+        f"one line, not sent again after the restart (it had arrived)"
+    )
 
 
 def test_sigkill_in_the_middle_of_a_flood_then_every_question_is_answered_once(fake_api, tmp_path, rel_cache):
     api = fake_api
-    bot = start_bot(api, tmp_path / "before", rel_cache, telegram={
-        "user_rate_limit": 100, "group_rate_limit": 4, "group_rate_window": 20, "max_messages_per_second": 0})
+    bot = start_bot(
+        api,
+        tmp_path / "before",
+        rel_cache,
+        telegram={"user_rate_limit": 100, "group_rate_limit": 4, "group_rate_window": 20, "max_messages_per_second": 0},
+    )
     with stopped_at_the_end(bot):
         updates = _group_flood(api, 40)
         wait_until(lambda: sum(1 for c in replies_by_update(api, updates).values() if c) >= 4, 15, "the first 4")
@@ -271,8 +320,10 @@ def test_sigkill_in_the_middle_of_a_flood_then_every_question_is_answered_once(f
     before = sum(1 for c in replies_by_update(api, updates).values() if c)
     replayed, counts = _restart_and_check(api, tmp_path, rel_cache, updates, "every question after the restart")
     assert replayed == 1 and len(counts) == 40
-    report(f"restart: SIGKILL in the middle of a flood of 40 group questions ({before} answered, the rest waiting "
-           f"for the group's budget): after the restart {40 - before} answered, all 40 exactly once")
+    report(
+        f"restart: SIGKILL in the middle of a flood of 40 group questions ({before} answered, the rest waiting "
+        f"for the group's budget): after the restart {40 - before} answered, all 40 exactly once"
+    )
 
 
 # --- 3. and 4. Conditions the bot cannot survive ------------------------------------------------------------
@@ -296,8 +347,9 @@ def test_a_token_revoked_while_running_ends_the_process_with_one_error_line(fake
     assert rc == 2, log[-2000:]
     assert len(errors) == 1 and "401" in errors[0] and "TELEGRAM_BOT_TOKEN" in errors[0], errors
     assert "Traceback" not in log and FAKE_TOKEN not in log and FAKE_TOKEN.split(":")[1] not in log
-    report(f"token revoked while running: the process ended {seconds:.1f} s later with exit code {rc} and "
-           f"'{errors[0]}'")
+    report(
+        f"token revoked while running: the process ended {seconds:.1f} s later with exit code {rc} and '{errors[0]}'"
+    )
 
 
 def test_a_second_instance_on_the_same_cache_folder_is_refused_at_start(fake_api, tmp_path, rel_cache):
@@ -306,8 +358,15 @@ def test_a_second_instance_on_the_same_cache_folder_is_refused_at_start(fake_api
     try:
         config = write_bot_config(tmp_path / "b", rel_cache)
         started = time.monotonic()
-        second = subprocess.run([sys.executable, "-m", "bot", "telegram", "--config", str(config)], cwd=REPO,
-                                env=bot_env(api), capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        second = subprocess.run(
+            [sys.executable, "-m", "bot", "telegram", "--config", str(config)],
+            cwd=REPO,
+            env=bot_env(api),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
         seconds = time.monotonic() - started
         lines = [line for line in second.stderr.splitlines() if line.strip()]
         assert second.returncode == 2, second.stderr[-2000:]
@@ -317,8 +376,10 @@ def test_a_second_instance_on_the_same_cache_folder_is_refused_at_start(fake_api
         wait_until(lambda: replies_by_update(api, [update])[update["update_id"]], 10, "the first one still answers")
     finally:
         first.terminate()
-    report(f"second instance with the same token and cache folder: exit code 2 after {seconds:.1f} s with "
-           f"'{lines[0]}'; the first keeps answering")
+    report(
+        f"second instance with the same token and cache folder: exit code 2 after {seconds:.1f} s with "
+        f"'{lines[0]}'; the first keeps answering"
+    )
 
 
 def test_two_instances_polling_with_one_token_end_with_a_clear_error(fake_api, tmp_path, rel_cache):
@@ -346,9 +407,11 @@ def test_two_instances_polling_with_one_token_end_with_a_clear_error(fake_api, t
         update = api.push(private_update(new_id(), QUESTIONS[3]))
         wait_until(lambda: replies_by_update(api, [update])[update["update_id"]], 15, "the first one answers alone")
         first.terminate()
-    report(f"409 Conflict (two processes polling with one token, telegram.conflict_exit_seconds 3): the second "
-           f"exited {seconds:.1f} s after starting to poll, exit code {rc}, '{errors[0][:160]}…'; "
-           f"the first answers on ({api.conflicts} getUpdates ended by 409 in all)")
+    report(
+        f"409 Conflict (two processes polling with one token, telegram.conflict_exit_seconds 3): the second "
+        f"exited {seconds:.1f} s after starting to poll, exit code {rc}, '{errors[0][:160]}…'; "
+        f"the first answers on ({api.conflicts} getUpdates ended by 409 in all)"
+    )
 
 
 # --- 5. Chat changes ------------------------------------------------------------------------------------------
@@ -377,10 +440,15 @@ def test_migrated_group_blocked_bot_missing_chat_and_removal(fake_api, tmp_path,
         api.push(private_update(blocked, QUESTIONS[2]))
         api.push(_mention(group_chat(missing), user(new_id()), QUESTIONS[3]))
         wait_until(lambda: len(_log_lines(bot, "out of reach")) >= 2, 10, "two warnings")
-        kicked = {"my_chat_member": {
-            "chat": group_chat(-100 * new_id()), "from": user(new_id(), "Admin"), "date": int(time.time()),
-            "old_chat_member": {"status": "member", "user": api.bot_user},
-            "new_chat_member": {"status": "kicked", "user": api.bot_user, "until_date": 0}}}
+        kicked = {
+            "my_chat_member": {
+                "chat": group_chat(-100 * new_id()),
+                "from": user(new_id(), "Admin"),
+                "date": int(time.time()),
+                "old_chat_member": {"status": "member", "user": api.bot_user},
+                "new_chat_member": {"status": "kicked", "user": api.bot_user, "until_date": 0},
+            }
+        }
         api.push(kicked)
         wait_until(lambda: _log_lines(bot, "the bot was removed from chat"), 10, "the removal logged")
         time.sleep(0.8)
@@ -395,6 +463,8 @@ def test_migrated_group_blocked_bot_missing_chat_and_removal(fake_api, tmp_path,
     finally:
         rc, _ = bot.terminate()
     assert rc == 0
-    report(f"chat changes: a group that became a supergroup got its answer at the new id (one 400, then the new "
-           f"id from then on); a blocked bot and a missing chat: one WARNING each ('{warnings[0].split(': ', 1)[1]}'), "
-           f"no traceback, no apology; the bot's removal logged once")
+    report(
+        f"chat changes: a group that became a supergroup got its answer at the new id (one 400, then the new "
+        f"id from then on); a blocked bot and a missing chat: one WARNING each ('{warnings[0].split(': ', 1)[1]}'), "
+        f"no traceback, no apology; the bot's removal logged once"
+    )

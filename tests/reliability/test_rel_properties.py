@@ -33,14 +33,76 @@ from tg_html import problems, utf16_len, visible_text
 pytestmark = pytest.mark.slow
 
 _STOPWORDS = list(load_config(CONFIG_YAML).answer.stopwords)
-_WORDS = ["Hà", "Nội", "thành", "phố", "thông", "minh", "Đại", "sứ", "Mỹ", "ASOCIO", "Phần", "Lan", "dữ", "liệu",
-          "công", "ty", "bao", "nhiêu", "ai", "là", "gì", "ở", "đâu", "khi", "nào", "năm", "2020", "1.200", "12/2015"]
-_INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u200e", "\u200f", "\u202a", "\u202b", "\u202c",
-              "\u202d", "\u202e", "\u2066", "\u2067", "\u2069", "\u061c", "\u00ad"]
+_WORDS = [
+    "Hà",
+    "Nội",
+    "thành",
+    "phố",
+    "thông",
+    "minh",
+    "Đại",
+    "sứ",
+    "Mỹ",
+    "ASOCIO",
+    "Phần",
+    "Lan",
+    "dữ",
+    "liệu",
+    "công",
+    "ty",
+    "bao",
+    "nhiêu",
+    "ai",
+    "là",
+    "gì",
+    "ở",
+    "đâu",
+    "khi",
+    "nào",
+    "năm",
+    "2020",
+    "1.200",
+    "12/2015",
+]
+_INVISIBLE = [
+    "\u200b",
+    "\u200c",
+    "\u200d",
+    "\u2060",
+    "\ufeff",
+    "\u200e",
+    "\u200f",
+    "\u202a",
+    "\u202b",
+    "\u202c",
+    "\u202d",
+    "\u202e",
+    "\u2066",
+    "\u2067",
+    "\u2069",
+    "\u061c",
+    "\u00ad",
+]
 _CONTROL = [chr(c) for c in [*range(0, 32), 127, 0x85, 0x2028, 0x2029]]
 _EMOJI = ["😀", "👋🏽", "👨‍👩‍👧‍👦", "🇻🇳", "❤️", "🧑🏻‍💻", "𝕳𝖆 𝕹𝖔𝖎", "𠀀", "\U0010fffd"]
-_MARKUP = ["<b>", "</b>", "<blockquote>", "</blockquote>", "<a href=\"javascript:alert(1)\">", "&amp;", "&lt;",
-           "&", "<", ">", "<script>", "<tg-spoiler>", "]]>", "<!--", "\"", "'"]
+_MARKUP = [
+    "<b>",
+    "</b>",
+    "<blockquote>",
+    "</blockquote>",
+    '<a href="javascript:alert(1)">',
+    "&amp;",
+    "&lt;",
+    "&",
+    "<",
+    ">",
+    "<script>",
+    "<tg-spoiler>",
+    "]]>",
+    "<!--",
+    '"',
+    "'",
+]
 _PUNCT = "?!.,;:…-–—()[]{}\"'«»/\\*&<>#@%^~`|_+=“”‘’"
 
 
@@ -57,8 +119,11 @@ _noise = st.one_of(
 )
 _mixed = st.lists(st.one_of(_word, _noise, st.just(" ")), max_size=40).map("".join)
 _QUESTIONS = [
-    "Hà Nội có bao nhiêu dân?", "Đại sứ Mỹ tại Việt Nam tên là gì?", "Bộ trưởng Bộ Kinh tế Phần Lan là ai?",
-    "Khẩu hiệu của ASOCIO là gì?", "Các trung tâm dữ liệu ở Hà Nội có tổng công suất bao nhiêu?",
+    "Hà Nội có bao nhiêu dân?",
+    "Đại sứ Mỹ tại Việt Nam tên là gì?",
+    "Bộ trưởng Bộ Kinh tế Phần Lan là ai?",
+    "Khẩu hiệu của ASOCIO là gì?",
+    "Các trung tâm dữ liệu ở Hà Nội có tổng công suất bao nhiêu?",
     "Hà Nội ký văn bản ghi nhớ với tập đoàn nào để xây dựng khung chính phủ điện tử?",
 ]
 
@@ -85,9 +150,11 @@ HOSTILE = st.one_of(
     st.tuples(_mixed, st.integers(1_000, 30_000)).map(lambda t: (t[0] or "Hà Nội ") * (t[1] // max(1, len(t[0])))),
 )
 
-PROPERTY_SETTINGS = settings(max_examples=120, deadline=None,
-                             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                                     HealthCheck.data_too_large])
+PROPERTY_SETTINGS = settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def _articles_by_id(service) -> dict:
@@ -109,8 +176,12 @@ def check_result(service, question: str, result: Result, max_answers: int) -> No
         article = articles[answer.doc_id]
         assert answer.quote and answer.quote == answer.quote.strip()
         assert any(answer.quote in p for p in article.paragraphs), "a quote that is not the article's text"
-        assert (answer.title, answer.source, answer.date, answer.url) == (article.title, article.source,
-                                                                          article.date, article.url)
+        assert (answer.title, answer.source, answer.date, answer.url) == (
+            article.title,
+            article.source,
+            article.date,
+            article.url,
+        )
     if not result.answered:
         body = result.message
         if result.truncated and result.outcome is not Outcome.EMPTY:
@@ -153,8 +224,12 @@ def check_pages(state: BotState, question: str) -> list[str]:
 @pytest.fixture(scope="module")
 def tg_state(real_service):
     cfg = real_service.cfg
-    return BotState(service=real_service, tg=cfg.telegram, max_question_chars=cfg.answer.max_question_chars,
-                    limiter=SlidingWindowLimiter(10, 60))
+    return BotState(
+        service=real_service,
+        tg=cfg.telegram,
+        max_question_chars=cfg.answer.max_question_chars,
+        limiter=SlidingWindowLimiter(10, 60),
+    )
 
 
 @PROPERTY_SETTINGS
@@ -173,15 +248,18 @@ def test_every_telegram_page_is_valid_html_with_verbatim_quotes(tg_state, questi
     check_pages(tg_state, question)
 
 
-@pytest.mark.parametrize("question, answerable", [
-    ("Hà Nội có bao nhiêu dân?", True),
-    ("Đại sứ Mỹ tại Việt Nam tên là gì?", True),
-    (_nfd("Bộ trưởng Bộ Kinh tế Phần Lan là ai?"), True),
-    ("Hà\u200b Nội\u202e có bao nhiêu\u0000 dân?👨‍👩‍👧‍👦", True),
-    ("Hà Nội xây dựng thành phố thông minh như thế nào? " * 300, True),
-    ("<b>Hà Nội</b> &amp; thành phố thông minh </blockquote>", None),  # markup words may count against it
-    ("\ud83d\ude00 Đại sứ Mỹ \udcff tên là gì?", None),  # a surrogate pair and a lone surrogate
-])
+@pytest.mark.parametrize(
+    "question, answerable",
+    [
+        ("Hà Nội có bao nhiêu dân?", True),
+        ("Đại sứ Mỹ tại Việt Nam tên là gì?", True),
+        (_nfd("Bộ trưởng Bộ Kinh tế Phần Lan là ai?"), True),
+        ("Hà\u200b Nội\u202e có bao nhiêu\u0000 dân?👨‍👩‍👧‍👦", True),
+        ("Hà Nội xây dựng thành phố thông minh như thế nào? " * 300, True),
+        ("<b>Hà Nội</b> &amp; thành phố thông minh </blockquote>", None),  # markup words may count against it
+        ("\ud83d\ude00 Đại sứ Mỹ \udcff tên là gì?", None),  # a surrogate pair and a lone surrogate
+    ],
+)
 def test_real_questions_in_hostile_wrapping(tg_state, question, answerable):
     """Not only refusals: hostile text around a real question still gives valid, verbatim answers."""
     texts = check_pages(tg_state, question)
@@ -193,8 +271,12 @@ def test_real_questions_in_hostile_wrapping(tg_state, question, answerable):
 
 _any_text = st.text(alphabet=st.characters(exclude_categories=()), max_size=300)
 _long_text = st.one_of(_any_text, st.tuples(_any_text, st.integers(1, 40)).map(lambda t: t[0] * t[1]))
-_url = st.one_of(st.none(), st.just("https://vnexpress.net/a?b=1&c=<2>"), st.just("javascript:alert(1)"),
-                 _any_text.map(lambda t: "https://x.vn/" + t))
+_url = st.one_of(
+    st.none(),
+    st.just("https://vnexpress.net/a?b=1&c=<2>"),
+    st.just("javascript:alert(1)"),
+    _any_text.map(lambda t: "https://x.vn/" + t),
+)
 _answer = st.builds(
     Answer,
     quote=_long_text.filter(lambda t: t.strip()).map(str.strip),
@@ -212,14 +294,21 @@ def _results(draw):
     answers = tuple(draw(st.lists(_answer, max_size=9)))
     truncated = draw(st.booleans())
     message = draw(st.one_of(st.just(messages.REFUSAL), _any_text.filter(lambda t: t.strip())))
-    return Result(question=draw(_any_text), answers=answers, message=message,
-                  outcome=Outcome.ANSWERED if answers else draw(st.sampled_from(list(Outcome)[1:])), truncated=truncated)
+    return Result(
+        question=draw(_any_text),
+        answers=answers,
+        message=message,
+        outcome=Outcome.ANSWERED if answers else draw(st.sampled_from(list(Outcome)[1:])),
+        truncated=truncated,
+    )
 
 
 @settings(max_examples=150, deadline=None)
-@given(result=_results(), terms=st.lists(st.one_of(_any_text, st.sampled_from(["hà_nội", "thông_minh", "mỹ"])),
-                                         max_size=6),
-       per_page=st.integers(1, 5))
+@given(
+    result=_results(),
+    terms=st.lists(st.one_of(_any_text, st.sampled_from(["hà_nội", "thông_minh", "mỹ"])), max_size=6),
+    per_page=st.integers(1, 5),
+)
 def test_result_pages_are_valid_for_any_article_text(result, terms, per_page):
     for page in range(4):
         rendered = fmt.result_page(result, terms, page=page, per_page=per_page, max_question_chars=1000)
@@ -252,9 +341,18 @@ class _Entity:
 
 
 @settings(max_examples=150, deadline=None)
-@given(text=_any_text, raw=st.lists(st.tuples(st.sampled_from(["mention", "text_mention", "bold", "bot_command"]),
-                                              st.integers(-5, 400), st.integers(0, 50)), max_size=5),
-       replied=st.booleans())
+@given(
+    text=_any_text,
+    raw=st.lists(
+        st.tuples(
+            st.sampled_from(["mention", "text_mention", "bold", "bot_command"]),
+            st.integers(-5, 400),
+            st.integers(0, 50),
+        ),
+        max_size=5,
+    ),
+    replied=st.booleans(),
+)
 def test_addressing_never_raises_on_any_text_and_entities(text, raw, replied):
     entities = [_Entity(kind, offset, length, 42 if kind == "text_mention" else None) for kind, offset, length in raw]
     question = fmt.group_question(text, entities, username="VnDocQA_TestBot", bot_id=42, replied_to_bot=replied)

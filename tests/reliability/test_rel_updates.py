@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from rel_support import replies_by_update, report, wait_until
 
 from qa_support import WS_SEGMENTER_ID, open_ws, with_cache
-from rel_support import replies_by_update, report, wait_until
 from retrieval.config import load_config
 from retrieval.index.store import compat_key, index_path, load_last_good
 from retrieval.index.update import merge
@@ -49,7 +49,7 @@ def large_document(sentences: int) -> str:
     """A long article (distinct numbered sentences: segmenting it takes seconds) that holds FACT."""
     body = [TEMPLATES[i % 4].format(a=i % 97 + 1, i=i + 10, m=i % 12 + 1, y=2000 + i % 25) for i in range(sentences)]
     body.insert(sentences // 2, FACT)
-    paragraphs = [" ".join(body[i:i + 5]) for i in range(0, len(body), 5)]
+    paragraphs = [" ".join(body[i : i + 5]) for i in range(0, len(body), 5)]
     return "Báo cáo tổng hợp về hạ tầng đô thị\n\n" + "\n\n".join(paragraphs) + "\n"
 
 
@@ -73,8 +73,14 @@ def test_sigkill_during_an_update_then_restart(fake_api, tmp_path):
     corpus, cache = tmp_path / "corpus", tmp_path / "cache"
     shutil.copytree(SEEDS, corpus)
     settings = {"watch_debounce_seconds": 0.3}
-    bot = start_bot(api, tmp_path / "first", cache, corpus=corpus, settings=settings,
-                    telegram={"user_rate_limit": 1000, "max_messages_per_second": 0})
+    bot = start_bot(
+        api,
+        tmp_path / "first",
+        cache,
+        corpus=corpus,
+        settings=settings,
+        telegram={"user_rate_limit": 1000, "max_messages_per_second": 0},
+    )
     uid = new_id()
     try:
         assert "Ted Osius" in ask(api, uid, SEED_Q)
@@ -89,13 +95,18 @@ def test_sigkill_during_an_update_then_restart(fake_api, tmp_path):
             bot.proc.kill()
     assert "index updated" not in during  # killed in the middle of it
     cfg = load_config(tmp_path / "first" / "config.yaml")
-    saved = load_last_good(index_path(cfg, corpus.resolve()),
-                           compat_key(cfg, f"underthesea-{_underthesea_version()}"))
+    saved = load_last_good(index_path(cfg, corpus.resolve()), compat_key(cfg, f"underthesea-{_underthesea_version()}"))
     assert {a.doc_id for a in saved.articles} == {p.stem for p in SEEDS.glob("*.txt")}  # the previous index, whole
 
     restarted_at = time.monotonic()
-    bot = start_bot(api, tmp_path / "second", cache, corpus=corpus, settings=settings,
-                    telegram={"user_rate_limit": 1000, "max_messages_per_second": 0})
+    bot = start_bot(
+        api,
+        tmp_path / "second",
+        cache,
+        corpus=corpus,
+        settings=settings,
+        telegram={"user_rate_limit": 1000, "max_messages_per_second": 0},
+    )
     try:
         ready = time.monotonic() - restarted_at
         first = time.monotonic()
@@ -109,10 +120,12 @@ def test_sigkill_during_an_update_then_restart(fake_api, tmp_path):
         assert "Traceback" not in bot.log_text()
     finally:
         bot.terminate()
-    report(f"kill -9 during an update (segmenting a 6,000-sentence document dropped into the folder): the saved "
-           f"index was the previous one, whole; after the restart the bot polled in {ready:.1f} s serving it (a "
-           f"seed question answered {first_answer:.2f} s later), and the document was answerable {picked_up:.1f} s "
-           "after the restart (indexed in the background)")
+    report(
+        f"kill -9 during an update (segmenting a 6,000-sentence document dropped into the folder): the saved "
+        f"index was the previous one, whole; after the restart the bot polled in {ready:.1f} s serving it (a "
+        f"seed question answered {first_answer:.2f} s later), and the document was answerable {picked_up:.1f} s "
+        "after the restart (indexed in the background)"
+    )
 
 
 def _underthesea_version() -> str:
@@ -163,7 +176,9 @@ def test_updates_killed_at_random_moments_leave_a_whole_index(tmp_path):
     for i in range(120):  # a larger corpus: saving takes a visible part of each update
         (corpus / f"bai_{i:03d}.txt").write_text(
             f"Bài số {i}\n\nPhường {i} tổ chức {i + 3} buổi tập huấn chuyển đổi số. Có {i * 7} người dân tham dự "
-            f"buổi tập huấn thứ {i}. Cán bộ phường {i} hướng dẫn cài đặt ứng dụng dịch vụ công.\n", encoding="utf-8")
+            f"buổi tập huấn thứ {i}. Cán bộ phường {i} hướng dẫn cài đặt ứng dụng dịch vụ công.\n",
+            encoding="utf-8",
+        )
     cfg = with_cache(load_config(REPO / "config.yaml"), tmp_path / "cache")
     references = {}
     for present in (False, True):
@@ -171,17 +186,22 @@ def test_updates_killed_at_random_moments_leave_a_whole_index(tmp_path):
         if present:
             from qa_support import good_article
 
-            path.write_text(good_article("Cầu Rồng", "Cầu Rồng dài 666 mét. Cầu phun lửa vào tối thứ bảy."),
-                            encoding="utf-8")
-        references[present] = _arrays(open_ws(with_cache(cfg, tmp_path / f"ref-{present}"), corpus,
-                                              rebuild=True).index)
+            path.write_text(
+                good_article("Cầu Rồng", "Cầu Rồng dài 666 mét. Cầu phun lửa vào tối thứ bảy."), encoding="utf-8"
+            )
+        references[present] = _arrays(open_ws(with_cache(cfg, tmp_path / f"ref-{present}"), corpus, rebuild=True).index)
     (corpus / "them.txt").unlink()
     open_ws(cfg, corpus)
     rng = random.Random(23)
     outcomes = {False: 0, True: 0}
     for _ in range(25):
-        proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(corpus), str(tmp_path / "cache")], cwd=REPO,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", DRIVER, str(corpus), str(tmp_path / "cache")],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         try:
             assert proc.stdout.readline().strip() == "ready"
             time.sleep(rng.uniform(0.0, 0.6))
@@ -196,6 +216,8 @@ def test_updates_killed_at_random_moments_leave_a_whole_index(tmp_path):
         restarted.update(Change.everything())
         assert _same(_arrays(restarted.index), references[(corpus / "them.txt").exists()])
     assert all(outcomes.values()), outcomes  # both outcomes were seen
-    report(f"updates killed at 25 random moments (a 125-article folder, a file added and deleted in a loop): the "
-           f"saved index was each time one of the two full builds, array for array (without the file "
-           f"{outcomes[False]}, with it {outcomes[True]}); each restart brought it up to date with the folder")
+    report(
+        f"updates killed at 25 random moments (a 125-article folder, a file added and deleted in a loop): the "
+        f"saved index was each time one of the two full builds, array for array (without the file "
+        f"{outcomes[False]}, with it {outcomes[True]}); each restart brought it up to date with the folder"
+    )

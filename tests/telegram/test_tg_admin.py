@@ -31,12 +31,24 @@ ADMIN = 5550001
 NOT_ADMIN_TEXT = "chỉ quản trị viên mới làm được việc này"
 # (fixture, MIME type, a question only it answers, what the answer quotes)
 UPLOADS = [
-    ("pdf/ke_hoach_chuyen_doi_so.pdf", "application/pdf",
-     "Cơ sở dữ liệu nào được xây dựng trên địa bàn phường?", "hộ kinh doanh cá thể"),
-    ("docx/bao_cao_so_ket.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-     "Bộ phận một cửa đã tiếp nhận bao nhiêu hồ sơ?", "1.126"),
-    ("text/sot_xuat_huyet_cp1258.txt", "text/plain",
-     "Phường Phúc Xá ghi nhận bao nhiêu ca mắc sốt xuất huyết?", "17 ca"),
+    (
+        "pdf/ke_hoach_chuyen_doi_so.pdf",
+        "application/pdf",
+        "Cơ sở dữ liệu nào được xây dựng trên địa bàn phường?",
+        "hộ kinh doanh cá thể",
+    ),
+    (
+        "docx/bao_cao_so_ket.docx",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "Bộ phận một cửa đã tiếp nhận bao nhiêu hồ sơ?",
+        "1.126",
+    ),
+    (
+        "text/sot_xuat_huyet_cp1258.txt",
+        "text/plain",
+        "Phường Phúc Xá ghi nhận bao nhiêu ca mắc sốt xuất huyết?",
+        "17 ca",
+    ),
 ]
 PAGE = """<!doctype html><html><head><title>Cầu Long Biên được sơn lại</title>
 <meta property="og:site_name" content="Báo Thử Nghiệm"><meta name="date" content="2024-03-15"></head>
@@ -63,8 +75,14 @@ def setup(tmp_path_factory):
     corpus = root / "corpus"
     shutil.copytree(SEEDS, corpus)
     api = FakeBotAPI(FAKE_TOKEN).start()
-    bot = start_bot(api, root / "bot", root / "cache", corpus=corpus, env={"TELEGRAM_ADMINS": f" {ADMIN}, 77"},
-                    telegram={"user_rate_limit": 1000, "max_messages_per_second": 0})
+    bot = start_bot(
+        api,
+        root / "bot",
+        root / "cache",
+        corpus=corpus,
+        env={"TELEGRAM_ADMINS": f" {ADMIN}, 77"},
+        telegram={"user_rate_limit": 1000, "max_messages_per_second": 0},
+    )
     yield api, bot, corpus, root
     if bot.proc.poll() is None:
         bot.terminate()
@@ -74,8 +92,11 @@ def setup(tmp_path_factory):
 def reply_to(api: FakeBotAPI, update: dict, timeout: float = 30.0):
     """The bot's (first) reply to ``update``."""
     chat, mid = update["message"]["chat"]["id"], update["message"]["message_id"]
-    return api.wait_for(lambda: next((c for c in api.sent(chat) if c.reply_to == mid), None), timeout,
-                        f"the reply to update {update['update_id']}")
+    return api.wait_for(
+        lambda: next((c for c in api.sent(chat) if c.reply_to == mid), None),
+        timeout,
+        f"the reply to update {update['update_id']}",
+    )
 
 
 def ask(api: FakeBotAPI, uid: int, question: str) -> tuple[str, float]:
@@ -95,8 +116,14 @@ def answered_from(api: FakeBotAPI, uid: int, question: str, expect: str, timeout
         time.sleep(0.1)
 
 
-def send_document(api: FakeBotAPI, uid: int, content: bytes, name: str, mime: str = "application/octet-stream",
-                  caption: str | None = None) -> dict:
+def send_document(
+    api: FakeBotAPI,
+    uid: int,
+    content: bytes,
+    name: str,
+    mime: str = "application/octet-stream",
+    caption: str | None = None,
+) -> dict:
     extra = {"document": api.add_file(content, name, mime)}
     if caption:
         extra["caption"] = caption
@@ -117,15 +144,18 @@ def test_admin_uploads_are_answerable_within_5_s_of_their_confirmation(setup):
         answered_at = answered_from(api, ADMIN, question, expect, timeout=5.0)
         took = answered_at - confirmation.at
         assert took < 5.0
-        lines.append(f"{Path(fixture).suffix[1:].upper()} {len(data) // 1024} KB: confirmed "
-                     f"{confirmation.at - api.pushed_at[upload['update_id']]:.2f} s after the upload, "
-                     f"answered {took:.2f} s after the confirmation")
+        lines.append(
+            f"{Path(fixture).suffix[1:].upper()} {len(data) // 1024} KB: confirmed "
+            f"{confirmation.at - api.pushed_at[upload['update_id']]:.2f} s after the upload, "
+            f"answered {took:.2f} s after the confirmation"
+        )
         assert (corpus / Path(fixture).name).is_file()
     changed = (DOCS / "text/sot_xuat_huyet_cp1258.txt").read_bytes().replace(b"17 ca", b"19 ca")
     taken = reply_to(api, send_document(api, ADMIN, changed, "sot_xuat_huyet_cp1258.txt")).params["text"]
     assert "Kho đã có tệp «sot_xuat_huyet_cp1258.txt»" in taken and "thay thế" in taken
-    replaced = reply_to(api, send_document(api, ADMIN, changed, "sot_xuat_huyet_cp1258.txt",
-                                           caption="Thay thế")).params["text"]
+    replaced = reply_to(
+        api, send_document(api, ADMIN, changed, "sot_xuat_huyet_cp1258.txt", caption="Thay thế")
+    ).params["text"]
     assert "Đã cập nhật trong kho" in replaced, replaced
     answered_from(api, ADMIN, UPLOADS[2][2], "19 ca", timeout=5.0)
     assert "Traceback" not in bot.log_text()
@@ -133,7 +163,7 @@ def test_admin_uploads_are_answerable_within_5_s_of_their_confirmation(setup):
 
 
 def test_a_non_admin_upload_writes_nothing(setup):
-    api, bot, corpus, _ = setup
+    api, _bot, corpus, _ = setup
     before, downloads = corpus_files(corpus), list(api.downloads)
     stranger = new_id()
     upload = send_document(api, stranger, (DOCS / "text/tiem_chung_vni.txt").read_bytes(), "tiem_chung.txt")
@@ -146,12 +176,24 @@ def test_a_non_admin_upload_writes_nothing(setup):
     assert (corpus / "000_58ac133cd26686e9.txt").is_file()
 
 
-HOSTILE = ["../../etc/passwd_x.txt", "..\\..\\windows\\boot.ini.txt", "/etc/cron.d/job.txt", "a" * 400 + ".txt",
-           "ten\x00co\x07ky\ntu\u202edieu_khien.txt", ".an.txt", "...txt", "CON.txt", "nul", "LPT1.md", "..", "~"]
+HOSTILE = [
+    "../../etc/passwd_x.txt",
+    "..\\..\\windows\\boot.ini.txt",
+    "/etc/cron.d/job.txt",
+    "a" * 400 + ".txt",
+    "ten\x00co\x07ky\ntu\u202edieu_khien.txt",
+    ".an.txt",
+    "...txt",
+    "CON.txt",
+    "nul",
+    "LPT1.md",
+    "..",
+    "~",
+]
 
 
 def test_hostile_file_names_stay_inside_the_corpus_folder(setup):
-    api, bot, corpus, root = setup
+    api, _bot, corpus, root = setup
     outside_before = {p for p in root.rglob("*") if p.is_file() and corpus not in p.parents}
     for i, name in enumerate(HOSTILE):
         before = corpus_files(corpus)
@@ -169,11 +211,12 @@ def test_hostile_file_names_stay_inside_the_corpus_folder(setup):
 
 
 def test_an_unreadable_document_gets_a_clear_reply_and_changes_nothing(setup):
-    api, bot, corpus, _ = setup
+    api, _bot, corpus, _ = setup
     for fixture in ("broken/mat_khau.pdf", "broken/zip_bomb.docx", "misc/empty.txt"):
         before = corpus_files(corpus)
-        text = reply_to(api, send_document(api, ADMIN, (DOCS / fixture).read_bytes(),
-                                           Path(fixture).name)).params["text"]
+        text = reply_to(api, send_document(api, ADMIN, (DOCS / fixture).read_bytes(), Path(fixture).name)).params[
+            "text"
+        ]
         assert "không đọc được tệp" in text, text
         assert corpus_files(corpus) == before
     png = b"\x89PNG\r\n\x1a\n" + bytes(100)
@@ -189,7 +232,7 @@ def web_page():
         def log_message(self, *args):
             pass
 
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             data = PAGE.encode("utf-8")
             self.send_response(200 if self.path.startswith("/tin/") else 404)
             self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -227,11 +270,13 @@ def test_add_remove_and_reload_commands(setup, web_page):
 
 
 def test_a_file_copied_into_the_folder_is_answerable_within_seconds(setup):
-    api, bot, corpus, _ = setup
+    api, _bot, corpus, _ = setup
     question, expect = "Tiêm chủng mở rộng tháng 5 dành cho trẻ em bao nhiêu tuổi?", "dưới 5 tuổi"
     assert expect not in plain(ask(api, ADMIN, question)[0])
     copied = time.monotonic()
     shutil.copy(DOCS / "text/tiem_chung_vni.txt", corpus / "tiem_chung_vni.txt")
     took = answered_from(api, ADMIN, question, expect, timeout=15.0) - copied
-    report(f"telegram, following the folder: a file copied into the seeds' folder answered {took:.2f} s later "
-           "(watch_debounce_seconds 1.0)")
+    report(
+        f"telegram, following the folder: a file copied into the seeds' folder answered {took:.2f} s later "
+        "(watch_debounce_seconds 1.0)"
+    )

@@ -16,6 +16,7 @@ import time
 import pytest
 
 from retrieval.answer import messages
+from tg_html import assert_valid, visible_text
 from tg_support import (
     FAKE_TOKEN,
     REPO,
@@ -35,7 +36,6 @@ from tg_support import (
     user,
     write_bot_config,
 )
-from tg_html import assert_valid, visible_text
 
 QUESTIONS = SEED_QUESTIONS
 QUIET = 0.8  # seconds to wait when checking that nothing is sent
@@ -48,8 +48,11 @@ def answers_to(api, chat_id: int, message_id: int) -> list:
 def wait_answer(api, update: dict, count: int = 1, timeout: float = 15.0) -> list:
     msg = update["message"]
     chat_id, mid = msg["chat"]["id"], msg["message_id"]
-    calls = api.wait_for(lambda: (a := answers_to(api, chat_id, mid)) and len(a) >= count and a,
-                         timeout, f"answer to message {mid} in chat {chat_id}")
+    calls = api.wait_for(
+        lambda: (a := answers_to(api, chat_id, mid)) and len(a) >= count and a,
+        timeout,
+        f"answer to message {mid} in chat {chat_id}",
+    )
     for c in calls:
         assert c.params["parse_mode"] == "HTML"
         assert_valid(c.params["text"])
@@ -90,8 +93,15 @@ def test_more_button_pages_through_the_answers(bot, api):
     (first,) = wait_answer(api, update)
     assert re.search(r"<blockquote( expandable)?>1\. ", first.params["text"])
     data = first.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
-    press = {"callback_query": {"id": str(new_id()), "from": user(uid), "chat_instance": "ci", "data": data,
-                                "message": bot_message(api, first.result)}}
+    press = {
+        "callback_query": {
+            "id": str(new_id()),
+            "from": user(uid),
+            "chat_instance": "ci",
+            "data": data,
+            "message": bot_message(api, first.result),
+        }
+    }
     api.push(press)
     second = wait_answer(api, update, count=2)[1]
     assert "Các đoạn trích tiếp theo:" in second.params["text"]
@@ -102,8 +112,17 @@ def test_more_button_pages_through_the_answers(bot, api):
     time.sleep(QUIET)
     assert len(answers_to(api, uid, update["message"]["message_id"])) == 2
     # An unknown or expired button gets a toast, not an answer.
-    api.push({"callback_query": {"id": "old1", "from": user(uid), "chat_instance": "ci", "data": "more:zzzz:1",
-                                 "message": bot_message(api, first.result)}})
+    api.push(
+        {
+            "callback_query": {
+                "id": "old1",
+                "from": user(uid),
+                "chat_instance": "ci",
+                "data": "more:zzzz:1",
+                "message": bot_message(api, first.result),
+            }
+        }
+    )
     call = api.wait_for(lambda: api.calls_of("answerCallbackQuery", callback_query_id="old1"), 5, "toast")[0]
     assert "hỏi lại" in call.params["text"] or "gửi lại" in call.params["text"]
 
@@ -178,8 +197,15 @@ def test_7000_character_message_is_cut_with_a_note(bot, api):
 
 def test_non_text_gets_a_hint_in_private(bot, api):
     uid = new_id()
-    sticker = {"file_id": "CAAC", "file_unique_id": "u1", "type": "regular", "width": 512, "height": 512,
-               "is_animated": False, "is_video": False}
+    sticker = {
+        "file_id": "CAAC",
+        "file_unique_id": "u1",
+        "type": "regular",
+        "width": 512,
+        "height": 512,
+        "is_animated": False,
+        "is_video": False,
+    }
     update = api.push(private_update(uid, None, sticker=sticker))
     assert "chữ" in wait_answer(api, update)[0].params["text"]
     voice = api.push(private_update(uid, None, voice={"file_id": "v", "file_unique_id": "v1", "duration": 2}))
@@ -239,8 +265,11 @@ def test_group_text_mention_and_forum_topic(bot, api):
     chat = group_chat(-100 * new_id(), forum=True)
     bot_user = api.bot_user
     text = "Hỏi đáp tài liệu ơi, Hà Nội có bao nhiêu dân?"
-    update = api.push(message_update(chat, user(new_id()), text, thread_id=77,
-                                     entities=[text_mention(text, "Hỏi đáp tài liệu", bot_user)]))
+    update = api.push(
+        message_update(
+            chat, user(new_id()), text, thread_id=77, entities=[text_mention(text, "Hỏi đáp tài liệu", bot_user)]
+        )
+    )
     (call,) = wait_answer(api, update)
     assert call.params["message_thread_id"] == 77
     assert "triệu" in call.params["text"]
@@ -252,8 +281,9 @@ def test_group_reply_to_the_bot_is_answered(bot, api):
     text = "@VnDocQA_TestBot Hà Nội có bao nhiêu dân?"
     first = api.push(message_update(chat, asker, text, entities=[mention(text, "@VnDocQA_TestBot")]))
     (answer,) = wait_answer(api, first)
-    follow = api.push(message_update(chat, asker, "Đại sứ Mỹ tại Việt Nam tên là gì?",
-                                     reply_to=bot_message(api, answer.result)))
+    follow = api.push(
+        message_update(chat, asker, "Đại sứ Mỹ tại Việt Nam tên là gì?", reply_to=bot_message(api, answer.result))
+    )
     (call,) = wait_answer(api, follow)
     assert "Ted Osius" in call.params["text"]
 
@@ -273,16 +303,26 @@ def test_group_chatter_is_ignored(bot, api):
     other = user(new_id())
     someone = message(chat, user(new_id()), "Hà Nội có bao nhiêu dân?")
     photo = [{"file_id": "p", "file_unique_id": "p1", "width": 10, "height": 10}]
-    api.push_many([
-        message_update(chat, other, "Hà Nội có bao nhiêu dân?"),
-        message_update(chat, other, "@other_bot Hà Nội có bao nhiêu dân?",
-                       entities=[{"type": "mention", "offset": 0, "length": 10}]),
-        message_update(chat, other, "/ask@other_bot Hà Nội có bao nhiêu dân?"),
-        message_update(chat, other, "Đúng rồi", reply_to=someone),
-        message_update(chat, other, None, photo=photo, caption="@VnDocQA_TestBot ảnh này?"),
-        message_update(chat, user(new_id(), is_bot=True), "@VnDocQA_TestBot Hà Nội có bao nhiêu dân?",
-                       entities=[{"type": "mention", "offset": 0, "length": 16}]),
-    ])
+    api.push_many(
+        [
+            message_update(chat, other, "Hà Nội có bao nhiêu dân?"),
+            message_update(
+                chat,
+                other,
+                "@other_bot Hà Nội có bao nhiêu dân?",
+                entities=[{"type": "mention", "offset": 0, "length": 10}],
+            ),
+            message_update(chat, other, "/ask@other_bot Hà Nội có bao nhiêu dân?"),
+            message_update(chat, other, "Đúng rồi", reply_to=someone),
+            message_update(chat, other, None, photo=photo, caption="@VnDocQA_TestBot ảnh này?"),
+            message_update(
+                chat,
+                user(new_id(), is_bot=True),
+                "@VnDocQA_TestBot Hà Nội có bao nhiêu dân?",
+                entities=[{"type": "mention", "offset": 0, "length": 16}],
+            ),
+        ]
+    )
     assert_silent(api, chat["id"], 1.5)
 
 
@@ -298,7 +338,8 @@ def test_burst_of_300_questions_from_60_chats(bot, api):
         else:
             chat = group_chat(-100 * new_id())
             make = lambda q, chat=chat: message_update(  # noqa: E731
-                chat, user(new_id()), f"@VnDocQA_TestBot {q}", entities=[{"type": "mention", "offset": 0, "length": 16}])
+                chat, user(new_id()), f"@VnDocQA_TestBot {q}", entities=[{"type": "mention", "offset": 0, "length": 16}]
+            )
         for i in range(5):
             updates.append(make(QUESTIONS[(c + i) % len(QUESTIONS)]))
     keys = [(u["message"]["chat"]["id"], u["message"]["message_id"]) for u in updates]
@@ -326,8 +367,10 @@ def test_burst_of_300_questions_from_60_chats(bot, api):
             assert_valid(c.params["text"])
             assert c.params["text"] != messages.ERROR  # an answer, not an apology
     assert "failed to handle update" not in bot.log_text()[log_start:]
-    report(f"burst: 300 questions from 60 chats (50 private, 10 groups) answered exactly once in {elapsed:.2f}s "
-           f"({300 / elapsed:.0f}/s; the flood limit allows ~30 messages/s)")
+    report(
+        f"burst: 300 questions from 60 chats (50 private, 10 groups) answered exactly once in {elapsed:.2f}s "
+        f"({300 / elapsed:.0f}/s; the flood limit allows ~30 messages/s)"
+    )
     report(f"bot RSS after the burst: {rss} kB" if rss else "bot RSS: /proc not readable")
 
 
@@ -357,11 +400,11 @@ def test_allowlist_serves_only_listed_chats(own_api, tmp_path, tg_cache):
     proc = start_bot(api, tmp_path, tg_cache, telegram={"allowed_chat_ids": [allowed_user, allowed_group]})
     try:
         denied = api.push(private_update(other_user, "Hà Nội có bao nhiêu dân?"))
-        denied_group = api.push(message_update(group_chat(-100 * new_id()), user(new_id()),
-                                               "/ask@VnDocQA_TestBot Hà Nội có bao nhiêu dân?"))
+        denied_group = api.push(
+            message_update(group_chat(-100 * new_id()), user(new_id()), "/ask@VnDocQA_TestBot Hà Nội có bao nhiêu dân?")
+        )
         ok = api.push(private_update(allowed_user, "Hà Nội có bao nhiêu dân?"))
-        ok_group = api.push(message_update(group_chat(allowed_group), user(new_id()),
-                                           "/ask Hà Nội có bao nhiêu dân?"))
+        ok_group = api.push(message_update(group_chat(allowed_group), user(new_id()), "/ask Hà Nội có bao nhiêu dân?"))
         wait_answer(api, ok)
         wait_answer(api, ok_group)
         assert_silent(api, other_user)
@@ -393,9 +436,14 @@ def test_sigterm_during_start_up_is_a_clean_exit(own_api, tmp_path):
     config = write_bot_config(tmp_path, tmp_path / "fresh-cache")
     log_path = tmp_path / "bot.log"
     with log_path.open("wb") as log_file:
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "telegram", "--config", str(config)], cwd=REPO,
-                                env=bot_env(own_api), stdout=log_file, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "telegram", "--config", str(config)],
+            cwd=REPO,
+            env=bot_env(own_api),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     try:
         deadline = time.monotonic() + 60
         while "building index" not in log_path.read_text(encoding="utf-8", errors="replace"):
@@ -414,8 +462,15 @@ def test_sigterm_during_start_up_is_a_clean_exit(own_api, tmp_path):
 
 
 def run_cli(env: dict, config, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bot", "telegram", "--config", str(config)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "telegram", "--config", str(config)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.mark.parametrize("token", [None, "", "not-a-token", "123456789:short"])

@@ -15,7 +15,9 @@ from tg_html import assert_valid, problems, visible_text
 
 
 def make_answer(quote: str = "Hà Nội có gần 10 triệu người.", **kw) -> Answer:
-    fields = dict(doc_id="d1", title="Hà Nội phát triển", source="Báo Công luận", date="2018-10-15", url=None, score=5.0)
+    fields = dict(
+        doc_id="d1", title="Hà Nội phát triển", source="Báo Công luận", date="2018-10-15", url=None, score=5.0
+    )
     fields.update(kw)
     return Answer(quote=quote, **fields)
 
@@ -27,8 +29,9 @@ def make_result(answers=(), *, answered: bool | None = None, message: str = "msg
 
 
 def entity(kind: str, offset: int, length: int, user_id: int | None = None):
-    return SimpleNamespace(type=kind, offset=offset, length=length,
-                           user=SimpleNamespace(id=user_id) if user_id is not None else None)
+    return SimpleNamespace(
+        type=kind, offset=offset, length=length, user=SimpleNamespace(id=user_id) if user_id is not None else None
+    )
 
 
 def utf16(text: str) -> int:
@@ -73,15 +76,17 @@ def test_python_offsets_would_be_wrong_with_emoji():
     # Guard: if offsets were used as Python indices the slice would miss the mention.
     text = "😀😀 @bot hỏi"
     off = utf16("😀😀 ")
-    assert text[off:off + 4] != "@bot"
+    assert text[off : off + 4] != "@bot"
     assert fmt.mention_spans(text, [entity("mention", off, 4)], "bot", 1) == [(3, 7)]
 
 
 def test_mention_of_another_bot_is_ignored():
     text = "@other_bot Hà Nội có bao nhiêu dân?"
     assert fmt.mention_spans(text, [entity("mention", 0, 10)], "VnDocQA_Bot", 1) == []
-    assert fmt.group_question(text, [entity("mention", 0, 10)], username="VnDocQA_Bot", bot_id=1,
-                              replied_to_bot=False) is None
+    assert (
+        fmt.group_question(text, [entity("mention", 0, 10)], username="VnDocQA_Bot", bot_id=1, replied_to_bot=False)
+        is None
+    )
 
 
 def test_text_mention_by_user_id():
@@ -159,7 +164,7 @@ def test_highlight_terms_with_inner_punctuation():
 
 
 def test_highlight_escapes_text():
-    out = fmt.highlight("a <script> & \"b\" Hà Nội", ["hà_nội", "script"])
+    out = fmt.highlight('a <script> & "b" Hà Nội', ["hà_nội", "script"])
     assert "&lt;<b>script</b>&gt; &amp;" in out
     assert_valid(out)
 
@@ -247,8 +252,12 @@ def test_one_huge_quote_is_cut_with_tags_closed():
 def test_sources_and_start_and_help_are_valid():
     from retrieval.ingest.corpus import Article
 
-    arts = [SimpleNamespace(title=f"Bài <{i}> & co", source="Nguồn", date="2020-01-0" + str(i % 9 + 1),
-                            url="https://x.vn/" + str(i)) for i in range(400)]
+    arts = [
+        SimpleNamespace(
+            title=f"Bài <{i}> & co", source="Nguồn", date="2020-01-0" + str(i % 9 + 1), url="https://x.vn/" + str(i)
+        )
+        for i in range(400)
+    ]
     msgs = fmt.sources_messages(arts)  # type: ignore[arg-type]
     assert len(msgs) > 1
     for m in msgs:

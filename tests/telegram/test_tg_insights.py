@@ -58,8 +58,9 @@ def named_user(uid: int, names: tuple[str, str, str]) -> dict:
 
 
 def mention_update(chat: dict, sender: dict, question: str) -> dict:
-    return message_update(chat, sender, f"@{BOT} {question}",
-                          entities=[{"type": "mention", "offset": 0, "length": len(BOT) + 1}])
+    return message_update(
+        chat, sender, f"@{BOT} {question}", entities=[{"type": "mention", "offset": 0, "length": len(BOT) + 1}]
+    )
 
 
 def get(port: int, path: str) -> tuple[int, str]:
@@ -101,8 +102,17 @@ def buttons(call) -> list[dict]:
 def press(api: FakeBotAPI, presser: dict, answer, data: str) -> str:
     """Press the button with callback ``data`` under ``answer``; the toast text."""
     query_id = f"q{new_id()}"
-    api.push({"callback_query": {"id": query_id, "from": presser, "chat_instance": "ci", "data": data,
-                                 "message": bot_message(api, answer.result)}})
+    api.push(
+        {
+            "callback_query": {
+                "id": query_id,
+                "from": presser,
+                "chat_instance": "ci",
+                "data": data,
+                "message": bot_message(api, answer.result),
+            }
+        }
+    )
     (toast,) = api.wait_for(lambda: api.calls_of("answerCallbackQuery", callback_query_id=query_id), 10, "toast")
     return toast.params.get("text") or ""
 
@@ -121,9 +131,14 @@ def insights_api() -> FakeBotAPI:
 def insights_bot(insights_api, tmp_path_factory, tg_cache) -> tuple[BotProcess, Path, int]:
     folder = tmp_path_factory.mktemp("insights-bot")
     port = free_port()
-    bot = start_bot(insights_api, folder, tg_cache, env={"TELEGRAM_ADMINS": f" {ADMIN_FROM_ENV} ,"},
-                    telegram={"admins": [ADMIN_FROM_CONFIG], "max_messages_per_second": 0},
-                    insights={"metrics_port": port})
+    bot = start_bot(
+        insights_api,
+        folder,
+        tg_cache,
+        env={"TELEGRAM_ADMINS": f" {ADMIN_FROM_ENV} ,"},
+        telegram={"admins": [ADMIN_FROM_CONFIG], "max_messages_per_second": 0},
+        insights={"metrics_port": port},
+    )
     yield bot, folder / "questions.sqlite", port
     if bot.proc.poll() is None:
         rc, _ = bot.terminate()
@@ -138,12 +153,14 @@ def test_questions_are_logged_with_hashes_only_and_a_changed_vote_is_one_vote(in
     private = api.push(message_update(private_chat(ASKER, ASKER_NAME[0]), asker, SEED_QUESTIONS[1]))
     in_group = api.push(mention_update(group_chat(GROUP), member, SEED_QUESTIONS[2]))
     refused = api.push(message_update(private_chat(ASKER, ASKER_NAME[0]), asker, "Giá vàng SJC hôm nay bao nhiêu?"))
-    (answer,) = api.wait_for(lambda: [c for c in api.sent(ASKER) if c.reply_to == private["message"]["message_id"]],
-                             15, "the private answer")
+    (answer,) = api.wait_for(
+        lambda: [c for c in api.sent(ASKER) if c.reply_to == private["message"]["message_id"]], 15, "the private answer"
+    )
     (group_answer,) = api.wait_for(lambda: api.sent(GROUP), 15, "the group answer")
     assert group_answer.reply_to == in_group["message"]["message_id"]
-    (refusal,) = api.wait_for(lambda: [c for c in api.sent(ASKER) if c.reply_to == refused["message"]["message_id"]],
-                              15, "the refusal")
+    (refusal,) = api.wait_for(
+        lambda: [c for c in api.sent(ASKER) if c.reply_to == refused["message"]["message_id"]], 15, "the refusal"
+    )
     row = buttons(answer)
     assert [b["text"] for b in row][-2:] == ["👍", "👎"] and row[0]["text"] in ("Xem thêm", "👍")
     assert [b["text"] for b in buttons(group_answer)][-2:] == ["👍", "👎"]
@@ -154,12 +171,16 @@ def test_questions_are_logged_with_hashes_only_and_a_changed_vote_is_one_vote(in
     answer_id = up.split(":")[1]
 
     def logged() -> bool:
-        return (len(db_rows(db, "SELECT 1 FROM questions")) >= 3
-                and db_rows(db, "SELECT value FROM votes WHERE answer_id = ?", answer_id) == [(-1,)])
+        return len(db_rows(db, "SELECT 1 FROM questions")) >= 3 and db_rows(
+            db, "SELECT value FROM votes WHERE answer_id = ?", answer_id
+        ) == [(-1,)]
 
     api.wait_for(logged, 10, "the three questions and the vote in the log")
-    rows = db_rows(db, "SELECT answer_id, chat_kind, user_hash, chat_hash, question, answered, reason, latency_ms "
-                       "FROM questions ORDER BY ts")
+    rows = db_rows(
+        db,
+        "SELECT answer_id, chat_kind, user_hash, chat_hash, question, answered, reason, latency_ms "
+        "FROM questions ORDER BY ts",
+    )
     by_question = {r[4]: r for r in rows}
     mine = by_question[SEED_QUESTIONS[1]]
     theirs = by_question[SEED_QUESTIONS[2]]
@@ -177,7 +198,7 @@ def test_questions_are_logged_with_hashes_only_and_a_changed_vote_is_one_vote(in
     raw += [n.encode() for n in (*ASKER_NAME, *MEMBER_NAME)]
     files = [p for p in (db, db.with_name(db.name + "-wal")) if p.exists()]
     assert any(SEED_QUESTIONS[1].encode() in p.read_bytes() for p in files)  # the search does see the rows
-    for path in files + [bot.log_path]:
+    for path in [*files, bot.log_path]:
         data = path.read_bytes()
         found = [r for r in raw if r in data]
         assert not found, f"{found} in {path.name}"
@@ -188,11 +209,13 @@ def test_questions_are_logged_with_hashes_only_and_a_changed_vote_is_one_vote(in
     assert after.get("refused", 0) - before.get("refused", 0) == 1
     assert after["docqa_feedback_total:up"] >= 1 and after["docqa_feedback_total:down"] >= 1
     assert after["docqa_question_log_written_total"] >= 4
-    report(f"insights: a private and a group question and a refusal logged as private/group rows with 32-hex "
-           f"hashes; 👍 then 👎 on one answer -> one vote of -1; no raw id or name in "
-           f"{', '.join(p.name for p in files)}"
-           f" or the log; /metrics: answered +{after['answered'] - before.get('answered', 0):.0f}, "
-           f"refused +{after['refused'] - before.get('refused', 0):.0f}")
+    report(
+        f"insights: a private and a group question and a refusal logged as private/group rows with 32-hex "
+        f"hashes; 👍 then 👎 on one answer -> one vote of -1; no raw id or name in "
+        f"{', '.join(p.name for p in files)}"
+        f" or the log; /metrics: answered +{after['answered'] - before.get('answered', 0):.0f}, "
+        f"refused +{after['refused'] - before.get('refused', 0):.0f}"
+    )
 
 
 def test_stats_for_administrators_only(insights_bot, insights_api):
@@ -218,8 +241,11 @@ def test_stats_for_administrators_only(insights_bot, insights_api):
         assert "Câu hỏi: " in text[0] and "Theo ngày:" in text[0]
         assert photo.params["photo"].startswith(b"\x89PNG")
     admin_help = api.push(private_update(ADMIN_FROM_ENV, "/help"))
-    (call,) = api.wait_for(lambda: [c for c in api.sent(ADMIN_FROM_ENV)
-                                    if c.reply_to == admin_help["message"]["message_id"]], 10, "the admin's help")
+    (call,) = api.wait_for(
+        lambda: [c for c in api.sent(ADMIN_FROM_ENV) if c.reply_to == admin_help["message"]["message_id"]],
+        10,
+        "the admin's help",
+    )
     assert "/stats" in call.params["text"]
     group = -100 * new_id()
     asked = api.push(message_update(group_chat(group), user(ADMIN_FROM_ENV), f"/stats@{BOT}"))
@@ -231,9 +257,11 @@ def test_stats_for_administrators_only(insights_bot, insights_api):
     menu = {c["command"] for c in api.calls_of("setMyCommands")[-1].params["commands"]}
     assert "stats" not in menu  # the public menu is unchanged
     assert "Traceback" not in bot.log_text()
-    report(f"/stats: a non-administrator got '{fmt.ADMINS_ONLY}' and no photo; the administrators (one from "
-           f"telegram.admins, one from TELEGRAM_ADMINS) got the text and a PNG chart ({len(photo.params['photo'])} "
-           f"bytes) {seconds:.2f} s after asking; in a group: '{fmt.STATS_IN_PRIVATE}'")
+    report(
+        f"/stats: a non-administrator got '{fmt.ADMINS_ONLY}' and no photo; the administrators (one from "
+        f"telegram.admins, one from TELEGRAM_ADMINS) got the text and a PNG chart ({len(photo.params['photo'])} "
+        f"bytes) {seconds:.2f} s after asking; in a group: '{fmt.STATS_IN_PRIVATE}'"
+    )
 
 
 def test_a_database_locked_for_10_s_costs_one_warning_and_no_answer(insights_bot, insights_api):
@@ -241,10 +269,12 @@ def test_a_database_locked_for_10_s_costs_one_warning_and_no_answer(insights_bot
     api = insights_api
     mark = len(bot.log_text())
     (rows_before,) = db_rows(db, "SELECT count(*) FROM questions")[0]
-    script = ("import sqlite3, sys, time\n"
-              "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-              "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True)\n"
-              "time.sleep(10); c.execute('COMMIT')\n")
+    script = (
+        "import sqlite3, sys, time\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True)\n"
+        "time.sleep(10); c.execute('COMMIT')\n"
+    )
     holder = subprocess.Popen([sys.executable, "-c", script, str(db)], stdout=subprocess.PIPE, text=True)
     updates = []
     try:
@@ -258,23 +288,34 @@ def test_a_database_locked_for_10_s_costs_one_warning_and_no_answer(insights_bot
     keys = {(u["message"]["chat"]["id"], u["message"]["message_id"]): u["update_id"] for u in updates}
 
     def reply_times() -> dict[int, float]:
-        return {keys[(c.params["chat_id"], c.reply_to)]: c.at for c in api.sent()
-                if (c.params["chat_id"], c.reply_to) in keys}
+        return {
+            keys[(c.params["chat_id"], c.reply_to)]: c.at
+            for c in api.sent()
+            if (c.params["chat_id"], c.reply_to) in keys
+        }
 
     done = api.wait_for(lambda: (t := reply_times()) and len(t) == len(updates) and t, 20, "every answer")
     latencies = sorted(done[u["update_id"]] - api.pushed_at[u["update_id"]] for u in updates)
     questions = {u["message"]["text"] for u in updates}
-    api.wait_for(lambda: db_rows(db, "SELECT count(*) FROM questions")[0][0] == rows_before + len(updates) and
-                 "is written again" in bot.log_text()[mark:], 30, "every question in the log")
+    api.wait_for(
+        lambda: (
+            db_rows(db, "SELECT count(*) FROM questions")[0][0] == rows_before + len(updates)
+            and "is written again" in bot.log_text()[mark:]
+        ),
+        30,
+        "every question in the log",
+    )
     log = bot.log_text()[mark:]
     warnings = [line for line in log.splitlines() if " WARNING " in line]
     assert len(warnings) == 1 and "cannot write the question log" in warnings[0] and "locked" in warnings[0], warnings
     assert latencies[-1] < 2.0, latencies[-5:]
     assert questions and "Traceback" not in log
-    report(f"question log locked by another process for 10 s while {len(updates)} questions arrived (10/s): all "
-           f"answered, reply p50 {latencies[len(latencies) // 2] * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms; "
-           f"one WARNING ('cannot write the question log … ({warnings[0].split(' (', 1)[1]}'), then 'written "
-           f"again' and all {len(updates)} rows in the log")
+    report(
+        f"question log locked by another process for 10 s while {len(updates)} questions arrived (10/s): all "
+        f"answered, reply p50 {latencies[len(latencies) // 2] * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms; "
+        f"one WARNING ('cannot write the question log … ({warnings[0].split(' (', 1)[1]}'), then 'written "
+        f"again' and all {len(updates)} rows in the log"
+    )
 
 
 # --- Start-up, the off switch and JSON logs: a bot of their own -----------------------------------------
@@ -286,15 +327,26 @@ def test_healthz_metrics_off_switch_and_json_logs(own_api, tmp_path, tg_cache):
     api = own_api
     port = free_port()
     api.go_down()  # the Bot API unreachable at first: getMe is retried
-    config = write_bot_config(tmp_path, tg_cache, log_level="DEBUG",
-                              insights={"log_questions": False, "metrics_port": port, "log_format": "json"})
+    config = write_bot_config(
+        tmp_path,
+        tg_cache,
+        log_level="DEBUG",
+        insights={"log_questions": False, "metrics_port": port, "log_format": "json"},
+    )
     log_path = tmp_path / "bot.log"
     with log_path.open("wb") as log_file:
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "telegram", "--config", str(config)], cwd=REPO,
-                                env=bot_env(api), stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "telegram", "--config", str(config)],
+            cwd=REPO,
+            env=bot_env(api),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     bot = BotProcess(proc, api, log_path)
     seen: list[tuple[int, dict]] = []
     try:
+
         def health() -> tuple[int, dict] | None:
             try:
                 status, body = get(port, "/healthz")
@@ -309,7 +361,7 @@ def test_healthz_metrics_off_switch_and_json_logs(own_api, tmp_path, tg_cache):
         assert seen[-1][0] == 503 and seen[-1][1]["telegram"] is False  # the Bot API is still down
         api.come_back()
         api.wait_for(lambda: api.calls_of("getUpdates"), 30, "polling")
-        status, body = api.wait_for(lambda: (h := health()) and h[0] == 200 and h, 10, "healthy")
+        _status, body = api.wait_for(lambda: (h := health()) and h[0] == 200 and h, 10, "healthy")
         assert body["index_loaded"] and body["telegram"] and body["index_age_seconds"] >= 0
         assert question_counts(port)["docqa_index_articles"] == 5
 
@@ -333,16 +385,24 @@ def test_healthz_metrics_off_switch_and_json_logs(own_api, tmp_path, tg_cache):
     assert {"time", "level", "logger", "message"} <= set(records[0])
     text = bot.log_text()
     assert "<redacted>" in text and FAKE_TOKEN not in text and FAKE_TOKEN.split(":")[1] not in text
-    report(f"/healthz during start-up: {' -> '.join(str(s) for s in dict.fromkeys(s for s, _ in seen))} "
-           f"(503 until the index was loaded and getMe answered); insights.log_questions false: no 👍/👎, no "
-           f"database; log_format json: {len(records)} JSON lines, the token masked")
+    report(
+        f"/healthz during start-up: {' -> '.join(str(s) for s in dict.fromkeys(s for s, _ in seen))} "
+        f"(503 until the index was loaded and getMe answered); insights.log_questions false: no 👍/👎, no "
+        f"database; log_format json: {len(records)} JSON lines, the token masked"
+    )
 
 
 def test_a_bad_telegram_admins_is_one_error_line_at_start(own_api, tmp_path, tg_cache):
     config = write_bot_config(tmp_path, tg_cache)
-    result = subprocess.run([sys.executable, "-m", "bot", "telegram", "--config", str(config)], cwd=REPO,
-                            env={**bot_env(own_api), "TELEGRAM_ADMINS": "123456789, @lan"}, capture_output=True,
-                            text=True, timeout=60, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "telegram", "--config", str(config)],
+        cwd=REPO,
+        env={**bot_env(own_api), "TELEGRAM_ADMINS": "123456789, @lan"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert len(errors) == 1 and "TELEGRAM_ADMINS" in errors[0] and "entry 2" in errors[0], result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 from bot.telegram.lifecycle import Lifecycle
@@ -16,8 +17,14 @@ class Clock:
         return self.now
 
 
-CONFLICT = json.dumps({"ok": False, "error_code": 409, "description": "Conflict: terminated by other getUpdates "
-                       "request; make sure that only one bot instance is running"}).encode()
+CONFLICT = json.dumps(
+    {
+        "ok": False,
+        "error_code": 409,
+        "description": "Conflict: terminated by other getUpdates "
+        "request; make sure that only one bot instance is running",
+    }
+).encode()
 URL = "http://127.0.0.1:1/bot<token>/getUpdates"
 
 
@@ -89,10 +96,8 @@ def test_stopping_wakes_waiters_and_cancels_what_is_left_at_the_end_of_the_grace
         started = loop.time()
         life.stop("SIGTERM")
         await life.wait()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await slow
-        except asyncio.CancelledError:
-            pass
         return woken, slow.cancelled(), loop.time() - started
 
     woken, cancelled, seconds = asyncio.run(run())

@@ -86,5 +86,5 @@ def test_closing_wakes_every_waiter_and_refuses_new_turns():
 
 @pytest.mark.parametrize(("limit", "window"), [(0, 60), (20, 0)])
 def test_bad_arguments_name_the_settings(limit, window):
-    with pytest.raises(ValueError, match="telegram.group_rate"):
+    with pytest.raises(ValueError, match=r"telegram.group_rate"):
         GroupPacer(limit, window)

@@ -68,5 +68,5 @@ def test_memory_is_bounded_by_active_users():
 
 @pytest.mark.parametrize(("limit", "window"), [(0, 10), (1, 0), (1, -5)])
 def test_bad_arguments(limit, window):
-    with pytest.raises(ValueError, match="telegram.user_rate"):
+    with pytest.raises(ValueError, match=r"telegram.user_rate"):
         SlidingWindowLimiter(limit, window)

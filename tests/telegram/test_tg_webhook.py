@@ -57,8 +57,7 @@ class WebhookBot:
             headers["X-Telegram-Bot-Api-Secret-Token"] = secret
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         try:
-            conn.request("POST", path, body=json.dumps(update, ensure_ascii=False).encode("utf-8"),
-                         headers=headers)
+            conn.request("POST", path, body=json.dumps(update, ensure_ascii=False).encode("utf-8"), headers=headers)
             response = conn.getresponse()
             response.read()
             return response.status
@@ -86,8 +85,14 @@ def hook_bot(hook_api: FakeBotAPI, tmp_path_factory: pytest.TempPathFactory, tg_
     }
     started = time.monotonic()
     # DEBUG: python-telegram-bot then logs setWebhook's parameters, secret included (to be masked).
-    process = start_bot(hook_api, tmp_path_factory.mktemp("bot-webhook"), tg_cache, log_level="DEBUG",
-                        telegram=telegram, env={SECRET_ENV: secret})
+    process = start_bot(
+        hook_api,
+        tmp_path_factory.mktemp("bot-webhook"),
+        tg_cache,
+        log_level="DEBUG",
+        telegram=telegram,
+        env={SECRET_ENV: secret},
+    )
     report(f"webhook mode: bot ready (webhook set, listener up) {time.monotonic() - started:.2f}s after start")
     bot = WebhookBot(process, port, secret)
     yield bot
@@ -126,9 +131,17 @@ def test_more_button_pressed_through_the_webhook(hook_bot, hook_api):
     assert hook_bot.post(update, hook_bot.secret) == 200
     (first,) = hook_api.wait_for(lambda: hook_api.sent(uid), 15, f"an answer in chat {uid}")
     data = first.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
-    press = hook_api.stamp({"callback_query": {
-        "id": str(new_id()), "from": user(uid), "chat_instance": "ci", "data": data,
-        "message": bot_message(hook_api, first.result)}})
+    press = hook_api.stamp(
+        {
+            "callback_query": {
+                "id": str(new_id()),
+                "from": user(uid),
+                "chat_instance": "ci",
+                "data": data,
+                "message": bot_message(hook_api, first.result),
+            }
+        }
+    )
     assert hook_bot.post(press, hook_bot.secret) == 200
     second = hook_api.wait_for(lambda: (s := hook_api.sent(uid)) and len(s) >= 2 and s[1], 15, "the next page")
     assert_valid(second.params["text"])
@@ -178,8 +191,15 @@ def test_webhook_sigterm_exits_0_and_logs_hide_token_and_secret(hook_bot, hook_a
 
 
 def run_cli(env: dict, config, timeout: float = 30) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bot", "telegram", "--config", str(config)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "telegram", "--config", str(config)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.mark.parametrize(
@@ -193,11 +213,17 @@ def run_cli(env: dict, config, timeout: float = 30) -> subprocess.CompletedProce
     ],
     ids=["no-url", "no-secret", "bad-secret", "http-without-own-bot-api-server", "not-http"],
 )
-def test_incomplete_webhook_settings_are_one_line_exit_2(own_api, tmp_path, tg_cache, webhook_url, secret,
-                                                         base_url, expected):
+def test_incomplete_webhook_settings_are_one_line_exit_2(
+    own_api, tmp_path, tg_cache, webhook_url, secret, base_url, expected
+):
     port = free_port()
-    telegram = {"mode": "webhook", "webhook_listen": "127.0.0.1", "webhook_port": port,
-                "webhook_url": webhook_url.format(port=port), "webhook_secret_env": SECRET_ENV}
+    telegram = {
+        "mode": "webhook",
+        "webhook_listen": "127.0.0.1",
+        "webhook_port": port,
+        "webhook_url": webhook_url.format(port=port),
+        "webhook_secret_env": SECRET_ENV,
+    }
     config = write_bot_config(tmp_path, tg_cache, telegram=telegram)
     env = bot_env(own_api if base_url else None)
     env.pop(SECRET_ENV, None)
@@ -217,8 +243,13 @@ def test_webhook_port_in_use_is_one_error_line_and_exit_1(own_api, tmp_path, tg_
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        telegram = {"mode": "webhook", "webhook_listen": "127.0.0.1", "webhook_port": port,
-                    "webhook_url": f"http://127.0.0.1:{port}/{HOOK_PATH}", "webhook_secret_env": SECRET_ENV}
+        telegram = {
+            "mode": "webhook",
+            "webhook_listen": "127.0.0.1",
+            "webhook_port": port,
+            "webhook_url": f"http://127.0.0.1:{port}/{HOOK_PATH}",
+            "webhook_secret_env": SECRET_ENV,
+        }
         config = write_bot_config(tmp_path, tg_cache, telegram=telegram)
         result = run_cli({**bot_env(own_api), SECRET_ENV: "s3cret-value"}, config)
     assert result.returncode == 1, result.stderr[-2000:]

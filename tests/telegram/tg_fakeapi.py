@@ -36,6 +36,7 @@ update ids start at an arbitrary number, and an update stays queued until a
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import random
@@ -44,18 +45,31 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from email.parser import BytesParser
 from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, unquote
 
 JSON_FIELDS = {
-    "reply_markup", "reply_parameters", "link_preview_options", "commands", "scope",
-    "allowed_updates", "entities",
+    "reply_markup",
+    "reply_parameters",
+    "link_preview_options",
+    "commands",
+    "scope",
+    "allowed_updates",
+    "entities",
 }
-INT_FIELDS = {"chat_id", "message_id", "message_thread_id", "offset", "limit", "timeout", "reply_to_message_id",
-              "max_connections"}
+INT_FIELDS = {
+    "chat_id",
+    "message_id",
+    "message_thread_id",
+    "offset",
+    "limit",
+    "timeout",
+    "reply_to_message_id",
+    "max_connections",
+}
 
 
 @dataclass
@@ -163,22 +177,18 @@ class FakeBotAPI:
             def finish(self) -> None:
                 with api._cond:
                     api._conns.discard(self.connection)
-                try:
+                with contextlib.suppress(OSError):
                     super().finish()
-                except OSError:
-                    pass
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server naming
+            def do_POST(self) -> None:  # http.server naming
                 if self.path.startswith("/file/"):
                     status, data = api._download(self.path)
-                    try:
+                    with contextlib.suppress(OSError):
                         self.send_response(status)
                         self.send_header("Content-Type", "application/octet-stream")
                         self.send_header("Content-Length", str(len(data)))
                         self.end_headers()
                         self.wfile.write(data)
-                    except OSError:
-                        pass
                     return
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
@@ -239,10 +249,8 @@ class FakeBotAPI:
         with self._cond:
             conns = list(self._conns)
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def come_back(self) -> None:
         """Listen again on the same port."""
@@ -325,7 +333,9 @@ class FakeBotAPI:
             self.revoked = True
             self._cond.notify_all()
 
-    def block(self, chat_id: int, status: int = 403, description: str = "Forbidden: bot was blocked by the user") -> None:
+    def block(
+        self, chat_id: int, status: int = 403, description: str = "Forbidden: bot was blocked by the user"
+    ) -> None:
         """Sending to ``chat_id`` fails for good (403 blocked or kicked, 400 chat not found)."""
         with self._cond:
             self._blocked[chat_id] = (status, description)
@@ -344,8 +354,13 @@ class FakeBotAPI:
             number = len(self._files) + 1
             file_id = f"BQACAgIAAx{number:06d}fake"
             self._files[file_id] = (f"documents/file_{number}", content)
-        return {"file_id": file_id, "file_unique_id": f"AgAD{number:06d}", "file_name": file_name,
-                "mime_type": mime_type, "file_size": len(content)}
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"AgAD{number:06d}",
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_size": len(content),
+        }
 
     def _download(self, path: str) -> tuple[int, bytes]:
         """The bytes at ``/file/bot<token>/<file_path>``."""
@@ -353,7 +368,7 @@ class FakeBotAPI:
         path = unquote(path)  # httpx sends the token's ":" as %3A
         if not path.startswith(prefix) or self.revoked:
             return 401, b"Unauthorized"
-        file_path = path[len(prefix):]
+        file_path = path[len(prefix) :]
         with self._cond:
             found = next((content for kept, content in self._files.values() if kept == file_path), None)
             if found is not None:
@@ -388,8 +403,11 @@ class FakeBotAPI:
         return wait_until(predicate, timeout, what, interval=0.02)
 
     def wait_sent(self, chat_id: int, count: int = 1, timeout: float = 15.0) -> list[Call]:
-        return self.wait_for(lambda: (s := self.sent(chat_id)) and len(s) >= count and s,
-                             timeout, f"{count} message(s) to chat {chat_id}")
+        return self.wait_for(
+            lambda: (s := self.sent(chat_id)) and len(s) >= count and s,
+            timeout,
+            f"{count} message(s) to chat {chat_id}",
+        )
 
     # --- the Bot API ------------------------------------------------------------------
 
@@ -410,8 +428,12 @@ class FakeBotAPI:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}
         fault = self._next_fault(method, ("429", "500", "502", "502-html"))
         if fault is not None and fault.kind == "429":
-            return 429, {"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after "
-                         f"{fault.retry_after}", "parameters": {"retry_after": fault.retry_after}}
+            return 429, {
+                "ok": False,
+                "error_code": 429,
+                "description": f"Too Many Requests: retry after {fault.retry_after}",
+                "parameters": {"retry_after": fault.retry_after},
+            }
         if fault is not None and fault.kind in ("500", "502", "502-html"):
             code = int(fault.kind[:3])
             phrase = "Internal Server Error" if code == 500 else "Bad Gateway"
@@ -472,8 +494,12 @@ class FakeBotAPI:
         return msg
 
     def _api_getMe(self, params: dict) -> tuple[int, Any]:  # noqa: N802
-        return 200, {**self.bot_user, "can_join_groups": True, "can_read_all_group_messages": False,
-                     "supports_inline_queries": False}
+        return 200, {
+            **self.bot_user,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
 
     def _api_getUpdates(self, params: dict) -> tuple[int, Any]:  # noqa: N802
         offset = params.get("offset") or 0
@@ -486,16 +512,23 @@ class FakeBotAPI:
             mine = self._polls
             self._cond.notify_all()  # a getUpdates still waiting ends with 409 (below)
             if self.webhook:
-                return 409, {"ok": False, "error_code": 409, "description":
-                             "Conflict: can't use getUpdates method while webhook is active; "
-                             "use deleteWebhook to delete the webhook first"}
+                return 409, {
+                    "ok": False,
+                    "error_code": 409,
+                    "description": "Conflict: can't use getUpdates method while webhook is active; "
+                    "use deleteWebhook to delete the webhook first",
+                }
             if not self.lose_confirmations:  # like Telegram: the offset confirms when the call arrives
                 self._updates = [u for u in self._updates if u["update_id"] >= offset]
             while True:
                 if self._polls != mine:
                     self.conflicts += 1
-                    return 409, {"ok": False, "error_code": 409, "description": "Conflict: terminated by other "
-                                 "getUpdates request; make sure that only one bot instance is running"}
+                    return 409, {
+                        "ok": False,
+                        "error_code": 409,
+                        "description": "Conflict: terminated by other "
+                        "getUpdates request; make sure that only one bot instance is running",
+                    }
                 if self.revoked:
                     return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
                 fresh = [u for u in self._updates if u["update_id"] >= offset]
@@ -506,8 +539,12 @@ class FakeBotAPI:
     def _api_sendMessage(self, params: dict) -> tuple[int, Any]:  # noqa: N802
         with self._cond:
             if params["chat_id"] in self._migrated:
-                return 400, {"ok": False, "error_code": 400, "description": "Bad Request: group chat was upgraded "
-                             "to a supergroup chat", "parameters": {"migrate_to_chat_id": self._migrated[params["chat_id"]]}}
+                return 400, {
+                    "ok": False,
+                    "error_code": 400,
+                    "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                    "parameters": {"migrate_to_chat_id": self._migrated[params["chat_id"]]},
+                }
             if params["chat_id"] in self._blocked:
                 status, description = self._blocked[params["chat_id"]]
                 return status, {"ok": False, "error_code": status, "description": description}
@@ -528,8 +565,15 @@ class FakeBotAPI:
                 return status, {"ok": False, "error_code": status, "description": description}
         message = self._message(params)
         del message["text"]
-        message["photo"] = [{"file_id": f"photo{message['message_id']}", "file_unique_id": f"u{message['message_id']}",
-                             "width": 1000, "height": 450, "file_size": len(photo)}]
+        message["photo"] = [
+            {
+                "file_id": f"photo{message['message_id']}",
+                "file_unique_id": f"u{message['message_id']}",
+                "width": 1000,
+                "height": 450,
+                "file_size": len(photo),
+            }
+        ]
         if params.get("caption"):
             message["caption"] = params["caption"]
         return 200, message
@@ -563,8 +607,7 @@ class FakeBotAPI:
     def _api_getWebhookInfo(self, params: dict) -> tuple[int, Any]:  # noqa: N802
         with self._cond:
             hook = dict(self.webhook)
-        info: dict[str, Any] = {"url": hook.get("url", ""), "has_custom_certificate": False,
-                                "pending_update_count": 0}
+        info: dict[str, Any] = {"url": hook.get("url", ""), "has_custom_certificate": False, "pending_update_count": 0}
         if hook.get("allowed_updates") is not None:
             info["allowed_updates"] = hook["allowed_updates"]
         return 200, info
@@ -576,8 +619,12 @@ class FakeBotAPI:
             return 400, {"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"}
         file_path, content = kept
         number = int(file_path.rsplit("_", 1)[1])
-        return 200, {"file_id": params["file_id"], "file_unique_id": f"AgAD{number:06d}", "file_size": len(content),
-                     "file_path": file_path}
+        return 200, {
+            "file_id": params["file_id"],
+            "file_unique_id": f"AgAD{number:06d}",
+            "file_size": len(content),
+            "file_path": file_path,
+        }
 
     def _api_answerCallbackQuery(self, params: dict) -> tuple[int, Any]:  # noqa: N802
         return 200, True

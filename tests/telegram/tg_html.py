@@ -13,11 +13,20 @@ import re
 
 MAX = 4096
 _ATTRS = {
-    "b": set(), "strong": set(), "i": set(), "em": set(), "u": set(), "ins": set(),
-    "s": set(), "strike": set(), "del": set(), "tg-spoiler": set(),
+    "b": set(),
+    "strong": set(),
+    "i": set(),
+    "em": set(),
+    "u": set(),
+    "ins": set(),
+    "s": set(),
+    "strike": set(),
+    "del": set(),
+    "tg-spoiler": set(),
     "span": {'class="tg-spoiler"'},
     "a": None,  # checked below: exactly one href
-    "code": None, "pre": None,  # optional class="language-..."
+    "code": None,
+    "pre": None,  # optional class="language-..."
     "blockquote": {"expandable"},
     "tg-emoji": None,  # emoji-id="digits"
 }
@@ -54,10 +63,10 @@ def problems(text: str) -> list[str]:
     visible = []
     pos = 0
     for m in _TOKEN.finditer(text):
-        visible.append(text[pos:m.start()])
+        visible.append(text[pos : m.start()])
         pos = m.end()
         if m["bad"]:
-            found.append(f"unescaped {m['bad']!r} at {m.start()}: {text[max(0, m.start() - 20):m.start() + 20]!r}")
+            found.append(f"unescaped {m['bad']!r} at {m.start()}: {text[max(0, m.start() - 20) : m.start() + 20]!r}")
             continue
         if m["ent"]:
             visible.append("x")

@@ -131,9 +131,16 @@ def bot_message(api: FakeBotAPI, sent_result: dict) -> dict:
 # --- The bot as a subprocess -------------------------------------------------------------
 
 
-def write_bot_config(folder: Path, cache_dir: Path, *, log_level: str = "INFO", telegram: dict | None = None,
-                     corpus: Path | None = None, settings: dict | None = None,
-                     insights: dict | None = None) -> Path:
+def write_bot_config(
+    folder: Path,
+    cache_dir: Path,
+    *,
+    log_level: str = "INFO",
+    telegram: dict | None = None,
+    corpus: Path | None = None,
+    settings: dict | None = None,
+    insights: dict | None = None,
+) -> Path:
     """The project's config.yaml with the seeds (or ``corpus``) as an absolute corpus path, the
     cache in tmp, and ``settings`` (top-level keys) merged in. The question log goes in
     ``folder`` unless ``insights`` says otherwise."""
@@ -211,13 +218,22 @@ class BotProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=5)
-            raise AssertionError(f"bot did not stop within {timeout}s of SIGTERM\n{self.log_text()[-3000:]}")
+            raise AssertionError(f"bot did not stop within {timeout}s of SIGTERM\n{self.log_text()[-3000:]}") from None
         return rc, time.monotonic() - started
 
 
-def start_bot(api: FakeBotAPI, folder: Path, cache_dir: Path, *, log_level: str = "INFO",
-              telegram: dict | None = None, env: dict[str, str] | None = None, corpus: Path | None = None,
-              settings: dict | None = None, insights: dict | None = None) -> BotProcess:
+def start_bot(
+    api: FakeBotAPI,
+    folder: Path,
+    cache_dir: Path,
+    *,
+    log_level: str = "INFO",
+    telegram: dict | None = None,
+    env: dict[str, str] | None = None,
+    corpus: Path | None = None,
+    settings: dict | None = None,
+    insights: dict | None = None,
+) -> BotProcess:
     """Start ``python -m bot telegram`` against ``api`` and wait until it is ready.
 
     Ready means: polling for updates, or in webhook mode (``telegram["mode"] ==
@@ -225,8 +241,9 @@ def start_bot(api: FakeBotAPI, folder: Path, cache_dir: Path, *, log_level: str 
     connections. ``env`` adds environment variables (e.g. the webhook secret, TELEGRAM_ADMINS);
     ``corpus`` replaces the seeds, ``settings`` sets top-level keys (watch, watch_debounce_seconds).
     """
-    config = write_bot_config(folder, cache_dir, log_level=log_level, telegram=telegram, corpus=corpus,
-                              settings=settings, insights=insights)
+    config = write_bot_config(
+        folder, cache_dir, log_level=log_level, telegram=telegram, corpus=corpus, settings=settings, insights=insights
+    )
     log_path = folder / "bot.log"
     log_file = log_path.open("wb")
     if (telegram or {}).get("mode") == "webhook":
@@ -242,9 +259,13 @@ def start_bot(api: FakeBotAPI, folder: Path, cache_dir: Path, *, log_level: str 
 
         def ready() -> bool:
             return len(api.calls_of("getUpdates")) > polls_before
+
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "telegram", "--config", str(config)],
-        cwd=REPO, env={**bot_env(api), **(env or {})}, stdout=log_file, stderr=subprocess.STDOUT,
+        cwd=REPO,
+        env={**bot_env(api), **(env or {})},
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
     )
     log_file.close()

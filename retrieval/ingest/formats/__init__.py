@@ -29,9 +29,23 @@ from .sniff import HEAD_BYTES, Sniffed, classify, skip_kind, sniff
 from .text import decode_text, markdown_heading, read_text
 
 __all__ = [
-    "HEAD_BYTES", "MAX_DOCUMENT_BYTES", "READER_VERSION", "Block", "Document", "Kind", "NotADocument", "SkipKind",
-    "Sniffed", "UnreadableDocument", "classify", "decode_text", "markdown_heading", "read_document", "reader_id",
-    "skip_kind", "sniff",
+    "HEAD_BYTES",
+    "MAX_DOCUMENT_BYTES",
+    "READER_VERSION",
+    "Block",
+    "Document",
+    "Kind",
+    "NotADocument",
+    "SkipKind",
+    "Sniffed",
+    "UnreadableDocument",
+    "classify",
+    "decode_text",
+    "markdown_heading",
+    "read_document",
+    "reader_id",
+    "skip_kind",
+    "sniff",
 ]
 
 # Larger files are refused before they are read.

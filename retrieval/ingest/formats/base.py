@@ -38,7 +38,7 @@ class SkipKind(StrEnum):
     BINARY = "binary file"
     OTHER = "unsupported file type"
 
-    def count(self, n: int) -> str:
+    def in_words(self, n: int) -> str:  # not ``count``, which would shadow str.count
         """``n`` files of this kind, in words: "1 image", "3 archives", "2 audio/video files"."""
         one, many = _SKIP_NOUNS[self]
         return f"{n} {one if n == 1 else many}"
@@ -147,8 +147,9 @@ def table_blocks(rows: list[list[str]], section: str | None) -> list[Block]:
     blocks = [Block(" | ".join(header), section=section, heading=True)]
     for row in rows[1:]:
         if len(row) == len(header):
-            row = [f"{label}: {cell}" for label, cell in zip(header, row)
-                   if label.casefold() not in _ROW_NUMBER_HEADERS]
+            row = [
+                f"{label}: {cell}" for label, cell in zip(header, row) if label.casefold() not in _ROW_NUMBER_HEADERS
+            ]
         blocks.append(Block(" | ".join(row), section=section, row=True))
     return blocks
 

@@ -33,7 +33,15 @@ from retrieval.ingest.clean import parse_date
 
 from . import legacy
 from .base import (
-    Block, Document, Kind, Sections, UnreadableDocument, clean_block, iso_date, optional_text, table_blocks,
+    Block,
+    Document,
+    Kind,
+    Sections,
+    UnreadableDocument,
+    clean_block,
+    iso_date,
+    optional_text,
+    table_blocks,
 )
 
 # Zip bomb guard: a Word document's parts, inflated, stay far below these.
@@ -199,8 +207,11 @@ def read_docx(data: bytes) -> Document:
     # A dateline belongs to the document's head: the paragraphs before its first heading.
     head = itertools.takewhile(lambda i: not i.level, found)
     date = next(
-        (d for i in itertools.islice(head, 15) if not (i.block.row or i.block.heading) and len(i.block.text) < 120
-         and (d := parse_date(i.block.text))),
+        (
+            d
+            for i in itertools.islice(head, 15)
+            if not (i.block.row or i.block.heading) and len(i.block.text) < 120 and (d := parse_date(i.block.text))
+        ),
         None,
     )
     return Document(

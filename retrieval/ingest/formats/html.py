@@ -19,7 +19,15 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from .base import (
-    Block, Document, Kind, Sections, UnreadableDocument, clean_block, iso_date, optional_text, table_blocks,
+    Block,
+    Document,
+    Kind,
+    Sections,
+    UnreadableDocument,
+    clean_block,
+    iso_date,
+    optional_text,
+    table_blocks,
 )
 
 log = logging.getLogger(__name__)
@@ -31,8 +39,23 @@ _PRUNE = [
     "//table[contains(@class, 'image') or contains(@class, 'picture') or contains(@class, 'tplCaption')]",
 ]
 # Page furniture the fallback extraction leaves out, by tag and by class/id words.
-_FURNITURE_TAGS = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form",
-                   "button", "select", "textarea", "iframe", "svg", "figcaption")
+_FURNITURE_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "button",
+    "select",
+    "textarea",
+    "iframe",
+    "svg",
+    "figcaption",
+)
 _FURNITURE_NAMES = re.compile(
     r"related|comment|binh-?luan|share|social|footer|header|menu|nav|breadcrumb|sidebar|widget|banner"
     r"|advert|\bads?\b|tags?\b|tin-?khac|tin-?lien-?quan|box-|caption|popup|cookie",
@@ -114,6 +137,8 @@ def read_html(data: bytes) -> Document:
         prune_xpath=_PRUNE,
         date_extraction_params={"extensive_search": False, "original_date": True},
     )
+    if isinstance(extracted, dict):  # only with as_dict=True
+        raise TypeError("trafilatura.bare_extraction returned a dict, not a Document")
     meta = extracted if extracted is not None else trafilatura.extract_metadata(data)
     title = optional_text(getattr(meta, "title", None))
     blocks: list[Block] = []

@@ -22,6 +22,9 @@ for "Hà Nội": no search would find them.
 most of its non-ASCII words are not Vietnamese syllables and become
 Vietnamese syllables once converted, so Unicode Vietnamese, English and French
 text are never touched.
+
+One module past 400 lines because the legacy encodings' tables and the detector that tries
+each of them are one job: detecting needs every table.
 """
 
 from __future__ import annotations
@@ -38,9 +41,7 @@ from typing import NamedTuple
 # in the order of the tables below: each vowel with no tone, grave, acute, hook, tilde, dot.
 _VOWELS = "aăâeêioôơuưy"
 _TONES = ("", "\u0300", "\u0301", "\u0309", "\u0303", "\u0323")
-LOWER_LETTERS: tuple[str, ...] = tuple(
-    unicodedata.normalize("NFC", v + t) for v in _VOWELS for t in _TONES
-) + ("đ",)
+LOWER_LETTERS: tuple[str, ...] = (*(unicodedata.normalize("NFC", v + t) for v in _VOWELS for t in _TONES), "đ")
 LETTERS: tuple[str, ...] = tuple(
     c for c in LOWER_LETTERS + tuple(c.upper() for c in LOWER_LETTERS) if not c.isascii()
 )  # the 134 precomposed letters
@@ -182,7 +183,7 @@ def _tcvn3_to_unicode(text: str) -> str:
         last = 0
         quote_open = False
         for m in ambiguous.finditer(text):
-            parts.append(text[last:m.start()].translate(_tcvn3_translation()))
+            parts.append(text[last : m.start()].translate(_tcvn3_translation()))
             resolved = _tcvn3_resolve(text, m.start(), quote_open)
             quote_open = resolved in "“‘" or (quote_open and resolved not in "”’")
             parts.append(resolved)
@@ -238,9 +239,7 @@ def _vni_pattern() -> re.Pattern[str]:
 @cache
 def _c1_as_cp1252() -> MappingProxyType[int, str]:
     """Latin-1 control characters 0x80-0x9F as the Windows-1252 punctuation those bytes are."""
-    return MappingProxyType({
-        code: ch for ch, code in _cp1252_codes().items() if code < 0xA0 and ord(ch) != code
-    })
+    return MappingProxyType({code: ch for ch, code in _cp1252_codes().items() if code < 0xA0 and ord(ch) != code})
 
 
 def _vni_to_unicode(text: str) -> str:
@@ -311,9 +310,7 @@ _NUCLEI = (
     "a ă â e ê i o ô ơ u ư y ai ao au ay âu ây eo êu ia iê iu oa oă oe oi oo ôi ơi ua uâ uê ui uô uơ uy "
     "ưa ưi ưu ươ yê iêu yêu oai oao oay oeo uây uôi uya uyê uyu ươi ươu"
 ).split()
-_SYLLABLE = re.compile(
-    rf"(?:{_ONSETS})?(?:{'|'.join(sorted(_NUCLEI, key=len, reverse=True))})(?:ch|nh|ng|[cmnpt])?"
-)
+_SYLLABLE = re.compile(rf"(?:{_ONSETS})?(?:{'|'.join(sorted(_NUCLEI, key=len, reverse=True))})(?:ch|nh|ng|[cmnpt])?")
 _TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")
 _SHAPE_MARKS = {"\u0302": "aeo", "\u0306": "a", "\u031b": "ou"}  # circumflex, breve, horn
 _TOKEN_SPLIT = re.compile(r"[\s\-–—/]+")
@@ -378,9 +375,7 @@ def detect(text: str) -> Legacy | None:
     mostly Vietnamese syllables (:data:`MAX_SHARE_BEFORE`, :data:`MIN_SHARE_AFTER`).
     """
     sample = text[:DETECT_CHARS]
-    candidates = [
-        enc for enc, hint in ((Legacy.TCVN3, _TCVN3_HINT), (Legacy.VNI, _VNI_HINT)) if hint.search(sample)
-    ]
+    candidates = [enc for enc, hint in ((Legacy.TCVN3, _TCVN3_HINT), (Legacy.VNI, _VNI_HINT)) if hint.search(sample)]
     if not candidates:
         return None
     before = _share(sample)

@@ -133,10 +133,13 @@ def _drop_running_lines(pages: list[list[_Line]]) -> list[list[_Line]]:
     cleaned: list[list[_Line]] = []
     for lines in pages:
         at_edge = {id(ln) for ln in edges(lines)}
-        cleaned.append([
-            ln for ln in lines
-            if id(ln) not in at_edge or not (_PAGE_NUMBER.match(ln.text) or _edge_key(ln) in running)
-        ])
+        cleaned.append(
+            [
+                ln
+                for ln in lines
+                if id(ln) not in at_edge or not (_PAGE_NUMBER.match(ln.text) or _edge_key(ln) in running)
+            ]
+        )
     return cleaned
 
 

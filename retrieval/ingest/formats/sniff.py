@@ -51,15 +51,18 @@ _SIGNATURES: tuple[tuple[bytes, SkipKind, str], ...] = (
     (b"{\\rtf", SkipKind.OFFICE, "RTF; save it as .docx"),
     (b"SQLite format 3\x00", SkipKind.BINARY, "SQLite database"),
 )
-_RIFF = {b"WEBP": (SkipKind.IMAGE, "WebP"), b"WAVE": (SkipKind.AUDIO_VIDEO, "WAV"),
-         b"AVI ": (SkipKind.AUDIO_VIDEO, "AVI")}
+_RIFF = {
+    b"WEBP": (SkipKind.IMAGE, "WebP"),
+    b"WAVE": (SkipKind.AUDIO_VIDEO, "WAV"),
+    b"AVI ": (SkipKind.AUDIO_VIDEO, "AVI"),
+}
 _IMAGE_BRANDS = (b"heic", b"heix", b"mif1", b"avif")
 _OFFICE_PARTS = {"xl/workbook.xml": "Excel .xlsx", "ppt/presentation.xml": "PowerPoint .pptx"}
 # A page starts with these, after white space, comments and an XML declaration.
-_HTML_START = re.compile(r"^(?:\s|<!--.*?-->|<\?xml[^>]*\?>)*<(?:!doctype\s+html|html|head|body|meta|title)[\s>/]",
-                         re.IGNORECASE | re.DOTALL)
-_SVG_START = re.compile(r"^(?:\s|<!--.*?-->|<\?xml[^>]*\?>|<!doctype\s+svg[^>]*>)*<svg[\s>]",
-                        re.IGNORECASE | re.DOTALL)
+_HTML_START = re.compile(
+    r"^(?:\s|<!--.*?-->|<\?xml[^>]*\?>)*<(?:!doctype\s+html|html|head|body|meta|title)[\s>/]", re.IGNORECASE | re.DOTALL
+)
+_SVG_START = re.compile(r"^(?:\s|<!--.*?-->|<\?xml[^>]*\?>|<!doctype\s+svg[^>]*>)*<svg[\s>]", re.IGNORECASE | re.DOTALL)
 
 
 class Sniffed(NamedTuple):
@@ -98,10 +101,13 @@ def _zip_kind(path: Path, data: bytes) -> Sniffed:
 
 def _text_head(head: bytes) -> str | None:
     """The start of ``head`` as text, or None when it looks binary."""
-    for bom, encoding in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-                          (codecs.BOM_UTF16_BE, "utf-16-be")):
+    for bom, encoding in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
         if head.startswith(bom):
-            return head[len(bom):2048].decode(encoding, errors="ignore")
+            return head[len(bom) : 2048].decode(encoding, errors="ignore")
     if b"\x00" in head:
         return None
     return head[:2048].decode("latin-1")

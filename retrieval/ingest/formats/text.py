@@ -36,7 +36,7 @@ def _by_bom(data: bytes) -> str | None:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
-                return data[len(bom):].decode(encoding)
+                return data[len(bom) :].decode(encoding)
             except UnicodeDecodeError as exc:
                 raise UnreadableDocument(
                     f"starts with a {encoding.upper()} byte-order mark but is not {encoding.upper()} "

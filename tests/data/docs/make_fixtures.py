@@ -101,12 +101,18 @@ def page_congluan() -> str:
     body = seed_lines("000", [5, 7, 9, 14, 16, 18, 20])
     site = "Báo Công luận"
     teasers = [
-        ("Đồng Nai: Điều chỉnh giá đất tăng hơn gấp đôi",
-         "(CLO) Từ 25/3/2019, Đồng Nai sẽ đồng loạt tăng hệ số điều chỉnh giá đất lên mức cao so với năm 2018."),
-        ("Những sai phạm tại Chùa Ba Vàng là rõ ràng",
-         "(CLO) Ngày 26/3, UBND thành phố Uông Bí, tỉnh Quảng Ninh đã tổ chức Hội nghị thông tin báo chí."),
-        ("Cà Mau: Thả cá thể đồi mồi quý hiếm nặng 60kg về môi trường tự nhiên",
-         "(CLO) Một cá thể rùa biển quý hiếm vừa được thả về môi trường tự nhiên tại cửa biển Rạch Gốc."),
+        (
+            "Đồng Nai: Điều chỉnh giá đất tăng hơn gấp đôi",
+            "(CLO) Từ 25/3/2019, Đồng Nai sẽ đồng loạt tăng hệ số điều chỉnh giá đất lên mức cao so với năm 2018.",
+        ),
+        (
+            "Những sai phạm tại Chùa Ba Vàng là rõ ràng",
+            "(CLO) Ngày 26/3, UBND thành phố Uông Bí, tỉnh Quảng Ninh đã tổ chức Hội nghị thông tin báo chí.",
+        ),
+        (
+            "Cà Mau: Thả cá thể đồi mồi quý hiếm nặng 60kg về môi trường tự nhiên",
+            "(CLO) Một cá thể rùa biển quý hiếm vừa được thả về môi trường tự nhiên tại cửa biển Rạch Gốc.",
+        ),
     ]
     return f"""<!DOCTYPE html>
 <html lang="vi"><head>
@@ -154,7 +160,10 @@ def page_kinhtedothi() -> str:
     teasers = [
         ("Hà Nội thí điểm mô hình thu gom rác trực tiếp", "Nhiều quận đã triển khai thu gom rác theo giờ cố định."),
         ("Tết sớm trên phố: Đã thấp thoáng đào, quất", "Những ngày này, phố phường Hà Nội đã rộn ràng sắc xuân."),
-        ("Quận Thanh Xuân diễn tập chữa cháy tại Khu đô thị Royal City", "Buổi diễn tập có sự tham gia của hàng trăm cư dân."),
+        (
+            "Quận Thanh Xuân diễn tập chữa cháy tại Khu đô thị Royal City",
+            "Buổi diễn tập có sự tham gia của hàng trăm cư dân.",
+        ),
         ("Năm 2024: Quận Thanh Xuân thu ngân sách ước đạt 108,91%", "Kết quả thu ngân sách vượt dự toán được giao."),
     ]
     return f"""<!doctype html>
@@ -199,8 +208,7 @@ def page_kinhtedothi() -> str:
 
 def page_hanoi_portal() -> str:
     """Seed 002 with JSON-LD NewsArticle metadata (datePublished, author, publisher)."""
-    title = ("Tăng cường phối hợp với Tổ chức Công nghiệp Điện toán Châu Á Thái Bình Dương "
-             "xây dựng thành phố thông minh")
+    title = "Tăng cường phối hợp với Tổ chức Công nghiệp Điện toán Châu Á Thái Bình Dương xây dựng thành phố thông minh"
     body = seed_lines("002", [3, 4, 5, 6])
     site = "Cổng thông tin điện tử Hà Nội"
     teasers = [
@@ -267,8 +275,15 @@ MARGIN = 72.0
 class Typesetter:
     """Lays out lines on A4 pages with fpdf2, so line breaks, indents and gaps are exact."""
 
-    def __init__(self, *, size: float = 12, top: float = 80, bottom: float = 90,
-                 header: str | None = None, footer: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        size: float = 12,
+        top: float = 80,
+        bottom: float = 90,
+        header: str | None = None,
+        footer: str | None = None,
+    ) -> None:
         from fpdf import FPDF
 
         self.pdf = FPDF(unit="pt", format="A4")
@@ -294,8 +309,16 @@ class Typesetter:
         self.pdf.set_font("DejaVu", style, size or self.size)
         return self.pdf.get_string_width(text)
 
-    def line(self, text: str, *, x: float = MARGIN, style: str = "", size: float | None = None,
-             align: str = "L", leading: float = 1.45) -> None:
+    def line(
+        self,
+        text: str,
+        *,
+        x: float = MARGIN,
+        style: str = "",
+        size: float | None = None,
+        align: str = "L",
+        leading: float = 1.45,
+    ) -> None:
         size = size or self.size
         if self.y + size > A4[1] - self.bottom:
             self.new_page()
@@ -307,8 +330,9 @@ class Typesetter:
     def gap(self, points: float) -> None:
         self.y += points
 
-    def wrap(self, text: str, first_width: float, width: float, style: str = "",
-             size: float | None = None) -> list[str]:
+    def wrap(
+        self, text: str, first_width: float, width: float, style: str = "", size: float | None = None
+    ) -> list[str]:
         """Greedy word wrap; a word written "com-|puting" may be split at "|" with a hyphen."""
         lines: list[str] = []
         current = ""
@@ -330,8 +354,9 @@ class Typesetter:
             lines.append(current)
         return lines
 
-    def paragraph(self, text: str, *, indent: float = 0, after: float = 0, style: str = "",
-                  size: float | None = None) -> None:
+    def paragraph(
+        self, text: str, *, indent: float = 0, after: float = 0, style: str = "", size: float | None = None
+    ) -> None:
         for i, line in enumerate(self.wrap(text, self.width - indent, self.width, style, size)):
             self.line(line, x=MARGIN + (indent if i == 0 else 0), style=style, size=size)
         self.gap(after)
@@ -393,46 +418,80 @@ def pdf_two_line_title() -> bytes:
 WARD_PLAN_BODY: list[tuple[str, str]] = [
     ("h", "I. MỤC ĐÍCH, YÊU CẦU"),
     ("h", "1. Mục đích"),
-    ("p", "Đẩy mạnh ứng dụng công nghệ thông tin trong hoạt động của Ủy ban nhân dân phường, nâng cao chất "
-          "lượng giải quyết thủ tục hành chính, lấy người dân và doanh nghiệp làm trung tâm phục vụ; phấn đấu "
-          "đến hết năm 2024 có ít nhất 80% hồ sơ thủ tục hành chính được tiếp nhận và giải quyết trực tuyến."),
-    ("p", "Xây dựng cơ sở dữ liệu dân cư, đất đai, hộ kinh doanh cá thể trên địa bàn phường, kết nối với hệ "
-          "thống thông tin của quận và thành phố, bảo đảm dữ liệu đúng, đủ, sạch, sống."),
+    (
+        "p",
+        "Đẩy mạnh ứng dụng công nghệ thông tin trong hoạt động của Ủy ban nhân dân phường, nâng cao chất "
+        "lượng giải quyết thủ tục hành chính, lấy người dân và doanh nghiệp làm trung tâm phục vụ; phấn đấu "
+        "đến hết năm 2024 có ít nhất 80% hồ sơ thủ tục hành chính được tiếp nhận và giải quyết trực tuyến.",
+    ),
+    (
+        "p",
+        "Xây dựng cơ sở dữ liệu dân cư, đất đai, hộ kinh doanh cá thể trên địa bàn phường, kết nối với hệ "
+        "thống thông tin của quận và thành phố, bảo đảm dữ liệu đúng, đủ, sạch, sống.",
+    ),
     ("h", "2. Yêu cầu"),
-    ("p", "Các bộ phận chuyên môn và tổ dân phố triển khai nhiệm vụ đúng tiến độ, gắn trách nhiệm người đứng "
-          "đầu với kết quả thực hiện; bảo đảm an toàn thông tin và bảo vệ dữ liệu cá nhân của người dân trong "
-          "quá trình triển khai."),
+    (
+        "p",
+        "Các bộ phận chuyên môn và tổ dân phố triển khai nhiệm vụ đúng tiến độ, gắn trách nhiệm người đứng "
+        "đầu với kết quả thực hiện; bảo đảm an toàn thông tin và bảo vệ dữ liệu cá nhân của người dân trong "
+        "quá trình triển khai.",
+    ),
     ("h", "II. NHIỆM VỤ TRỌNG TÂM"),
-    ("p", "Triển khai hệ thống quản lý văn bản và điều hành dùng chung của thành phố, sử dụng chữ ký số cho "
-          "100% văn bản đi; thí điểm lưu trữ hồ sơ điện tử trên nền tảng điện toán đám mây (cloud com|puting) "
-          "do thành phố cung cấp, không đầu tư máy chủ riêng."),
-    ("p", "Tuyên truyền, hướng dẫn người dân cài đặt và sử dụng ứng dụng VNeID, Cổng dịch vụ công quốc gia; "
-          "phối hợp với Công an phường làm sạch dữ liệu dân cư, cập nhật thông tin của người dân thường trú, "
-          "tạm trú trên địa bàn."),
-    ("p", "Rà soát, số hóa hồ sơ, kết quả giải quyết thủ tục hành chính còn hiệu lực từ năm 2015 đến nay, "
-          "ưu tiên các lĩnh vực hộ tịch, chứng thực, đất đai và xây dựng; kết quả số hóa được cập nhật vào "
-          "kho dữ liệu điện tử của tổ chức, cá nhân trên Cổng dịch vụ công để người dân không phải nộp lại "
-          "giấy tờ đã được cơ quan nhà nước cấp trước đó khi thực hiện thủ tục hành chính mới."),
-    ("p", "Tổ chức các lớp tập huấn kỹ năng số cho cán bộ, công chức phường và thành viên Tổ công nghệ số "
-          "cộng đồng tại 10 tổ dân phố, mỗi quý ít nhất một lớp; lồng ghép nội dung bảo đảm an toàn thông "
-          "tin, phòng chống lừa đảo trên không gian mạng và bảo vệ dữ liệu cá nhân."),
-    ("p", "Triển khai thanh toán không dùng tiền mặt đối với phí, lệ phí thủ tục hành chính tại bộ phận một "
-          "cửa; phối hợp với các ngân hàng thương mại trên địa bàn hướng dẫn các hộ kinh doanh mở tài khoản "
-          "và sử dụng mã QR trong thanh toán, phấn đấu 70% hộ kinh doanh trên các tuyến phố chính áp dụng "
-          "trong năm 2024."),
+    (
+        "p",
+        "Triển khai hệ thống quản lý văn bản và điều hành dùng chung của thành phố, sử dụng chữ ký số cho "
+        "100% văn bản đi; thí điểm lưu trữ hồ sơ điện tử trên nền tảng điện toán đám mây (cloud com|puting) "
+        "do thành phố cung cấp, không đầu tư máy chủ riêng.",
+    ),
+    (
+        "p",
+        "Tuyên truyền, hướng dẫn người dân cài đặt và sử dụng ứng dụng VNeID, Cổng dịch vụ công quốc gia; "
+        "phối hợp với Công an phường làm sạch dữ liệu dân cư, cập nhật thông tin của người dân thường trú, "
+        "tạm trú trên địa bàn.",
+    ),
+    (
+        "p",
+        "Rà soát, số hóa hồ sơ, kết quả giải quyết thủ tục hành chính còn hiệu lực từ năm 2015 đến nay, "
+        "ưu tiên các lĩnh vực hộ tịch, chứng thực, đất đai và xây dựng; kết quả số hóa được cập nhật vào "
+        "kho dữ liệu điện tử của tổ chức, cá nhân trên Cổng dịch vụ công để người dân không phải nộp lại "
+        "giấy tờ đã được cơ quan nhà nước cấp trước đó khi thực hiện thủ tục hành chính mới.",
+    ),
+    (
+        "p",
+        "Tổ chức các lớp tập huấn kỹ năng số cho cán bộ, công chức phường và thành viên Tổ công nghệ số "
+        "cộng đồng tại 10 tổ dân phố, mỗi quý ít nhất một lớp; lồng ghép nội dung bảo đảm an toàn thông "
+        "tin, phòng chống lừa đảo trên không gian mạng và bảo vệ dữ liệu cá nhân.",
+    ),
+    (
+        "p",
+        "Triển khai thanh toán không dùng tiền mặt đối với phí, lệ phí thủ tục hành chính tại bộ phận một "
+        "cửa; phối hợp với các ngân hàng thương mại trên địa bàn hướng dẫn các hộ kinh doanh mở tài khoản "
+        "và sử dụng mã QR trong thanh toán, phấn đấu 70% hộ kinh doanh trên các tuyến phố chính áp dụng "
+        "trong năm 2024.",
+    ),
     ("h", "III. TỔ CHỨC THỰC HIỆN"),
-    ("p", "Văn phòng HĐND - UBND phường là đầu mối theo dõi, tổng hợp kết quả thực hiện Kế hoạch, báo cáo "
-          "Chủ tịch UBND phường trước ngày 15 hằng tháng."),
-    ("p", "Trong quá trình thực hiện, nếu có khó khăn, vướng mắc, các bộ phận kịp thời báo cáo về Văn phòng "
-          "HĐND - UBND phường để tổng hợp, báo cáo Chủ tịch UBND phường xem xét, giải quyết."),
+    (
+        "p",
+        "Văn phòng HĐND - UBND phường là đầu mối theo dõi, tổng hợp kết quả thực hiện Kế hoạch, báo cáo "
+        "Chủ tịch UBND phường trước ngày 15 hằng tháng.",
+    ),
+    (
+        "p",
+        "Trong quá trình thực hiện, nếu có khó khăn, vướng mắc, các bộ phận kịp thời báo cáo về Văn phòng "
+        "HĐND - UBND phường để tổng hợp, báo cáo Chủ tịch UBND phường xem xét, giải quyết.",
+    ),
 ]
 
 
 def pdf_ward_plan() -> bytes:
     """A ward plan: running header, "Trang N/M" footer, indented paragraphs without gaps, a hyphenated break."""
-    t = Typesetter(size=12, top=70, bottom=270,
-                   header="UBND phường Phúc Xá - Kế hoạch số 45/KH-UBND ngày 20/02/2024",
-                   footer="Trang {page}/{pages}")
+    t = Typesetter(
+        size=12,
+        top=70,
+        bottom=270,
+        header="UBND phường Phúc Xá - Kế hoạch số 45/KH-UBND ngày 20/02/2024",
+        footer="Trang {page}/{pages}",
+    )
     t.pdf.set_title("Kế hoạch chuyển đổi số phường Phúc Xá năm 2024")
     t.pdf.set_author("UBND phường Phúc Xá")
     t.pdf.set_creation_date(dt.datetime(2024, 2, 21, 8, 0, tzinfo=dt.UTC))
@@ -554,10 +613,12 @@ def docx_decision() -> bytes:
     """A ward decision: core title and author, a dated header, "Điều n" headings, a table of members."""
     from docx.enum.text import WD_ALIGN_PARAGRAPH
 
-    d = _word("Quyết định thành lập Tổ công nghệ số cộng đồng phường Phúc Xá", "UBND phường Phúc Xá",
-              dt.datetime(2024, 3, 4, 8, 30, tzinfo=dt.UTC))
-    for text in ("ỦY BAN NHÂN DÂN PHƯỜNG PHÚC XÁ", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
-                 "Độc lập - Tự do - Hạnh phúc"):
+    d = _word(
+        "Quyết định thành lập Tổ công nghệ số cộng đồng phường Phúc Xá",
+        "UBND phường Phúc Xá",
+        dt.datetime(2024, 3, 4, 8, 30, tzinfo=dt.UTC),
+    )
+    for text in ("ỦY BAN NHÂN DÂN PHƯỜNG PHÚC XÁ", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc"):
         d.add_paragraph().add_run(text).bold = True
     d.add_paragraph("Số: 112/QĐ-UBND")
     d.add_paragraph("Phúc Xá, ngày 01 tháng 3 năm 2024").alignment = WD_ALIGN_PARAGRAPH.RIGHT
@@ -565,19 +626,24 @@ def docx_decision() -> bytes:
     d.add_paragraph("Về việc thành lập Tổ công nghệ số cộng đồng phường Phúc Xá")
     d.add_paragraph("CHỦ TỊCH ỦY BAN NHÂN DÂN PHƯỜNG PHÚC XÁ")
     d.add_paragraph("Căn cứ Luật Tổ chức chính quyền địa phương ngày 19 tháng 6 năm 2015;")
-    d.add_paragraph("Căn cứ Kế hoạch số 45/KH-UBND ngày 20/02/2024 của UBND phường về triển khai chuyển đổi số "
-                    "trên địa bàn phường năm 2024;")
+    d.add_paragraph(
+        "Căn cứ Kế hoạch số 45/KH-UBND ngày 20/02/2024 của UBND phường về triển khai chuyển đổi số "
+        "trên địa bàn phường năm 2024;"
+    )
     d.add_paragraph("Xét đề nghị của Văn phòng HĐND - UBND phường.")
     d.add_heading("Điều 1. Thành lập Tổ công nghệ số cộng đồng phường Phúc Xá", level=1)
     d.add_paragraph("Thành lập Tổ công nghệ số cộng đồng phường Phúc Xá gồm các ông, bà có tên sau:")
-    _table(d, [
-        ["STT", "Họ và tên", "Chức vụ", "Nhiệm vụ trong Tổ"],
-        ["1", "Nguyễn Văn An", "Chủ tịch UBND phường", "Tổ trưởng"],
-        ["2", "Trần Thị Bình", "Công chức Văn phòng - Thống kê", "Tổ phó thường trực"],
-        ["3", "Lê Minh Cường", "Phó Trưởng Công an phường", "Thành viên"],
-        ["", "", "", ""],
-        ["4", "Phạm Thu Hà", "Bí thư Đoàn phường", "Thành viên"],
-    ])
+    _table(
+        d,
+        [
+            ["STT", "Họ và tên", "Chức vụ", "Nhiệm vụ trong Tổ"],
+            ["1", "Nguyễn Văn An", "Chủ tịch UBND phường", "Tổ trưởng"],
+            ["2", "Trần Thị Bình", "Công chức Văn phòng - Thống kê", "Tổ phó thường trực"],
+            ["3", "Lê Minh Cường", "Phó Trưởng Công an phường", "Thành viên"],
+            ["", "", "", ""],
+            ["4", "Phạm Thu Hà", "Bí thư Đoàn phường", "Thành viên"],
+        ],
+    )
     d.add_heading("Điều 2. Nhiệm vụ của Tổ", level=1)
     for text in (
         "Hướng dẫn người dân cài đặt, sử dụng ứng dụng VNeID và Cổng dịch vụ công quốc gia.",
@@ -586,8 +652,10 @@ def docx_decision() -> bytes:
     ):
         d.add_paragraph(text, style="List Bullet")
     d.add_heading("Điều 3. Hiệu lực thi hành", level=1)
-    d.add_paragraph("Quyết định này có hiệu lực kể từ ngày ký. Văn phòng HĐND - UBND phường, các ông, bà có tên "
-                    "tại Điều 1 chịu trách nhiệm thi hành Quyết định này.")
+    d.add_paragraph(
+        "Quyết định này có hiệu lực kể từ ngày ký. Văn phòng HĐND - UBND phường, các ông, bà có tên "
+        "tại Điều 1 chịu trách nhiệm thi hành Quyết định này."
+    )
     return _save(d)
 
 
@@ -595,24 +663,35 @@ def docx_report() -> bytes:
     """A half-year report: no core title (the first heading is the title), two heading levels, a statistics table."""
     d = _word("", "Văn phòng HĐND - UBND phường", dt.datetime(2024, 7, 5, 10, 0, tzinfo=dt.UTC))
     d.add_heading("Báo cáo sơ kết công tác cải cách hành chính 6 tháng đầu năm 2024", level=1)
-    d.add_paragraph("Thực hiện Kế hoạch cải cách hành chính năm 2024, UBND phường Phúc Xá báo cáo kết quả thực "
-                    "hiện 6 tháng đầu năm như sau.")
+    d.add_paragraph(
+        "Thực hiện Kế hoạch cải cách hành chính năm 2024, UBND phường Phúc Xá báo cáo kết quả thực "
+        "hiện 6 tháng đầu năm như sau."
+    )
     d.add_heading("I. Kết quả đạt được", level=1)
     d.add_heading("1. Công tác chỉ đạo, điều hành", level=2)
-    d.add_paragraph("UBND phường đã ban hành 05 kế hoạch, 12 văn bản chỉ đạo về cải cách hành chính; 100% văn "
-                    "bản đi được ký số và gửi trên hệ thống quản lý văn bản điều hành của thành phố.")
+    d.add_paragraph(
+        "UBND phường đã ban hành 05 kế hoạch, 12 văn bản chỉ đạo về cải cách hành chính; 100% văn "
+        "bản đi được ký số và gửi trên hệ thống quản lý văn bản điều hành của thành phố."
+    )
     d.add_heading("2. Cải cách thủ tục hành chính", level=2)
-    d.add_paragraph("Bộ phận một cửa đã tiếp nhận 1.126 hồ sơ, trong đó 842 hồ sơ trực tuyến; 100% hồ sơ được "
-                    "giải quyết đúng hạn, không có hồ sơ quá hạn.")
-    _table(d, [
-        ["Lĩnh vực", "Hồ sơ tiếp nhận", "Trực tuyến", "Tỷ lệ (%)"],
-        ["Hộ tịch", "512", "401", "78,3"],
-        ["Chứng thực", "468", "321", "68,6"],
-        ["Đất đai - Xây dựng", "146", "120", "82,2"],
-    ])
+    d.add_paragraph(
+        "Bộ phận một cửa đã tiếp nhận 1.126 hồ sơ, trong đó 842 hồ sơ trực tuyến; 100% hồ sơ được "
+        "giải quyết đúng hạn, không có hồ sơ quá hạn."
+    )
+    _table(
+        d,
+        [
+            ["Lĩnh vực", "Hồ sơ tiếp nhận", "Trực tuyến", "Tỷ lệ (%)"],
+            ["Hộ tịch", "512", "401", "78,3"],
+            ["Chứng thực", "468", "321", "68,6"],
+            ["Đất đai - Xây dựng", "146", "120", "82,2"],
+        ],
+    )
     d.add_heading("II. Phương hướng, nhiệm vụ 6 tháng cuối năm", level=1)
-    d.add_paragraph("Tiếp tục đẩy mạnh tiếp nhận hồ sơ trực tuyến toàn trình, phấn đấu tỷ lệ hồ sơ trực tuyến "
-                    "cả năm đạt trên 80%; hoàn thành số hóa hồ sơ hộ tịch từ năm 2015 đến nay.")
+    d.add_paragraph(
+        "Tiếp tục đẩy mạnh tiếp nhận hồ sơ trực tuyến toàn trình, phấn đấu tỷ lệ hồ sơ trực tuyến "
+        "cả năm đạt trên 80%; hoàn thành số hóa hồ sơ hộ tịch từ năm 2015 đến nay."
+    )
     return _save(d)
 
 
@@ -648,8 +727,13 @@ def docx_legacy_fonts() -> bytes:
     mixed.add_run(vni(" (điện thoại 024 3829 0000).")).font.name = "VNI-Times"
     d.add_heading(level=2).add_run(tcvn3("Lịch tiếp công dân")).font.name = ".VnTime"
     table = d.add_table(rows=3, cols=2)
-    for r, (day, who) in enumerate([("Ngày", "Người tiếp"), ("Thứ Năm 11/4/2024", "Chủ tịch UBND phường"),
-                                    ("Thứ Năm 25/4/2024", "Phó Chủ tịch UBND phường")]):
+    for r, (day, who) in enumerate(
+        [
+            ("Ngày", "Người tiếp"),
+            ("Thứ Năm 11/4/2024", "Chủ tịch UBND phường"),
+            ("Thứ Năm 25/4/2024", "Phó Chủ tịch UBND phường"),
+        ]
+    ):
         for c, value in enumerate((day, who)):
             cell = table.cell(r, c)
             cell.paragraphs[0].add_run(tcvn3(value)).font.name = ".VnTime"
@@ -658,15 +742,19 @@ def docx_legacy_fonts() -> bytes:
 
 def docx_zip_bomb() -> bytes:
     """A .docx whose document.xml inflates to 120 MB of spaces (about 120 KB on disk)."""
-    head = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
-            b"<w:body><w:p><w:r><w:t>")
+    head = (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+        b"<w:body><w:p><w:r><w:t>"
+    )
     tail = b"</w:t></w:r></w:p></w:body></w:document>"
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        archive.writestr(zipfile.ZipInfo("[Content_Types].xml", (2024, 1, 2, 3, 4, 6)),
-                         b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
-                         b'content-types"/>', compress_type=zipfile.ZIP_DEFLATED)
+        archive.writestr(
+            zipfile.ZipInfo("[Content_Types].xml", (2024, 1, 2, 3, 4, 6)),
+            b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>',
+            compress_type=zipfile.ZIP_DEFLATED,
+        )
         info = zipfile.ZipInfo("word/document.xml", (2024, 1, 2, 3, 4, 6))
         info.compress_type = zipfile.ZIP_DEFLATED
         with archive.open(info, "w", force_zip64=True) as entry:
@@ -735,7 +823,7 @@ DENGUE_NEWS = [
 
 
 def make_evidence_texts() -> None:
-    conference = seed_lines("003", [3]) + ["Thứ Năm, 30/11/2023 08:15"] + seed_lines("003", [8, 16, 38])
+    conference = [*seed_lines("003", [3]), "Thứ Năm, 30/11/2023 08:15", *seed_lines("003", [8, 16, 38])]
     write("text/hoi_nghi_tcvn3.txt", from_unicode("\n\n".join(conference) + "\n", Legacy.TCVN3))
     write("text/tiem_chung_vni.txt", from_unicode("\r\n\r\n".join(VACCINATION_NOTICE) + "\r\n", Legacy.VNI))
     write("text/sot_xuat_huyet_cp1258.txt", cp1258("\n\n".join(DENGUE_NEWS) + "\n"))
