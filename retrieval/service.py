@@ -21,7 +21,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from retrieval.answer import messages
@@ -80,6 +80,8 @@ class Source:
     segmenter_id: str
     segmentation_key: str  # the segmentation cache's key: segmenter and spelling variants
     compat: str
+    # The corpus files' digests as last fingerprinted (store.fingerprint): updates read only what changed.
+    digests: dict[str, tuple[tuple[int, ...], bytes]] = field(default_factory=dict, compare=False, repr=False)
 
 
 def valid_unicode(text: str) -> str:
@@ -275,7 +277,7 @@ class AnswerService:
         """The saved index when it matches (or, ``stale_ok``, when it is only out of date), else a
         new one, saved if possible. A build appends each stage's wall seconds to ``stages``."""
         corpus, path = source.corpus, source.path
-        fp = fingerprint(cfg, corpus, source.segmenter_id)
+        fp = fingerprint(cfg, corpus, source.segmenter_id, source.digests)
         reason = "rebuild requested"
         if not rebuild:
             if not path.exists():
@@ -453,7 +455,7 @@ class AnswerService:
 
             self._take_merge()
             served = self._served
-            fp = fingerprint(self.cfg, source.corpus, source.segmenter_id)
+            fp = fingerprint(self.cfg, source.corpus, source.segmenter_id, source.digests)
             if change.rescan and fp == self._fingerprint:  # the saved index was built from these very files
                 live = served.index.bm25.n_live
                 report = UpdateReport(

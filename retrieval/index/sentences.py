@@ -269,6 +269,7 @@ class StoredArticles(Articles):
         # A question reads the same sentences several times (answer-type checks, quotes, their
         # neighbours): the paragraphs read last are kept decoded.
         self._paragraph = lru_cache(maxsize=PARAGRAPHS_KEPT)(self._decode)
+        self._identities: list[tuple[str, str]] | None = None
 
     def __len__(self) -> int:
         return len(self._first) - 1
@@ -293,8 +294,11 @@ class StoredArticles(Articles):
     def identity(self, article: int) -> tuple[str, str]:
         if not 0 <= article < len(self):
             raise IndexError("article index out of range")
-        doc_id, *_, origin, _headings = self._citation(article)
-        return doc_id, origin
+        if self._identities is None:
+            # Every update plans against all of them (1M sentences: 40k articles, 0.7 s to parse):
+            # parsed once for the life of the loaded index, which updates keep as their base.
+            self._identities = [(row[0], row[5]) for row in map(self._citation, range(len(self)))]
+        return self._identities[article]
 
     def _row(self, i: int) -> Article:
         doc_id, title, source, date, url, origin, headings = self._citation(i)

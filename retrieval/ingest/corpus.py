@@ -123,12 +123,18 @@ def corpus_files(path: Path) -> list[Path]:
         return [path]
     if not path.is_dir():
         raise CorpusError(f"corpus not found: {path} (expected a folder of documents, a document or a .jsonl file)")
-    files: list[Path] = []
-    # os.walk does not follow directory symlinks, so a symlink loop cannot trap it.
+    found: list[tuple[str, str]] = []  # (path relative to the corpus, as posix; full path)
+    prefix = len(os.path.join(str(path), ""))
+    # os.walk does not follow directory symlinks, so a symlink loop cannot trap it. Strings, not
+    # Paths, until the end: every update lists the folder (40k files: 1.1 s with pathlib, 0.1 s so).
     for root, dirs, names in os.walk(path):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        files.extend(Path(root) / n for n in sorted(names) if not n.startswith("."))
-    return sorted(files, key=lambda p: p.relative_to(path).as_posix())
+        for n in names:
+            if not n.startswith("."):
+                full = os.path.join(root, n)
+                found.append((full[prefix:].replace(os.sep, "/"), full))
+    found.sort()
+    return [Path(full) for _, full in found]
 
 
 def _decode(data: bytes) -> str:

@@ -214,6 +214,25 @@ def read_data(file: Path, data: bytes, max_bytes: int) -> FileText:
     return FileText(got.text, got.meta, got.layout, fresh=(key, document))
 
 
+def relative_posix(root: Path, file: Path) -> str:
+    """``file.relative_to(root).as_posix()`` without pathlib's parsing (every update names every
+    file of the folder); ValueError, as pathlib, for a file outside ``root``."""
+    prefix, full = os.path.join(str(root), ""), str(file)
+    if not full.startswith(prefix):
+        return file.relative_to(root).as_posix()
+    return full[len(prefix) :].replace(os.sep, "/")
+
+
+def _without_suffix(relative: str) -> str:
+    """``PurePosixPath(relative).with_suffix("").as_posix()``: the last name's last suffix off,
+    where pathlib sees one (a dot neither first nor last in the name)."""
+    head, _, name = relative.rpartition("/")
+    i = name.rfind(".")
+    if 0 < i < len(name) - 1:
+        name = name[:i]
+    return f"{head}/{name}" if head else name
+
+
 def doc_ids(root: Path, files: Sequence[Path]) -> list[str]:
     """Each file's doc_id: its path relative to ``root`` without the extension, unique.
 
@@ -221,13 +240,13 @@ def doc_ids(root: Path, files: Sequence[Path]) -> list[str]:
     (``a.docx``, ``a.pdf``); an id still taken after that (``a.pdf.txt``) gets
     ``~2``, ``~3``... in the files' order. So an id depends only on the names.
     """
-    relative = [f.relative_to(root) for f in files]
-    stems = [r.with_suffix("").as_posix() for r in relative]
+    relative = [relative_posix(root, f) for f in files]
+    stems = [_without_suffix(r) for r in relative]
     shared = Counter(stems)
     ids: list[str] = []
     taken: set[str] = set()
     for rel, stem in zip(relative, stems):
-        base = stem if shared[stem] == 1 else rel.as_posix()
+        base = stem if shared[stem] == 1 else rel
         doc_id, n = base, 1
         while doc_id in taken:
             n += 1

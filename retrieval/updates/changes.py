@@ -23,6 +23,7 @@ but not reported.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -217,14 +218,29 @@ def _read_folder(
     whose file could not be read and whose previous article stays)."""
     files = corpus_files(corpus)
     ids = doc_ids(corpus, files)
-    id_before = {Path(origin): doc_id for doc_id, (_, origin) in old.items()}
-    read = [(f, d) for f, d in zip(files, ids) if change.touches(f) or (f in id_before and id_before[f] != d)]
-    got = read_files(corpus, [f for f, _ in read], [d for _, d in read], rules, cache_path=document_cache)
+    # Paths as strings from here: every update goes over every file of the folder (40k files:
+    # pathlib's hashing and parent walks took seconds).
+    names = [str(f) for f in files]
+    id_before = {str(Path(origin)): doc_id for doc_id, (_, origin) in old.items()}
+    named = {str(p) for p in change.paths}
+    folders = tuple(os.path.join(p, "") for p in named)
+
+    def touched(name: str) -> bool:
+        return change.rescan or name in named or name.startswith(folders)
+
+    read = [
+        i
+        for i, (name, d) in enumerate(zip(names, ids))
+        if touched(name) or (name in id_before and id_before[name] != d)
+    ]
+    got = read_files(corpus, [files[i] for i in read], [ids[i] for i in read], rules, cache_path=document_cache)
     fresh = {a.doc_id for a in got.articles}
-    unreadable = {Path(s.origin) for s in got.skipped}
-    keep = {d for f, d in read if f in unreadable and id_before.get(f) == d}
+    unreadable = {str(Path(s.origin)) for s in got.skipped}
+    keep = {ids[i] for i in read if names[i] in unreadable and id_before.get(names[i]) == ids[i]}
     was_read = set(read)
     order = tuple(
-        d for f, d in zip(files, ids) if d in fresh or d in keep or ((f, d) not in was_read and id_before.get(f) == d)
+        d
+        for i, (name, d) in enumerate(zip(names, ids))
+        if d in fresh or d in keep or (i not in was_read and id_before.get(name) == d)
     )
     return order, list(got.articles), got.skipped, keep

@@ -19,6 +19,7 @@ update a crash interrupted).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -100,10 +101,14 @@ class CorpusWatcher:
         if self.corpus.is_dir():
             root = self.corpus
 
-            def keep(_change: object, path: str) -> bool:
+            def keep(change: object, path: str) -> bool:
                 try:
                     parts = Path(path).relative_to(root).parts
                 except ValueError:
+                    return False
+                # A folder is "modified" when a file in it comes or goes (polling reports that too):
+                # the file's own event names it; the folder's would make the update re-read all of it.
+                if getattr(change, "name", "") == "modified" and os.path.isdir(path):
                     return False
                 return bool(parts) and not any(part.startswith(".") for part in parts)
 
