@@ -524,3 +524,26 @@ def test_the_word_fields_share_one_vocabulary_built_saved_and_loaded(cfg, seed_c
         for word in ("Hà", "Nội", "thông", "minh", "không_có_từ_này"):
             assert new.column(word) == old.column(word)
             assert new.idf_of(word) == old.idf_of(word)
+
+
+def test_fingerprint_with_kept_digests_reads_only_changed_files(cfg, seed_copy, monkeypatch):
+    """With the digests of an earlier call, a file whose size and times are unchanged is not read
+    again, and the fingerprint is the one computed from scratch, also after a same-size edit."""
+    digests: dict = {}
+    fp = store.fingerprint(cfg, seed_copy, "x", digests)
+    assert fp == store.fingerprint(cfg, seed_copy, "x") and len(digests) == 5
+    first = sorted(seed_copy.glob("*.txt"))[0]
+    text = first.read_bytes()
+    first.write_bytes(text[:-1] + (b"X" if text[-1:] != b"X" else b"Y"))  # same size, new content
+    opened = []
+    real_open = open
+
+    def counting_open(file, *args, **kwargs):
+        opened.append(str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", counting_open)
+    changed = store.fingerprint(cfg, seed_copy, "x", digests)
+    monkeypatch.undo()
+    assert opened == [str(first)]
+    assert changed != fp and changed == store.fingerprint(cfg, seed_copy, "x")
