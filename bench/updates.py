@@ -24,6 +24,9 @@ loads it and answers from the added article.
     flock /tmp/heavy.lock .venv/bin/python bench/updates.py --sizes 10k,1M --write
 
 ``--write`` puts the table in docs/updates.md (between its "measured" markers).
+
+Past 400 lines because the corpus, the changes, the background load and the report are one
+measurement whose parts must agree on names and timings.
 """
 
 from __future__ import annotations

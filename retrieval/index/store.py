@@ -78,8 +78,7 @@ from retrieval.config import Config
 from retrieval.errors import IndexFormatError
 from retrieval.index.atomic import write_atomically
 from retrieval.index.sentences import SentenceIndex
-from retrieval.ingest.corpus import corpus_files
-from retrieval.ingest.files import relative_posix
+from retrieval.ingest.corpus import corpus_entries
 from retrieval.text.variants import variants_for
 
 log = logging.getLogger(__name__)
@@ -147,9 +146,8 @@ def fingerprint(
     h = hashlib.sha256()
     h.update(compat_key(cfg, segmenter_id).encode())
     h.update(json.dumps(dataclasses.asdict(cfg.ingest), sort_keys=True, ensure_ascii=False, default=str).encode())
-    root = corpus if corpus.is_dir() else corpus.parent
-    for file in corpus_files(corpus):
-        h.update(relative_posix(root, file).encode() + b"\0")
+    for relative, file in corpus_entries(corpus):
+        h.update(relative.encode() + b"\0")
         try:
             info = os.stat(file)
             if not stat.S_ISREG(info.st_mode):  # a FIFO would block open() forever
@@ -159,8 +157,7 @@ def fingerprint(
                 h.update(f"too large:{info.st_size}:{info.st_mtime_ns}".encode())
                 continue
             key = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
-            name = str(file)
-            known = kept.get(name)
+            known = kept.get(file)
             if known is not None and known[0] == key:
                 digest = known[1]
             else:
@@ -168,7 +165,7 @@ def fingerprint(
                     # XXH3-128 (a damage check, like the payload's): 10x SHA-256's speed on a large corpus.
                     digest = hashlib.file_digest(fh, xxhash.xxh3_128).digest()
             if digests is not None:
-                digests[name] = (key, digest)
+                digests[file] = (key, digest)
             h.update(digest)
         except OSError as exc:
             h.update(f"unreadable:{exc.errno}".encode())

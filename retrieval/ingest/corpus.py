@@ -121,12 +121,20 @@ def corpus_files(path: Path) -> list[Path]:
     of a folder and its subfolders but hidden ones (their kinds are told when they are read)."""
     if path.is_file():
         return [path]
+    return [Path(full) for _, full in corpus_entries(path)]
+
+
+def corpus_entries(path: Path) -> list[tuple[str, str]]:
+    """:func:`corpus_files` as (path relative to the corpus folder, or the file's name for a
+    one-file corpus, in posix form; the full path) strings. A running bot lists its folder at
+    every update: at 40k files, making the Path objects alone took 0.6 s."""
+    if path.is_file():
+        return [(path.name, str(path))]
     if not path.is_dir():
         raise CorpusError(f"corpus not found: {path} (expected a folder of documents, a document or a .jsonl file)")
     found: list[tuple[str, str]] = []  # (path relative to the corpus, as posix; full path)
     prefix = len(os.path.join(str(path), ""))
-    # os.walk does not follow directory symlinks, so a symlink loop cannot trap it. Strings, not
-    # Paths, until the end: every update lists the folder (40k files: 1.1 s with pathlib, 0.1 s so).
+    # os.walk does not follow directory symlinks, so a symlink loop cannot trap it.
     for root, dirs, names in os.walk(path):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for n in names:
@@ -134,7 +142,7 @@ def corpus_files(path: Path) -> list[Path]:
                 full = os.path.join(root, n)
                 found.append((full[prefix:].replace(os.sep, "/"), full))
     found.sort()
-    return [Path(full) for _, full in found]
+    return found
 
 
 def _decode(data: bytes) -> str:

@@ -240,7 +240,11 @@ def doc_ids(root: Path, files: Sequence[Path]) -> list[str]:
     (``a.docx``, ``a.pdf``); an id still taken after that (``a.pdf.txt``) gets
     ``~2``, ``~3``... in the files' order. So an id depends only on the names.
     """
-    relative = [relative_posix(root, f) for f in files]
+    return ids_of([relative_posix(root, f) for f in files])
+
+
+def ids_of(relative: Sequence[str]) -> list[str]:
+    """:func:`doc_ids` of files given by their paths relative to the corpus, in posix form."""
     stems = [_without_suffix(r) for r in relative]
     shared = Counter(stems)
     ids: list[str] = []

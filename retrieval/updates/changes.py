@@ -33,8 +33,8 @@ import numpy as np
 from retrieval.config import IngestConfig
 from retrieval.index.segcache import Segmented
 from retrieval.index.sentences import SentenceIndex
-from retrieval.ingest.corpus import Article, Skipped, corpus_files, load_corpus, read_files
-from retrieval.ingest.files import doc_ids
+from retrieval.ingest.corpus import Article, Skipped, corpus_entries, load_corpus, read_files
+from retrieval.ingest.files import ids_of
 
 
 @dataclass(frozen=True)
@@ -216,12 +216,12 @@ def _read_folder(
 ) -> tuple[tuple[str, ...], list[Article], Sequence[Skipped], set[str]]:
     """(doc_ids after the change in corpus order, the articles read, the files skipped, the doc_ids
     whose file could not be read and whose previous article stays)."""
-    files = corpus_files(corpus)
-    ids = doc_ids(corpus, files)
-    # Paths as strings from here: every update goes over every file of the folder (40k files:
-    # pathlib's hashing and parent walks took seconds).
-    names = [str(f) for f in files]
-    id_before = {str(Path(origin)): doc_id for doc_id, (_, origin) in old.items()}
+    # Paths as strings: every update goes over every file of the folder (40k files: pathlib's
+    # parsing, hashing and parent walks took seconds). An article's origin is its file's path as listed.
+    entries = corpus_entries(corpus)
+    names = [full for _, full in entries]
+    ids = ids_of([relative for relative, _ in entries])
+    id_before = {origin: doc_id for doc_id, (_, origin) in old.items()}
     named = {str(p) for p in change.paths}
     folders = tuple(os.path.join(p, "") for p in named)
 
@@ -233,7 +233,7 @@ def _read_folder(
         for i, (name, d) in enumerate(zip(names, ids))
         if touched(name) or (name in id_before and id_before[name] != d)
     ]
-    got = read_files(corpus, [files[i] for i in read], [ids[i] for i in read], rules, cache_path=document_cache)
+    got = read_files(corpus, [Path(names[i]) for i in read], [ids[i] for i in read], rules, cache_path=document_cache)
     fresh = {a.doc_id for a in got.articles}
     unreadable = {str(Path(s.origin)) for s in got.skipped}
     keep = {ids[i] for i in read if names[i] in unreadable and id_before.get(names[i]) == ids[i]}
