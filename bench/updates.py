@@ -393,7 +393,10 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=20)
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--write", action="store_true", help="put the table in docs/updates.md")
+    parser.add_argument("--switch-interval", type=float, help="sys.setswitchinterval (s) for this process")
     args = parser.parse_args()
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
     args.workdir.mkdir(parents=True, exist_ok=True)
     inventory = syllable_inventory(real_texts())
     results = []
