@@ -208,3 +208,11 @@ def test_the_bulk_path_is_prepared_once_and_only_when_there_is_work(tmp_path):
     assert seg.prepared == 1
     segment_corpus(articles, seg, "ws", cache_path=cache, workers=2)
     assert seg.prepared == 1  # everything cached: underthesea's faster path is not loaded
+
+
+@pytest.mark.parametrize("n", [1, segcache.MIN_BULK_ARTICLES - 1, segcache.MIN_BULK_ARTICLES])
+def test_the_bulk_path_is_set_up_only_for_many_articles(n):
+    """A running bot taking one document does not keep the bulk path's tables for good."""
+    segmenter = CountingSegmenter()
+    segment_corpus(make_articles(n), segmenter, "count", workers=1, progress=False)
+    assert segmenter.prepared == (1 if n >= segcache.MIN_BULK_ARTICLES else 0)

@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 
 # Below this many articles to segment, worker processes cost more than they save.
 MIN_PARALLEL_ARTICLES = 64
+# Below this many, the segmenter's bulk path is not set up: its feature tables stay in the
+# process for good (tens of MB in a running bot that takes a document now and then), and for
+# a few articles they save less than they cost. Both paths segment alike.
+MIN_BULK_ARTICLES = 20
 # Fresh segmentations are written to the cache in batches of this many articles,
 # while the workers go on, rather than all at the end.
 CACHE_BATCH = 256
@@ -141,7 +145,7 @@ def _segment_in_worker(item: tuple[str, tuple[str, ...]]) -> Segmented:
 
 def _segment_all(segmenter, todo: Sequence[Article], workers: int) -> Iterator[Segmented]:
     items = [(a.title, a.paragraphs) for a in todo]
-    if items:
+    if len(items) >= MIN_BULK_ARTICLES:
         segmenter.prepare_bulk()
     if workers <= 1 or len(items) < MIN_PARALLEL_ARTICLES or "fork" not in mp.get_all_start_methods():
         for title, paragraphs in items:
