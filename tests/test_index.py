@@ -328,6 +328,12 @@ def test_build_index_sentences_point_at_original_text():
     assert index.terms[1] == ("câu", "hai", "của", "a")
     assert index.sentence_article(3).doc_id == "b"
     assert index.bm25.n_docs == 4
+    # Same paragraph: same article and paragraph number (paragraph 0 of another article is not).
+    refs = list(index.sentences)
+    for a in range(4):
+        for b in range(4):
+            same = (refs[a].article, refs[a].paragraph) == (refs[b].article, refs[b].paragraph)
+            assert index.sentences.same_paragraph(a, b) is same
 
 
 def test_seed_index_texts_are_in_their_paragraphs(ws_service):

@@ -34,4 +34,22 @@ def test_a_deferred_lexicon_answers_as_the_loaded_one():
     deferred, loaded = DeferredLexicon(), Lexicon.load()
     for word in ("thương_vong", "hà_nội", "broncos", "tư_thục"):
         assert deferred.common(word) == loaded.common(word)
-    assert deferred.syllables == loaded.syllables
+    assert deferred.syllables == loaded.syllables and set(deferred) == set(loaded)
+
+
+def test_the_compact_lexicon_answers_as_the_set_of_its_words():
+    words = {"hà_nội", "ắc_quy", "thương_vong", "a", "ha"}
+    lex = Lexicon(words)
+    assert set(lex) == words and len(lex) == len(words)
+    for term in ("hà_nội", "hà-nội", "ắc_quy", "a", "ha", "hà", "nội", "hà_nội_", "", "thuong_vong"):
+        assert lex.common(term) == (term.replace("-", "_") in words)
+    assert lex.syllables == {"ha", "noi", "ac", "quy", "thuong", "vong", "a"}
+    assert not Lexicon(()).common("a") and len(Lexicon(())) == 0
+
+
+def test_the_dictionary_read_line_by_line_is_the_one_read_whole():
+    path = lexicon_module._dictionary_file()
+    assert path is not None
+    whole = Lexicon.from_lines(path.read_text(encoding="utf-8").splitlines())
+    loaded = Lexicon.load()
+    assert set(loaded) == set(whole) and loaded.syllables == whole.syllables

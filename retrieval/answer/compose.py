@@ -205,7 +205,7 @@ class Composer:
 
     def _leans_on(self, index: SentenceIndex, dependent: int, other: int) -> bool:
         """Does sentence ``dependent`` need sentence ``other``, which stands next to it in its paragraph?"""
-        return self._same_paragraph(index, dependent, other) and self.needs_context(index.text(dependent))
+        return index.sentences.same_paragraph(dependent, other) and self.needs_context(index.text(dependent))
 
     def unit(self, index: SentenceIndex, i: int) -> tuple[int, int]:
         """First and last sentence of the quote for sentence ``i``: the sentence before
@@ -242,17 +242,12 @@ class Composer:
         missing = {t: w for t, w in weights.items() if not any(field.holds(t, k) for k in range(first, last + 1))}
         best, best_gain = (first, last), 0.0
         for k, span in ((last + 1, (first, last + 1)), (first - 1, (first - 1, last))):
-            if not (0 <= k < len(index.sentences) and self._same_paragraph(index, k, first)):
+            if not (0 <= k < len(index.sentences) and index.sentences.same_paragraph(k, first)):
                 continue
             gain = sum(w for t, w in missing.items() if field.holds(t, k)) / total
             if gain >= self.cfg.widen_to_cover and gain > best_gain:
                 best, best_gain = span, gain
         return best
-
-    @staticmethod
-    def _same_paragraph(index: SentenceIndex, a: int, b: int) -> bool:
-        x, y = index.sentences[a], index.sentences[b]
-        return x.article == y.article and x.paragraph == y.paragraph
 
     def _reference_pattern(self, query: Query) -> re.Pattern[str] | None:
         """One of the question's content words followed by a demonstrative ("thiết bị này"),
@@ -280,7 +275,7 @@ class Composer:
         if (
             refers is not None
             and first > 0
-            and self._same_paragraph(index, first - 1, first)
+            and index.sentences.same_paragraph(first - 1, first)
             and refers.search(normalize(index.text(first)))
         ):
             first -= 1
@@ -297,7 +292,7 @@ class Composer:
         return [
             k
             for k in range(max(first - 1, 0), min(last + 2, len(index.sentences)))
-            if self._same_paragraph(index, k, i)
+            if index.sentences.same_paragraph(k, i)
         ]
 
     def judge(self, index: SentenceIndex, query: Query, hits: Sequence[Hit], question: str) -> Judgement:
