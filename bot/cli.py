@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from retrieval.answer.compose import Result
 from retrieval.config import Config, load_config
@@ -22,6 +22,9 @@ from retrieval.config_listing import effective_settings, format_value, settings_
 from retrieval.errors import BotError
 from retrieval.evaluate import evaluate, format_report, load_questions
 from retrieval.service import AnswerService, valid_unicode
+
+if TYPE_CHECKING:
+    from retrieval.updates.changes import UpdateReport
 
 log = logging.getLogger("bot")
 
@@ -221,11 +224,16 @@ def cmd_add(args: argparse.Namespace) -> int:
                 continue
             verb = "replaced" if found in report.replaced else "added"
             print(f"{verb} {doc_id}: {citation(found.title, None, found.date)}, {found.sentences} sentences")
-        print(
-            f"index: {report.articles} articles, {report.sentences} sentences in {report.seconds:.1f}s -> "
-            f"{info.path}" + ("" if report.saved else " (NOT saved, see warning)")
-        )
-        return 0 if report.saved else 1
+        return _index_summary(report, info.path)
+
+
+def _index_summary(report: UpdateReport, path: Path) -> int:
+    """The index after ``add`` or ``remove``, in one line; the exit code (1: it could not be saved)."""
+    print(
+        f"index: {report.articles} articles, {report.sentences} sentences in {report.seconds:.1f}s -> "
+        f"{path}" + ("" if report.saved else " (NOT saved, see warning)")
+    )
+    return 0 if report.saved else 1
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
@@ -244,11 +252,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
         report = service.update(Change.of(paths))
         for doc_id, path in zip(args.doc_ids, paths):
             print(f"removed {doc_id} ({path.relative_to(folder.resolve())})")
-        print(
-            f"index: {report.articles} articles, {report.sentences} sentences in {report.seconds:.1f}s -> "
-            f"{info.path}" + ("" if report.saved else " (NOT saved, see warning)")
-        )
-        return 0 if report.saved else 1
+        return _index_summary(report, info.path)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
